@@ -1,0 +1,184 @@
+//! Configuration in two stages: raw values from the embedded defaults, a TOML
+//! file, `OUTPOST__SECTION__KEY` variables and `DATABASE_URL`, then a
+//! validated [`Config`] whose errors name the offending key.
+
+mod redact;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use redact::redact_url;
+pub use validate::{Backend, Config, DispatchSettings, Relation};
+
+/// The documented defaults, compiled in as the lowest layer.
+pub const DEFAULTS: &str = include_str!("../../config/outpost.toml");
+
+/// Why the configuration could not be loaded or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub database: DatabaseSection,
+    pub dispatch: DispatchSection,
+    pub retry: RetrySection,
+    pub locale: LocaleSection,
+    pub email: EmailSection,
+    pub sms: BackendSection,
+    pub voice: BackendSection,
+    pub push: BackendSection,
+    pub chat: BackendSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    #[serde(serialize_with = "redact::serialize_url")]
+    pub url: String,
+    pub pool_size: usize,
+    pub recipients: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchSection {
+    pub batch_size: u32,
+    pub concurrency: usize,
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    #[serde(with = "humantime_serde")]
+    pub send_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub rescue_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    pub kind_concurrency: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySection {
+    #[serde(with = "humantime_serde")]
+    pub base: Duration,
+    #[serde(with = "humantime_serde")]
+    pub cap: Duration,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleSection {
+    pub default: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSection {
+    pub backend: String,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSection {
+    pub backend: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: String,
+    pub format: String,
+}
+
+/// Where configuration values come from, besides the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Sources<'a> {
+    /// The `--config` file.
+    pub file: Option<&'a Path>,
+    /// Environment variables (normally `std::env::vars()`), so that tests can
+    /// pass their own.
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources<'_> {
+    /// The file (if any) plus the process environment.
+    pub fn from_process(file: Option<&Path>) -> Sources<'_> {
+        Sources {
+            file,
+            env: std::env::vars().collect(),
+        }
+    }
+}
+
+impl RawConfig {
+    /// Layers defaults, file, `OUTPOST__…` variables and `DATABASE_URL`.
+    pub fn load(sources: &Sources<'_>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(file) = sources.file {
+            if !file.is_file() {
+                return Err(ConfigError::invalid(
+                    "--config",
+                    format!("{} does not exist or is not a file", file.display()),
+                ));
+            }
+            builder = builder.add_source(
+                config::File::from(file)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let env: config::Map<String, String> = sources
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with("OUTPOST__"))
+            .cloned()
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("OUTPOST")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        if let Some((_, url)) = sources.env.iter().find(|(k, _)| k == "DATABASE_URL") {
+            builder = builder.set_override("database.url", url.as_str())?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+impl Config {
+    /// Loads and validates in one step.
+    pub fn load(sources: &Sources<'_>) -> Result<Self, ConfigError> {
+        Config::validate(RawConfig::load(sources)?)
+    }
+}

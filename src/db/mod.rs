@@ -1,0 +1,65 @@
+//! Database access: the connection pool, embedded migrations, and the named
+//! SQL statements every runtime query comes from.
+
+pub mod migrate;
+pub mod statements;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+/// A database failure, with what Outpost was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database URL: {0}")]
+    Url(#[source] tokio_postgres::Error),
+    #[error("cannot build the connection pool: {0}")]
+    Build(String),
+    #[error("cannot get a database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database error: {0}")]
+    Query(#[from] tokio_postgres::Error),
+}
+
+/// Parses a connection URL, adding a connect timeout when it has none.
+pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(DbError::Url)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("outpost");
+    }
+    Ok(config)
+}
+
+/// A pool of `size` connections to `url`.
+pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
+    let manager = Manager::from_config(
+        pg_config(url)?,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(30)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .map_err(|e| DbError::Build(e.to_string()))
+}
+
+/// One connection outside the pool (migrations, LISTEN, tooling), driven on
+/// its own task.
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
+    let (client, connection) = pg_config(url)?.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "database connection closed");
+        }
+    });
+    Ok(client)
+}

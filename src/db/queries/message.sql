@@ -1,0 +1,6 @@
+-- message: one outbox row for `outpost status ID`.
+SELECT id, kind, status, to_user, to_address, template, subject, provider, tenant,
+       priority, attempts, max_attempts, run_at, expires_at, worker, leased_until,
+       provider_message_id, last_error, created_at, updated_at, sent_at, finished_at
+FROM outpost.messages
+WHERE id = $1

@@ -1,0 +1,30 @@
+//! Every SQL statement the daemon runs, one named file each under
+//! `src/db/queries/`.
+
+use crate::config::Relation;
+
+/// Claims a batch; `{recipients}` is replaced by the configured relation.
+const CLAIM: &str = include_str!("queries/claim.sql");
+/// Writes a batch of outcomes and their attempt rows, guarded by the lease.
+pub const RECORD: &str = include_str!("queries/record.sql");
+/// Requeues (or fails) messages whose lease expired.
+pub const RESCUE: &str = include_str!("queries/rescue.sql");
+/// Ends queued messages past their `expires_at`.
+pub const EXPIRE: &str = include_str!("queries/expire.sql");
+/// Returns a stopping worker's unfinished messages to the queue.
+pub const RELEASE: &str = include_str!("queries/release.sql");
+/// Inserts one message through `outpost.enqueue`.
+pub const ENQUEUE: &str = include_str!("queries/enqueue.sql");
+/// One message, for `outpost status ID`.
+pub const MESSAGE: &str = include_str!("queries/message.sql");
+/// Its attempts, oldest first.
+pub const MESSAGE_ATTEMPTS: &str = include_str!("queries/message_attempts.sql");
+/// Counts by kind and status, for `outpost status`.
+pub const STATUS_COUNTS: &str = include_str!("queries/status_counts.sql");
+/// Age of the oldest due queued message.
+pub const OLDEST_QUEUED: &str = include_str!("queries/oldest_queued.sql");
+
+/// The claim statement for a recipients relation.
+pub fn claim(recipients: &Relation) -> String {
+    CLAIM.replace("{recipients}", recipients.quoted())
+}

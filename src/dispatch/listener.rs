@@ -1,0 +1,122 @@
+//! LISTEN on a dedicated connection (the pool's connections drop
+//! notifications), reconnecting with bounded backoff, waking the claim loop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc};
+use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{DbError, pg_config};
+
+/// The channel the messages trigger notifies.
+pub const CHANNEL: &str = "outpost_messages";
+
+/// Whether the LISTEN connection is up, for readiness reporting.
+#[derive(Debug, Default)]
+pub struct ListenState {
+    connected: AtomicBool,
+}
+
+impl ListenState {
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+}
+
+/// Listens until `shutdown`, calling `wake.notify_one()` for every
+/// notification and after every (re)connect, since notifications sent while
+/// disconnected are lost.
+pub async fn listen(
+    url: String,
+    wake: Arc<Notify>,
+    state: Arc<ListenState>,
+    shutdown: CancellationToken,
+) {
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times();
+    while !shutdown.is_cancelled() {
+        let connect = || subscribe(&url);
+        let attempt = connect.retry(backoff).notify(|e: &DbError, after| {
+            tracing::warn!(error = %e, retry_in = ?after, "LISTEN connection failed");
+        });
+        let mut notifications = tokio::select! {
+            r = attempt => match r {
+                Ok(rx) => rx,
+                Err(_) => continue,
+            },
+            () = shutdown.cancelled() => return,
+        };
+        state.connected.store(true, Ordering::Relaxed);
+        tracing::info!(channel = CHANNEL, "listening for new messages");
+        wake.notify_one();
+        loop {
+            tokio::select! {
+                n = notifications.recv() => match n {
+                    Some(()) => wake.notify_one(),
+                    None => break,
+                },
+                () = shutdown.cancelled() => {
+                    state.connected.store(false, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        state.connected.store(false, Ordering::Relaxed);
+        tracing::warn!("LISTEN connection lost; reconnecting");
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Connects, subscribes, and returns a receiver that yields once per
+/// notification and closes when the connection ends.
+async fn subscribe(url: &str) -> Result<mpsc::UnboundedReceiver<()>, DbError> {
+    let (client, mut connection) = pg_config(url)?.connect(NoTls).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // The client must stay alive as long as the connection is driven.
+        let _client_guard = &client;
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        let subscribed = async { client.batch_execute(&format!("LISTEN {CHANNEL}")).await };
+        tokio::pin!(subscribed);
+        let mut listening = false;
+        loop {
+            tokio::select! {
+                r = &mut subscribed, if !listening => {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "LISTEN failed");
+                        return;
+                    }
+                    listening = true;
+                    if tx.send(()).is_err() {
+                        return;
+                    }
+                }
+                m = messages.next() => match m {
+                    Some(Ok(AsyncMessage::Notification(_))) => {
+                        if tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "LISTEN connection error");
+                        return;
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
+    Ok(rx)
+}

@@ -1,0 +1,341 @@
+//! The dispatcher: claims batches, delivers them concurrently (bounded per
+//! kind), decides retries with a pure policy and records outcomes in batches.
+//!
+//! [`Dispatcher`] exposes each step (claim, deliver, record, rescue) so tests
+//! can drive it without sleeping; [`runner::run`] is the long-running loop.
+
+mod claim;
+pub mod listener;
+pub mod outcome;
+pub mod rescuer;
+pub mod retry;
+pub mod runner;
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use chrono::Utc;
+use deadpool_postgres::Pool;
+use futures_util::FutureExt;
+use tokio::sync::Semaphore;
+
+use crate::channel::{Channels, Envelope, SendError};
+use crate::config::Config;
+use crate::config::DispatchSettings;
+use crate::db::{DbError, statements};
+use crate::message::{ClaimedMessage, Kind, MessageId, Status};
+use crate::recipient;
+use outcome::{AttemptResult, Outcome, Recorded};
+use retry::{Decision, Failure, RetryPolicy};
+
+/// One worker's view of the outbox.
+pub struct Dispatcher {
+    pool: Pool,
+    worker: String,
+    channels: Channels,
+    policy: RetryPolicy,
+    settings: DispatchSettings,
+    claim_sql: String,
+    recipients: String,
+    default_locale: String,
+    kind_limits: HashMap<Kind, Arc<Semaphore>>,
+}
+
+/// What one rescue pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rescued {
+    /// Expired leases returned to the queue.
+    pub requeued: usize,
+    /// Expired leases whose budget was spent.
+    pub failed: usize,
+    /// Queued messages past `expires_at`.
+    pub expired: usize,
+}
+
+/// A message this worker holds that must be handed back on shutdown.
+#[derive(Debug, Clone, Copy)]
+pub struct Unfinished {
+    pub id: MessageId,
+    /// When its send began; `None` if it never did.
+    pub started_at: Option<chrono::DateTime<Utc>>,
+}
+
+const MAINTENANCE_BATCH: i64 = 1000;
+
+impl Dispatcher {
+    pub fn new(pool: Pool, config: &Config, channels: Channels, worker: impl Into<String>) -> Self {
+        let kind_limits = config
+            .dispatch
+            .kind_concurrency
+            .iter()
+            .map(|(kind, limit)| (*kind, Arc::new(Semaphore::new(*limit))))
+            .collect();
+        Self {
+            pool,
+            worker: worker.into(),
+            channels,
+            policy: config.retry,
+            settings: config.dispatch.clone(),
+            claim_sql: statements::claim(&config.recipients),
+            recipients: config.recipients.to_string(),
+            default_locale: config.default_locale.clone(),
+            kind_limits,
+        }
+    }
+
+    /// A worker name unique to this process: host, pid and a random suffix.
+    pub fn default_worker_name() -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned());
+        format!(
+            "{host}:{}:{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        )
+    }
+
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    pub fn settings(&self) -> &DispatchSettings {
+        &self.settings
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Kinds that have a free send slot right now.
+    pub fn kinds_with_capacity(&self) -> Vec<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| {
+                self.kind_limits
+                    .get(k)
+                    .is_some_and(|s| s.available_permits() > 0)
+            })
+            .collect()
+    }
+
+    /// Claims up to `limit` due messages of `kinds`.
+    #[tracing::instrument(skip(self, kinds), fields(worker = %self.worker))]
+    pub async fn claim(&self, limit: u32, kinds: &[Kind]) -> Result<Vec<ClaimedMessage>, DbError> {
+        claim::claim(
+            &self.pool,
+            &self.claim_sql,
+            &self.worker,
+            self.settings.lease,
+            limit,
+            kinds,
+        )
+        .await
+    }
+
+    /// Delivers one claimed message and decides its outcome. Never fails:
+    /// every problem becomes the outcome's error.
+    pub async fn deliver(&self, message: ClaimedMessage) -> Outcome {
+        self.deliver_with(message, |_| {}).await
+    }
+
+    /// As [`Dispatcher::deliver`], calling `on_start` just before the provider call.
+    pub async fn deliver_with(
+        &self,
+        message: ClaimedMessage,
+        on_start: impl FnOnce(chrono::DateTime<Utc>) + Send,
+    ) -> Outcome {
+        let started_at = Utc::now();
+        let resolved = match recipient::resolve(&message, &self.recipients, &self.default_locale) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.finish(
+                    &message,
+                    None,
+                    Err(SendError::permanent(e.to_string())),
+                    started_at,
+                );
+            }
+        };
+        let channel = match self
+            .channels
+            .pick(message.kind, message.provider.as_deref())
+        {
+            Ok(c) => c.clone(),
+            Err(e) => {
+                return self.finish(
+                    &message,
+                    None,
+                    Err(SendError::permanent(e.to_string())),
+                    started_at,
+                );
+            }
+        };
+        let _permit = match self.kind_limits.get(&message.kind) {
+            Some(limit) => limit.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let started_at = Utc::now();
+        on_start(started_at);
+        let envelope = Envelope {
+            message,
+            to: resolved.to,
+            locale: resolved.locale,
+        };
+        let timeout = self.settings.send_timeout;
+        let send = tokio::time::timeout(timeout, channel.send(&envelope));
+        let result = match AssertUnwindSafe(send).catch_unwind().await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(SendError::transient(format!(
+                "{} did not answer within {}",
+                channel.name(),
+                humantime::format_duration(timeout)
+            ))),
+            Err(_) => Err(SendError::permanent(format!(
+                "internal error: the {} channel panicked on this message",
+                channel.name()
+            ))),
+        };
+        self.finish(&envelope.message, Some(channel.name()), result, started_at)
+    }
+
+    fn finish(
+        &self,
+        message: &ClaimedMessage,
+        provider: Option<&str>,
+        result: Result<crate::channel::Delivery, SendError>,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Outcome {
+        let finished_at = Utc::now();
+        let mut outcome = Outcome {
+            id: message.id,
+            attempt: message.attempt,
+            status: Status::Sent,
+            run_at: None,
+            result: AttemptResult::Sent,
+            provider: provider.map(str::to_owned),
+            provider_code: None,
+            error: None,
+            provider_message_id: None,
+            started_at,
+            finished_at,
+        };
+        let error = match result {
+            Ok(delivery) => {
+                outcome.provider_message_id = delivery.provider_message_id;
+                return outcome;
+            }
+            Err(error) => error,
+        };
+        outcome.provider_code = error.code.clone();
+        let failure = Failure {
+            attempt: message.attempt,
+            max_attempts: message.max_attempts,
+            error: &error,
+            now: finished_at,
+            expires_at: message.expires_at,
+        };
+        match self.policy.decide(failure, rand::random::<f64>()) {
+            Decision::Retry { run_at, .. } => {
+                outcome.status = Status::Queued;
+                outcome.run_at = Some(run_at);
+                outcome.result = AttemptResult::Retry;
+                outcome.error = Some(error.message);
+            }
+            Decision::Fail { reason } => {
+                outcome.status = Status::Failed;
+                outcome.result = AttemptResult::Failed;
+                outcome.error = Some(reason);
+            }
+            Decision::Expire { reason } => {
+                outcome.status = Status::Expired;
+                outcome.result = AttemptResult::Failed;
+                outcome.error = Some(reason);
+            }
+        }
+        outcome
+    }
+
+    /// Records a batch of outcomes, each only while this worker holds its lease.
+    pub async fn record(&self, outcomes: &[Outcome]) -> Result<Recorded, DbError> {
+        outcome::record(&self.pool, &self.worker, outcomes).await
+    }
+
+    /// One step: claim a batch, deliver it concurrently, record the outcomes.
+    /// Returns how many messages were claimed.
+    pub async fn run_once(&self) -> Result<usize, DbError> {
+        let batch = self
+            .claim(self.settings.batch_size, &self.kinds_with_capacity())
+            .await?;
+        let claimed = batch.len();
+        let outcomes =
+            futures_util::future::join_all(batch.into_iter().map(|m| self.deliver(m))).await;
+        self.record(&outcomes).await?;
+        Ok(claimed)
+    }
+
+    /// Runs [`Dispatcher::run_once`] until nothing due is left; returns the total claimed.
+    pub async fn drain(&self) -> Result<usize, DbError> {
+        let mut total = 0;
+        loop {
+            let n = self.run_once().await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// Requeues expired leases (or fails them when their budget is spent) and
+    /// expires overdue queued messages.
+    pub async fn rescue(&self) -> Result<Rescued, DbError> {
+        let client = self.pool.get().await?;
+        let rescue = client.prepare_cached(statements::RESCUE).await?;
+        let expire = client.prepare_cached(statements::EXPIRE).await?;
+        let mut report = Rescued::default();
+        loop {
+            let rows = client
+                .query(&rescue, &[&self.policy.max_attempts, &MAINTENANCE_BATCH])
+                .await?;
+            for row in &rows {
+                match row.get::<_, &str>(1) {
+                    "failed" => report.failed += 1,
+                    _ => report.requeued += 1,
+                }
+            }
+            if (rows.len() as i64) < MAINTENANCE_BATCH {
+                break;
+            }
+        }
+        loop {
+            let n = client.execute(&expire, &[&MAINTENANCE_BATCH]).await? as usize;
+            report.expired += n;
+            if (n as i64) < MAINTENANCE_BATCH {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Hands unfinished messages back to the queue; returns how many were released.
+    pub async fn release(&self, unfinished: &[Unfinished]) -> Result<usize, DbError> {
+        if unfinished.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = unfinished.iter().map(|u| u.id.0).collect();
+        let started: Vec<bool> = unfinished.iter().map(|u| u.started_at.is_some()).collect();
+        let started_at: Vec<chrono::DateTime<Utc>> = unfinished
+            .iter()
+            .map(|u| u.started_at.unwrap_or_else(Utc::now))
+            .collect();
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                statements::RELEASE,
+                &[&self.worker, &ids, &started, &started_at],
+            )
+            .await?;
+        Ok(rows.len())
+    }
+}

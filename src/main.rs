@@ -1,0 +1,332 @@
+//! The `outpost` command line: run, migrate, dev, send, status, config check.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use outpost::cluster::{self, Cluster};
+use outpost::config::{Config, RawConfig, Sources};
+use outpost::enqueue::{NewMessage, enqueue};
+use outpost::message::{Kind, MessageId};
+use outpost::{daemon, db, status};
+
+#[derive(Parser)]
+#[command(
+    name = "outpost",
+    version,
+    about = "A durable, outbox-driven notification daemon on PostgreSQL"
+)]
+struct Cli {
+    /// TOML configuration file (every key is optional; see config/outpost.toml).
+    #[arg(long, global = true, env = "OUTPOST_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon until SIGTERM or SIGINT.
+    Run {
+        /// Apply pending migrations before starting.
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Run on a throwaway local PostgreSQL with console backends.
+    Dev {
+        /// Where the local cluster lives.
+        #[arg(long, default_value = ".outpost/dev")]
+        dir: PathBuf,
+    },
+    /// Enqueue one message and print its id.
+    Send(Box<SendArgs>),
+    /// Show one message with its attempts, or counts by kind and status.
+    Status {
+        /// A message id.
+        id: Option<i64>,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted); fail if it is invalid.
+    Check,
+}
+
+#[derive(clap::Args)]
+struct SendArgs {
+    /// email, sms, voice, push or chat.
+    #[arg(long)]
+    kind: Kind,
+    /// Recipient by application user id (looked up in the recipients relation).
+    #[arg(long, required_unless_present = "to")]
+    to_user: Option<String>,
+    /// Recipient by address: e-mail, E.164 phone number, push channel.
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    subject: Option<String>,
+    #[arg(long)]
+    body: Option<String>,
+    #[arg(long)]
+    html: Option<String>,
+    #[arg(long)]
+    template: Option<String>,
+    /// Template context as a JSON object.
+    #[arg(long, default_value = "{}")]
+    context: String,
+    #[arg(long)]
+    locale: Option<String>,
+    /// Kind-specific options as a JSON object.
+    #[arg(long, default_value = "{}")]
+    options: String,
+    #[arg(long)]
+    provider: Option<String>,
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    priority: i32,
+    /// Send no earlier than this (RFC 3339).
+    #[arg(long)]
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Give up at this time (RFC 3339).
+    #[arg(long)]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    #[arg(long)]
+    max_attempts: Option<i32>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let sources = Sources::from_process(cli.config.as_deref());
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(&sources),
+        Command::Dev { dir } => dev(sources, dir).await,
+        command => {
+            let config = Config::load(&sources)?;
+            init_logging(&config);
+            match command {
+                Command::Run { migrate } => run(&config, migrate).await,
+                Command::Migrate => migrate_db(&config.database_url).await,
+                Command::Send(args) => send(&config, args).await,
+                Command::Status { id } => show_status(&config, id).await,
+                Command::Config { .. } | Command::Dev { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn config_check(sources: &Sources<'_>) -> Result<()> {
+    let raw = RawConfig::load(sources)?;
+    let printed = raw.to_redacted_toml();
+    Config::validate(raw)?;
+    print!("{printed}");
+    eprintln!("configuration is valid");
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.raw.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.raw.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Cancels the returned token on SIGINT or SIGTERM; a second signal exits at once.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        for round in 0..2 {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            if round == 0 {
+                tracing::info!(
+                    "shutting down: finishing in-flight messages (signal again to stop at once)"
+                );
+                cancel.cancel();
+            } else {
+                tracing::warn!("second signal: exiting now; unfinished leases will be rescued");
+                std::process::exit(130);
+            }
+        }
+    });
+    token
+}
+
+async fn run(config: &Config, migrate_first: bool) -> Result<()> {
+    if migrate_first {
+        migrate_db(&config.database_url).await?;
+    }
+    let shutdown = shutdown_on_signals();
+    daemon::run(config, daemon::channels_from_config(config), shutdown).await?;
+    Ok(())
+}
+
+async fn migrate_db(url: &str) -> Result<()> {
+    let mut client = db::connect(url).await?;
+    let applied = db::migrate::migrate(&mut client).await?;
+    if applied.is_empty() {
+        eprintln!("schema is current");
+    } else {
+        eprintln!("applied migrations: {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+async fn send(config: &Config, a: Box<SendArgs>) -> Result<()> {
+    let parse = |name: &str, text: &str| -> Result<serde_json::Value> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).with_context(|| format!("--{name} is not valid JSON"))?;
+        if !value.is_object() {
+            bail!("--{name} must be a JSON object");
+        }
+        Ok(value)
+    };
+    let message = NewMessage {
+        to_user: a.to_user,
+        to_address: a.to,
+        template: a.template,
+        context: parse("context", &a.context)?,
+        locale: a.locale,
+        subject: a.subject,
+        body: a.body,
+        html: a.html,
+        options: parse("options", &a.options)?,
+        provider: a.provider,
+        tenant: a.tenant,
+        priority: a.priority,
+        run_at: a.run_at,
+        expires_at: a.expires_at,
+        idempotency_key: a.idempotency_key,
+        max_attempts: a.max_attempts,
+        ..NewMessage::new(a.kind)
+    };
+    let client = db::connect(&config.database_url).await?;
+    let id = enqueue(&client, &message).await?;
+    println!("{id}");
+    Ok(())
+}
+
+async fn show_status(config: &Config, id: Option<i64>) -> Result<()> {
+    let client = db::connect(&config.database_url).await?;
+    match id {
+        Some(id) => match status::message_report(&client, MessageId(id)).await? {
+            Some(report) => print!("{report}"),
+            None => bail!("no message with id {id}"),
+        },
+        None => print!("{}", status::summary(&client).await?),
+    }
+    Ok(())
+}
+
+async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
+    let external = sources.env.iter().any(|(k, _)| k == "DATABASE_URL");
+    let cluster = if external {
+        None
+    } else {
+        let dir2 = dir.clone();
+        let cluster =
+            tokio::task::spawn_blocking(move || Cluster::start(&dir2, cluster::Options::default()))
+                .await??;
+        let admin = db::connect(&cluster.url("postgres")).await?;
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = 'outpost'", &[])
+            .await?
+            .is_some();
+        if !exists {
+            admin.batch_execute("CREATE DATABASE outpost").await?;
+        }
+        sources
+            .env
+            .push(("DATABASE_URL".into(), cluster.url("outpost")));
+        Some(cluster)
+    };
+    let mut raw = RawConfig::load(&sources)?;
+    for backend in [
+        &mut raw.email.backend,
+        &mut raw.sms.backend,
+        &mut raw.voice.backend,
+        &mut raw.push.backend,
+        &mut raw.chat.backend,
+    ] {
+        *backend = "console".into();
+    }
+    let config = Config::validate(raw)?;
+    init_logging(&config);
+    migrate_db(&config.database_url).await?;
+
+    eprintln!();
+    eprintln!(
+        "Outpost is running on {} with console backends.",
+        outpost::config::redact_url(&config.database_url)
+    );
+    eprintln!("Enqueue a message from another terminal:");
+    eprintln!();
+    eprintln!(
+        "  psql '{}' -c \"SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')\"",
+        config.database_url
+    );
+    eprintln!();
+    eprintln!(
+        "Then: outpost status <id> (with DATABASE_URL={}). Ctrl-C stops Outpost{}.",
+        config.database_url,
+        if cluster.as_ref().is_some_and(|c| c.started_here) {
+            " and the database"
+        } else {
+            ""
+        }
+    );
+    eprintln!();
+
+    let result = daemon::run(
+        &config,
+        daemon::channels_from_config(&config),
+        shutdown_on_signals(),
+    )
+    .await;
+    if let Some(cluster) = cluster.filter(|c| c.started_here)
+        && let Err(e) = cluster.stop()
+    {
+        eprintln!("could not stop the dev database: {e}");
+    }
+    result?;
+    Ok(())
+}

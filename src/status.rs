@@ -1,0 +1,142 @@
+//! What `outpost status` prints: one message with all its attempts, or counts
+//! by kind and status with the age of the oldest due message.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::GenericClient;
+
+use crate::db::{DbError, statements};
+use crate::message::MessageId;
+
+/// A message and its attempts as readable text, or `None` if no such message.
+pub async fn message_report(
+    client: &impl GenericClient,
+    id: MessageId,
+) -> Result<Option<String>, DbError> {
+    let Some(m) = client.query_opt(statements::MESSAGE, &[&id.0]).await? else {
+        return Ok(None);
+    };
+    let mut out = String::new();
+    let text = |name: &str| {
+        m.get::<_, Option<String>>(name)
+            .unwrap_or_else(|| "-".into())
+    };
+    let time = |name: &str| fmt_time(m.get::<_, Option<DateTime<Utc>>>(name));
+    let _ = writeln!(
+        out,
+        "message {}  kind {}  status {}",
+        id,
+        text("kind"),
+        text("status")
+    );
+    for field in [
+        "to_user",
+        "to_address",
+        "template",
+        "subject",
+        "provider",
+        "tenant",
+        "worker",
+        "provider_message_id",
+        "last_error",
+    ] {
+        if let Some(v) = m.get::<_, Option<String>>(field) {
+            let _ = writeln!(out, "  {field:<20} {v}");
+        }
+    }
+    let max: Option<i32> = m.get("max_attempts");
+    let _ = writeln!(
+        out,
+        "  {:<20} {} of {}",
+        "attempts",
+        m.get::<_, i32>("attempts"),
+        max.map_or_else(|| "the configured maximum".to_owned(), |n| n.to_string())
+    );
+    let _ = writeln!(out, "  {:<20} {}", "priority", m.get::<_, i16>("priority"));
+    for field in [
+        "created_at",
+        "run_at",
+        "expires_at",
+        "leased_until",
+        "sent_at",
+        "finished_at",
+        "updated_at",
+    ] {
+        if m.get::<_, Option<DateTime<Utc>>>(field).is_some() {
+            let _ = writeln!(out, "  {field:<20} {}", time(field));
+        }
+    }
+    let attempts = client.query(statements::MESSAGE_ATTEMPTS, &[&id.0]).await?;
+    if attempts.is_empty() {
+        let _ = writeln!(out, "no attempts yet");
+    }
+    for a in &attempts {
+        let _ = writeln!(
+            out,
+            "attempt {}  {}  via {}  by {}  {} → {}{}",
+            a.get::<_, i32>("attempt"),
+            a.get::<_, String>("outcome"),
+            a.get::<_, Option<String>>("provider")
+                .unwrap_or_else(|| "-".into()),
+            a.get::<_, String>("worker"),
+            fmt_time(a.get("started_at")),
+            fmt_time(a.get("finished_at")),
+            if a.get::<_, bool>("applied") {
+                ""
+            } else {
+                "  (not applied: lease lost)"
+            },
+        );
+        for field in ["provider_code", "provider_message_id", "error"] {
+            if let Some(v) = a.get::<_, Option<String>>(field) {
+                let _ = writeln!(out, "    {field:<19} {v}");
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Counts by kind and status, and how long the oldest due message has waited.
+pub async fn summary(client: &impl GenericClient) -> Result<String, DbError> {
+    let rows = client.query(statements::STATUS_COUNTS, &[]).await?;
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<8} {:<11} {:>10}", "kind", "status", "messages");
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "{:<8} {:<11} {:>10}",
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, i64>(2)
+        );
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "(no messages)");
+    }
+    let oldest: Option<f64> = client
+        .query_one(statements::OLDEST_QUEUED, &[])
+        .await?
+        .get(0);
+    match oldest {
+        Some(secs) => {
+            let age = std::time::Duration::from_secs(secs.max(0.0) as u64);
+            let _ = writeln!(
+                out,
+                "oldest due queued message: waiting {}",
+                humantime::format_duration(age)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "no due queued messages");
+        }
+    }
+    Ok(out)
+}
+
+fn fmt_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "-".into(),
+        |t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+    )
+}
