@@ -1,0 +1,243 @@
+//! Test harness: a real PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else a
+//! throwaway cluster started here), a fresh database per test cloned from a
+//! migrated template, and a recording channel.
+#![allow(dead_code)]
+
+pub mod recorder;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use outpost::channel::Channels;
+use outpost::config::{Config, Sources};
+use outpost::dispatch::Dispatcher;
+use outpost::enqueue::{NewMessage, enqueue};
+use outpost::message::{Kind, MessageId};
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+
+struct Server {
+    /// URL of a maintenance database on the server.
+    admin_url: String,
+    template: String,
+}
+
+/// A fresh, migrated database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub name: String,
+}
+
+async fn reachable(url: &str) -> bool {
+    let Ok(mut config) = url.parse::<tokio_postgres::Config>() else {
+        return false;
+    };
+    config.connect_timeout(std::time::Duration::from_secs(2));
+    config.connect(NoTls).await.is_ok()
+}
+
+async fn find_server() -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        assert!(
+            reachable(&url).await,
+            "DATABASE_URL is set but not reachable: {url}"
+        );
+        return url;
+    }
+    let local = "postgres://postgres@127.0.0.1:5432/postgres";
+    if reachable(local).await {
+        return local.to_owned();
+    }
+    // Nothing reachable: one throwaway cluster shared by every test process,
+    // started under a file lock and left running for the next ones.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/outpost-test-pg");
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+        lock.lock().unwrap();
+        let options = outpost::cluster::Options { fast_unsafe: true };
+        let cluster = outpost::cluster::Cluster::start(&dir, options)
+            .unwrap_or_else(|e| panic!("cannot start a test PostgreSQL: {e}"));
+        cluster.url("postgres")
+    })
+    .await
+    .unwrap()
+}
+
+async fn admin(url: &str) -> tokio_postgres::Client {
+    outpost::db::connect(url)
+        .await
+        .expect("connect to the test server")
+}
+
+fn template_name() -> String {
+    let mut digest = String::new();
+    for m in outpost::db::migrate::MIGRATIONS {
+        digest.push_str(&m.checksum()[..8]);
+    }
+    let short = &digest[..digest.len().min(24)];
+    format!("outpost_tpl_{short}")
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.dbname(name);
+    // Rebuild a URL from the parts the harness needs.
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    match config.get_password() {
+        Some(pw) => format!(
+            "postgres://{user}:{}@{host}:{port}/{name}",
+            String::from_utf8_lossy(pw)
+        ),
+        None => format!("postgres://{user}@{host}:{port}/{name}"),
+    }
+}
+
+async fn server() -> &'static Server {
+    SERVER
+        .get_or_init(|| async {
+            let admin_url = find_server().await;
+            let client = admin(&admin_url).await;
+            // Serialise template creation and cleanup across test processes.
+            client
+                .execute("SELECT pg_advisory_lock(7411)", &[])
+                .await
+                .unwrap();
+            drop_stale(&client).await;
+            let template = template_name();
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                let building = format!("{template}_building");
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+                    .await
+                    .unwrap();
+                client
+                    .batch_execute(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .unwrap();
+                {
+                    let mut c = admin(&with_database(&admin_url, &building)).await;
+                    outpost::db::migrate::migrate(&mut c).await.unwrap();
+                }
+                client
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+                    .await
+                    .unwrap_or_else(|e| panic!("rename template: {e:?}"));
+            }
+            client
+                .execute("SELECT pg_advisory_unlock(7411)", &[])
+                .await
+                .unwrap();
+            Server {
+                admin_url,
+                template,
+            }
+        })
+        .await
+}
+
+/// Drops test databases left by processes that no longer exist.
+async fn drop_stale(client: &tokio_postgres::Client) {
+    let rows = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'outpost\\_t\\_%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    for row in rows {
+        let name: String = row.get(0);
+        let pid: Option<u32> = name.split('_').nth(2).and_then(|p| p.parse().ok());
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+impl TestDb {
+    /// A new database cloned from the migrated template.
+    pub async fn new() -> Self {
+        let server = server().await;
+        let name = format!(
+            "outpost_t_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let client = admin(&server.admin_url).await;
+        let mut tries = 0;
+        loop {
+            let sql = format!("CREATE DATABASE {name} TEMPLATE {}", server.template);
+            match client.batch_execute(&sql).await {
+                Ok(()) => break,
+                // Another process may be cloning the template at this moment.
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot create test database: {e:?}"),
+            }
+        }
+        Self {
+            url: with_database(&server.admin_url, &name),
+            name,
+        }
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        admin(&self.url).await
+    }
+
+    /// The configuration a test dispatcher uses, with `overrides` such as
+    /// `("OUTPOST__DISPATCH__LEASE", "30s")`.
+    pub fn config(&self, overrides: &[(&str, &str)]) -> Config {
+        let mut env = vec![("DATABASE_URL".to_owned(), self.url.clone())];
+        env.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        Config::load(&Sources { file: None, env }).expect("test configuration")
+    }
+
+    pub fn dispatcher(&self, config: &Config, channels: Channels, worker: &str) -> Arc<Dispatcher> {
+        let pool = outpost::db::pool(&self.url, config.pool_size).unwrap();
+        Arc::new(Dispatcher::new(pool, config, channels, worker))
+    }
+
+    /// Enqueues an e-mail to `address` with a literal subject and body.
+    pub async fn email(&self, client: &tokio_postgres::Client, address: &str) -> MessageId {
+        let mut m = NewMessage::new(Kind::Email);
+        m.to_address = Some(address.to_owned());
+        m.subject = Some("Hello".into());
+        m.body = Some("Body".into());
+        enqueue(client, &m).await.unwrap()
+    }
+}
+
+/// The status, attempts and last_error of a message.
+pub async fn row(client: &tokio_postgres::Client, id: MessageId) -> (String, i32, Option<String>) {
+    let r = client
+        .query_one(
+            "SELECT status, attempts, last_error FROM outpost.messages WHERE id = $1",
+            &[&id.0],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1), r.get(2))
+}
