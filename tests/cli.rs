@@ -1,0 +1,235 @@
+//! The `outpost` binary end to end: config check, send, status, run with
+//! SIGTERM, and `outpost dev` on its own throwaway PostgreSQL.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+
+fn outpost() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OUTPOST") || key == "DATABASE_URL" || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Waits for `child` to exit, killing it after `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn config_check_prints_the_effective_config_without_secrets() {
+    let out = outpost()
+        .args(["config", "check"])
+        .env("DATABASE_URL", "postgres://app:hunter2@db.internal:5432/outpost")
+        .env("OUTPOST__DISPATCH__LEASE", "45s")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+    assert!(stdout.contains("postgres://app:[redacted]@db.internal:5432/outpost"), "{stdout}");
+    assert!(stdout.contains("lease = \"45s\""), "{stdout}");
+}
+
+#[test]
+fn config_check_names_the_invalid_key() {
+    let out = outpost()
+        .args(["config", "check"])
+        .env("OUTPOST__DISPATCH__BATCH_SIZE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("dispatch.batch_size: must be between 1 and 10000"), "{}", text(&out).1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outpost.toml");
+    std::fs::write(&file, "[dispatch]\nlease = \"10s\"\nsend_timeout = \"30s\"\n").unwrap();
+    let out = outpost().args(["--config", file.to_str().unwrap(), "config", "check"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("dispatch.lease: must be longer than dispatch.send_timeout"), "{}", text(&out).1);
+
+    std::fs::write(&file, "[dispatch]\nbatchsize = 5\n").unwrap();
+    let out = outpost().args(["--config", file.to_str().unwrap(), "config", "check"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("batchsize"), "{}", text(&out).1);
+
+    let out = outpost().args(["config", "check"]).env("OUTPOST__EMAIL__BACKEND", "pigeon").output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("email.backend: unknown backend \"pigeon\""), "{}", text(&out).1);
+}
+
+#[tokio::test]
+async fn send_then_status_shows_the_message_and_its_attempts() {
+    let db = TestDb::new().await;
+    let out = outpost()
+        .args(["send", "--kind", "sms", "--to", "+353861234567", "--body", "Audit due", "--idempotency-key", "k1"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let id: i64 = stdout.trim().parse().unwrap();
+    let again = outpost()
+        .args(["send", "--kind", "sms", "--to", "+353861234567", "--body", "Audit due", "--idempotency-key", "k1"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert_eq!(text(&again).0.trim(), id.to_string());
+
+    let bad = outpost()
+        .args(["send", "--kind", "sms", "--to", "+1", "--context", "[1]"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad).1.contains("--context must be a JSON object"));
+
+    let config = db.config(&[]);
+    let d = db.dispatcher(&config, outpost::daemon::channels_from_config(&config), "cli-test");
+    assert_eq!(d.drain().await.unwrap(), 1);
+
+    let out = outpost().args(["status", &id.to_string()]).env("DATABASE_URL", &db.url).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("message {id}  kind sms  status sent")), "{stdout}");
+    assert!(stdout.contains("attempt 1  sent  via console  by cli-test"), "{stdout}");
+
+    let out = outpost().args(["status"]).env("DATABASE_URL", &db.url).output().unwrap();
+    let stdout = text(&out).0;
+    assert!(stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["sms", "sent", "1"]), "{stdout}");
+    assert!(stdout.contains("no due queued messages"), "{stdout}");
+
+    let out = outpost().args(["status", "999999"]).env("DATABASE_URL", &db.url).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("no message with id 999999"));
+}
+
+#[tokio::test]
+async fn run_delivers_to_the_console_and_exits_0_on_sigterm() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = db.email(&client, "ann@example.com").await;
+    let mut child = outpost()
+        .arg("run")
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.contains("\nBody\n") && Instant::now() < deadline {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains(&format!("Outpost-Id: {id}")), "{seen}");
+    assert!(seen.contains("Subject: Hello"), "{seen}");
+    signal(&child, "-TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert_eq!(common::row(&client, id).await.0, "sent");
+}
+
+#[tokio::test]
+async fn run_refuses_an_unmigrated_database() {
+    let db = TestDb::new().await;
+    db.client().await.batch_execute("DROP SCHEMA outpost CASCADE").await.unwrap();
+    let out = outpost().arg("run").env("DATABASE_URL", &db.url).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("run `outpost migrate` first"), "{}", text(&out).1);
+    let out = outpost().arg("migrate").env("DATABASE_URL", &db.url).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(text(&out).1.contains("applied migrations: 0001, 0002"));
+}
+
+#[test]
+fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
+    if outpost::cluster::find_bindir().is_none() {
+        panic!("this test needs PostgreSQL's initdb and pg_ctl installed");
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = outpost()
+        .args(["dev", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut psql = None;
+    let mut banner = String::new();
+    for _ in 0..200 {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&line);
+        if let Some(start) = line.find("psql '") {
+            let rest = &line[start + 6..];
+            psql = Some(rest[..rest.find('\'').unwrap()].to_owned());
+            break;
+        }
+    }
+    let url = psql.unwrap_or_else(|| panic!("no psql line in: {banner}"));
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = stderr.read_to_string(&mut sink);
+    });
+    let out = Command::new("psql")
+        .args([&url, "-Atc", "SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("It works.") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("To: you@example.com") && seen.contains("Subject: Hello"), "{seen}");
+    signal(&child, "-INT");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "{status:?}");
+    // The cluster was stopped with it.
+    let after = Command::new("psql").args([&url, "-Atc", "SELECT 1"]).output().unwrap();
+    assert!(!after.status.success(), "the dev database is still running");
+    let _ = std::fs::remove_dir_all(&dir);
+}
