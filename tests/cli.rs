@@ -27,7 +27,10 @@ fn text(output: &Output) -> (String, String) {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -50,14 +53,20 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 fn config_check_prints_the_effective_config_without_secrets() {
     let out = outpost()
         .args(["config", "check"])
-        .env("DATABASE_URL", "postgres://app:hunter2@db.internal:5432/outpost")
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@db.internal:5432/outpost",
+        )
         .env("OUTPOST__DISPATCH__LEASE", "45s")
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
-    assert!(stdout.contains("postgres://app:[redacted]@db.internal:5432/outpost"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://app:[redacted]@db.internal:5432/outpost"),
+        "{stdout}"
+    );
     assert!(stdout.contains("lease = \"45s\""), "{stdout}");
 }
 
@@ -69,30 +78,72 @@ fn config_check_names_the_invalid_key() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).1.contains("dispatch.batch_size: must be between 1 and 10000"), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("dispatch.batch_size: must be between 1 and 10000"),
+        "{}",
+        text(&out).1
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("outpost.toml");
-    std::fs::write(&file, "[dispatch]\nlease = \"10s\"\nsend_timeout = \"30s\"\n").unwrap();
-    let out = outpost().args(["--config", file.to_str().unwrap(), "config", "check"]).output().unwrap();
+    std::fs::write(
+        &file,
+        "[dispatch]\nlease = \"10s\"\nsend_timeout = \"30s\"\n",
+    )
+    .unwrap();
+    let out = outpost()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).1.contains("dispatch.lease: must be longer than dispatch.send_timeout"), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("dispatch.lease: must be longer than dispatch.send_timeout"),
+        "{}",
+        text(&out).1
+    );
 
     std::fs::write(&file, "[dispatch]\nbatchsize = 5\n").unwrap();
-    let out = outpost().args(["--config", file.to_str().unwrap(), "config", "check"]).output().unwrap();
+    let out = outpost()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(text(&out).1.contains("batchsize"), "{}", text(&out).1);
 
-    let out = outpost().args(["config", "check"]).env("OUTPOST__EMAIL__BACKEND", "pigeon").output().unwrap();
+    let out = outpost()
+        .args(["config", "check"])
+        .env("OUTPOST__EMAIL__BACKEND", "pigeon")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).1.contains("email.backend: unknown backend \"pigeon\""), "{}", text(&out).1);
+    assert!(
+        text(&out)
+            .1
+            .contains("email.backend: unknown backend \"pigeon\""),
+        "{}",
+        text(&out).1
+    );
 }
 
 #[tokio::test]
 async fn send_then_status_shows_the_message_and_its_attempts() {
     let db = TestDb::new().await;
     let out = outpost()
-        .args(["send", "--kind", "sms", "--to", "+353861234567", "--body", "Audit due", "--idempotency-key", "k1"])
+        .args([
+            "send",
+            "--kind",
+            "sms",
+            "--to",
+            "+353861234567",
+            "--body",
+            "Audit due",
+            "--idempotency-key",
+            "k1",
+        ])
         .env("DATABASE_URL", &db.url)
         .output()
         .unwrap();
@@ -100,7 +151,17 @@ async fn send_then_status_shows_the_message_and_its_attempts() {
     assert!(out.status.success(), "{stderr}");
     let id: i64 = stdout.trim().parse().unwrap();
     let again = outpost()
-        .args(["send", "--kind", "sms", "--to", "+353861234567", "--body", "Audit due", "--idempotency-key", "k1"])
+        .args([
+            "send",
+            "--kind",
+            "sms",
+            "--to",
+            "+353861234567",
+            "--body",
+            "Audit due",
+            "--idempotency-key",
+            "k1",
+        ])
         .env("DATABASE_URL", &db.url)
         .output()
         .unwrap();
@@ -115,21 +176,48 @@ async fn send_then_status_shows_the_message_and_its_attempts() {
     assert!(text(&bad).1.contains("--context must be a JSON object"));
 
     let config = db.config(&[]);
-    let d = db.dispatcher(&config, outpost::daemon::channels_from_config(&config), "cli-test");
+    let d = db.dispatcher(
+        &config,
+        outpost::daemon::channels_from_config(&config),
+        "cli-test",
+    );
     assert_eq!(d.drain().await.unwrap(), 1);
 
-    let out = outpost().args(["status", &id.to_string()]).env("DATABASE_URL", &db.url).output().unwrap();
+    let out = outpost()
+        .args(["status", &id.to_string()])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains(&format!("message {id}  kind sms  status sent")), "{stdout}");
-    assert!(stdout.contains("attempt 1  sent  via console  by cli-test"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("message {id}  kind sms  status sent")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("attempt 1  sent  via console  by cli-test"),
+        "{stdout}"
+    );
 
-    let out = outpost().args(["status"]).env("DATABASE_URL", &db.url).output().unwrap();
+    let out = outpost()
+        .args(["status"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     let stdout = text(&out).0;
-    assert!(stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["sms", "sent", "1"]), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["sms", "sent", "1"]),
+        "{stdout}"
+    );
     assert!(stdout.contains("no due queued messages"), "{stdout}");
 
-    let out = outpost().args(["status", "999999"]).env("DATABASE_URL", &db.url).output().unwrap();
+    let out = outpost()
+        .args(["status", "999999"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(text(&out).1.contains("no message with id 999999"));
 }
@@ -167,11 +255,27 @@ async fn run_delivers_to_the_console_and_exits_0_on_sigterm() {
 #[tokio::test]
 async fn run_refuses_an_unmigrated_database() {
     let db = TestDb::new().await;
-    db.client().await.batch_execute("DROP SCHEMA outpost CASCADE").await.unwrap();
-    let out = outpost().arg("run").env("DATABASE_URL", &db.url).output().unwrap();
+    db.client()
+        .await
+        .batch_execute("DROP SCHEMA outpost CASCADE")
+        .await
+        .unwrap();
+    let out = outpost()
+        .arg("run")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).1.contains("run `outpost migrate` first"), "{}", text(&out).1);
-    let out = outpost().arg("migrate").env("DATABASE_URL", &db.url).output().unwrap();
+    assert!(
+        text(&out).1.contains("run `outpost migrate` first"),
+        "{}",
+        text(&out).1
+    );
+    let out = outpost()
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
     assert!(text(&out).1.contains("applied migrations: 0001, 0002"));
 }
@@ -181,7 +285,8 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
     if outpost::cluster::find_bindir().is_none() {
         panic!("this test needs PostgreSQL's initdb and pg_ctl installed");
     }
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("dev-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut child = outpost()
         .args(["dev", "--dir", dir.to_str().unwrap()])
@@ -214,7 +319,11 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
         .args([&url, "-Atc", "SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
     while !seen.contains("It works.") {
@@ -224,12 +333,18 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
         }
         seen.push_str(&line);
     }
-    assert!(seen.contains("To: you@example.com") && seen.contains("Subject: Hello"), "{seen}");
+    assert!(
+        seen.contains("To: you@example.com") && seen.contains("Subject: Hello"),
+        "{seen}"
+    );
     signal(&child, "-INT");
     let status = wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     // The cluster was stopped with it.
-    let after = Command::new("psql").args([&url, "-Atc", "SELECT 1"]).output().unwrap();
+    let after = Command::new("psql")
+        .args([&url, "-Atc", "SELECT 1"])
+        .output()
+        .unwrap();
     assert!(!after.status.success(), "the dev database is still running");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -34,7 +34,11 @@ async fn a_notify_wakes_the_idle_daemon() {
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn({
         let (config, shutdown) = (config.clone(), shutdown.clone());
-        async move { outpost::daemon::run(&config, channels, shutdown).await.unwrap() }
+        async move {
+            outpost::daemon::run(&config, channels, shutdown)
+                .await
+                .unwrap()
+        }
     });
     wait_for(
         &client,
@@ -45,7 +49,12 @@ async fn a_notify_wakes_the_idle_daemon() {
     // Let the wake-up that follows connecting be consumed first.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let id = db.email(&client, "a@example.com").await;
-    wait_for(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'sent'", 1).await;
+    wait_for(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sent'",
+        1,
+    )
+    .await;
     assert_eq!(recorder.per_message().get(&id), Some(&1));
     shutdown.cancel();
     let report = daemon.await.unwrap();
@@ -70,11 +79,23 @@ async fn shutdown_returns_unfinished_leases_to_the_queue() {
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn({
         let (config, shutdown) = (config.clone(), shutdown.clone());
-        async move { outpost::daemon::run(&config, channels, shutdown).await.unwrap() }
+        async move {
+            outpost::daemon::run(&config, channels, shutdown)
+                .await
+                .unwrap()
+        }
     });
-    wait_for(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'sending'", 5).await;
+    wait_for(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sending'",
+        5,
+    )
+    .await;
     shutdown.cancel();
-    let report = tokio::time::timeout(Duration::from_secs(10), daemon).await.unwrap().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.released, 5);
     let rows = client
         .query(
@@ -83,12 +104,23 @@ async fn shutdown_returns_unfinished_leases_to_the_queue() {
         )
         .await
         .unwrap();
-    assert!(rows.iter().all(|r| r.get::<_, String>(0) == "queued" && r.get::<_, bool>(2)));
+    assert!(
+        rows.iter()
+            .all(|r| r.get::<_, String>(0) == "queued" && r.get::<_, bool>(2))
+    );
     // Two sends had begun (the email limit is 2): they keep their attempt and
     // say they may have been sent; the three that never began get theirs back.
     let attempts: Vec<i32> = rows.iter().map(|r| r.get(1)).collect();
-    assert_eq!(attempts.iter().filter(|&&a| a == 1).count(), 2, "{attempts:?}");
-    assert_eq!(attempts.iter().filter(|&&a| a == 0).count(), 3, "{attempts:?}");
+    assert_eq!(
+        attempts.iter().filter(|&&a| a == 1).count(),
+        2,
+        "{attempts:?}"
+    );
+    assert_eq!(
+        attempts.iter().filter(|&&a| a == 0).count(),
+        3,
+        "{attempts:?}"
+    );
     let unknown: i64 = client
         .query_one("SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND error LIKE 'interrupted by shutdown%'", &[])
         .await
@@ -111,16 +143,33 @@ async fn shutdown_lets_in_flight_sends_finish_within_the_grace() {
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn({
         let (config, shutdown) = (config.clone(), shutdown.clone());
-        async move { outpost::daemon::run(&config, channels, shutdown).await.unwrap() }
+        async move {
+            outpost::daemon::run(&config, channels, shutdown)
+                .await
+                .unwrap()
+        }
     });
-    wait_for(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'sending'", 3).await;
+    wait_for(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sending'",
+        3,
+    )
+    .await;
     shutdown.cancel();
     // A new message after the signal is not claimed.
     let late = db.email(&client, "late@example.com").await;
     gate.add_permits(3);
-    let report = tokio::time::timeout(Duration::from_secs(10), daemon).await.unwrap().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((report.claimed, report.released), (3, 0));
     assert_eq!(recorder.count(), 3);
-    wait_for(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'sent'", 3).await;
+    wait_for(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sent'",
+        3,
+    )
+    .await;
     assert_eq!(common::row(&client, late).await.0, "queued");
 }

@@ -11,7 +11,10 @@ use tokio_postgres::{AsyncMessage, NoTls};
 async fn empty_database() -> (TestDb, tokio_postgres::Client) {
     let db = TestDb::new().await;
     let client = db.client().await;
-    client.batch_execute("DROP SCHEMA outpost CASCADE").await.unwrap();
+    client
+        .batch_execute("DROP SCHEMA outpost CASCADE")
+        .await
+        .unwrap();
     (db, client)
 }
 
@@ -25,7 +28,10 @@ async fn migrate_twice_applies_once() {
     assert!(migrate(&mut client).await.unwrap().is_empty());
     assert!(pending(&client).await.unwrap().is_empty());
     let n: i64 = client
-        .query_one("SELECT count(*) FROM outpost.schema_migrations WHERE length(checksum) = 64", &[])
+        .query_one(
+            "SELECT count(*) FROM outpost.schema_migrations WHERE length(checksum) = 64",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -48,7 +54,11 @@ async fn concurrent_migrations_are_safe() {
         applied.push(h.await.unwrap());
     }
     applied.sort();
-    assert_eq!(applied, vec![0, 0, 0, MIGRATIONS.len()], "exactly one process applied them");
+    assert_eq!(
+        applied,
+        vec![0, 0, 0, MIGRATIONS.len()],
+        "exactly one process applied them"
+    );
 }
 
 #[tokio::test]
@@ -56,13 +66,19 @@ async fn a_changed_applied_migration_is_refused() {
     let db = TestDb::new().await;
     let mut client = db.client().await;
     client
-        .execute("UPDATE outpost.schema_migrations SET checksum = 'feed' WHERE version = '0001'", &[])
+        .execute(
+            "UPDATE outpost.schema_migrations SET checksum = 'feed' WHERE version = '0001'",
+            &[],
+        )
         .await
         .unwrap();
     let err = migrate(&mut client).await.unwrap_err();
     assert!(matches!(err, MigrateError::Changed { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("0001_outbox was changed after it was applied"), "{text}");
+    assert!(
+        text.contains("0001_outbox was changed after it was applied"),
+        "{text}"
+    );
     assert!(pending(&client).await.is_err());
 
     client
@@ -70,11 +86,18 @@ async fn a_changed_applied_migration_is_refused() {
         .await
         .unwrap();
     client
-        .execute("UPDATE outpost.schema_migrations SET checksum = $1 WHERE version = '0001'", &[&MIGRATIONS[0].checksum()])
+        .execute(
+            "UPDATE outpost.schema_migrations SET checksum = $1 WHERE version = '0001'",
+            &[&MIGRATIONS[0].checksum()],
+        )
         .await
         .unwrap();
     let err = migrate(&mut client).await.unwrap_err();
-    assert!(err.to_string().contains("migration 9999 which this binary does not know"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("migration 9999 which this binary does not know"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -82,26 +105,54 @@ async fn constraints_reject_bad_rows_with_named_checks() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let cases = [
-        ("INSERT INTO outpost.messages (kind, to_address) VALUES ('fax', 'x')", "messages_kind_check"),
-        ("INSERT INTO outpost.messages (kind) VALUES ('email')", "messages_recipient_check"),
-        ("INSERT INTO outpost.messages (kind, to_user) VALUES ('email', '  ')", "messages_recipient_check"),
-        ("INSERT INTO outpost.messages (kind, to_address, max_attempts) VALUES ('email', 'a@b', 0)", "messages_max_attempts_check"),
-        ("INSERT INTO outpost.messages (kind, to_address, status) VALUES ('email', 'a@b', 'lost')", "messages_status_check"),
-        ("INSERT INTO outpost.messages (kind, to_address, context) VALUES ('email', 'a@b', '[1]')", "messages_context_object_check"),
+        (
+            "INSERT INTO outpost.messages (kind, to_address) VALUES ('fax', 'x')",
+            "messages_kind_check",
+        ),
+        (
+            "INSERT INTO outpost.messages (kind) VALUES ('email')",
+            "messages_recipient_check",
+        ),
+        (
+            "INSERT INTO outpost.messages (kind, to_user) VALUES ('email', '  ')",
+            "messages_recipient_check",
+        ),
+        (
+            "INSERT INTO outpost.messages (kind, to_address, max_attempts) VALUES ('email', 'a@b', 0)",
+            "messages_max_attempts_check",
+        ),
+        (
+            "INSERT INTO outpost.messages (kind, to_address, status) VALUES ('email', 'a@b', 'lost')",
+            "messages_status_check",
+        ),
+        (
+            "INSERT INTO outpost.messages (kind, to_address, context) VALUES ('email', 'a@b', '[1]')",
+            "messages_context_object_check",
+        ),
     ];
     for (sql, constraint) in cases {
         let err = client.execute(sql, &[]).await.unwrap_err();
         let db_err = err.as_db_error().expect("a database error");
         assert_eq!(db_err.constraint(), Some(constraint), "{sql}");
     }
-    let n: i64 = client.query_one("SELECT count(*) FROM outpost.messages", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM outpost.messages", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
 }
 
 #[tokio::test]
 async fn one_notify_per_insert_statement() {
     let db = TestDb::new().await;
-    let (listener, mut connection) = db.url.parse::<tokio_postgres::Config>().unwrap().connect(NoTls).await.unwrap();
+    let (listener, mut connection) = db
+        .url
+        .parse::<tokio_postgres::Config>()
+        .unwrap()
+        .connect(NoTls)
+        .await
+        .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -111,7 +162,10 @@ async fn one_notify_per_insert_statement() {
             }
         }
     });
-    listener.batch_execute("LISTEN outpost_messages").await.unwrap();
+    listener
+        .batch_execute("LISTEN outpost_messages")
+        .await
+        .unwrap();
     let client = db.client().await;
     // Two statements in autocommit, 100 rows each: two notifications.
     for _ in 0..2 {
@@ -124,13 +178,18 @@ async fn one_notify_per_insert_statement() {
             .unwrap();
     }
     let mut got = Vec::new();
-    while let Ok(Some(ch)) = tokio::time::timeout(std::time::Duration::from_millis(500), rx.recv()).await {
+    while let Ok(Some(ch)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), rx.recv()).await
+    {
         got.push(ch);
     }
     assert_eq!(got, vec!["outpost_messages", "outpost_messages"]);
     // And the trigger is declared FOR EACH STATEMENT (tgtype bit 0 clear).
     let row_level: i32 = client
-        .query_one("SELECT (tgtype & 1)::int FROM pg_trigger WHERE tgname = 'messages_notify'", &[])
+        .query_one(
+            "SELECT (tgtype & 1)::int FROM pg_trigger WHERE tgname = 'messages_notify'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -163,11 +222,23 @@ async fn sql_helpers_insert_the_right_kinds() {
         .unwrap();
     let kinds: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(kinds, ["email", "email", "sms", "voice", "push"]);
-    assert_eq!(rows[0].get::<_, Option<String>>(3).as_deref(), Some("welcome"));
+    assert_eq!(
+        rows[0].get::<_, Option<String>>(3).as_deref(),
+        Some("welcome")
+    );
     assert_eq!(rows[0].get::<_, serde_json::Value>(4)["name"], "Ann");
-    assert_eq!(rows[1].get::<_, serde_json::Value>(8)["links"][0]["url"], "https://x.test/r/1");
-    assert_eq!(rows[2].get::<_, serde_json::Value>(8)["from"], "+15005550006");
+    assert_eq!(
+        rows[1].get::<_, serde_json::Value>(8)["links"][0]["url"],
+        "https://x.test/r/1"
+    );
+    assert_eq!(
+        rows[2].get::<_, serde_json::Value>(8)["from"],
+        "+15005550006"
+    );
     assert_eq!(rows[3].get::<_, Option<String>>(5).as_deref(), Some("de"));
     assert_eq!(rows[4].get::<_, Option<String>>(1).as_deref(), Some("42"));
-    assert_eq!(rows[4].get::<_, Option<String>>(7).as_deref(), Some("New message"));
+    assert_eq!(
+        rows[4].get::<_, Option<String>>(7).as_deref(),
+        Some("New message")
+    );
 }
