@@ -635,3 +635,43 @@ async fn per_kind_limits_bound_concurrent_sends() {
         .collect();
     assert_eq!(ids, HashSet::from(["sent".to_owned()]));
 }
+
+#[tokio::test]
+async fn recipients_can_come_from_the_applications_own_view() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE public.app_users (id int PRIMARY KEY, mail text, mobile text, lang text);
+             INSERT INTO public.app_users VALUES (1, 'ann@example.com', '+353861234567', 'ga');
+             CREATE VIEW public.outpost_recipients AS
+               SELECT id::text AS user_id, mail AS email, mobile AS phone, lang AS locale,
+                      NULL::text AS timezone, NULL::text AS tenant,
+                      NULL::text AS push_named_user, NULL::text AS name
+               FROM public.app_users;",
+        )
+        .await
+        .unwrap();
+    let sms = client
+        .query_one("SELECT outpost.send_sms('hi', to_user => '1')", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    let config = db.config(&[("OUTPOST__DATABASE__RECIPIENTS", "public.outpost_recipients")]);
+    let recorder = Recorder::accepting("rec");
+    let d = db.dispatcher(&config, channels(&recorder), "w");
+    assert_eq!(d.run_once().await.unwrap(), 1);
+    assert_eq!(row(&client, MessageId(sms)).await.0, "sent");
+    assert_eq!(recorder.sent.lock().unwrap()[0].2, "+353861234567");
+
+    let unknown = client
+        .query_one("SELECT outpost.send_sms('hi', to_user => '2')", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    d.run_once().await.unwrap();
+    assert_eq!(
+        row(&client, MessageId(unknown)).await.2.as_deref(),
+        Some("unknown recipient: user \"2\" is not in public.outpost_recipients")
+    );
+}

@@ -97,3 +97,72 @@ impl Channel for ConsoleChannel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{ClaimedMessage, MessageId};
+
+    fn envelope(kind: Kind) -> Envelope {
+        Envelope {
+            message: ClaimedMessage {
+                id: MessageId(7),
+                attempt: 1,
+                kind,
+                to_user: None,
+                to_address: Some("x".into()),
+                template: None,
+                context: serde_json::json!({}),
+                locale: None,
+                subject: Some("Audit due".into()),
+                body: Some("Please complete the audit.".into()),
+                html: Some("<p>Please complete the audit.</p>".into()),
+                options: serde_json::json!({}),
+                provider: None,
+                tenant: Some("hospital-1".into()),
+                max_attempts: None,
+                expires_at: None,
+                created_at: chrono::Utc::now(),
+                recipient: None,
+            },
+            to: "ann@example.com".into(),
+            locale: "ro".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn prints_every_kind_readably() {
+        let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let console = ConsoleChannel::with_sink(buffer.clone(), "Outpost <noreply@example.com>");
+        for kind in Kind::ALL {
+            let delivery = console.send(&envelope(kind)).await.unwrap();
+            assert_eq!(delivery.provider_message_id.as_deref(), Some("console-7-1"));
+        }
+        let printed = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        for kind in Kind::ALL {
+            assert!(printed.contains(&format!("Kind: {kind}\n")), "{printed}");
+        }
+        assert_eq!(
+            printed
+                .matches("From: Outpost <noreply@example.com>")
+                .count(),
+            1,
+            "only e-mail has a sender"
+        );
+        assert_eq!(
+            printed
+                .matches(
+                    "To: ann@example.com\nLocale: ro\nTenant: hospital-1\nSubject: Audit due\n"
+                )
+                .count(),
+            5
+        );
+        assert_eq!(printed.matches("\nPlease complete the audit.\n").count(), 5);
+        assert_eq!(
+            printed
+                .matches("[text/html]\n<p>Please complete the audit.</p>")
+                .count(),
+            5
+        );
+    }
+}
