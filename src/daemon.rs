@@ -6,14 +6,20 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::channel::Channels;
-use crate::channel::console::ConsoleChannel;
+use crate::channel::console::{ConsoleChannel, ConsoleSink};
+use crate::channel::email::console::ConsoleMail;
+use crate::channel::email::sendgrid::SendGridMail;
+use crate::channel::email::smtp::SmtpMail;
+use crate::channel::email::smtp_db::SmtpDbMail;
+use crate::channel::email::{EmailChannel, MailTransport};
+use crate::channel::{Channel, Channels};
 use crate::config::{Backend, Config};
 use crate::db::{self, DbError, migrate};
 use crate::dispatch::listener::{self, ListenState};
 use crate::dispatch::runner::{self, RunReport};
 use crate::dispatch::{Dispatcher, rescuer};
 use crate::message::Kind;
+use crate::render::Templates;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -26,18 +32,103 @@ pub enum DaemonError {
         "the database schema is not current (pending migrations: {0}); run `outpost migrate` first"
     )]
     Pending(String),
+    #[error("cannot set up the {backend} backend: {message}")]
+    Backend { backend: String, message: String },
 }
 
-/// The channels the configuration names, one default per kind.
-pub fn channels_from_config(config: &Config) -> Channels {
-    let console = Arc::new(ConsoleChannel::stdout(config.email_from.clone()));
+/// The channels the configuration names, printing to stdout.
+pub fn build_channels(config: &Config, templates: Arc<Templates>) -> Result<Channels, DaemonError> {
+    build_channels_with_sink(
+        config,
+        templates,
+        Arc::new(std::sync::Mutex::new(std::io::stdout())),
+    )
+}
+
+/// The channels the configuration names: the configured backend is each
+/// kind's default; every other usable e-mail transport can still be forced
+/// per message with `provider`.
+pub fn build_channels_with_sink(
+    config: &Config,
+    templates: Arc<Templates>,
+    sink: ConsoleSink,
+) -> Result<Channels, DaemonError> {
     let mut channels = Channels::new();
-    for kind in Kind::ALL {
+    let console: Arc<dyn Channel> = Arc::new(ConsoleChannel::with_sink(
+        sink.clone(),
+        config.email_from.clone(),
+    ));
+    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         match config.backends.get(&kind) {
             Some(Backend::Console) | None => channels.register(kind, console.clone(), true),
+            Some(other) => {
+                return Err(DaemonError::Backend {
+                    backend: format!("{other:?}"),
+                    message: format!("not available for {kind} messages"),
+                });
+            }
         }
     }
-    channels
+    let backend_error = |backend: &str| {
+        let backend = backend.to_owned();
+        move |e: crate::channel::SendError| DaemonError::Backend {
+            backend,
+            message: e.message,
+        }
+    };
+    let mut transports: Vec<(Backend, Arc<dyn MailTransport>)> = vec![
+        (Backend::Console, Arc::new(ConsoleMail::new(sink))),
+        (
+            Backend::Smtp,
+            Arc::new(SmtpMail::new("smtp", &config.smtp).map_err(backend_error("smtp"))?),
+        ),
+        (
+            Backend::SmtpDb,
+            Arc::new(SmtpDbMail::new(
+                db::pool(&config.database_url, 2)?,
+                config.smtp.ca_pem.clone(),
+                config.smtp.pool_size,
+            )),
+        ),
+    ];
+    if !config.sendgrid_api_key.is_empty() {
+        let sendgrid = SendGridMail::new(
+            &config.sendgrid_base_url,
+            config.sendgrid_api_key.clone(),
+            config.dispatch.send_timeout,
+        )
+        .map_err(backend_error("sendgrid"))?;
+        transports.push((Backend::SendGrid, Arc::new(sendgrid)));
+    }
+    let default = config
+        .backends
+        .get(&Kind::Email)
+        .copied()
+        .unwrap_or(Backend::Console);
+    for (backend, transport) in transports {
+        let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone());
+        channels.register(Kind::Email, Arc::new(channel), backend == default);
+    }
+    Ok(channels)
+}
+
+/// Reloads templates and catalogs on every SIGHUP (systemd's ExecReload).
+pub fn reload_on_sighup(templates: Arc<Templates>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::error!("cannot listen for SIGHUP; templates will not reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match templates.reload() {
+                Ok(()) => tracing::info!("templates and catalogs reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "reload failed; keeping the previous templates")
+                }
+            }
+        }
+    });
 }
 
 /// Runs until `shutdown` is cancelled, then finishes or releases in-flight

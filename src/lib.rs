@@ -9,6 +9,8 @@
 //! - [`dispatch`]: claim loop, retry policy, outcome recording, rescuer, LISTEN.
 //! - [`daemon`]: wires the dispatcher, listener and rescuer into `outpost run`.
 //! - [`enqueue`] and [`status`]: what `outpost send` and `outpost status` do.
+//! - [`render`]: templates (minijinja) and gettext catalogs, reloadable.
+//! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 
 pub mod channel;
@@ -20,4 +22,6 @@ pub mod dispatch;
 pub mod enqueue;
 pub mod message;
 pub mod recipient;
+pub mod render;
 pub mod status;
+pub mod tls;

@@ -1,6 +1,7 @@
 //! The `outpost` command line: run, migrate, dev, send, status, config check.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -10,6 +11,7 @@ use outpost::cluster::{self, Cluster};
 use outpost::config::{Config, RawConfig, Sources};
 use outpost::enqueue::{NewMessage, enqueue};
 use outpost::message::{Kind, MessageId};
+use outpost::render::Templates;
 use outpost::{daemon, db, status};
 
 #[derive(Parser)]
@@ -54,6 +56,17 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Template tools.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Render every template in every configured locale; report each error with file and line.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +122,7 @@ struct SendArgs {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    outpost::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,6 +145,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Command::Migrate => migrate_db(&config.database_url).await,
                 Command::Send(args) => send(&config, args).await,
                 Command::Status { id } => show_status(&config, id).await,
+                Command::Templates {
+                    command: TemplatesCommand::Check,
+                } => templates_check(&config),
                 Command::Config { .. } | Command::Dev { .. } => unreachable!("handled above"),
             }
         }
@@ -196,7 +213,34 @@ async fn run(config: &Config, migrate_first: bool) -> Result<()> {
         migrate_db(&config.database_url).await?;
     }
     let shutdown = shutdown_on_signals();
-    daemon::run(config, daemon::channels_from_config(config), shutdown).await?;
+    daemon::run(config, channels(config)?, shutdown).await?;
+    Ok(())
+}
+
+/// Templates (reloaded on SIGHUP) and the configured channels.
+fn channels(config: &Config) -> Result<outpost::channel::Channels> {
+    let templates = Arc::new(Templates::load(&config.template_source())?);
+    daemon::reload_on_sighup(templates.clone());
+    Ok(daemon::build_channels(config, templates)?)
+}
+
+fn templates_check(config: &Config) -> Result<()> {
+    let report = outpost::render::check::check(&config.template_source())?;
+    for problem in &report.problems {
+        match &problem.locale {
+            Some(locale) => println!("{} (locale {locale})", problem.error),
+            None => println!("{}", problem.error),
+        }
+    }
+    eprintln!(
+        "{} renders in locales {}: {} problem(s)",
+        report.rendered,
+        report.locales.join(", "),
+        report.problems.len()
+    );
+    if !report.problems.is_empty() {
+        bail!("template check failed");
+    }
     Ok(())
 }
 
@@ -316,12 +360,12 @@ async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     );
     eprintln!();
 
-    let result = daemon::run(
-        &config,
-        daemon::channels_from_config(&config),
-        shutdown_on_signals(),
-    )
-    .await;
+    let result = match channels(&config) {
+        Ok(channels) => daemon::run(&config, channels, shutdown_on_signals())
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
     if let Some(cluster) = cluster.filter(|c| c.started_here)
         && let Err(e) = cluster.stop()
     {

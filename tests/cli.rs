@@ -34,6 +34,53 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
+/// Kills the child if the test fails before it exits.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lines of a child's pipe, read on a thread so a test can time out.
+fn lines(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            match line {
+                Ok(line) => {
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    rx
+}
+
+/// Collects lines until one satisfies `done`, for at most 30 s.
+fn read_until(rx: &std::sync::mpsc::Receiver<String>, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if done(&line) {
+                    return seen;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!("did not see the expected line; got:\n{seen}");
+}
+
 /// Waits for `child` to exit, killing it after `limit`.
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let start = Instant::now();
@@ -176,11 +223,10 @@ async fn send_then_status_shows_the_message_and_its_attempts() {
     assert!(text(&bad).1.contains("--context must be a JSON object"));
 
     let config = db.config(&[]);
-    let d = db.dispatcher(
-        &config,
-        outpost::daemon::channels_from_config(&config),
-        "cli-test",
-    );
+    let templates =
+        std::sync::Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
+    let channels = outpost::daemon::build_channels(&config, templates).unwrap();
+    let d = db.dispatcher(&config, channels, "cli-test");
     assert_eq!(d.drain().await.unwrap(), 1);
 
     let out = outpost()
@@ -227,27 +273,32 @@ async fn run_delivers_to_the_console_and_exits_0_on_sigterm() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let id = db.email(&client, "ann@example.com").await;
-    let mut child = outpost()
-        .arg("run")
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.contains("\nBody\n") && Instant::now() < deadline {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-    }
+    let mut child = Guard(
+        outpost()
+            .arg("run")
+            .env("DATABASE_URL", &db.url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(child.0.stdout.take().unwrap());
+    let seen = read_until(&stdout, |l| l.starts_with("-----") && l.len() == 72);
+    let seen = seen + &read_until(&stdout, |l| l.starts_with("-----") && l.len() == 72);
     assert!(seen.contains(&format!("Outpost-Id: {id}")), "{seen}");
     assert!(seen.contains("Subject: Hello"), "{seen}");
-    signal(&child, "-TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(seen.contains("To: ann@example.com"), "{seen}");
+    assert!(
+        seen.contains(&format!("Message-ID: <outpost.{id}@localhost>")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("Content-Type: multipart/alternative"),
+        "{seen}"
+    );
+    assert!(seen.contains("\nBody\n"), "{seen}");
+    signal(&child.0, "-TERM");
+    let status = wait_exit(&mut child.0, Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
     assert_eq!(common::row(&client, id).await.0, "sent");
 }
@@ -288,35 +339,25 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("dev-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = outpost()
-        .args(["dev", "--dir", dir.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut psql = None;
-    let mut banner = String::new();
-    for _ in 0..200 {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        banner.push_str(&line);
-        if let Some(start) = line.find("psql '") {
-            let rest = &line[start + 6..];
-            psql = Some(rest[..rest.find('\'').unwrap()].to_owned());
-            break;
-        }
-    }
-    let url = psql.unwrap_or_else(|| panic!("no psql line in: {banner}"));
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = stderr.read_to_string(&mut sink);
-    });
+    let mut child = Guard(
+        outpost()
+            .args(["dev", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let banner = read_until(&stderr, |l| l.contains("psql '"));
+    let line = banner.lines().find(|l| l.contains("psql '")).unwrap();
+    let rest = &line[line.find("psql '").unwrap() + 6..];
+    let url = rest[..rest.find('\'').unwrap()].to_owned();
     let out = Command::new("psql")
-        .args([&url, "-Atc", "SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')"])
+        .args([
+            &url,
+            "-Atc",
+            "SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -324,21 +365,14 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("It works.") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-    }
+    let stdout = lines(child.0.stdout.take().unwrap());
+    let seen = read_until(&stdout, |l| l.contains("It works."));
     assert!(
         seen.contains("To: you@example.com") && seen.contains("Subject: Hello"),
         "{seen}"
     );
-    signal(&child, "-INT");
-    let status = wait_exit(&mut child, Duration::from_secs(30));
+    signal(&child.0, "-INT");
+    let status = wait_exit(&mut child.0, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     // The cluster was stopped with it.
     let after = Command::new("psql")

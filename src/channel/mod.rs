@@ -2,6 +2,7 @@
 //! what to do next, and the registry that picks a channel for a message.
 
 pub mod console;
+pub mod email;
 
 use std::collections::HashMap;
 use std::fmt;

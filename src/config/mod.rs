@@ -2,7 +2,9 @@
 //! file, `OUTPOST__SECTION__KEY` variables and `DATABASE_URL`, then a
 //! validated [`Config`] whose errors name the offending key.
 
+mod legacy;
 mod redact;
+mod secret;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -11,8 +13,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
-pub use validate::{Backend, Config, DispatchSettings, Relation};
+pub use secret::Secret;
+pub use validate::{Backend, Config, DispatchSettings, Relation, SmtpSettings};
 
 /// The documented defaults, compiled in as the lowest layer.
 pub const DEFAULTS: &str = include_str!("../../config/outpost.toml");
@@ -41,6 +45,7 @@ pub struct RawConfig {
     pub database: DatabaseSection,
     pub dispatch: DispatchSection,
     pub retry: RetrySection,
+    pub templates: TemplatesSection,
     pub locale: LocaleSection,
     pub email: EmailSection,
     pub sms: BackendSection,
@@ -89,8 +94,16 @@ pub struct RetrySection {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TemplatesSection {
+    pub dir: String,
+    pub fuel: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LocaleSection {
     pub default: String,
+    pub dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +111,30 @@ pub struct LocaleSection {
 pub struct EmailSection {
     pub backend: String,
     pub from: String,
+    pub smtp: SmtpSection,
+    pub sendgrid: SendGridSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Secret,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub ca_file: String,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendGridSection {
+    pub api_key: Secret,
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,19 +188,25 @@ impl RawConfig {
                     .required(true),
             );
         }
-        let env: config::Map<String, String> = sources
-            .env
-            .iter()
-            .filter(|(k, _)| k.starts_with("OUTPOST__"))
-            .cloned()
-            .collect();
-        builder = builder.add_source(
-            config::Environment::with_prefix("OUTPOST")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        );
+        // The original system's names first, so OUTPOST__ variables win.
+        let layers = [
+            legacy::translate(&sources.env),
+            sources
+                .env
+                .iter()
+                .filter(|(k, _)| k.starts_with("OUTPOST__"))
+                .cloned()
+                .collect(),
+        ];
+        for layer in layers {
+            builder = builder.add_source(
+                config::Environment::with_prefix("OUTPOST")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(layer.into_iter().collect())),
+            );
+        }
         if let Some((_, url)) = sources.env.iter().find(|(k, _)| k == "DATABASE_URL") {
             builder = builder.set_override("database.url", url.as_str())?;
         }

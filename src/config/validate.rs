@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ConfigError, RawConfig};
@@ -13,6 +14,24 @@ use crate::message::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Console,
+    Smtp,
+    SmtpDb,
+    SendGrid,
+}
+
+/// The `[email.smtp]` server, checked.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: super::Secret,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    pub timeout: Duration,
+    /// PEM of an extra trusted CA.
+    pub ca_pem: Option<Vec<u8>>,
+    pub pool_size: u32,
 }
 
 /// A validated, quoted relation name such as `"outpost"."recipients"`.
@@ -82,7 +101,13 @@ pub struct Config {
     pub dispatch: DispatchSettings,
     pub retry: RetryPolicy,
     pub default_locale: String,
+    pub locale_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    pub template_fuel: u64,
     pub email_from: String,
+    pub smtp: SmtpSettings,
+    pub sendgrid_api_key: super::Secret,
+    pub sendgrid_base_url: String,
     pub backends: HashMap<Kind, Backend>,
 }
 
@@ -93,17 +118,76 @@ fn positive(key: &str, value: Duration) -> Result<Duration, ConfigError> {
     Ok(value)
 }
 
-fn backend(key: &str, name: &str) -> Result<Backend, ConfigError> {
-    match name.trim() {
-        "console" => Ok(Backend::Console),
-        other => Err(ConfigError::invalid(
+fn backend(key: &str, name: &str, email: bool) -> Result<Backend, ConfigError> {
+    match (name.trim(), email) {
+        ("console", _) => Ok(Backend::Console),
+        ("smtp", true) => Ok(Backend::Smtp),
+        ("smtp_db", true) => Ok(Backend::SmtpDb),
+        ("sendgrid", true) => Ok(Backend::SendGrid),
+        (other, true) => Err(ConfigError::invalid(
+            key,
+            format!("unknown backend {other:?} (available: console, smtp, smtp_db, sendgrid)"),
+        )),
+        (other, false) => Err(ConfigError::invalid(
             key,
             format!("unknown backend {other:?} (available: console)"),
         )),
     }
 }
 
+fn smtp(raw: &super::SmtpSection) -> Result<SmtpSettings, ConfigError> {
+    if raw.use_tls && raw.use_ssl {
+        return Err(ConfigError::invalid(
+            "email.smtp.use_tls",
+            "use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive; set one of them \
+             (EMAIL_USE_TLS/EMAIL_USE_SSL)",
+        ));
+    }
+    if raw.host.trim().is_empty() {
+        return Err(ConfigError::invalid("email.smtp.host", "must not be empty"));
+    }
+    if raw.port == 0 {
+        return Err(ConfigError::invalid(
+            "email.smtp.port",
+            "must be between 1 and 65535",
+        ));
+    }
+    if raw.username.is_empty() != raw.password.is_empty() {
+        return Err(ConfigError::invalid(
+            "email.smtp.username",
+            "username and password must be set together",
+        ));
+    }
+    let ca_pem = match raw.ca_file.trim() {
+        "" => None,
+        path => Some(std::fs::read(path).map_err(|e| {
+            ConfigError::invalid("email.smtp.ca_file", format!("cannot read {path}: {e}"))
+        })?),
+    };
+    Ok(SmtpSettings {
+        host: raw.host.trim().to_owned(),
+        port: raw.port,
+        username: raw.username.clone(),
+        password: raw.password.clone(),
+        use_tls: raw.use_tls,
+        use_ssl: raw.use_ssl,
+        timeout: positive("email.smtp.timeout", raw.timeout)?,
+        ca_pem,
+        pool_size: raw.pool_size.max(1),
+    })
+}
+
 impl Config {
+    /// Where templates and catalogs are read from.
+    pub fn template_source(&self) -> crate::render::Source {
+        crate::render::Source {
+            templates_dir: self.templates_dir.clone(),
+            locale_dir: self.locale_dir.clone(),
+            default_locale: self.default_locale.clone(),
+            fuel: self.template_fuel,
+        }
+    }
+
     pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
         if raw.database.url.trim().is_empty() {
             return Err(ConfigError::invalid("database.url", "must not be empty"));
@@ -200,12 +284,42 @@ impl Config {
             return Err(ConfigError::invalid("email.from", "must not be empty"));
         }
         let backends = HashMap::from([
-            (Kind::Email, backend("email.backend", &raw.email.backend)?),
-            (Kind::Sms, backend("sms.backend", &raw.sms.backend)?),
-            (Kind::Voice, backend("voice.backend", &raw.voice.backend)?),
-            (Kind::Push, backend("push.backend", &raw.push.backend)?),
-            (Kind::Chat, backend("chat.backend", &raw.chat.backend)?),
+            (
+                Kind::Email,
+                backend("email.backend", &raw.email.backend, true)?,
+            ),
+            (Kind::Sms, backend("sms.backend", &raw.sms.backend, false)?),
+            (
+                Kind::Voice,
+                backend("voice.backend", &raw.voice.backend, false)?,
+            ),
+            (
+                Kind::Push,
+                backend("push.backend", &raw.push.backend, false)?,
+            ),
+            (
+                Kind::Chat,
+                backend("chat.backend", &raw.chat.backend, false)?,
+            ),
         ]);
+        let smtp = smtp(&raw.email.smtp)?;
+        let sendgrid = &raw.email.sendgrid;
+        if backends[&Kind::Email] == Backend::SendGrid && sendgrid.api_key.is_empty() {
+            return Err(ConfigError::invalid(
+                "email.sendgrid.api_key",
+                "required when email.backend is sendgrid (or set SENDGRID_API_KEY)",
+            ));
+        }
+        let base = sendgrid.base_url.trim().trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "email.sendgrid.base_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if raw.templates.fuel == 0 {
+            return Err(ConfigError::invalid("templates.fuel", "must be at least 1"));
+        }
         if !matches!(raw.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::invalid("log.format", "must be text or json"));
         }
@@ -219,7 +333,13 @@ impl Config {
             dispatch,
             retry,
             default_locale: raw.locale.default.trim().to_owned(),
+            locale_dir: PathBuf::from(&raw.locale.dir),
+            templates_dir: PathBuf::from(&raw.templates.dir),
+            template_fuel: raw.templates.fuel,
             email_from: raw.email.from.clone(),
+            smtp,
+            sendgrid_api_key: sendgrid.api_key.clone(),
+            sendgrid_base_url: base.to_owned(),
             backends,
             raw,
         })

@@ -25,7 +25,11 @@ macro_rules! migration {
 
 /// Every migration, in order. A new file in `sql/` must be listed here (a
 /// test checks that the two agree).
-pub const MIGRATIONS: &[Migration] = &[migration!("0001", "outbox"), migration!("0002", "helpers")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!("0001", "outbox"),
+    migration!("0002", "helpers"),
+    migration!("0003", "smtp_servers"),
+];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).
 const LOCK_KEY: i64 = 0x006f_7574_706f_7374;

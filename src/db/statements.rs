@@ -28,3 +28,5 @@ pub const OLDEST_QUEUED: &str = include_str!("queries/oldest_queued.sql");
 pub fn claim(recipients: &Relation) -> String {
     CLAIM.replace("{recipients}", recipients.quoted())
 }
+/// The SMTP server `smtp_db` uses now.
+pub const SMTP_SERVER: &str = include_str!("queries/smtp_server.sql");

@@ -1,0 +1,274 @@
+//! Turns a rendered message and its `options` into an [`Email`]: checked
+//! addresses, headers without CR/LF, decoded attachments, a stable
+//! Message-ID; and an `Email` into a MIME message.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+
+use crate::channel::{Envelope, SendError};
+use crate::message::MessageId;
+use crate::render::RenderedEmail;
+
+/// A file attached to an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+    /// `inline` (referenced by `content_id`) rather than `attachment`.
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+/// An e-mail ready for any transport.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub id: MessageId,
+    /// `<outpost.ID@domain>`: the same on every attempt, so a duplicate is recognisable.
+    pub message_id: String,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub headers: Vec<(String, String)>,
+    pub attachments: Vec<Attachment>,
+    pub categories: Vec<String>,
+    /// Always carries `outpost_id`, so provider events map back to the row.
+    pub custom_args: BTreeMap<String, String>,
+}
+
+/// Headers an option may not set: the composer owns them.
+const RESERVED: [&str; 12] = [
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "reply-to",
+    "date",
+    "message-id",
+    "content-type",
+    "content-transfer-encoding",
+    "mime-version",
+    "sender",
+];
+
+fn bad(message: impl Into<String>) -> SendError {
+    SendError::permanent(message)
+}
+
+fn mailbox(field: &str, text: &str) -> Result<Mailbox, SendError> {
+    if text.contains(['\r', '\n']) {
+        return Err(bad(format!("{field} address contains a line break")));
+    }
+    Mailbox::from_str(text.trim())
+        .map_err(|e| bad(format!("invalid {field} address {text:?}: {e}")))
+}
+
+/// A string or an array of strings, as a list of mailboxes.
+fn mailboxes(options: &serde_json::Value, field: &str) -> Result<Vec<Mailbox>, SendError> {
+    match options.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::String(s)) => Ok(vec![mailbox(field, s)?]),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v.as_str() {
+                Some(s) => mailbox(field, s),
+                None => Err(bad(format!("options.{field} must hold strings"))),
+            })
+            .collect(),
+        Some(_) => Err(bad(format!(
+            "options.{field} must be a string or a list of strings"
+        ))),
+    }
+}
+
+fn strings(options: &serde_json::Value, field: &str) -> Result<Vec<String>, SendError> {
+    match options.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(format!("options.{field} must be a list of strings")))
+            })
+            .collect(),
+        Some(_) => Err(bad(format!("options.{field} must be a list of strings"))),
+    }
+}
+
+fn headers(options: &serde_json::Value) -> Result<Vec<(String, String)>, SendError> {
+    let Some(value) = options.get("headers").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let map = value
+        .as_object()
+        .ok_or_else(|| bad("options.headers must be an object of strings"))?;
+    let mut out = Vec::new();
+    for (name, value) in map {
+        let value = value
+            .as_str()
+            .ok_or_else(|| bad(format!("header {name} must be a string")))?;
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        if !valid_name {
+            return Err(bad(format!("invalid header name {name:?}")));
+        }
+        if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(bad(format!(
+                "header {name} cannot be set through options.headers"
+            )));
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(bad(format!("header {name} contains CR or LF")));
+        }
+        out.push((name.clone(), value.to_owned()));
+    }
+    Ok(out)
+}
+
+fn attachments(options: &serde_json::Value) -> Result<Vec<Attachment>, SendError> {
+    let Some(value) = options.get("attachments").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| bad("options.attachments must be a list"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let field = |name: &str| a.get(name).and_then(|v| v.as_str());
+            let filename = field("filename")
+                .filter(|f| !f.trim().is_empty() && !f.contains(['\r', '\n', '"']))
+                .ok_or_else(|| bad(format!("attachment {i} needs a filename (no quotes or line breaks)")))?;
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(field("content").unwrap_or_default().trim())
+                .map_err(|e| bad(format!("attachment {filename}: content is not base64: {e}")))?;
+            let content_type = field("type").unwrap_or("application/octet-stream").to_owned();
+            ContentType::parse(&content_type)
+                .map_err(|_| bad(format!("attachment {filename}: invalid type {content_type:?}")))?;
+            let inline = match field("disposition").unwrap_or("attachment") {
+                "attachment" => false,
+                "inline" => true,
+                other => return Err(bad(format!("attachment {filename}: disposition must be inline or attachment, not {other:?}"))),
+            };
+            Ok(Attachment {
+                filename: filename.to_owned(),
+                content_type,
+                content,
+                inline,
+                content_id: field("content_id").map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// Builds the e-mail for `envelope` from its rendered parts.
+pub fn compose(
+    envelope: &Envelope,
+    rendered: RenderedEmail,
+    default_from: &str,
+) -> Result<Email, SendError> {
+    let options = &envelope.message.options;
+    let from_text = options
+        .get("from")
+        .and_then(|v| v.as_str())
+        .unwrap_or(default_from);
+    let from = mailbox("from", from_text)?;
+    let to = envelope
+        .to
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| mailbox("to", s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if to.is_empty() {
+        return Err(bad("the e-mail has no recipient"));
+    }
+    let reply_to = mailboxes(options, "reply_to")?.into_iter().next();
+    let mut custom_args = BTreeMap::new();
+    if let Some(args) = options.get("custom_args").and_then(|v| v.as_object()) {
+        for (k, v) in args {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            custom_args.insert(k.clone(), text);
+        }
+    }
+    custom_args.insert("outpost_id".into(), envelope.message.id.to_string());
+    if rendered.subject.contains(['\r', '\n']) {
+        return Err(bad("the subject contains CR or LF"));
+    }
+    Ok(Email {
+        id: envelope.message.id,
+        message_id: format!("<outpost.{}@{}>", envelope.message.id, from.email.domain()),
+        from,
+        to,
+        cc: mailboxes(options, "cc")?,
+        bcc: mailboxes(options, "bcc")?,
+        reply_to,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        headers: headers(options)?,
+        attachments: attachments(options)?,
+        categories: strings(options, "categories")?,
+        custom_args,
+    })
+}
+
+/// The e-mail as a MIME message: multipart/alternative (text/plain, then
+/// text/html), inside multipart/mixed when there are attachments.
+pub fn to_mime(email: &Email) -> Result<lettre::Message, SendError> {
+    let mut builder = lettre::Message::builder()
+        .from(email.from.clone())
+        .subject(email.subject.clone())
+        .message_id(Some(email.message_id.clone()))
+        .date_now();
+    for to in &email.to {
+        builder = builder.to(to.clone());
+    }
+    for cc in &email.cc {
+        builder = builder.cc(cc.clone());
+    }
+    for bcc in &email.bcc {
+        builder = builder.bcc(bcc.clone());
+    }
+    if let Some(reply_to) = &email.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    for (name, value) in &email.headers {
+        let name = HeaderName::new_from_ascii(name.clone())
+            .map_err(|_| bad(format!("invalid header name {name:?}")))?;
+        builder = builder.raw_header(HeaderValue::new(name, value.clone()));
+    }
+    let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    let body = if email.attachments.is_empty() {
+        alternative
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(alternative);
+        for a in &email.attachments {
+            let content_type = ContentType::parse(&a.content_type)
+                .map_err(|_| bad(format!("invalid attachment type {:?}", a.content_type)))?;
+            let part: SinglePart = if a.inline {
+                let id = a.content_id.clone().unwrap_or_else(|| a.filename.clone());
+                MimeAttachment::new_inline_with_name(id, a.filename.clone())
+                    .body(a.content.clone(), content_type)
+            } else {
+                MimeAttachment::new(a.filename.clone()).body(a.content.clone(), content_type)
+            };
+            mixed = mixed.singlepart(part);
+        }
+        mixed
+    };
+    builder
+        .multipart(body)
+        .map_err(|e| bad(format!("cannot build the e-mail: {e}")))
+}

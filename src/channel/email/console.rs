@@ -1,0 +1,45 @@
+//! The console e-mail transport: prints the whole MIME message, as Django's
+//! console backend does.
+
+use async_trait::async_trait;
+
+use super::{Email, MailTransport, compose};
+use crate::channel::console::ConsoleSink;
+use crate::channel::{Delivery, SendError};
+
+pub struct ConsoleMail {
+    sink: ConsoleSink,
+}
+
+impl ConsoleMail {
+    pub fn new(sink: ConsoleSink) -> Self {
+        Self { sink }
+    }
+}
+
+#[async_trait]
+impl MailTransport for ConsoleMail {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    async fn deliver(&self, email: &Email) -> Result<Delivery, SendError> {
+        let mime = compose::to_mime(email)?.formatted();
+        let rule = "-".repeat(72);
+        let mut sink = self
+            .sink
+            .lock()
+            .map_err(|_| SendError::transient("console output is unavailable"))?;
+        let text = format!(
+            "{rule}\nOutpost-Id: {}\n{}\n{rule}\n",
+            email.id,
+            String::from_utf8_lossy(&mime)
+        );
+        sink.write_all(text.as_bytes())
+            .and_then(|()| sink.flush())
+            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        Ok(Delivery {
+            provider_message_id: Some(email.message_id.clone()),
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! E-mail: renders the template (or the built-in simple mail), composes a
+//! MIME message and hands it to a transport: console, SMTP, an SMTP server
+//! from the database, or SendGrid.
+
+pub mod compose;
+pub mod console;
+pub mod sendgrid;
+pub mod smtp;
+pub mod smtp_db;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Channel, Delivery, Envelope, SendError};
+use crate::render::{RenderedEmail, Renderer, Templates};
+pub use compose::Email;
+
+/// Sends a composed e-mail somewhere.
+#[async_trait]
+pub trait MailTransport: Send + Sync {
+    /// The provider name recorded on attempts (`console`, `smtp`, `smtp_db`, `sendgrid`).
+    fn name(&self) -> &str;
+    async fn deliver(&self, email: &Email) -> Result<Delivery, SendError>;
+}
+
+/// The e-mail channel over one transport.
+pub struct EmailChannel {
+    transport: Arc<dyn MailTransport>,
+    templates: Arc<Templates>,
+    default_from: String,
+}
+
+impl EmailChannel {
+    pub fn new(
+        transport: Arc<dyn MailTransport>,
+        templates: Arc<Templates>,
+        default_from: impl Into<String>,
+    ) -> Self {
+        Self {
+            transport,
+            templates,
+            default_from: default_from.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for EmailChannel {
+    fn name(&self) -> &str {
+        self.transport.name()
+    }
+
+    async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
+        let rendered = render(&self.templates.get(), envelope)?;
+        let email = compose::compose(envelope, rendered, &self.default_from)?;
+        self.transport.deliver(&email).await
+    }
+}
+
+/// Subject, text and HTML for a message: its template; else its literal
+/// `html` with `body` as the text part; else the built-in simple mail
+/// (subject, body and `options.links`).
+pub fn render(renderer: &Renderer, envelope: &Envelope) -> Result<RenderedEmail, SendError> {
+    let m = &envelope.message;
+    let permanent = |e: crate::render::RenderError| SendError::permanent(e.to_string());
+    if let Some(template) = m.template.as_deref().filter(|t| !t.trim().is_empty()) {
+        return renderer
+            .render_email(template, &m.context, &envelope.locale, m.subject.as_deref())
+            .map_err(permanent);
+    }
+    let subject = m
+        .subject
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| SendError::permanent("the e-mail has no template and no subject"))?;
+    match (&m.html, &m.body) {
+        (Some(html), body) => Ok(RenderedEmail {
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: body.clone().unwrap_or_default(),
+            html: html.clone(),
+        }),
+        (None, Some(body)) => {
+            let links = m
+                .options
+                .get("links")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
+            renderer
+                .render_simple(subject, body, &links, &envelope.locale)
+                .map_err(permanent)
+        }
+        (None, None) => Err(SendError::permanent(
+            "the e-mail has no template and no body",
+        )),
+    }
+}

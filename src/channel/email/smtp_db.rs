@@ -1,0 +1,118 @@
+//! `smtp_db`: the SMTP server stored in `outpost.smtp_servers` (enabled, lowest
+//! `order`), read for every e-mail so a change applies without a restart;
+//! the connection pool is rebuilt only when the row changes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+
+use super::smtp::SmtpMail;
+use super::{Email, MailTransport};
+use crate::channel::{Delivery, SendError};
+use crate::config::{Secret, SmtpSettings};
+use crate::db::statements;
+
+/// The row's connection settings: the cache key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Server {
+    id: i64,
+    name: String,
+    host: String,
+    port: u16,
+    username: String,
+    password: Secret,
+    security: String,
+    timeout_seconds: i32,
+}
+
+pub struct SmtpDbMail {
+    pool: Pool,
+    /// Extra trusted CA from `[email.smtp] ca_file`.
+    ca_pem: Option<Vec<u8>>,
+    pool_size: u32,
+    current: Mutex<Option<(Server, Arc<SmtpMail>)>>,
+}
+
+impl SmtpDbMail {
+    pub fn new(pool: Pool, ca_pem: Option<Vec<u8>>, pool_size: u32) -> Self {
+        Self {
+            pool,
+            ca_pem,
+            pool_size,
+            current: Mutex::new(None),
+        }
+    }
+
+    async fn server(&self) -> Result<Server, SendError> {
+        let unavailable =
+            |e: String| SendError::transient(format!("cannot read outpost.smtp_servers: {e}"));
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let row = client
+            .query_opt(statements::SMTP_SERVER, &[])
+            .await
+            .map_err(|e| unavailable(e.to_string()))?
+            .ok_or_else(|| {
+                SendError::transient("no enabled SMTP server in outpost.smtp_servers")
+            })?;
+        Ok(Server {
+            id: row.get("id"),
+            name: row.get("name"),
+            host: row.get("host"),
+            port: u16::try_from(row.get::<_, i32>("port")).unwrap_or(25),
+            username: row.get("username"),
+            password: Secret::new(row.get::<_, String>("password")),
+            security: row.get("security"),
+            timeout_seconds: row.get("timeout_seconds"),
+        })
+    }
+
+    fn transport(&self, server: Server) -> Result<Arc<SmtpMail>, SendError> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached, transport)) = current.as_ref()
+            && *cached == server
+        {
+            return Ok(transport.clone());
+        }
+        let settings = SmtpSettings {
+            host: server.host.clone(),
+            port: server.port,
+            username: server.username.clone(),
+            password: server.password.clone(),
+            use_tls: server.security == "starttls",
+            use_ssl: server.security == "tls",
+            timeout: Duration::from_secs(server.timeout_seconds.max(1) as u64),
+            ca_pem: self.ca_pem.clone(),
+            pool_size: self.pool_size,
+        };
+        let transport = Arc::new(SmtpMail::new("smtp_db", &settings)?);
+        tracing::info!(server = %server.name, host = %server.host, port = server.port, "using SMTP server from outpost.smtp_servers");
+        *current = Some((server, transport.clone()));
+        Ok(transport)
+    }
+}
+
+#[async_trait]
+impl MailTransport for SmtpDbMail {
+    fn name(&self) -> &str {
+        "smtp_db"
+    }
+
+    async fn deliver(&self, email: &Email) -> Result<Delivery, SendError> {
+        let server = self.server().await?;
+        let name = server.name.clone();
+        let transport = self.transport(server)?;
+        transport.deliver(email).await.map_err(|mut e| {
+            e.message = format!("[{name}] {}", e.message);
+            e
+        })
+    }
+}

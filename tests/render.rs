@@ -1,0 +1,301 @@
+//! Templates and catalogs: the shipped samples in three locales with plural
+//! forms, fallbacks, escaping, missing parts, runaway templates, the check.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::UndefinedBehavior;
+use outpost::render::{RenderError, Renderer, Source, Templates, check};
+use serde_json::json;
+
+fn shipped() -> Source {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Source {
+        templates_dir: root.join("templates"),
+        locale_dir: root.join("locale"),
+        default_locale: "en".into(),
+        fuel: 100_000,
+    }
+}
+
+fn scratch(files: &[(&str, &str)]) -> (tempfile::TempDir, Source) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join("templates").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let source = Source {
+        templates_dir: dir.path().join("templates"),
+        locale_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("locale"),
+        default_locale: "en".into(),
+        fuel: 10_000,
+    };
+    (dir, source)
+}
+
+fn renderer(source: &Source) -> Renderer {
+    Renderer::load(source, UndefinedBehavior::SemiStrict).unwrap()
+}
+
+#[test]
+fn welcome_renders_in_three_locales_with_plurals() {
+    let r = renderer(&shipped());
+    let ctx = |n: u64| json!({"name": "Ann", "site": "MEG", "messages": n, "url": "https://x.test/login"});
+    let en = r.render_email("welcome", &ctx(1), "en", None).unwrap();
+    assert_eq!(en.subject, "Welcome to MEG, Ann");
+    assert!(en.text.contains("You have 1 new message."), "{}", en.text);
+    assert!(
+        r.render_email("welcome", &ctx(5), "en", None)
+            .unwrap()
+            .text
+            .contains("You have 5 new messages.")
+    );
+
+    // Romanian has three forms: 1, 2–19 (and 0), 20+.
+    let ro = |n| r.render_email("welcome", &ctx(n), "ro", None).unwrap();
+    assert_eq!(ro(1).subject, "Bun venit la MEG, Ann");
+    assert!(ro(1).text.contains("Aveți 1 mesaj nou."));
+    assert!(ro(3).text.contains("Aveți 3 mesaje noi."));
+    assert!(
+        ro(25).text.contains("Aveți 25 de mesaje noi."),
+        "{}",
+        ro(25).text
+    );
+    assert!(
+        ro(1)
+            .html
+            .contains("<a href=\"https://x.test/login\">Autentificare</a>"),
+        "{}",
+        ro(1).html
+    );
+
+    let de = |n| r.render_email("welcome", &ctx(n), "de", None).unwrap();
+    assert!(de(1).text.contains("Sie haben 1 neue Nachricht."));
+    assert!(de(2).text.contains("Sie haben 2 neue Nachrichten."));
+}
+
+#[test]
+fn regional_locales_fall_back_to_the_language_then_the_default() {
+    let r = renderer(&shipped());
+    let ctx = json!({"name": "Ann", "site": "MEG", "messages": 2, "url": "u"});
+    assert_eq!(
+        r.render_email("welcome", &ctx, "de-AT", None)
+            .unwrap()
+            .subject,
+        "Willkommen bei MEG, Ann"
+    );
+    assert_eq!(
+        r.render_email("welcome", &ctx, "de_CH", None)
+            .unwrap()
+            .subject,
+        "Willkommen bei MEG, Ann"
+    );
+    assert_eq!(
+        r.render_email("welcome", &ctx, "fr-FR", None)
+            .unwrap()
+            .subject,
+        "Welcome to MEG, Ann"
+    );
+    // pgettext uses the context; fuzzy entries are ignored.
+    let audit = r
+        .render_email(
+            "audit_due",
+            &json!({"audit": "Hygiene", "overdue": 20, "note": ""}),
+            "ro",
+            None,
+        )
+        .unwrap();
+    assert_eq!(audit.subject, "Audit scadent: Hygiene");
+    assert!(audit.text.contains("20 de audituri sunt întârziate."));
+    assert_eq!(r.catalogs().gettext("ro", None, "Unreviewed"), "Unreviewed");
+}
+
+#[test]
+fn html_is_autoescaped_and_text_is_not() {
+    let r = renderer(&shipped());
+    let ctx = json!({"audit": "A&B", "overdue": 1, "note": "Ward 4 <east> & \"west\""});
+    let audit = r.render_email("audit_due", &ctx, "en", None).unwrap();
+    assert!(
+        audit.text.contains("Ward 4 <east> & \"west\""),
+        "{}",
+        audit.text
+    );
+    assert!(
+        audit
+            .html
+            .contains("Ward 4 &lt;east&gt; &amp; &quot;west&quot;"),
+        "{}",
+        audit.html
+    );
+    assert_eq!(audit.subject, "Audit due: A&B");
+}
+
+#[test]
+fn a_missing_part_names_the_file() {
+    let (_dir, source) = scratch(&[("only_text.txt", "hi"), ("only_text.subject.txt", "s")]);
+    let err = renderer(&source)
+        .render_email("only_text", &json!({}), "en", None)
+        .unwrap_err();
+    assert!(
+        matches!(&err, RenderError::MissingPart { file, .. } if file == "only_text.html"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("only_text.html"));
+    let err = renderer(&source)
+        .render_email("nope", &json!({}), "en", None)
+        .unwrap_err();
+    assert!(err.to_string().contains("nope.txt"), "{err}");
+    // Without a subject file, the message's subject is used.
+    let (_dir, source) = scratch(&[("x.txt", "t"), ("x.html", "<p>h</p>")]);
+    let r = renderer(&source);
+    assert!(
+        r.render_email("x", &json!({}), "en", None)
+            .unwrap_err()
+            .to_string()
+            .contains("x.subject.txt")
+    );
+    assert_eq!(
+        r.render_email("x", &json!({}), "ro", Some("Report ready"))
+            .unwrap()
+            .subject,
+        "Raport gata"
+    );
+}
+
+#[test]
+fn runaway_templates_run_out_of_fuel_and_undefined_names_fail() {
+    let (_dir, source) = scratch(&[
+        (
+            "loop.txt",
+            "{% for i in range(100000) %}{{ i }}{% endfor %}",
+        ),
+        ("typo.txt", "Hello {{ user.name }}"),
+    ]);
+    let r = renderer(&source);
+    let err = r.render_file("loop.txt", &json!({}), "en").unwrap_err();
+    assert!(err.to_string().contains("fuel"), "{err}");
+    let err = r.render_file("typo.txt", &json!({}), "en").unwrap_err();
+    assert!(err.to_string().contains("typo.txt:1"), "{err}");
+}
+
+#[test]
+fn subjects_are_one_line() {
+    let (_dir, source) = scratch(&[
+        ("s.subject.txt", "Line one\r\nBcc: victim@example.com\n"),
+        ("s.txt", "t"),
+        ("s.html", "h"),
+    ]);
+    let e = renderer(&source)
+        .render_email("s", &json!({}), "en", None)
+        .unwrap();
+    assert_eq!(e.subject, "Line one Bcc: victim@example.com");
+}
+
+#[test]
+fn simple_mail_needs_no_template() {
+    let r = renderer(&shipped());
+    let links = json!([{"label": "Open report", "url": "https://x.test/r?a=1&b=2"}]);
+    let e = r
+        .render_simple("Report ready", "First.\n\nSecond <b>", &links, "ro")
+        .unwrap();
+    assert_eq!(e.subject, "Raport gata");
+    assert!(e.text.contains("Second <b>\n"), "{}", e.text);
+    assert!(
+        e.text
+            .contains("Deschide raportul: https://x.test/r?a=1&b=2"),
+        "{}",
+        e.text
+    );
+    assert!(e.html.contains("<p>Second &lt;b&gt;</p>"), "{}", e.html);
+    assert!(
+        e.html
+            .contains("<a href=\"https://x.test/r?a=1&amp;b=2\">Deschide raportul</a>"),
+        "{}",
+        e.html
+    );
+}
+
+#[test]
+fn templates_check_reports_file_and_line() {
+    let check_of = |files: &[(&str, &str)]| {
+        let (dir, source) = scratch(files);
+        let report = check::check(&source).unwrap();
+        drop(dir);
+        report
+    };
+    let report = check::check(&shipped()).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.locales, ["de", "en", "ro"]);
+    assert!(report.rendered >= 18);
+
+    let report = check_of(&[
+        ("good.subject.txt", "ok"),
+        ("good.txt", "fine"),
+        ("good.html", "<p>fine</p>"),
+        ("broken.subject.txt", "s"),
+        ("broken.txt", "line one\n{% if x %}never closed"),
+        ("broken.html", "<p>{{ 1 / 0 }}</p>"),
+        ("half.html", "<p>no text part</p>"),
+    ]);
+    let messages: Vec<String> = report
+        .problems
+        .iter()
+        .map(|p| p.error.to_string())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("broken.txt:2")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("broken.html:1")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("half.txt")),
+        "{messages:?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.contains("good.")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn reload_picks_up_changes_and_keeps_the_old_set_on_error() {
+    let (dir, mut source) = scratch(&[("r.txt", "v1")]);
+    source.locale_dir = dir.path().join("locale");
+    let templates = Templates::load(&source).unwrap();
+    assert_eq!(
+        templates
+            .get()
+            .render_file("r.txt", &json!({}), "en")
+            .unwrap(),
+        "v1"
+    );
+    std::fs::write(dir.path().join("templates/r.txt"), "v2").unwrap();
+    templates.reload().unwrap();
+    assert_eq!(
+        templates
+            .get()
+            .render_file("r.txt", &json!({}), "en")
+            .unwrap(),
+        "v2"
+    );
+    let po_dir = dir.path().join("locale/xx/LC_MESSAGES");
+    std::fs::create_dir_all(&po_dir).unwrap();
+    std::fs::write(
+        po_dir.join("django.po"),
+        "msgid \"\"\nmsgstr \"\"\n\"Plural-Forms: nplurals=2; plural=(n $ 1);\\n\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("templates/r.txt"), "v3").unwrap();
+    let err = templates.reload().unwrap_err();
+    assert!(err.to_string().contains("django.po"), "{err}");
+    assert_eq!(
+        templates
+            .get()
+            .render_file("r.txt", &json!({}), "en")
+            .unwrap(),
+        "v2"
+    );
+}
