@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod recorder;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -206,13 +207,31 @@ impl TestDb {
     /// The configuration a test dispatcher uses, with `overrides` such as
     /// `("OUTPOST__DISPATCH__LEASE", "30s")`.
     pub fn config(&self, overrides: &[(&str, &str)]) -> Config {
-        let mut env = vec![("DATABASE_URL".to_owned(), self.url.clone())];
-        env.extend(
-            overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        let env: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.config_env(env)
+    }
+
+    /// As [`TestDb::config`], with owned pairs; templates and catalogs are the shipped samples.
+    pub fn config_env(&self, overrides: Vec<(String, String)>) -> Config {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut env = vec![
+            ("DATABASE_URL".to_owned(), self.url.clone()),
+            ("OUTPOST__TEMPLATES__DIR".to_owned(), format!("{root}/templates")),
+            ("OUTPOST__LOCALE__DIR".to_owned(), format!("{root}/locale")),
+        ];
+        env.extend(overrides);
         Config::load(&Sources { file: None, env }).expect("test configuration")
+    }
+
+    /// The channels `outpost run` would build from `config`, console output captured.
+    pub fn channels(&self, config: &Config) -> (Channels, Arc<std::sync::Mutex<Vec<u8>>>) {
+        let templates = Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
+        let sink = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let channels = outpost::daemon::build_channels_with_sink(config, templates, sink.clone()).unwrap();
+        (channels, sink)
     }
 
     pub fn dispatcher(&self, config: &Config, channels: Channels, worker: &str) -> Arc<Dispatcher> {

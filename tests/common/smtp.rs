@@ -1,0 +1,123 @@
+//! A real SMTP peer for the tests: aiosmtpd (installed by scripts/test into
+//! target/test-tools/venv) with a throwaway certificate, STARTTLS or implicit
+//! TLS, AUTH required after TLS.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const USER: &str = "outpost";
+pub const PASSWORD: &str = "s3cret-pass";
+
+pub struct SmtpPeer {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+/// One message the peer accepted.
+#[derive(Debug)]
+pub struct Received {
+    pub raw: Vec<u8>,
+    pub envelope: serde_json::Value,
+}
+
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("OUTPOST_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl SmtpPeer {
+    /// Starts the server; `mode` is `starttls` or `tls`.
+    pub fn start(mode: &str) -> Self {
+        let python = tools_dir().join("venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run ./scripts/test, which installs aiosmtpd",
+            python.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let status = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is needed to make the test certificate");
+        assert!(status.success());
+        let outdir = dir.path().join("mail");
+        std::fs::create_dir(&outdir).unwrap();
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_server.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .args(["--port", &port.to_string(), "--mode", mode, "--user", USER, "--password", PASSWORD])
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .arg("--outdir")
+            .arg(&outdir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "READY", "the SMTP peer did not start");
+        Self { port, dir, child }
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    /// Configuration overrides pointing Outpost's `[email.smtp]` at this peer.
+    pub fn env(&self, use_ssl: bool, password: &str) -> Vec<(String, String)> {
+        vec![
+            ("OUTPOST__EMAIL__BACKEND".into(), "smtp".into()),
+            ("OUTPOST__EMAIL__SMTP__HOST".into(), "127.0.0.1".into()),
+            ("OUTPOST__EMAIL__SMTP__PORT".into(), self.port.to_string()),
+            ("OUTPOST__EMAIL__SMTP__USERNAME".into(), USER.into()),
+            ("OUTPOST__EMAIL__SMTP__PASSWORD".into(), password.into()),
+            ("OUTPOST__EMAIL__SMTP__USE_TLS".into(), (!use_ssl).to_string()),
+            ("OUTPOST__EMAIL__SMTP__USE_SSL".into(), use_ssl.to_string()),
+            ("OUTPOST__EMAIL__SMTP__CA_FILE".into(), self.cert_path().display().to_string()),
+            ("OUTPOST__EMAIL__SMTP__TIMEOUT".into(), "10s".into()),
+        ]
+    }
+
+    /// Every message received so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        let outdir = self.dir.path().join("mail");
+        let mut out = Vec::new();
+        for n in 1.. {
+            let eml = outdir.join(format!("{n}.eml"));
+            if !eml.exists() {
+                break;
+            }
+            let envelope = std::fs::read_to_string(outdir.join(format!("{n}.json"))).unwrap();
+            out.push(Received {
+                raw: std::fs::read(eml).unwrap(),
+                envelope: serde_json::from_str(&envelope).unwrap(),
+            });
+        }
+        out
+    }
+}
+
+impl Drop for SmtpPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
