@@ -382,3 +382,109 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
     assert!(!after.status.success(), "the dev database is still running");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_original_systems_environment_names_configure_email() {
+    let out = outpost()
+        .args(["config", "check"])
+        .env(
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.smtp.EmailBackend",
+        )
+        .env("EMAIL_HOST", "smtp.megit.com")
+        .env("EMAIL_PORT", "465")
+        .env("EMAIL_HOST_USER", "noreply@megit.com")
+        .env("EMAIL_HOST_PASSWORD", "p4ssw0rd-original")
+        .env("EMAIL_USE_TLS", "False")
+        .env("EMAIL_USE_SSL", "True")
+        .env("EMAIL_TIMEOUT", "60")
+        .env("DEFAULT_FROM_EMAIL", "MEG <noreply@megit.com>")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "backend = \"smtp\"",
+        "host = \"smtp.megit.com\"",
+        "port = 465",
+        "username = \"noreply@megit.com\"",
+        "password = \"[redacted]\"",
+        "use_tls = false",
+        "use_ssl = true",
+        "timeout = \"1m\"",
+        "from = \"MEG <noreply@megit.com>\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected} in:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("p4ssw0rd-original") && !stderr.contains("p4ssw0rd-original"));
+
+    for (path, backend) in outpost::config::LEGACY_EMAIL_BACKENDS {
+        let mut cmd = outpost();
+        cmd.args(["config", "check"]).env("EMAIL_BACKEND", path);
+        if *backend == "sendgrid" {
+            cmd.env("SENDGRID_API_KEY", "SG.original-key");
+        }
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{path}: {stderr}");
+        assert!(
+            stdout.contains(&format!("backend = \"{backend}\"")),
+            "{path}: {stdout}"
+        );
+        assert!(!stdout.contains("SG.original-key"));
+    }
+
+    let out = outpost()
+        .args(["config", "check"])
+        .env("EMAIL_USE_TLS", "True")
+        .env("EMAIL_USE_SSL", "True")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("email.smtp.use_tls: use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive"), "{}", text(&out).1);
+
+    let out = outpost()
+        .args(["config", "check"])
+        .env("EMAIL_BACKEND", "sendgrid_backend.SendgridBackend")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("email.sendgrid.api_key: required"),
+        "{}",
+        text(&out).1
+    );
+}
+
+#[test]
+fn templates_check_exits_non_zero_on_a_broken_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("ok.txt"), "fine").unwrap();
+    let ok = outpost()
+        .args(["templates", "check"])
+        .env("OUTPOST__TEMPLATES__DIR", &templates)
+        .env(
+            "OUTPOST__LOCALE__DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/locale"),
+        )
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", text(&ok).1);
+    std::fs::write(templates.join("bad.txt"), "one\ntwo {{ broken(").unwrap();
+    let bad = outpost()
+        .args(["templates", "check"])
+        .env("OUTPOST__TEMPLATES__DIR", &templates)
+        .env(
+            "OUTPOST__LOCALE__DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/locale"),
+        )
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad).0.contains("bad.txt:2"), "{}", text(&bad).0);
+}

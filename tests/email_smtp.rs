@@ -26,7 +26,8 @@ fn welcome(to: &str) -> NewMessage {
     m.to_address = Some(to.into());
     m.template = Some("welcome".into());
     m.locale = Some("ro".into());
-    m.context = json!({"name": "Ștefan", "site": "MEG", "messages": 2, "url": "https://meg.test/login"});
+    m.context =
+        json!({"name": "Ștefan", "site": "MEG", "messages": 2, "url": "https://meg.test/login"});
     m
 }
 
@@ -57,23 +58,57 @@ async fn starttls_auth_delivers_a_multipart_message_with_attachments() {
     assert_eq!(envelope["tls"], true);
     assert_eq!(envelope["auth"], true);
     assert_eq!(envelope["mail_from"], "reports@meg.test");
-    let mut rcpts: Vec<&str> = envelope["rcpt_tos"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut rcpts: Vec<&str> = envelope["rcpt_tos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     rcpts.sort();
-    assert_eq!(rcpts, ["ann@example.com", "cc@example.com", "hidden@example.com"]);
+    assert_eq!(
+        rcpts,
+        ["ann@example.com", "cc@example.com", "hidden@example.com"]
+    );
 
     let raw = &received[0].raw;
     let mail = mailparse::parse_mail(raw).unwrap();
     let headers = &mail.headers;
     let raw_text = String::from_utf8_lossy(raw);
-    let subject_line = raw_text.lines().find(|l| l.starts_with("Subject:")).unwrap();
-    assert!(subject_line.contains("=?utf-8?"), "the subject is RFC 2047 encoded: {subject_line}");
-    assert_eq!(headers.get_first_value("Subject").unwrap(), "Bun venit la MEG, Ștefan");
-    assert_eq!(headers.get_first_value("Message-ID").unwrap(), format!("<outpost.{id}@meg.test>"));
+    let subject_line = raw_text
+        .lines()
+        .find(|l| l.starts_with("Subject:"))
+        .unwrap();
+    assert!(
+        subject_line.contains("=?utf-8?"),
+        "the subject is RFC 2047 encoded: {subject_line}"
+    );
+    assert_eq!(
+        headers.get_first_value("Subject").unwrap(),
+        "Bun venit la MEG, Ștefan"
+    );
+    assert_eq!(
+        headers.get_first_value("Message-ID").unwrap(),
+        format!("<outpost.{id}@meg.test>")
+    );
     assert!(headers.get_first_value("Date").is_some());
-    assert_eq!(headers.get_first_value("Reply-To").unwrap(), "help@meg.test");
-    assert_eq!(headers.get_first_value("X-Campaign").unwrap(), "welcome-2026");
-    assert!(headers.get_first_value("Bcc").is_none(), "Bcc must not be in the message");
-    assert!(headers.get_first_value("To").unwrap().contains("ann@example.com"));
+    assert_eq!(
+        headers.get_first_value("Reply-To").unwrap(),
+        "help@meg.test"
+    );
+    assert_eq!(
+        headers.get_first_value("X-Campaign").unwrap(),
+        "welcome-2026"
+    );
+    assert!(
+        headers.get_first_value("Bcc").is_none(),
+        "Bcc must not be in the message"
+    );
+    assert!(
+        headers
+            .get_first_value("To")
+            .unwrap()
+            .contains("ann@example.com")
+    );
 
     assert_eq!(mail.ctype.mimetype, "multipart/mixed");
     let alternative = &mail.subparts[0];
@@ -84,17 +119,33 @@ async fn starttls_auth_delivers_a_multipart_message_with_attachments() {
     assert!(text.contains("Bună ziua, Ștefan,"), "{text}");
     assert!(text.contains("Aveți 2 mesaje noi."), "{text}");
     let html = alternative.subparts[1].get_body().unwrap();
-    assert!(html.contains("<a href=\"https://meg.test/login\">Autentificare</a>"), "{html}");
+    assert!(
+        html.contains("<a href=\"https://meg.test/login\">Autentificare</a>"),
+        "{html}"
+    );
     let attachment = &mail.subparts[1];
-    assert_eq!(attachment.get_content_disposition().params.get("filename").map(String::as_str), Some("notes.txt"));
+    assert_eq!(
+        attachment
+            .get_content_disposition()
+            .params
+            .get("filename")
+            .map(String::as_str),
+        Some("notes.txt")
+    );
     assert_eq!(attachment.get_body().unwrap(), "attached notes");
 
     let attempt = client
-        .query_one("SELECT provider, provider_message_id FROM outpost.attempts WHERE message_id = $1", &[&id.0])
+        .query_one(
+            "SELECT provider, provider_message_id FROM outpost.attempts WHERE message_id = $1",
+            &[&id.0],
+        )
         .await
         .unwrap();
     assert_eq!(attempt.get::<_, Option<String>>(0).as_deref(), Some("smtp"));
-    assert_eq!(attempt.get::<_, Option<String>>(1), Some(format!("<outpost.{id}@meg.test>")));
+    assert_eq!(
+        attempt.get::<_, Option<String>>(1),
+        Some(format!("<outpost.{id}@meg.test>"))
+    );
 }
 
 #[tokio::test]
@@ -118,7 +169,10 @@ async fn a_wrong_password_fails_permanently_with_the_servers_reply() {
     assert_eq!((status.as_str(), attempts), ("failed", 1));
     let error = error.unwrap();
     assert!(error.contains("535"), "{error}");
-    assert!(!error.contains("wrong"), "the password must not leak: {error}");
+    assert!(
+        !error.contains("wrong"),
+        "the password must not leak: {error}"
+    );
     assert!(peer.received().is_empty());
 }
 
@@ -126,14 +180,22 @@ async fn a_wrong_password_fails_permanently_with_the_servers_reply() {
 async fn reply_codes_decide_permanent_or_transient() {
     let peer = SmtpPeer::start("starttls");
     let db = TestDb::new().await;
-    let id = send_one(&db, peer.env(false, PASSWORD), &welcome("nobody@example.com")).await;
+    let id = send_one(
+        &db,
+        peer.env(false, PASSWORD),
+        &welcome("nobody@example.com"),
+    )
+    .await;
     let (status, _, error) = row(&db.client().await, id).await;
     assert_eq!(status, "failed");
     assert!(error.as_deref().unwrap().contains("550"), "{error:?}");
     let code: Option<String> = db
         .client()
         .await
-        .query_one("SELECT provider_code FROM outpost.attempts WHERE message_id = $1", &[&id.0])
+        .query_one(
+            "SELECT provider_code FROM outpost.attempts WHERE message_id = $1",
+            &[&id.0],
+        )
         .await
         .unwrap()
         .get(0);
@@ -148,10 +210,17 @@ async fn reply_codes_decide_permanent_or_transient() {
 #[tokio::test]
 async fn an_unreachable_server_is_transient() {
     let db = TestDb::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let env = vec![
         ("OUTPOST__EMAIL__BACKEND".to_owned(), "smtp".to_owned()),
-        ("OUTPOST__EMAIL__SMTP__HOST".to_owned(), "127.0.0.1".to_owned()),
+        (
+            "OUTPOST__EMAIL__SMTP__HOST".to_owned(),
+            "127.0.0.1".to_owned(),
+        ),
         ("OUTPOST__EMAIL__SMTP__PORT".to_owned(), port.to_string()),
     ];
     let id = send_one(&db, env, &welcome("ann@example.com")).await;
@@ -166,27 +235,39 @@ async fn bad_addresses_and_header_injection_fail_before_any_send() {
     let db = TestDb::new().await;
     let cases = [
         (welcome("not an address"), "invalid to address"),
-        ({
-            let mut m = welcome("ann@example.com");
-            m.options = json!({"headers": {"X-Note": "a\r\nBcc: victim@example.com"}});
-            m
-        }, "header X-Note contains CR or LF"),
-        ({
-            let mut m = welcome("ann@example.com");
-            m.options = json!({"from": "Eve <eve@example.com>\r\nBcc: victim@example.com"});
-            m
-        }, "from address contains a line break"),
-        ({
-            let mut m = welcome("ann@example.com");
-            m.template = Some("no_such_template".into());
-            m
-        }, "no_such_template.txt"),
+        (
+            {
+                let mut m = welcome("ann@example.com");
+                m.options = json!({"headers": {"X-Note": "a\r\nBcc: victim@example.com"}});
+                m
+            },
+            "header X-Note contains CR or LF",
+        ),
+        (
+            {
+                let mut m = welcome("ann@example.com");
+                m.options = json!({"from": "Eve <eve@example.com>\r\nBcc: victim@example.com"});
+                m
+            },
+            "from address contains a line break",
+        ),
+        (
+            {
+                let mut m = welcome("ann@example.com");
+                m.template = Some("no_such_template".into());
+                m
+            },
+            "no_such_template.txt",
+        ),
     ];
     for (message, expected) in cases {
         let id = send_one(&db, peer.env(false, PASSWORD), &message).await;
         let (status, attempts, error) = row(&db.client().await, id).await;
         assert_eq!((status.as_str(), attempts), ("failed", 1));
-        assert!(error.as_deref().unwrap().contains(expected), "{error:?} should contain {expected}");
+        assert!(
+            error.as_deref().unwrap().contains(expected),
+            "{error:?} should contain {expected}"
+        );
     }
     assert!(peer.received().is_empty(), "nothing reached the server");
 }
@@ -209,11 +290,18 @@ async fn smtp_db_uses_the_lowest_order_and_follows_changes_live() {
     }
     // Both peers' certificates are trusted through one CA file.
     let ca = first.dir.path().join("both.pem");
-    let pem = [std::fs::read(first.cert_path()).unwrap(), std::fs::read(second.cert_path()).unwrap()].concat();
+    let pem = [
+        std::fs::read(first.cert_path()).unwrap(),
+        std::fs::read(second.cert_path()).unwrap(),
+    ]
+    .concat();
     std::fs::write(&ca, pem).unwrap();
     let env = vec![
         ("OUTPOST__EMAIL__BACKEND".to_owned(), "smtp_db".to_owned()),
-        ("OUTPOST__EMAIL__SMTP__CA_FILE".to_owned(), ca.display().to_string()),
+        (
+            "OUTPOST__EMAIL__SMTP__CA_FILE".to_owned(),
+            ca.display().to_string(),
+        ),
     ];
     let config = db.config_env(env);
     let (channels, _) = db.channels(&config);
@@ -224,16 +312,28 @@ async fn smtp_db_uses_the_lowest_order_and_follows_changes_live() {
     assert_eq!((first.received().len(), second.received().len()), (1, 0));
 
     // An administrator reorders the servers: the next e-mail goes to the other, no restart.
-    client.execute("UPDATE outpost.smtp_servers SET \"order\" = 1 WHERE name = 'secondary'", &[]).await.unwrap();
+    client
+        .execute(
+            "UPDATE outpost.smtp_servers SET \"order\" = 1 WHERE name = 'secondary'",
+            &[],
+        )
+        .await
+        .unwrap();
     enqueue(&client, &welcome("b@example.com")).await.unwrap();
     d.run_once().await.unwrap();
     assert_eq!((first.received().len(), second.received().len()), (1, 1));
 
     // Disabling every server leaves messages queued with a clear reason.
-    client.execute("UPDATE outpost.smtp_servers SET enabled = false", &[]).await.unwrap();
+    client
+        .execute("UPDATE outpost.smtp_servers SET enabled = false", &[])
+        .await
+        .unwrap();
     let id = enqueue(&client, &welcome("c@example.com")).await.unwrap();
     d.run_once().await.unwrap();
     let (status, _, error) = row(&client, id).await;
     assert_eq!(status, "queued");
-    assert_eq!(error.as_deref(), Some("no enabled SMTP server in outpost.smtp_servers"));
+    assert_eq!(
+        error.as_deref(),
+        Some("no enabled SMTP server in outpost.smtp_servers")
+    );
 }

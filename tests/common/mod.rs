@@ -219,7 +219,10 @@ impl TestDb {
         let root = env!("CARGO_MANIFEST_DIR");
         let mut env = vec![
             ("DATABASE_URL".to_owned(), self.url.clone()),
-            ("OUTPOST__TEMPLATES__DIR".to_owned(), format!("{root}/templates")),
+            (
+                "OUTPOST__TEMPLATES__DIR".to_owned(),
+                format!("{root}/templates"),
+            ),
             ("OUTPOST__LOCALE__DIR".to_owned(), format!("{root}/locale")),
         ];
         env.extend(overrides);
@@ -228,9 +231,11 @@ impl TestDb {
 
     /// The channels `outpost run` would build from `config`, console output captured.
     pub fn channels(&self, config: &Config) -> (Channels, Arc<std::sync::Mutex<Vec<u8>>>) {
-        let templates = Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
+        let templates =
+            Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
         let sink = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let channels = outpost::daemon::build_channels_with_sink(config, templates, sink.clone()).unwrap();
+        let channels =
+            outpost::daemon::build_channels_with_sink(config, templates, sink.clone()).unwrap();
         (channels, sink)
     }
 

@@ -29,7 +29,11 @@ pub fn tools_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl SmtpPeer {
@@ -44,7 +48,17 @@ impl SmtpPeer {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         let status = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+            ])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .arg("-keyout")
@@ -61,7 +75,16 @@ impl SmtpPeer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_server.py");
         let mut child = Command::new(python)
             .arg(script)
-            .args(["--port", &port.to_string(), "--mode", mode, "--user", USER, "--password", PASSWORD])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--mode",
+                mode,
+                "--user",
+                USER,
+                "--password",
+                PASSWORD,
+            ])
             .arg("--cert")
             .arg(&cert)
             .arg("--key")
@@ -72,7 +95,9 @@ impl SmtpPeer {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         assert_eq!(line.trim(), "READY", "the SMTP peer did not start");
         Self { port, dir, child }
     }
@@ -89,9 +114,15 @@ impl SmtpPeer {
             ("OUTPOST__EMAIL__SMTP__PORT".into(), self.port.to_string()),
             ("OUTPOST__EMAIL__SMTP__USERNAME".into(), USER.into()),
             ("OUTPOST__EMAIL__SMTP__PASSWORD".into(), password.into()),
-            ("OUTPOST__EMAIL__SMTP__USE_TLS".into(), (!use_ssl).to_string()),
+            (
+                "OUTPOST__EMAIL__SMTP__USE_TLS".into(),
+                (!use_ssl).to_string(),
+            ),
             ("OUTPOST__EMAIL__SMTP__USE_SSL".into(), use_ssl.to_string()),
-            ("OUTPOST__EMAIL__SMTP__CA_FILE".into(), self.cert_path().display().to_string()),
+            (
+                "OUTPOST__EMAIL__SMTP__CA_FILE".into(),
+                self.cert_path().display().to_string(),
+            ),
             ("OUTPOST__EMAIL__SMTP__TIMEOUT".into(), "10s".into()),
         ]
     }

@@ -1,0 +1,307 @@
+//! SendGrid v3 Mail Send over HTTP on 127.0.0.1: a fake for the answers the
+//! spec does not describe (X-Message-Id, 429, error bodies), and Prism
+//! validating our requests against the official OpenAPI spec.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{TestDb, row};
+use outpost::enqueue::{NewMessage, enqueue};
+use outpost::message::{Kind, MessageId};
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "SG.test-key-123";
+
+fn full_message() -> NewMessage {
+    let mut m = NewMessage::new(Kind::Email);
+    m.to_address = Some("Ann <ann@example.com>".into());
+    m.template = Some("welcome".into());
+    m.locale = Some("de".into());
+    m.context = json!({"name": "Ann", "site": "MEG", "messages": 1, "url": "https://meg.test"});
+    m.options = json!({
+        "from": "MEG <noreply@meg.test>",
+        "cc": ["cc@example.com"],
+        "bcc": ["audit@example.com"],
+        "reply_to": "help@meg.test",
+        "categories": ["welcome", "onboarding"],
+        "custom_args": {"tenant": "hospital-7", "campaign": 42},
+        "attachments": [{
+            "filename": "terms.pdf",
+            "type": "application/pdf",
+            "content": base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 fake"),
+        }],
+    });
+    m
+}
+
+async fn deliver(db: &TestDb, base_url: &str, message: &NewMessage) -> MessageId {
+    let client = db.client().await;
+    let id = enqueue(&client, message).await.unwrap();
+    let config = db.config(&[
+        ("OUTPOST__EMAIL__BACKEND", "sendgrid"),
+        ("OUTPOST__EMAIL__SENDGRID__BASE_URL", base_url),
+        ("OUTPOST__EMAIL__SENDGRID__API_KEY", KEY),
+        ("OUTPOST__EMAIL__FROM", "Outpost <noreply@meg.test>"),
+    ]);
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "sg-test");
+    assert_eq!(d.run_once().await.unwrap(), 1);
+    id
+}
+
+#[tokio::test]
+async fn a_202_stores_the_x_message_id_and_the_request_is_complete() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .insert_header("X-Message-Id", "14c5d75ce93.dfd.64b469.filter0001"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let id = deliver(&db, &server.uri(), &full_message()).await;
+    let client = db.client().await;
+    assert_eq!(row(&client, id).await, ("sent".into(), 1, None));
+    let pmid: Option<String> = client
+        .query_one(
+            "SELECT provider_message_id FROM outpost.messages WHERE id = $1",
+            &[&id.0],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pmid.as_deref(), Some("14c5d75ce93.dfd.64b469.filter0001"));
+
+    let requests = server.received_requests().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(
+        body["from"],
+        json!({"email": "noreply@meg.test", "name": "MEG"})
+    );
+    assert_eq!(body["reply_to"], json!({"email": "help@meg.test"}));
+    assert_eq!(body["subject"], "Willkommen bei MEG, Ann");
+    let content = body["content"].as_array().unwrap();
+    assert_eq!(
+        content[0]["type"], "text/plain",
+        "text/plain must come first"
+    );
+    assert_eq!(content[1]["type"], "text/html");
+    assert!(
+        content[0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("Sie haben 1 neue Nachricht.")
+    );
+    let p = &body["personalizations"][0];
+    assert_eq!(
+        p["to"],
+        json!([{"email": "ann@example.com", "name": "Ann"}])
+    );
+    assert_eq!(p["cc"], json!([{"email": "cc@example.com"}]));
+    assert_eq!(p["bcc"], json!([{"email": "audit@example.com"}]));
+    assert_eq!(
+        p["custom_args"],
+        json!({"outpost_id": id.to_string(), "tenant": "hospital-7", "campaign": "42"})
+    );
+    assert!(
+        body.get("custom_args").is_none(),
+        "message-level custom_args is a string in the spec"
+    );
+    assert_eq!(body["categories"], json!(["welcome", "onboarding"]));
+    assert_eq!(
+        body["headers"]["Message-ID"],
+        format!("<outpost.{id}@meg.test>")
+    );
+    assert_eq!(body["attachments"][0]["filename"], "terms.pdf");
+    assert_eq!(body["attachments"][0]["disposition"], "attachment");
+    assert_eq!(
+        body["attachments"][0]["content"],
+        base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 fake")
+    );
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "120")
+                .set_body_json(
+                    json!({"errors": [{"field": null, "message": "too many requests"}]}),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let id = deliver(&db, &server.uri(), &full_message()).await;
+    let client = db.client().await;
+    let r = client
+        .query_one(
+            "SELECT status, last_error, extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE id = $1",
+            &[&id.0],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, String>(0), "queued");
+    assert_eq!(
+        r.get::<_, Option<String>>(1).as_deref(),
+        Some("SendGrid 429: too many requests")
+    );
+    let wait: f64 = r.get(2);
+    assert!(
+        (110.0..=121.0).contains(&wait),
+        "Retry-After honoured: {wait}"
+    );
+}
+
+#[tokio::test]
+async fn client_errors_fail_with_sendgrids_messages_and_server_errors_retry() {
+    let db = TestDb::new().await;
+    let cases = [
+        (
+            400,
+            json!({"errors": [{"message": "The from address does not match a verified Sender Identity.", "field": "from"}]}),
+            "failed",
+            "SendGrid 400: The from address does not match a verified Sender Identity. (field from)",
+        ),
+        (
+            401,
+            json!({"errors": [{"message": "authorization required"}]}),
+            "failed",
+            "SendGrid 401: authorization required",
+        ),
+        (
+            413,
+            json!({"errors": [{"message": "content too large"}]}),
+            "failed",
+            "SendGrid 413: content too large",
+        ),
+        (
+            503,
+            json!({"errors": [{"message": "service unavailable"}]}),
+            "queued",
+            "SendGrid 503: service unavailable",
+        ),
+    ];
+    for (status, body, expected_status, expected_error) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&server)
+            .await;
+        let id = deliver(&db, &server.uri(), &full_message()).await;
+        let (s, _, error) = row(&db.client().await, id).await;
+        assert_eq!(
+            (s.as_str(), error.as_deref()),
+            (expected_status, Some(expected_error))
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_api_key_never_appears_in_errors() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let db = TestDb::new().await;
+    let id = deliver(&db, &format!("http://127.0.0.1:{port}"), &full_message()).await;
+    let (status, _, error) = row(&db.client().await, id).await;
+    assert_eq!(status, "queued");
+    let error = error.unwrap();
+    assert!(error.starts_with("SendGrid unreachable"), "{error}");
+    assert!(!error.contains(KEY));
+}
+
+struct Prism(Child);
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_prism(spec: &Path) -> (Prism, String) {
+    let prism = common::smtp::tools_dir().join("prism/node_modules/.bin/prism");
+    assert!(
+        prism.exists(),
+        "{} is missing: run ./scripts/test, which installs Prism",
+        prism.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Prism logs each request's violations: kept for whoever debugs a failure.
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prism-{port}.log"));
+    eprintln!("Prism log: {}", log.display());
+    let log = std::fs::File::create(log).unwrap();
+    let child = Command::new("node")
+        .arg(&prism)
+        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .arg(spec)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let guard = Prism(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "Prism did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (guard, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn requests_satisfy_the_official_openapi_spec() {
+    let spec =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/sendgrid-tsg_mail_v3.json");
+    if !spec.exists() {
+        eprintln!(
+            "SKIPPED: {} is absent, so the SendGrid contract test cannot run",
+            spec.display()
+        );
+        return;
+    }
+    let (_prism, url) = start_prism(&spec);
+    outpost::tls::install_crypto_provider();
+    let http = reqwest::Client::new();
+    // Prism does validate: a request without `from` is refused.
+    let refused = http
+        .post(format!("{url}/v3/mail/send"))
+        .bearer_auth(KEY)
+        .json(&json!({"personalizations": [{"to": [{"email": "a@example.com"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert!(refused.headers().contains_key("sl-violations"));
+
+    let db = TestDb::new().await;
+    let mut simple = NewMessage::new(Kind::Email);
+    simple.to_address = Some("bob@example.com".into());
+    simple.subject = Some("Report ready".into());
+    simple.body = Some("Your report is ready.".into());
+    simple.options = json!({"links": [{"label": "Open", "url": "https://meg.test/r/1"}]});
+    for message in [full_message(), simple] {
+        let id = deliver(&db, &url, &message).await;
+        let (status, _, error) = row(&db.client().await, id).await;
+        assert_eq!(status, "sent", "Prism rejected the request: {error:?}");
+    }
+}
