@@ -488,3 +488,49 @@ fn templates_check_exits_non_zero_on_a_broken_template() {
     assert!(!bad.status.success());
     assert!(text(&bad).0.contains("bad.txt:2"), "{}", text(&bad).0);
 }
+
+#[tokio::test]
+async fn sighup_reloads_templates_without_a_restart() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    for (file, text) in [("note.subject.txt", "Note"), ("note.txt", "version one"), ("note.html", "<p>v1</p>")] {
+        std::fs::write(templates.join(file), text).unwrap();
+    }
+    let enqueue_note = || async {
+        client
+            .query_one("SELECT outpost.send_mail_template('note', to_address => 'ann@example.com')", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    enqueue_note().await;
+    let mut child = Guard(
+        outpost()
+            .arg("run")
+            .env("DATABASE_URL", &db.url)
+            .env("OUTPOST__TEMPLATES__DIR", &templates)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = lines(child.0.stdout.take().unwrap());
+    read_until(&stdout, |l| l.contains("version one"));
+    std::fs::write(templates.join("note.txt"), "version two").unwrap();
+    signal(&child.0, "-HUP");
+    // The reload is asynchronous: send until the new text shows (bounded).
+    let mut seen = String::new();
+    for _ in 0..20 {
+        enqueue_note().await;
+        seen = read_until(&stdout, |l| l.contains("version one") || l.contains("version two"));
+        if seen.contains("version two") {
+            break;
+        }
+    }
+    assert!(seen.contains("version two"), "{seen}");
+    signal(&child.0, "-TERM");
+    assert!(wait_exit(&mut child.0, Duration::from_secs(20)).success());
+}
