@@ -18,7 +18,9 @@ use crate::db::{self, DbError, migrate};
 use crate::dispatch::listener::{self, ListenState};
 use crate::dispatch::runner::{self, RunReport};
 use crate::dispatch::{Dispatcher, rescuer};
+use crate::http;
 use crate::message::Kind;
+use crate::metrics::Metrics;
 use crate::render::Templates;
 
 /// Why the daemon could not start.
@@ -34,6 +36,12 @@ pub enum DaemonError {
     Pending(String),
     #[error("cannot set up the {backend} backend: {message}")]
     Backend { backend: String, message: String },
+    #[error("cannot listen on {addr} (http.listen): {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The channels the configuration names, printing to stdout.
@@ -146,12 +154,42 @@ pub async fn run(
             return Err(DaemonError::Pending(pending.join(", ")));
         }
     }
+    let metrics = Arc::new(Metrics::new());
     let worker = Dispatcher::default_worker_name();
-    let dispatcher = Arc::new(Dispatcher::new(pool, config, channels, worker.clone()));
+    let dispatcher = Arc::new(
+        Dispatcher::new(pool.clone(), config, channels, worker.clone())
+            .with_metrics(metrics.clone()),
+    );
+    let background = shutdown.child_token();
+    let http = if config.http.enabled {
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| DaemonError::Listen {
+                addr: config.http.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| DaemonError::Listen {
+                addr: config.http.listen,
+                source,
+            })?;
+        let state =
+            http::AppState::new(pool, config, metrics, Some(dispatcher.heartbeat().clone()));
+        let router = http::router(state, config.http.body_limit, config.http.request_timeout);
+        tracing::info!(%addr, "HTTP server listening");
+        let stop = background.clone();
+        Some(tokio::spawn(async move {
+            if let Err(e) = http::serve(listener, router, stop).await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        }))
+    } else {
+        None
+    };
     tracing::info!(%worker, "outpost dispatcher started");
 
     let wake = Arc::new(Notify::new());
-    let background = shutdown.child_token();
     let listen = tokio::spawn(listener::listen(
         config.database_url.clone(),
         wake.clone(),
@@ -164,6 +202,9 @@ pub async fn run(
     background.cancel();
     let _ = listen.await;
     let _ = rescue.await;
+    if let Some(http) = http {
+        let _ = http.await;
+    }
     tracing::info!(
         claimed = report.claimed,
         released = report.released,

@@ -130,4 +130,6 @@ pub struct ClaimedMessage {
     pub created_at: DateTime<Utc>,
     /// `None` when `to_user` is unset or names no row of the recipients relation.
     pub recipient: Option<Recipient>,
+    /// The address is on `outpost.suppressions`.
+    pub suppressed: bool,
 }

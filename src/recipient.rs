@@ -107,6 +107,7 @@ mod tests {
             expires_at: None,
             created_at: chrono::Utc::now(),
             recipient: None,
+            suppressed: false,
         }
     }
 

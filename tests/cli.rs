@@ -16,6 +16,8 @@ fn outpost() -> Command {
             cmd.env_remove(key);
         }
     }
+    // Tests run side by side: each daemon takes a free port.
+    cmd.env("OUTPOST__HTTP__LISTEN", "127.0.0.1:0");
     cmd
 }
 
@@ -496,12 +498,19 @@ async fn sighup_reloads_templates_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let templates = dir.path().join("templates");
     std::fs::create_dir(&templates).unwrap();
-    for (file, text) in [("note.subject.txt", "Note"), ("note.txt", "version one"), ("note.html", "<p>v1</p>")] {
+    for (file, text) in [
+        ("note.subject.txt", "Note"),
+        ("note.txt", "version one"),
+        ("note.html", "<p>v1</p>"),
+    ] {
         std::fs::write(templates.join(file), text).unwrap();
     }
     let enqueue_note = || async {
         client
-            .query_one("SELECT outpost.send_mail_template('note', to_address => 'ann@example.com')", &[])
+            .query_one(
+                "SELECT outpost.send_mail_template('note', to_address => 'ann@example.com')",
+                &[],
+            )
             .await
             .unwrap()
             .get::<_, i64>(0)
@@ -525,7 +534,9 @@ async fn sighup_reloads_templates_without_a_restart() {
     let mut seen = String::new();
     for _ in 0..20 {
         enqueue_note().await;
-        seen = read_until(&stdout, |l| l.contains("version one") || l.contains("version two"));
+        seen = read_until(&stdout, |l| {
+            l.contains("version one") || l.contains("version two")
+        });
         if seen.contains("version two") {
             break;
         }

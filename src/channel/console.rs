@@ -124,6 +124,7 @@ mod tests {
                 expires_at: None,
                 created_at: chrono::Utc::now(),
                 recipient: None,
+                suppressed: false,
             },
             to: "ann@example.com".into(),
             locale: "ro".into(),

@@ -9,6 +9,8 @@ const NAMES: &[(&str, &str)] = &[
     ("EMAIL_HOST_USER", "OUTPOST__EMAIL__SMTP__USERNAME"),
     ("EMAIL_HOST_PASSWORD", "OUTPOST__EMAIL__SMTP__PASSWORD"),
     ("DEFAULT_FROM_EMAIL", "OUTPOST__EMAIL__FROM"),
+    ("TWILIO_ACCOUNT_SID", "OUTPOST__TWILIO__ACCOUNT_SID"),
+    ("TWILIO_AUTH_TOKEN", "OUTPOST__TWILIO__AUTH_TOKEN"),
 ];
 
 /// Django's `EMAIL_BACKEND` class paths and the backend each means.

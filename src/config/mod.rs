@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
-pub use validate::{Backend, Config, DispatchSettings, Relation, SmtpSettings};
+pub use validate::{
+    Backend, Config, DispatchSettings, HttpSettings, Relation, SmtpSettings, WebhookSettings,
+};
 
 /// The documented defaults, compiled in as the lowest layer.
 pub const DEFAULTS: &str = include_str!("../../config/outpost.toml");
@@ -43,6 +45,9 @@ impl ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub database: DatabaseSection,
+    pub http: HttpSection,
+    pub webhooks: WebhooksSection,
+    pub twilio: TwilioSection,
     pub dispatch: DispatchSection,
     pub retry: RetrySection,
     pub templates: TemplatesSection,
@@ -62,6 +67,34 @@ pub struct DatabaseSection {
     pub url: String,
     pub pool_size: usize,
     pub recipients: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    pub enabled: bool,
+    pub listen: String,
+    pub body_limit: usize,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSection {
+    pub inbound_username: String,
+    pub inbound_password: Secret,
+    pub sendgrid_public_key: String,
+    #[serde(with = "humantime_serde")]
+    pub sendgrid_max_age: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioSection {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -90,6 +90,27 @@ pub struct DispatchSettings {
     pub shutdown_grace: Duration,
 }
 
+/// The HTTP server, from `[http]`.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+}
+
+/// Credentials and keys that authenticate inbound requests.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// HTTP Basic user and password for `/inbound/sendgrid`.
+    pub inbound: Option<(String, super::Secret)>,
+    pub sendgrid_key: Option<crate::signature::SendGridKey>,
+    pub sendgrid_max_age: Duration,
+    pub twilio_auth_token: super::Secret,
+    /// Outpost's public base URL as Twilio calls it, without a trailing slash.
+    pub twilio_public_url: Option<String>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +118,9 @@ pub struct Config {
     pub raw: RawConfig,
     pub database_url: String,
     pub pool_size: usize,
+    pub http: HttpSettings,
+    pub webhooks: WebhookSettings,
+    pub twilio_account_sid: String,
     pub recipients: Relation,
     pub dispatch: DispatchSettings,
     pub retry: RetryPolicy,
@@ -317,6 +341,55 @@ impl Config {
                 "must be an http(s) URL",
             ));
         }
+        let h = &raw.http;
+        let http = HttpSettings {
+            enabled: h.enabled,
+            listen: h.listen.trim().parse().map_err(|e| {
+                ConfigError::invalid(
+                    "http.listen",
+                    format!("not an address like 127.0.0.1:8025: {e}"),
+                )
+            })?,
+            body_limit: h.body_limit,
+            request_timeout: positive("http.request_timeout", h.request_timeout)?,
+        };
+        if http.body_limit < 1024 {
+            return Err(ConfigError::invalid(
+                "http.body_limit",
+                "must be at least 1024 bytes",
+            ));
+        }
+        let w = &raw.webhooks;
+        if w.inbound_username.is_empty() != w.inbound_password.is_empty() {
+            return Err(ConfigError::invalid(
+                "webhooks.inbound_username",
+                "inbound_username and inbound_password must be set together",
+            ));
+        }
+        let sendgrid_key = match w.sendgrid_public_key.trim() {
+            "" => None,
+            key => Some(
+                crate::signature::SendGridKey::parse(key)
+                    .map_err(|e| ConfigError::invalid("webhooks.sendgrid_public_key", e))?,
+            ),
+        };
+        let public_url = raw.twilio.public_url.trim().trim_end_matches('/');
+        if !public_url.is_empty()
+            && !(public_url.starts_with("https://") || public_url.starts_with("http://"))
+        {
+            return Err(ConfigError::invalid(
+                "twilio.public_url",
+                "must be an http(s) URL",
+            ));
+        }
+        let webhooks = WebhookSettings {
+            inbound: (!w.inbound_username.is_empty())
+                .then(|| (w.inbound_username.clone(), w.inbound_password.clone())),
+            sendgrid_key,
+            sendgrid_max_age: positive("webhooks.sendgrid_max_age", w.sendgrid_max_age)?,
+            twilio_auth_token: raw.twilio.auth_token.clone(),
+            twilio_public_url: (!public_url.is_empty()).then(|| public_url.to_owned()),
+        };
         if raw.templates.fuel == 0 {
             return Err(ConfigError::invalid("templates.fuel", "must be at least 1"));
         }
@@ -329,6 +402,9 @@ impl Config {
         Ok(Self {
             database_url: raw.database.url.clone(),
             pool_size: raw.database.pool_size,
+            http,
+            webhooks,
+            twilio_account_sid: raw.twilio.account_sid.trim().to_owned(),
             recipients,
             dispatch,
             retry,

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0001", "outbox"),
     migration!("0002", "helpers"),
     migration!("0003", "smtp_servers"),
+    migration!("0004", "inbound_suppressions"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -30,3 +30,17 @@ pub fn claim(recipients: &Relation) -> String {
 }
 /// The SMTP server `smtp_db` uses now.
 pub const SMTP_SERVER: &str = include_str!("queries/smtp_server.sql");
+/// Stores a received e-mail once.
+pub const INBOUND_INSERT: &str = include_str!("queries/inbound_insert.sql");
+/// Stores one of its attachments.
+pub const INBOUND_ATTACHMENT: &str = include_str!("queries/inbound_attachment.sql");
+/// Records a provider event once.
+pub const EVENT_INSERT: &str = include_str!("queries/event_insert.sql");
+/// Finds the message an event is about.
+pub const EVENT_MATCH: &str = include_str!("queries/event_match.sql");
+/// Marks a message delivered.
+pub const EVENT_DELIVERED: &str = include_str!("queries/event_delivered.sql");
+/// Marks a message bounced.
+pub const EVENT_BOUNCED: &str = include_str!("queries/event_bounced.sql");
+/// Adds an address to the suppression list.
+pub const SUPPRESS: &str = include_str!("queries/suppress.sql");

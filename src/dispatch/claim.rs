@@ -67,5 +67,6 @@ fn decode(row: &Row) -> ClaimedMessage {
         expires_at: row.get("expires_at"),
         created_at: row.get("created_at"),
         recipient,
+        suppressed: row.get("suppressed"),
     }
 }

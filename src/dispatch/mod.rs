@@ -14,6 +14,7 @@ pub mod runner;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::Utc;
 use deadpool_postgres::Pool;
@@ -25,6 +26,7 @@ use crate::config::Config;
 use crate::config::DispatchSettings;
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, MessageId, Status};
+use crate::metrics::Metrics;
 use crate::recipient;
 use outcome::{AttemptResult, Outcome, Recorded};
 use retry::{Decision, Failure, RetryPolicy};
@@ -40,6 +42,31 @@ pub struct Dispatcher {
     recipients: String,
     default_locale: String,
     kind_limits: HashMap<Kind, Arc<Semaphore>>,
+    metrics: Option<Arc<Metrics>>,
+    heartbeat: Arc<Heartbeat>,
+}
+
+/// When the claim loop last went round, for readiness checks.
+#[derive(Debug, Default)]
+pub struct Heartbeat {
+    last_millis: AtomicI64,
+}
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        self.last_millis
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Time since the last beat; `None` if there was none.
+    pub fn age(&self) -> Option<std::time::Duration> {
+        match self.last_millis.load(Ordering::Relaxed) {
+            0 => None,
+            last => Some(std::time::Duration::from_millis(
+                (Utc::now().timestamp_millis() - last).max(0) as u64,
+            )),
+        }
+    }
 }
 
 /// What one rescue pass did.
@@ -81,7 +108,19 @@ impl Dispatcher {
             recipients: config.recipients.to_string(),
             default_locale: config.default_locale.clone(),
             kind_limits,
+            metrics: None,
+            heartbeat: Arc::default(),
         }
+    }
+
+    /// Counts every attempt in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    pub fn heartbeat(&self) -> &Arc<Heartbeat> {
+        &self.heartbeat
     }
 
     /// A worker name unique to this process: host, pid and a random suffix.
@@ -137,25 +176,35 @@ impl Dispatcher {
     /// Delivers one claimed message and decides its outcome. Never fails:
     /// every problem becomes the outcome's error.
     pub async fn deliver(&self, message: ClaimedMessage) -> Outcome {
-        self.deliver_with(message, |_| {}).await
+        match self.deliver_with(message, |_| true).await {
+            Ok(outcome) => outcome,
+            Err(message) => self.finish(
+                &message,
+                None,
+                Err(SendError::transient("withdrawn before sending")),
+                Utc::now(),
+            ),
+        }
     }
 
-    /// As [`Dispatcher::deliver`], calling `on_start` just before the provider call.
+    /// As [`Dispatcher::deliver`], asking `on_start` just before the provider
+    /// call; if it answers false (the worker is stopping) nothing is sent and
+    /// the message comes back unsent.
     pub async fn deliver_with(
         &self,
         message: ClaimedMessage,
-        on_start: impl FnOnce(chrono::DateTime<Utc>) + Send,
-    ) -> Outcome {
+        on_start: impl FnOnce(chrono::DateTime<Utc>) -> bool + Send,
+    ) -> Result<Outcome, ClaimedMessage> {
         let started_at = Utc::now();
         let resolved = match recipient::resolve(&message, &self.recipients, &self.default_locale) {
             Ok(r) => r,
             Err(e) => {
-                return self.finish(
+                return Ok(self.finish(
                     &message,
                     None,
                     Err(SendError::permanent(e.to_string())),
                     started_at,
-                );
+                ));
             }
         };
         let channel = match self
@@ -164,12 +213,12 @@ impl Dispatcher {
         {
             Ok(c) => c.clone(),
             Err(e) => {
-                return self.finish(
+                return Ok(self.finish(
                     &message,
                     None,
                     Err(SendError::permanent(e.to_string())),
                     started_at,
-                );
+                ));
             }
         };
         let _permit = match self.kind_limits.get(&message.kind) {
@@ -177,7 +226,9 @@ impl Dispatcher {
             None => None,
         };
         let started_at = Utc::now();
-        on_start(started_at);
+        if !on_start(started_at) {
+            return Err(message);
+        }
         let envelope = Envelope {
             message,
             to: resolved.to,
@@ -197,7 +248,7 @@ impl Dispatcher {
                 channel.name()
             ))),
         };
-        self.finish(&envelope.message, Some(channel.name()), result, started_at)
+        Ok(self.finish(&envelope.message, Some(channel.name()), result, started_at))
     }
 
     fn finish(
@@ -221,6 +272,20 @@ impl Dispatcher {
             started_at,
             finished_at,
         };
+        if let Some(metrics) = &self.metrics {
+            let result = match &result {
+                Ok(_) => "sent",
+                Err(e) if e.class == crate::channel::ErrorClass::Permanent => "failed",
+                Err(_) => "retry",
+            };
+            let seconds = (finished_at - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+            metrics.send(
+                message.kind.as_str(),
+                provider.unwrap_or("none"),
+                result,
+                seconds,
+            );
+        }
         let error = match result {
             Ok(delivery) => {
                 outcome.provider_message_id = delivery.provider_message_id;

@@ -3,6 +3,7 @@
 //! shutdown finishes or releases what it holds.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub async fn run(
     let capacity = Arc::new(Semaphore::new(settings.concurrency));
     let freed = Arc::new(Notify::new());
     let in_flight: InFlight = Arc::default();
+    // Set before in-flight tasks are aborted: a send not yet begun is withdrawn.
+    let aborting = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Outcome>(settings.concurrency.max(16));
     let recorder = tokio::spawn(record_loop(
         dispatcher.clone(),
@@ -47,12 +50,14 @@ pub async fn run(
     let mut failures = 0u32;
 
     while !shutdown.is_cancelled() {
+        dispatcher.heartbeat().beat();
         while tasks.try_join_next().is_some() {}
         let free = capacity.available_permits();
         let kinds = dispatcher.kinds_with_capacity();
         if free == 0 || kinds.is_empty() {
             tokio::select! {
                 () = freed.notified() => continue,
+                () = tokio::time::sleep(settings.poll_interval) => continue,
                 () = shutdown.cancelled() => break,
             }
         }
@@ -74,22 +79,30 @@ pub async fn run(
                             started_at: None,
                         },
                     );
-                    let (d, tx, in_flight, freed) = (
+                    let (d, tx, in_flight, freed, aborting) = (
                         dispatcher.clone(),
                         tx.clone(),
                         in_flight.clone(),
                         freed.clone(),
+                        aborting.clone(),
                     );
                     tasks.spawn(async move {
                         let marker = in_flight.clone();
-                        let outcome = d
+                        let delivered = d
                             .deliver_with(message, move |at| {
+                                if aborting.load(Ordering::SeqCst) {
+                                    return false;
+                                }
                                 if let Some(u) = lock(&marker).get_mut(&id) {
                                     u.started_at = Some(at);
                                 }
+                                true
                             })
                             .await;
-                        if tx.send(outcome).await.is_ok() {
+                        // A withdrawn message stays in `in_flight` and is released.
+                        if let Ok(outcome) = delivered
+                            && tx.send(outcome).await.is_ok()
+                        {
                             lock(&in_flight).remove(&id);
                         }
                         drop(permit);
@@ -125,6 +138,7 @@ pub async fn run(
             next = tasks.join_next() => if next.is_none() { break },
             () = &mut grace => {
                 tracing::warn!(in_flight = tasks.len(), "shutdown grace elapsed; releasing unfinished messages");
+                aborting.store(true, Ordering::SeqCst);
                 tasks.abort_all();
                 while tasks.join_next().await.is_some() {}
                 break;

@@ -74,12 +74,12 @@ async fn admin(url: &str) -> tokio_postgres::Client {
 }
 
 fn template_name() -> String {
-    let mut digest = String::new();
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
     for m in outpost::db::migrate::MIGRATIONS {
-        digest.push_str(&m.checksum()[..8]);
+        hasher.update(m.checksum().as_bytes());
     }
-    let short = &digest[..digest.len().min(24)];
-    format!("outpost_tpl_{short}")
+    format!("outpost_tpl_{}", &hex::encode(hasher.finalize())[..16])
 }
 
 fn with_database(url: &str, name: &str) -> String {
@@ -113,6 +113,20 @@ async fn server() -> &'static Server {
                 .unwrap();
             drop_stale(&client).await;
             let template = template_name();
+            // Templates of older schemas.
+            for row in client
+                .query(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'outpost\\_tpl\\_%' AND datname <> $1",
+                    &[&template],
+                )
+                .await
+                .unwrap()
+            {
+                let name: String = row.get(0);
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
             let exists = client
                 .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
                 .await
@@ -224,6 +238,7 @@ impl TestDb {
                 format!("{root}/templates"),
             ),
             ("OUTPOST__LOCALE__DIR".to_owned(), format!("{root}/locale")),
+            ("OUTPOST__HTTP__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ];
         env.extend(overrides);
         Config::load(&Sources { file: None, env }).expect("test configuration")

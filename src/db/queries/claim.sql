@@ -1,6 +1,7 @@
 -- claim: take up to $1 due messages of kinds $4 for worker $2, leased for $3
 -- seconds, and return them with their recipient row ({recipients} is the
--- configured relation). Committed at once, before any send.
+-- configured relation) and whether its address is suppressed. Committed at
+-- once, before any send.
 WITH claimed AS (
     UPDATE outpost.messages m
     SET status = 'sending',
@@ -26,7 +27,17 @@ SELECT c.id, c.attempts, c.kind, c.to_user, c.to_address, c.template, c.context,
        c.max_attempts, c.expires_at, c.created_at,
        r.user_id AS r_user_id, r.email AS r_email, r.phone AS r_phone,
        r.locale AS r_locale, r.timezone AS r_timezone, r.tenant AS r_tenant,
-       r.push_named_user AS r_push_named_user, r.name AS r_name
+       r.push_named_user AS r_push_named_user, r.name AS r_name,
+       EXISTS (
+           SELECT 1 FROM outpost.suppressions s
+           WHERE s.family = outpost.address_family(c.kind)
+             AND s.address = outpost.normalize_address(
+                 CASE WHEN nullif(btrim(c.to_address), '') IS NOT NULL THEN c.to_address
+                      WHEN c.kind = 'email' THEN r.email
+                      WHEN c.kind IN ('sms', 'voice') THEN r.phone
+                      WHEN c.kind = 'push' THEN coalesce(r.push_named_user, r.user_id)
+                      ELSE r.user_id END)
+       ) AS suppressed
 FROM claimed c
 LEFT JOIN {recipients} r ON r.user_id = c.to_user
 ORDER BY c.priority DESC, c.run_at, c.id

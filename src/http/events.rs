@@ -1,0 +1,157 @@
+//! `POST /webhooks/sendgrid/events`: the Signed Event Webhook. The ECDSA
+//! signature over timestamp ‖ raw body and the timestamp's age are checked;
+//! every event is stored once (by `sg_event_id`) and delivered, bounce and
+//! dropped events move the message and feed the suppression list.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::{AppState, reject};
+use crate::db::{DbError, statements};
+
+const ENDPOINT: &str = "sendgrid_events";
+const SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
+const TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
+
+pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(reason) = verify(&state, &headers, &body) {
+        state.metrics.request(ENDPOINT, "forbidden");
+        return reject(StatusCode::FORBIDDEN, reason);
+    }
+    let events: Vec<Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Array(events)) => events,
+        Ok(_) => {
+            state.metrics.request(ENDPOINT, "invalid");
+            return reject(StatusCode::BAD_REQUEST, "expected a JSON array of events");
+        }
+        Err(e) => {
+            state.metrics.request(ENDPOINT, "invalid");
+            return reject(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"));
+        }
+    };
+    match apply(&state, &events).await {
+        Ok(new) => {
+            state.metrics.request(ENDPOINT, "stored");
+            (
+                StatusCode::OK,
+                format!("{new} new of {} events\n", events.len()),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            state.metrics.request(ENDPOINT, "error");
+            tracing::error!(error = %e, "storing SendGrid events failed");
+            reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store events now; retry later",
+            )
+        }
+    }
+}
+
+fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    let key = state
+        .webhooks
+        .sendgrid_key
+        .as_ref()
+        .ok_or("the signed event webhook is not configured (webhooks.sendgrid_public_key)")?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (header(SIGNATURE), header(TIMESTAMP)) else {
+        return Err("missing signature or timestamp header".into());
+    };
+    let at: i64 = timestamp.trim().parse().map_err(|_| "invalid timestamp")?;
+    let age = (chrono::Utc::now().timestamp() - at).unsigned_abs();
+    if age > state.webhooks.sendgrid_max_age.as_secs() {
+        return Err("timestamp outside the accepted window".into());
+    }
+    if !key.verify(timestamp, body, signature) {
+        return Err("invalid signature".into());
+    }
+    Ok(())
+}
+
+fn text<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
+    event.get(key).and_then(|v| v.as_str())
+}
+
+/// Stores the events and applies the new ones, in one transaction.
+async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut new = 0;
+    for event in events {
+        let name = text(event, "event").unwrap_or("unknown");
+        let event_id = text(event, "sg_event_id");
+        // sg_message_id = <X-Message-Id>.<filter suffix>
+        let provider_id =
+            text(event, "sg_message_id").map(|s| s.split('.').next().unwrap_or(s).to_owned());
+        let outpost_id: Option<i64> = match event.get("outpost_id") {
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        };
+        let occurred = event
+            .get("timestamp")
+            .and_then(Value::as_i64)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+        let message_id: Option<i64> = tx
+            .query_opt(statements::EVENT_MATCH, &[&outpost_id, &provider_id])
+            .await?
+            .map(|r| r.get(0));
+        let inserted = tx
+            .query_opt(
+                statements::EVENT_INSERT,
+                &[
+                    &message_id,
+                    &"sendgrid",
+                    &event_id,
+                    &provider_id,
+                    &name,
+                    event,
+                    &occurred,
+                ],
+            )
+            .await?;
+        if inserted.is_none() {
+            continue;
+        }
+        new += 1;
+        match name {
+            "delivered" => {
+                if let Some(id) = message_id {
+                    tx.execute(statements::EVENT_DELIVERED, &[&id]).await?;
+                }
+            }
+            "bounce" | "dropped" => {
+                let reason = [
+                    text(event, "reason"),
+                    text(event, "status"),
+                    text(event, "type"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+                if let Some(id) = message_id {
+                    let error = format!("SendGrid {name}: {reason}");
+                    tx.execute(statements::EVENT_BOUNCED, &[&id, &error])
+                        .await?;
+                }
+                if let Some(address) = text(event, "email") {
+                    let source = format!("sendgrid:{name}");
+                    tx.execute(
+                        statements::SUPPRESS,
+                        &[&"email", &address, &reason, &source],
+                    )
+                    .await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(new)
+}

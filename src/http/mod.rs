@@ -1,0 +1,91 @@
+//! The HTTP side: SendGrid Inbound Parse, signed provider callbacks,
+//! health, readiness and metrics, behind body limits, timeouts and request logs.
+
+pub mod events;
+pub mod health;
+pub mod inbound;
+pub mod twilio;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use deadpool_postgres::Pool;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+use crate::config::{Config, WebhookSettings};
+use crate::dispatch::Heartbeat;
+use crate::metrics::Metrics;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub webhooks: Arc<WebhookSettings>,
+    pub metrics: Arc<Metrics>,
+    /// The dispatcher's claim loop, when this process runs one.
+    pub heartbeat: Option<Arc<Heartbeat>>,
+    /// A heartbeat older than this makes /readyz fail.
+    pub stale_after: Duration,
+}
+
+impl AppState {
+    pub fn new(
+        pool: Pool,
+        config: &Config,
+        metrics: Arc<Metrics>,
+        heartbeat: Option<Arc<Heartbeat>>,
+    ) -> Self {
+        Self {
+            pool,
+            webhooks: Arc::new(config.webhooks.clone()),
+            metrics,
+            heartbeat,
+            stale_after: (config.dispatch.poll_interval * 3).max(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// The routes, with their limits.
+pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/inbound/sendgrid", post(inbound::sendgrid))
+        .route("/webhooks/sendgrid/events", post(events::sendgrid))
+        .route("/webhooks/twilio/status", post(twilio::status))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// A refusal with a plain-text reason.
+pub(crate) fn reject(status: StatusCode, reason: impl Into<String>) -> Response {
+    (status, reason.into()).into_response()
+}

@@ -1,0 +1,146 @@
+//! `POST /webhooks/twilio/status`: Twilio's status callbacks for messages and
+//! calls, checked against `X-Twilio-Signature`; delivered moves the message to
+//! `delivered`, undelivered and failed ones to `bounced` with the error code.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, reject};
+use crate::db::{DbError, statements};
+use crate::signature::verify_twilio;
+
+const ENDPOINT: &str = "twilio_status";
+
+pub async fn status(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.request(ENDPOINT, "invalid");
+            return reject(StatusCode::BAD_REQUEST, format!("invalid form body: {e}"));
+        }
+    };
+    let token = &state.webhooks.twilio_auth_token;
+    let Some(public_url) = state
+        .webhooks
+        .twilio_public_url
+        .as_deref()
+        .filter(|_| !token.is_empty())
+    else {
+        state.metrics.request(ENDPOINT, "forbidden");
+        return reject(
+            StatusCode::FORBIDDEN,
+            "Twilio callbacks are not configured (twilio.auth_token, twilio.public_url)",
+        );
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("{public_url}{path}");
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !verify_twilio(token.expose(), &url, &params, signature) {
+        state.metrics.request(ENDPOINT, "forbidden");
+        return reject(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature");
+    }
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let sid = get("MessageSid")
+        .or_else(|| get("CallSid"))
+        .or_else(|| get("SmsSid"));
+    let status = get("MessageStatus")
+        .or_else(|| get("CallStatus"))
+        .or_else(|| get("SmsStatus"));
+    let (Some(sid), Some(status)) = (sid, status) else {
+        state.metrics.request(ENDPOINT, "invalid");
+        return reject(
+            StatusCode::BAD_REQUEST,
+            "missing MessageSid/CallSid or MessageStatus/CallStatus",
+        );
+    };
+    let outpost_id: Option<i64> = uri.query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "outpost_id")
+            .and_then(|(_, v)| v.parse().ok())
+    });
+    let payload: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    let error_code = get("ErrorCode").filter(|c| !c.is_empty());
+    match apply(&state, outpost_id, sid, status, error_code, payload.into()).await {
+        Ok(()) => {
+            state.metrics.request(ENDPOINT, "stored");
+            (StatusCode::OK, "").into_response()
+        }
+        Err(e) => {
+            state.metrics.request(ENDPOINT, "error");
+            tracing::error!(error = %e, "storing a Twilio status callback failed");
+            reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot store the callback now",
+            )
+        }
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    outpost_id: Option<i64>,
+    sid: &str,
+    status: &str,
+    error_code: Option<&str>,
+    payload: serde_json::Value,
+) -> Result<(), DbError> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let message_id: Option<i64> = tx
+        .query_opt(statements::EVENT_MATCH, &[&outpost_id, &sid])
+        .await?
+        .map(|r| r.get(0));
+    let event_id = format!("{sid}:{status}");
+    let inserted = tx
+        .query_opt(
+            statements::EVENT_INSERT,
+            &[
+                &message_id,
+                &"twilio",
+                &event_id,
+                &sid,
+                &status,
+                &payload,
+                &None::<chrono::DateTime<chrono::Utc>>,
+            ],
+        )
+        .await?;
+    if let (Some(_), Some(id)) = (inserted, message_id) {
+        match status {
+            "delivered" | "completed" => {
+                tx.execute(statements::EVENT_DELIVERED, &[&id]).await?;
+            }
+            "undelivered" | "failed" | "busy" | "no-answer" | "canceled" => {
+                let error = match error_code {
+                    Some(code) => format!("Twilio {status}: error {code}"),
+                    None => format!("Twilio {status}"),
+                };
+                tx.execute(statements::EVENT_BOUNCED, &[&id, &error])
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

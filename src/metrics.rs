@@ -1,0 +1,145 @@
+//! Prometheus metrics: sends by kind, provider and outcome with their
+//! latency, inbound and webhook requests by result, and the queue's depth and
+//! oldest message, read from the database at scrape time.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SendLabels {
+    kind: String,
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    kind: String,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    endpoint: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    kind: String,
+    status: String,
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    sends: Family<SendLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    requests: Family<ResultLabels, Counter>,
+    queue: Family<QueueLabels, Gauge>,
+    oldest: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("outpost");
+        let sends = Family::<SendLabels, Counter>::default();
+        registry.register(
+            "sends",
+            "Delivery attempts by kind, provider and outcome",
+            sends.clone(),
+        );
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register(
+            "send_duration_seconds",
+            "Provider call duration",
+            latency.clone(),
+        );
+        let requests = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Inbound mail and webhook requests by endpoint and result",
+            requests.clone(),
+        );
+        let queue = Family::<QueueLabels, Gauge>::default();
+        registry.register("messages", "Messages by kind and status", queue.clone());
+        let oldest = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "oldest_queued_seconds",
+            "Age of the oldest due queued message",
+            oldest.clone(),
+        );
+        Self {
+            registry,
+            sends,
+            latency,
+            requests,
+            queue,
+            oldest,
+        }
+    }
+
+    /// One finished attempt.
+    pub fn send(&self, kind: &str, provider: &str, outcome: &str, seconds: f64) {
+        self.sends
+            .get_or_create(&SendLabels {
+                kind: kind.into(),
+                provider: provider.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                kind: kind.into(),
+                provider: provider.into(),
+            })
+            .observe(seconds);
+    }
+
+    /// One inbound or webhook request (`result`: stored, duplicate, unauthorized, invalid…).
+    pub fn request(&self, endpoint: &str, result: &str) {
+        self.requests
+            .get_or_create(&ResultLabels {
+                endpoint: endpoint.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Sets the queue gauges from fresh counts.
+    pub fn set_queue(&self, counts: &[(String, String, i64)], oldest_seconds: f64) {
+        self.queue.clear();
+        for (kind, status, n) in counts {
+            self.queue
+                .get_or_create(&QueueLabels {
+                    kind: kind.clone(),
+                    status: status.clone(),
+                })
+                .set(*n);
+        }
+        self.oldest.set(oldest_seconds);
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
