@@ -374,8 +374,9 @@ impl Config {
             ),
         };
         let public_url = raw.twilio.public_url.trim().trim_end_matches('/');
-        if !public_url.is_empty()
-            && !(public_url.starts_with("https://") || public_url.starts_with("http://"))
+        if !(public_url.is_empty()
+            || public_url.starts_with("https://")
+            || public_url.starts_with("http://"))
         {
             return Err(ConfigError::invalid(
                 "twilio.public_url",

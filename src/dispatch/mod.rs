@@ -207,6 +207,15 @@ impl Dispatcher {
                 ));
             }
         };
+        if message.suppressed {
+            let error = SendError::permanent(format!(
+                "{} is on the suppression list (outpost.suppressions); not sent",
+                resolved.to
+            ));
+            let mut outcome = self.finish(&message, None, Err(error), started_at);
+            outcome.status = Status::Suppressed;
+            return Ok(outcome);
+        }
         let channel = match self
             .channels
             .pick(message.kind, message.provider.as_deref())

@@ -3,8 +3,8 @@
 //! transaction, announced with `NOTIFY outpost_inbound, '<id>'`, answered 200
 //! only after the commit; a retried delivery is stored once.
 
-use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, State};
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -16,11 +16,7 @@ use crate::inbound::{Form, FormFile, InboundEmail, parse};
 
 const ENDPOINT: &str = "inbound";
 
-pub async fn sendgrid(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Response {
+pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if !authorized(&state, &headers) {
         state.metrics.request(ENDPOINT, "unauthorized");
         return (
@@ -30,22 +26,11 @@ pub async fn sendgrid(
         )
             .into_response();
     }
-    let form = match multipart {
-        Ok(multipart) => read_form(multipart).await,
-        Err(rejection) => Err((rejection.status(), rejection.body_text())),
-    };
-    let form = match form {
+    let form = match read_form(&headers, body).await {
         Ok(form) => form,
-        Err((status, reason)) => {
-            state.metrics.request(
-                ENDPOINT,
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "too_large"
-                } else {
-                    "invalid"
-                },
-            );
-            return reject(status, reason);
+        Err(reason) => {
+            state.metrics.request(ENDPOINT, "invalid");
+            return reject(StatusCode::BAD_REQUEST, reason);
         }
     };
     let email = match parse(&form) {
@@ -102,18 +87,24 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     Sha256::digest(&given) == Sha256::digest(expected.as_bytes())
 }
 
-async fn read_form(mut multipart: Multipart) -> Result<Form, (StatusCode, String)> {
+/// Reads the whole multipart form. Bodies whose delimiters use bare LF (as
+/// SendGrid's own sample payloads do) are first given CRLF delimiters.
+async fn read_form(headers: &HeaderMap, body: Bytes) -> Result<Form, String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("expected multipart/form-data")?;
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| format!("expected multipart/form-data: {e}"))?;
+    let body = crlf_delimiters(body, &boundary);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
     let mut form = Form::default();
-    let fail = |e: axum::extract::multipart::MultipartError| {
-        (
-            e.status(),
-            format!("malformed multipart body: {}", e.body_text()),
-        )
-    };
+    let fail = |e: multer::Error| format!("malformed multipart body: {e}");
     while let Some(field) = multipart.next_field().await.map_err(fail)? {
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().map(str::to_owned);
+        let content_type = field.content_type().map(|m| m.to_string());
         let data = field.bytes().await.map_err(fail)?.to_vec();
         if filename.is_some()
             || name.starts_with("attachment") && name != "attachment-info" && name != "attachments"
@@ -129,6 +120,56 @@ async fn read_form(mut multipart: Multipart) -> Result<Form, (StatusCode, String
         }
     }
     Ok(form)
+}
+
+/// Rewrites an LF-delimited multipart body with CRLF delimiters and part
+/// headers, leaving part contents as they are; CRLF bodies pass unchanged.
+pub fn crlf_delimiters(body: Bytes, boundary: &str) -> Bytes {
+    let delimiter = format!("--{boundary}");
+    let first_line = body.iter().position(|&b| b == b'\n');
+    let uses_lf = match first_line {
+        Some(end) => end == 0 || body[end - 1] != b'\r',
+        None => false,
+    };
+    if !uses_lf || !body.starts_with(delimiter.as_bytes()) {
+        return body;
+    }
+    let separator = format!("\n{delimiter}");
+    let mut out = Vec::with_capacity(body.len() + 1024);
+    let mut rest: &[u8] = &body[delimiter.len()..];
+    loop {
+        // `rest` starts right after a delimiter.
+        if rest.starts_with(b"--") {
+            out.extend_from_slice(delimiter.as_bytes());
+            out.extend_from_slice(b"--\r\n");
+            return Bytes::from(out);
+        }
+        let Some(part) = rest.strip_prefix(b"\n") else {
+            return body;
+        };
+        let end = find(part, separator.as_bytes()).unwrap_or(part.len());
+        let (content, next) = part.split_at(end);
+        let Some(blank) = find(content, b"\n\n") else {
+            return body;
+        };
+        out.extend_from_slice(delimiter.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for line in content[..blank].split(|&b| b == b'\n') {
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&content[blank + 2..]);
+        out.extend_from_slice(b"\r\n");
+        if next.is_empty() {
+            return body;
+        }
+        rest = &next[separator.len()..];
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, DbError> {

@@ -1,0 +1,778 @@
+//! The HTTP side over real sockets: inbound mail in SendGrid's shapes, the
+//! signed event webhook, Twilio status callbacks, suppression, health,
+//! readiness and metrics.
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use common::recorder::Recorder;
+use common::{TestDb, row};
+use futures_util::StreamExt;
+use outpost::channel::{Channel, Channels};
+use outpost::enqueue::{NewMessage, enqueue};
+use outpost::http::{AppState, router, serve};
+use outpost::message::{Kind, MessageId};
+use outpost::metrics::Metrics;
+use outpost::signature::{p256_spki_base64, twilio_signature};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const USER: &str = "sendgrid";
+const PASSWORD: &str = "parse-secret";
+const TWILIO_TOKEN: &str = "twilio-token-abc";
+const PUBLIC_URL: &str = "https://notify.example.com";
+
+struct Server {
+    url: String,
+    db: TestDb,
+    key: EcdsaKeyPair,
+    heartbeat: Arc<outpost::dispatch::Heartbeat>,
+    _stop: tokio_util::sync::DropGuard,
+}
+
+async fn start(body_limit: &str) -> Server {
+    outpost::tls::install_crypto_provider();
+    let db = TestDb::new().await;
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let public_key = p256_spki_base64(key.public_key().as_ref());
+    let config = db.config(&[
+        ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", USER),
+        ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", PASSWORD),
+        ("OUTPOST__WEBHOOKS__SENDGRID_PUBLIC_KEY", &public_key),
+        ("OUTPOST__TWILIO__AUTH_TOKEN", TWILIO_TOKEN),
+        ("OUTPOST__TWILIO__PUBLIC_URL", PUBLIC_URL),
+        ("OUTPOST__HTTP__BODY_LIMIT", body_limit),
+    ]);
+    let pool = outpost::db::pool(&db.url, 4).unwrap();
+    let heartbeat = Arc::new(outpost::dispatch::Heartbeat::default());
+    heartbeat.beat();
+    let state = AppState::new(
+        pool,
+        &config,
+        Arc::new(Metrics::new()),
+        Some(heartbeat.clone()),
+    );
+    let app = router(state, config.http.body_limit, config.http.request_timeout);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(serve(listener, app, stop.clone()));
+    Server {
+        url,
+        db,
+        key,
+        heartbeat,
+        _stop: stop.drop_guard(),
+    }
+}
+
+/// A form part: name, optional (filename, content type), data.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+type OwnedPart = (&'static str, Option<(&'static str, &'static str)>, Vec<u8>);
+
+fn borrow(parts: &[OwnedPart]) -> Vec<Part<'_>> {
+    parts
+        .iter()
+        .map(|(n, f, d)| (*n, *f, d.as_slice()))
+        .collect()
+}
+
+/// A multipart/form-data body with boundary xYzZY, as SendGrid sends it.
+fn multipart(parts: &[Part<'_>], newline: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file, data) in parts {
+        body.extend_from_slice(format!("--xYzZY{newline}").as_bytes());
+        match file {
+            Some((filename, ctype)) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"{newline}Content-Type: {ctype}{newline}{newline}"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"{newline}{newline}").as_bytes()),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(newline.as_bytes());
+    }
+    body.extend_from_slice(format!("--xYzZY--{newline}").as_bytes());
+    body
+}
+
+fn parsed_mode(message_id: &str, subject: &[u8], charset: &str) -> Vec<OwnedPart> {
+    let headers = format!(
+        "Received: by mx.sendgrid.net\nMessage-ID: {message_id}\nFrom: Ann <ann@example.com>\nTo: reports@inbound.meg.test\nSubject: report\n"
+    );
+    vec![
+        ("headers", None, headers.into_bytes()),
+        ("dkim", None, b"{@example.com : pass}".to_vec()),
+        ("to", None, b"reports@inbound.meg.test".to_vec()),
+        ("from", None, b"Ann <ann@example.com>".to_vec()),
+        ("subject", None, subject.to_vec()),
+        ("text", None, b"Audit attached.\n".to_vec()),
+        ("html", None, b"<p>Audit attached.</p>".to_vec()),
+        ("sender_ip", None, b"192.0.2.7".to_vec()),
+        ("spam_score", None, b"0.3".to_vec()),
+        ("spam_report", None, b"Spam detection software... 0.3 points".to_vec()),
+        ("envelope", None, br#"{"to":["reports@inbound.meg.test"],"from":"ann@example.com"}"#.to_vec()),
+        ("attachments", None, b"1".to_vec()),
+        ("attachment-info", None, br#"{"attachment1":{"filename":"audit.csv","type":"text/csv"}}"#.to_vec()),
+        ("charsets", None, format!(r#"{{"to":"UTF-8","from":"UTF-8","subject":"{charset}","text":"UTF-8","html":"UTF-8"}}"#).into_bytes()),
+        ("SPF", None, b"pass".to_vec()),
+        ("attachment1", Some(("audit.csv", "text/csv")), b"ward,score\n4,97\n".to_vec()),
+    ]
+}
+
+async fn post_inbound(
+    server: &Server,
+    body: Vec<u8>,
+    auth: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/inbound/sendgrid", server.url))
+        .header("content-type", "multipart/form-data; boundary=xYzZY")
+        .body(body);
+    if let Some((user, password)) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    request.send().await.unwrap()
+}
+
+async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn parsed_mode_is_stored_with_attachments_and_announced() {
+    let server = start("31457280").await;
+    let client = server.db.client().await;
+    // A receiver LISTENing, as the README shows.
+    let (listener, mut connection) = server
+        .db
+        .url
+        .parse::<tokio_postgres::Config>()
+        .unwrap()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) = stream.next().await {
+            let _ = tx.send(n.payload().to_owned());
+        }
+    });
+    listener
+        .batch_execute("LISTEN outpost_inbound")
+        .await
+        .unwrap();
+
+    for (newline, message_id) in [
+        ("\r\n", "<crlf-1@example.com>"),
+        ("\n", "<lf-1@example.com>"),
+    ] {
+        let parts = parsed_mode(message_id, b"Monthly audit", "UTF-8");
+        let parts = borrow(&parts);
+        let response =
+            post_inbound(&server, multipart(&parts, newline), Some((USER, PASSWORD))).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{newline:?}: {}",
+            response.text().await.unwrap()
+        );
+        let id: String = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let row = client
+            .query_one(
+                "SELECT message_id, mode, from_address, subject, text_body, html_body, sender_ip, spf, dkim,
+                        spam_score, envelope->>'from', (SELECT count(*) FROM outpost.inbound_attachments a WHERE a.inbound_email_id = e.id),
+                        (SELECT content FROM outpost.inbound_attachments a WHERE a.inbound_email_id = e.id)
+                 FROM outpost.inbound_emails e WHERE id = $1::text::bigint",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(message_id));
+        assert_eq!(row.get::<_, String>(1), "parsed");
+        assert_eq!(
+            row.get::<_, Option<String>>(2).as_deref(),
+            Some("Ann <ann@example.com>")
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>(3).as_deref(),
+            Some("Monthly audit")
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>(4).as_deref(),
+            Some("Audit attached.\n")
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>(5).as_deref(),
+            Some("<p>Audit attached.</p>")
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>(6).as_deref(),
+            Some("192.0.2.7")
+        );
+        assert_eq!(row.get::<_, Option<String>>(7).as_deref(), Some("pass"));
+        assert_eq!(
+            row.get::<_, Option<String>>(8).as_deref(),
+            Some("{@example.com : pass}")
+        );
+        assert_eq!(row.get::<_, Option<f64>>(9), Some(0.3));
+        assert_eq!(
+            row.get::<_, Option<String>>(10).as_deref(),
+            Some("ann@example.com")
+        );
+        assert_eq!(row.get::<_, i64>(11), 1);
+        assert_eq!(row.get::<_, Vec<u8>>(12), b"ward,score\n4,97\n");
+    }
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_retried_delivery_is_stored_once() {
+    let server = start("31457280").await;
+    let parts = parsed_mode("<dup@example.com>", b"Once", "UTF-8");
+    let parts = borrow(&parts);
+    for _ in 0..3 {
+        let response =
+            post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
+        assert_eq!(response.status(), 200);
+    }
+    let client = server.db.client().await;
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        1
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn non_utf8_fields_are_decoded_by_the_charsets_map() {
+    let server = start("31457280").await;
+    let parts = parsed_mode(
+        "<latin1@example.com>",
+        b"Caf\xe9 r\xe9sum\xe9",
+        "iso-8859-1",
+    );
+    let parts = borrow(&parts);
+    let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
+    assert_eq!(response.status(), 200);
+    let subject: String = server
+        .db
+        .client()
+        .await
+        .query_one("SELECT subject FROM outpost.inbound_emails", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(subject, "Café résumé");
+}
+
+#[tokio::test]
+async fn raw_mode_is_parsed_with_its_attachments() {
+    let server = start("31457280").await;
+    let mime = concat!(
+        "Message-ID: <raw-1@example.com>\r\n",
+        "From: Bob <bob@example.com>\r\n",
+        "To: reports@inbound.meg.test\r\n",
+        "Subject: =?utf-8?q?R=C4=83spuns?=\r\n",
+        "MIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=\"outer\"\r\n",
+        "\r\n",
+        "--outer\r\n",
+        "Content-Type: multipart/alternative; boundary=\"inner\"\r\n",
+        "\r\n",
+        "--inner\r\n",
+        "Content-Type: text/plain; charset=utf-8\r\n",
+        "\r\n",
+        "Plain body\r\n",
+        "--inner\r\n",
+        "Content-Type: text/html; charset=utf-8\r\n",
+        "\r\n",
+        "<p>HTML body</p>\r\n",
+        "--inner--\r\n",
+        "--outer\r\n",
+        "Content-Type: application/pdf; name=\"report.pdf\"\r\n",
+        "Content-Disposition: attachment; filename=\"report.pdf\"\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+        "\r\n",
+        "JVBERi0xLjQgZmFrZQ==\r\n",
+        "--outer--\r\n",
+    );
+    let parts: Vec<Part<'_>> = vec![
+        ("dkim", None, b"{@example.com : pass}"),
+        ("email", None, mime.as_bytes()),
+        ("to", None, b"reports@inbound.meg.test"),
+        ("from", None, b"Bob <bob@example.com>"),
+        ("sender_ip", None, b"192.0.2.8"),
+        (
+            "envelope",
+            None,
+            br#"{"to":["reports@inbound.meg.test"],"from":"bob@example.com"}"#,
+        ),
+        ("charsets", None, br#"{"to":"UTF-8","from":"UTF-8"}"#),
+        ("SPF", None, b"softfail"),
+        ("spam_score", None, b"5.1"),
+    ];
+    let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let client = server.db.client().await;
+    let row = client
+        .query_one(
+            "SELECT mode, message_id, subject, text_body, html_body, raw_message IS NOT NULL, spf, spam_score FROM outpost.inbound_emails",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "raw");
+    assert_eq!(
+        row.get::<_, Option<String>>(1).as_deref(),
+        Some("<raw-1@example.com>")
+    );
+    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("Răspuns"));
+    assert_eq!(
+        row.get::<_, Option<String>>(3)
+            .as_deref()
+            .map(str::trim_end),
+        Some("Plain body")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(4)
+            .as_deref()
+            .map(str::trim_end),
+        Some("<p>HTML body</p>")
+    );
+    assert!(row.get::<_, bool>(5));
+    assert_eq!(row.get::<_, Option<String>>(6).as_deref(), Some("softfail"));
+    assert_eq!(row.get::<_, Option<f64>>(7), Some(5.1));
+    let attachment = client
+        .query_one(
+            "SELECT filename, content_type, content FROM outpost.inbound_attachments",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        attachment.get::<_, Option<String>>(0).as_deref(),
+        Some("report.pdf")
+    );
+    assert_eq!(
+        attachment.get::<_, Option<String>>(1).as_deref(),
+        Some("application/pdf")
+    );
+    assert_eq!(attachment.get::<_, Vec<u8>>(2), b"%PDF-1.4 fake");
+}
+
+#[tokio::test]
+async fn bad_requests_store_nothing() {
+    let server = start("4096").await;
+    let parts = parsed_mode("<bad@example.com>", b"x", "UTF-8");
+    let parts = borrow(&parts);
+    let good = multipart(&parts, "\r\n");
+
+    // No or wrong credentials: 401.
+    assert_eq!(
+        post_inbound(&server, good.clone(), None).await.status(),
+        401
+    );
+    assert_eq!(
+        post_inbound(&server, good.clone(), Some((USER, "wrong")))
+            .await
+            .status(),
+        401
+    );
+    // Truncated multipart: 400.
+    let truncated = good[..good.len() / 2].to_vec();
+    assert_eq!(
+        post_inbound(&server, truncated, Some((USER, PASSWORD)))
+            .await
+            .status(),
+        400
+    );
+    // Not multipart at all: 400.
+    let response = reqwest::Client::new()
+        .post(format!("{}/inbound/sendgrid", server.url))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // Multipart without any e-mail fields: 400.
+    let empty = multipart(&[("spam_score", None, b"1")], "\r\n");
+    assert_eq!(
+        post_inbound(&server, empty, Some((USER, PASSWORD)))
+            .await
+            .status(),
+        400
+    );
+    // Larger than the limit: 413.
+    let big = vec![b'a'; 8192];
+    let oversize = multipart(&[("from", None, b"a@b.c"), ("text", None, &big)], "\r\n");
+    assert_eq!(
+        post_inbound(&server, oversize, Some((USER, PASSWORD)))
+            .await
+            .status(),
+        413
+    );
+
+    let client = server.db.client().await;
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        0
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
+        0
+    );
+    // And the server still answers.
+    assert_eq!(
+        post_inbound(&server, good, Some((USER, PASSWORD)))
+            .await
+            .status(),
+        200
+    );
+}
+
+fn sign(key: &EcdsaKeyPair, timestamp: &str, body: &[u8]) -> String {
+    let mut payload = timestamp.as_bytes().to_vec();
+    payload.extend_from_slice(body);
+    let sig = key.sign(&SystemRandom::new(), &payload).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+}
+
+async fn post_events(
+    server: &Server,
+    body: &[u8],
+    timestamp: &str,
+    signature: Option<String>,
+) -> reqwest::StatusCode {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/webhooks/sendgrid/events", server.url))
+        .header("content-type", "application/json")
+        .header("X-Twilio-Email-Event-Webhook-Timestamp", timestamp)
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("X-Twilio-Email-Event-Webhook-Signature", signature);
+    }
+    request.send().await.unwrap().status()
+}
+
+async fn sent_email(client: &tokio_postgres::Client, to: &str, provider_id: &str) -> MessageId {
+    let mut m = NewMessage::new(Kind::Email);
+    m.to_address = Some(to.into());
+    m.subject = Some("s".into());
+    m.body = Some("b".into());
+    let id = enqueue(client, &m).await.unwrap();
+    client
+        .execute(
+            "UPDATE outpost.messages SET status = 'sent', attempts = 1, provider_message_id = $2, sent_at = now() WHERE id = $1",
+            &[&id.0, &provider_id],
+        )
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn signed_events_deliver_bounce_and_suppress() {
+    let server = start("31457280").await;
+    let client = server.db.client().await;
+    let delivered = sent_email(&client, "ann@example.com", "AAA111").await;
+    let bounced = sent_email(&client, "Bob <Bob@Example.com>", "BBB222").await;
+    let body = serde_json::to_vec(&json!([
+        {"email": "ann@example.com", "event": "delivered", "sg_event_id": "ev-1", "sg_message_id": "AAA111.filterdrecv-1", "timestamp": 1764000000},
+        {"email": "bob@example.com", "event": "bounce", "sg_event_id": "ev-2", "sg_message_id": "BBB222.filterdrecv-2", "reason": "550 5.1.1 no such user", "status": "5.1.1", "type": "bounce", "timestamp": 1764000001},
+        {"email": "ann@example.com", "event": "open", "sg_event_id": "ev-3", "sg_message_id": "AAA111.filterdrecv-1", "outpost_id": delivered.to_string(), "timestamp": 1764000002},
+    ]))
+    .unwrap();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(&server.key, &now, &body);
+    // Tampered body, wrong timestamp, stale timestamp, no signature: 403.
+    let mut tampered = body.clone();
+    tampered[5] ^= 1;
+    assert_eq!(
+        post_events(&server, &tampered, &now, Some(signature.clone())).await,
+        403
+    );
+    assert_eq!(
+        post_events(
+            &server,
+            &body,
+            &(chrono::Utc::now().timestamp() + 1).to_string(),
+            Some(signature.clone())
+        )
+        .await,
+        403
+    );
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    assert_eq!(
+        post_events(&server, &body, &old, Some(sign(&server.key, &old, &body))).await,
+        403
+    );
+    assert_eq!(post_events(&server, &body, &now, None).await, 403);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.events").await,
+        0
+    );
+
+    // Valid, twice (SendGrid retries): applied once.
+    assert_eq!(
+        post_events(&server, &body, &now, Some(signature.clone())).await,
+        200
+    );
+    assert_eq!(
+        post_events(&server, &body, &now, Some(signature)).await,
+        200
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.events").await,
+        3
+    );
+    assert_eq!(row(&client, delivered).await.0, "delivered");
+    let (status, _, error) = row(&client, bounced).await;
+    assert_eq!(status, "bounced");
+    assert!(error.unwrap().contains("550 5.1.1 no such user"));
+    let suppressed = client
+        .query_one(
+            "SELECT family, address, source FROM outpost.suppressions",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            suppressed.get::<_, String>(0),
+            suppressed.get::<_, String>(1),
+            suppressed.get::<_, String>(2)
+        ),
+        (
+            "email".into(),
+            "bob@example.com".into(),
+            "sendgrid:bounce".into()
+        )
+    );
+    let matched: i64 = count(
+        &client,
+        "SELECT count(*) FROM outpost.events WHERE message_id IS NOT NULL",
+    )
+    .await;
+    assert_eq!(matched, 3);
+
+    // The next message to the bounced address is suppressed without a send.
+    let mut next = NewMessage::new(Kind::Email);
+    next.to_address = Some("BOB@example.com".into());
+    next.subject = Some("again".into());
+    next.body = Some("b".into());
+    let next = enqueue(&client, &next).await.unwrap();
+    let recorder = Recorder::accepting("rec");
+    let d = server.db.dispatcher(
+        &server.db.config(&[]),
+        Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>),
+        "w",
+    );
+    d.run_once().await.unwrap();
+    let (status, _, error) = row(&client, next).await;
+    assert_eq!(status, "suppressed");
+    assert!(error.unwrap().contains("suppression list"));
+    assert_eq!(recorder.count(), 0);
+    // Lifting the suppression (the README's SQL) lets the next one through.
+    client.execute("DELETE FROM outpost.suppressions WHERE family = 'email' AND address = outpost.normalize_address('bob@example.com')", &[]).await.unwrap();
+    assert_eq!(
+        client
+            .query_one("SELECT outpost.retry($1)", &[&next.0])
+            .await
+            .unwrap()
+            .get::<_, Option<i64>>(0),
+        Some(next.0)
+    );
+    d.run_once().await.unwrap();
+    assert_eq!(row(&client, next).await.0, "sent");
+}
+
+async fn post_twilio(
+    server: &Server,
+    path: &str,
+    params: &[(&str, &str)],
+    token: &str,
+) -> reqwest::StatusCode {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = twilio_signature(token, &format!("{PUBLIC_URL}{path}"), &owned);
+    reqwest::Client::new()
+        .post(format!("{}{path}", server.url))
+        .header("X-Twilio-Signature", signature)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&owned).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn twilio_callbacks_are_verified_and_applied() {
+    let server = start("31457280").await;
+    let client = server.db.client().await;
+    let ok = sent_email(&client, "x@example.com", "SM0001").await;
+    client
+        .execute(
+            "UPDATE outpost.messages SET kind = 'sms', to_address = '+353861234567' WHERE id = $1",
+            &[&ok.0],
+        )
+        .await
+        .unwrap();
+    let failed = sent_email(&client, "y@example.com", "SM0002").await;
+    client
+        .execute(
+            "UPDATE outpost.messages SET kind = 'sms', to_address = '+353861234568' WHERE id = $1",
+            &[&failed.0],
+        )
+        .await
+        .unwrap();
+
+    let path = "/webhooks/twilio/status";
+    let delivered = [
+        ("MessageSid", "SM0001"),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", "AC1"),
+        ("To", "+353861234567"),
+    ];
+    assert_eq!(
+        post_twilio(&server, path, &delivered, "wrong-token").await,
+        403
+    );
+    assert_eq!(row(&client, ok).await.0, "sent");
+    assert_eq!(
+        post_twilio(&server, path, &delivered, TWILIO_TOKEN).await,
+        200
+    );
+    assert_eq!(row(&client, ok).await.0, "delivered");
+
+    // Matched by Outpost's id in the callback URL, with the error code kept.
+    let with_id = format!("{path}?outpost_id={}", failed.0);
+    let undelivered = [
+        ("MessageSid", "SM-unknown"),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30005"),
+    ];
+    assert_eq!(
+        post_twilio(&server, &with_id, &undelivered, TWILIO_TOKEN).await,
+        200
+    );
+    let (status, _, error) = row(&client, failed).await;
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("bounced", Some("Twilio undelivered: error 30005"))
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.events WHERE provider = 'twilio'"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let server = start("31457280").await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.url)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["dispatcher"],
+        "running"
+    );
+
+    let client = server.db.client().await;
+    sent_email(&client, "a@example.com", "M1").await;
+    let mut queued = NewMessage::new(Kind::Sms);
+    queued.to_address = Some("+353861234567".into());
+    enqueue(&client, &queued).await.unwrap();
+    let _ = post_inbound(
+        &server,
+        multipart(&[("spam_score", None, b"1")], "\r\n"),
+        None,
+    )
+    .await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("outpost_messages{kind=\"email\",status=\"sent\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("outpost_messages{kind=\"sms\",status=\"queued\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("outpost_oldest_queued_seconds"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "outpost_http_requests_total{endpoint=\"inbound\",result=\"unauthorized\"} 1"
+        ),
+        "{metrics}"
+    );
+
+    // A schema behind the binary, or a stalled dispatcher: 503.
+    client
+        .execute(
+            "DELETE FROM outpost.schema_migrations WHERE version = '0004'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let not_ready = get("/readyz").await.unwrap();
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(
+        not_ready.json::<serde_json::Value>().await.unwrap()["migrations"],
+        "pending: 0004"
+    );
+    drop(server.heartbeat);
+}
+
+#[test]
+fn no_prefix_of_a_payload_panics_or_parses_into_garbage() {
+    let parts = parsed_mode("<p@example.com>", b"Subject", "UTF-8");
+    let parts = borrow(&parts);
+    for newline in ["\n", "\r\n"] {
+        let body = multipart(&parts, newline);
+        for end in 0..body.len() {
+            let prefix = bytes::Bytes::copy_from_slice(&body[..end]);
+            let _ = outpost::http::inbound::crlf_delimiters(prefix, "xYzZY");
+        }
+    }
+    let mime = b"Message-ID: <m@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n";
+    for end in 0..mime.len() {
+        let form = outpost::inbound::Form {
+            fields: vec![("email".into(), mime[..end].to_vec())],
+            files: Vec::new(),
+        };
+        let _ = outpost::inbound::parse(&form);
+    }
+}
