@@ -12,6 +12,7 @@ use crate::channel::email::sendgrid::SendGridMail;
 use crate::channel::email::smtp::SmtpMail;
 use crate::channel::email::smtp_db::SmtpDbMail;
 use crate::channel::email::{EmailChannel, MailTransport};
+use crate::channel::twilio::TwilioChannel;
 use crate::channel::{Channel, Channels};
 use crate::config::{Backend, Config};
 use crate::db::{self, DbError, migrate};
@@ -66,17 +67,6 @@ pub fn build_channels_with_sink(
         sink.clone(),
         config.email_from.clone(),
     ));
-    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
-        match config.backends.get(&kind) {
-            Some(Backend::Console) | None => channels.register(kind, console.clone(), true),
-            Some(other) => {
-                return Err(DaemonError::Backend {
-                    backend: format!("{other:?}"),
-                    message: format!("not available for {kind} messages"),
-                });
-            }
-        }
-    }
     let backend_error = |backend: &str| {
         let backend = backend.to_owned();
         move |e: crate::channel::SendError| DaemonError::Backend {
@@ -84,6 +74,35 @@ pub fn build_channels_with_sink(
             message: e.message,
         }
     };
+    let twilio_configured =
+        !config.twilio.account_sid.is_empty() && !config.twilio.auth_token.is_empty();
+    let twilio: Option<Arc<dyn Channel>> = if twilio_configured {
+        let channel = TwilioChannel::new(
+            config.twilio.clone(),
+            templates.clone(),
+            config.dispatch.send_timeout,
+        )
+        .map_err(backend_error("twilio"))?;
+        Some(Arc::new(channel))
+    } else {
+        None
+    };
+    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
+        let default = config
+            .backends
+            .get(&kind)
+            .copied()
+            .unwrap_or(Backend::Console);
+        channels.register(kind, console.clone(), default == Backend::Console);
+        if let (Some(twilio), Kind::Sms | Kind::Voice) = (&twilio, kind) {
+            channels.register(kind, twilio.clone(), default == Backend::Twilio);
+        } else if default != Backend::Console {
+            return Err(DaemonError::Backend {
+                backend: format!("{default:?}"),
+                message: format!("not available for {kind} messages"),
+            });
+        }
+    }
     let mut transports: Vec<(Backend, Arc<dyn MailTransport>)> = vec![
         (Backend::Console, Arc::new(ConsoleMail::new(sink))),
         (

@@ -89,12 +89,10 @@ impl Channel for ConsoleChannel {
         sink.write_all(text.as_bytes())
             .and_then(|()| sink.flush())
             .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
-        Ok(Delivery {
-            provider_message_id: Some(format!(
-                "console-{}-{}",
-                envelope.message.id, envelope.message.attempt
-            )),
-        })
+        Ok(Delivery::id(Some(format!(
+            "console-{}-{}",
+            envelope.message.id, envelope.message.attempt
+        ))))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod console;
 pub mod email;
+pub mod twilio;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +29,20 @@ pub struct Envelope {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivery {
     pub provider_message_id: Option<String>,
+    /// Recorded on the attempt: e.g. that a fallback voice language was used.
+    pub note: Option<String>,
+    /// SMS segments the provider will bill.
+    pub segments: Option<i32>,
+}
+
+impl Delivery {
+    /// Accepted, with the provider's id for the message.
+    pub fn id(provider_message_id: Option<String>) -> Self {
+        Self {
+            provider_message_id,
+            ..Self::default()
+        }
+    }
 }
 
 /// What the dispatcher should do after a failed send.

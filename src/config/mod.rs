@@ -17,7 +17,8 @@ pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use validate::{
-    Backend, Config, DispatchSettings, HttpSettings, Relation, SmtpSettings, WebhookSettings,
+    Backend, Config, DispatchSettings, HttpSettings, Relation, SmtpSettings, TwilioSettings, Voice,
+    WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -95,6 +96,22 @@ pub struct TwilioSection {
     pub account_sid: String,
     pub auth_token: Secret,
     pub public_url: String,
+    pub from: String,
+    pub messaging_service_sid: String,
+    pub base_url: String,
+    pub default_region: String,
+    pub rate_limit: u32,
+    pub max_segments: u32,
+    pub voice_fallback: bool,
+    pub voice_default_language: String,
+    pub voices: BTreeMap<String, VoiceSection>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceSection {
+    pub language: String,
+    pub voice: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ pub enum Backend {
     Smtp,
     SmtpDb,
     SendGrid,
+    Twilio,
 }
 
 /// The `[email.smtp]` server, checked.
@@ -111,6 +112,31 @@ pub struct WebhookSettings {
     pub twilio_public_url: Option<String>,
 }
 
+/// A `<Say>` language and voice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voice {
+    pub language: String,
+    pub voice: String,
+}
+
+/// Twilio, from `[twilio]`.
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: super::Secret,
+    pub from: String,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: String,
+    pub public_url: Option<String>,
+    pub default_region: Option<phonenumber::country::Id>,
+    pub rate_limit: u32,
+    pub max_segments: u32,
+    pub voice_fallback: bool,
+    pub voice_default_language: String,
+    /// By normalised language (`ro`, `pt-br`).
+    pub voices: HashMap<String, Voice>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -120,7 +146,7 @@ pub struct Config {
     pub pool_size: usize,
     pub http: HttpSettings,
     pub webhooks: WebhookSettings,
-    pub twilio_account_sid: String,
+    pub twilio: TwilioSettings,
     pub recipients: Relation,
     pub dispatch: DispatchSettings,
     pub retry: RetryPolicy,
@@ -142,21 +168,90 @@ fn positive(key: &str, value: Duration) -> Result<Duration, ConfigError> {
     Ok(value)
 }
 
-fn backend(key: &str, name: &str, email: bool) -> Result<Backend, ConfigError> {
-    match (name.trim(), email) {
-        ("console", _) => Ok(Backend::Console),
-        ("smtp", true) => Ok(Backend::Smtp),
-        ("smtp_db", true) => Ok(Backend::SmtpDb),
-        ("sendgrid", true) => Ok(Backend::SendGrid),
-        (other, true) => Err(ConfigError::invalid(
-            key,
-            format!("unknown backend {other:?} (available: console, smtp, smtp_db, sendgrid)"),
-        )),
-        (other, false) => Err(ConfigError::invalid(
-            key,
-            format!("unknown backend {other:?} (available: console)"),
-        )),
+fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
+    let available: &[(&str, Backend)] = match kind {
+        Kind::Email => &[
+            ("console", Backend::Console),
+            ("smtp", Backend::Smtp),
+            ("smtp_db", Backend::SmtpDb),
+            ("sendgrid", Backend::SendGrid),
+        ],
+        Kind::Sms | Kind::Voice => &[("console", Backend::Console), ("twilio", Backend::Twilio)],
+        Kind::Push | Kind::Chat => &[("console", Backend::Console)],
+    };
+    let name = name.trim();
+    available
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| {
+            let names: Vec<&str> = available.iter().map(|(n, _)| *n).collect();
+            ConfigError::invalid(
+                key,
+                format!("unknown backend {name:?} (available: {})", names.join(", ")),
+            )
+        })
+}
+
+fn twilio(raw: &super::TwilioSection, public_url: &str) -> Result<TwilioSettings, ConfigError> {
+    let base = raw.base_url.trim().trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(ConfigError::invalid(
+            "twilio.base_url",
+            "must be an http(s) URL",
+        ));
     }
+    let default_region = match raw.default_region.trim() {
+        "" => None,
+        region => Some(region.to_ascii_uppercase().parse().map_err(|_| {
+            ConfigError::invalid(
+                "twilio.default_region",
+                format!("unknown region {region:?} (use e.g. IE, GB, US)"),
+            )
+        })?),
+    };
+    if raw.max_segments == 0 {
+        return Err(ConfigError::invalid(
+            "twilio.max_segments",
+            "must be at least 1",
+        ));
+    }
+    let mut voices = HashMap::new();
+    for (lang, v) in &raw.voices {
+        let key = format!("twilio.voices.{lang}");
+        if v.language.trim().is_empty() || v.voice.trim().is_empty() {
+            return Err(ConfigError::invalid(&key, "needs both language and voice"));
+        }
+        voices.insert(
+            crate::render::catalog::normalise(lang),
+            Voice {
+                language: v.language.trim().to_owned(),
+                voice: v.voice.trim().to_owned(),
+            },
+        );
+    }
+    let default_language = crate::render::catalog::normalise(&raw.voice_default_language);
+    if raw.voice_fallback && !voices.contains_key(&default_language) {
+        return Err(ConfigError::invalid(
+            "twilio.voice_default_language",
+            format!("{default_language:?} has no entry in twilio.voices"),
+        ));
+    }
+    Ok(TwilioSettings {
+        account_sid: raw.account_sid.trim().to_owned(),
+        auth_token: raw.auth_token.clone(),
+        from: raw.from.trim().to_owned(),
+        messaging_service_sid: Some(raw.messaging_service_sid.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        base_url: base.to_owned(),
+        public_url: Some(public_url.to_owned()).filter(|s| !s.is_empty()),
+        default_region,
+        rate_limit: raw.rate_limit,
+        max_segments: raw.max_segments,
+        voice_fallback: raw.voice_fallback,
+        voice_default_language: default_language,
+        voices,
+    })
 }
 
 fn smtp(raw: &super::SmtpSection) -> Result<SmtpSettings, ConfigError> {
@@ -310,20 +405,23 @@ impl Config {
         let backends = HashMap::from([
             (
                 Kind::Email,
-                backend("email.backend", &raw.email.backend, true)?,
+                backend("email.backend", &raw.email.backend, Kind::Email)?,
             ),
-            (Kind::Sms, backend("sms.backend", &raw.sms.backend, false)?),
+            (
+                Kind::Sms,
+                backend("sms.backend", &raw.sms.backend, Kind::Sms)?,
+            ),
             (
                 Kind::Voice,
-                backend("voice.backend", &raw.voice.backend, false)?,
+                backend("voice.backend", &raw.voice.backend, Kind::Voice)?,
             ),
             (
                 Kind::Push,
-                backend("push.backend", &raw.push.backend, false)?,
+                backend("push.backend", &raw.push.backend, Kind::Push)?,
             ),
             (
                 Kind::Chat,
-                backend("chat.backend", &raw.chat.backend, false)?,
+                backend("chat.backend", &raw.chat.backend, Kind::Chat)?,
             ),
         ]);
         let smtp = smtp(&raw.email.smtp)?;
@@ -391,6 +489,20 @@ impl Config {
             twilio_auth_token: raw.twilio.auth_token.clone(),
             twilio_public_url: (!public_url.is_empty()).then(|| public_url.to_owned()),
         };
+        let twilio = twilio(&raw.twilio, public_url)?;
+        for kind in [Kind::Sms, Kind::Voice] {
+            if backends[&kind] == Backend::Twilio
+                && (twilio.account_sid.is_empty() || twilio.auth_token.is_empty())
+            {
+                return Err(ConfigError::invalid(
+                    "twilio.account_sid",
+                    format!(
+                        "account_sid and auth_token are required when {kind}.backend is twilio \
+                         (or set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)"
+                    ),
+                ));
+            }
+        }
         if raw.templates.fuel == 0 {
             return Err(ConfigError::invalid("templates.fuel", "must be at least 1"));
         }
@@ -405,7 +517,7 @@ impl Config {
             pool_size: raw.database.pool_size,
             http,
             webhooks,
-            twilio_account_sid: raw.twilio.account_sid.trim().to_owned(),
+            twilio,
             recipients,
             dispatch,
             retry,

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0002", "helpers"),
     migration!("0003", "smtp_servers"),
     migration!("0004", "inbound_suppressions"),
+    migration!("0005", "phone"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

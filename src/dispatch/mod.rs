@@ -278,6 +278,8 @@ impl Dispatcher {
             provider_code: None,
             error: None,
             provider_message_id: None,
+            note: None,
+            segments: None,
             started_at,
             finished_at,
         };
@@ -298,6 +300,8 @@ impl Dispatcher {
         let error = match result {
             Ok(delivery) => {
                 outcome.provider_message_id = delivery.provider_message_id;
+                outcome.note = delivery.note;
+                outcome.segments = delivery.segments;
                 return outcome;
             }
             Err(error) => error,

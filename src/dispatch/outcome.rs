@@ -39,6 +39,10 @@ pub struct Outcome {
     pub provider_code: Option<String>,
     pub error: Option<String>,
     pub provider_message_id: Option<String>,
+    /// Something an auditor should know about this attempt (a fallback taken…).
+    pub note: Option<String>,
+    /// SMS segments billed.
+    pub segments: Option<i32>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
 }
@@ -75,6 +79,8 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
         .collect();
     let started: Vec<DateTime<Utc>> = outcomes.iter().map(|o| o.started_at).collect();
     let finished: Vec<DateTime<Utc>> = outcomes.iter().map(|o| o.finished_at).collect();
+    let notes: Vec<Option<&str>> = outcomes.iter().map(|o| o.note.as_deref()).collect();
+    let segments: Vec<Option<i32>> = outcomes.iter().map(|o| o.segments).collect();
 
     let client = pool.get().await?;
     let statement = client.prepare_cached(statements::RECORD).await?;
@@ -94,6 +100,8 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
                 &provider_ids,
                 &started,
                 &finished,
+                &notes,
+                &segments,
             ],
         )
         .await?;

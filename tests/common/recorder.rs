@@ -21,9 +21,7 @@ pub struct Recorder {
 impl Recorder {
     pub fn accepting(name: &str) -> Arc<Self> {
         Self::with_rule(name, |e| {
-            Ok(Delivery {
-                provider_message_id: Some(format!("rec-{}", e.message.id)),
-            })
+            Ok(Delivery::id(Some(format!("rec-{}", e.message.id))))
         })
     }
 

@@ -38,8 +38,6 @@ impl MailTransport for ConsoleMail {
         sink.write_all(text.as_bytes())
             .and_then(|()| sink.flush())
             .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
-        Ok(Delivery {
-            provider_message_id: Some(email.message_id.clone()),
-        })
+        Ok(Delivery::id(Some(email.message_id.clone())))
     }
 }

@@ -136,9 +136,7 @@ impl MailTransport for SendGridMail {
                 .get("x-message-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            return Ok(Delivery {
-                provider_message_id: id,
-            });
+            return Ok(Delivery::id(id));
         }
         let text = response.text().await.unwrap_or_default();
         Err(classify(status, &headers, &text))

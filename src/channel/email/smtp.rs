@@ -81,9 +81,7 @@ impl MailTransport for SmtpMail {
     async fn deliver(&self, email: &Email) -> Result<Delivery, SendError> {
         let message = compose::to_mime(email)?;
         match self.inner.send(message).await {
-            Ok(_) => Ok(Delivery {
-                provider_message_id: Some(email.message_id.clone()),
-            }),
+            Ok(_) => Ok(Delivery::id(Some(email.message_id.clone()))),
             Err(e) => Err(classify(&self.label, &e)),
         }
     }
