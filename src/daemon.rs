@@ -6,6 +6,8 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::channel::airship::AirshipChannel;
+use crate::channel::chat::{InAppChannel, Mirror};
 use crate::channel::console::{ConsoleChannel, ConsoleSink};
 use crate::channel::email::console::ConsoleMail;
 use crate::channel::email::sendgrid::SendGridMail;
@@ -74,19 +76,35 @@ pub fn build_channels_with_sink(
             message: e.message,
         }
     };
-    let twilio_configured =
-        !config.twilio.account_sid.is_empty() && !config.twilio.auth_token.is_empty();
-    let twilio: Option<Arc<dyn Channel>> = if twilio_configured {
-        let channel = TwilioChannel::new(
-            config.twilio.clone(),
-            templates.clone(),
-            config.dispatch.send_timeout,
-        )
-        .map_err(backend_error("twilio"))?;
-        Some(Arc::new(channel))
-    } else {
-        None
-    };
+    // Channels that read the database share one small pool.
+    let pool = db::pool(&config.database_url, 4)?;
+    let mut extra: Vec<(Kind, Backend, Arc<dyn Channel>)> = Vec::new();
+    if !config.twilio.account_sid.is_empty() && !config.twilio.auth_token.is_empty() {
+        let twilio: Arc<dyn Channel> = Arc::new(
+            TwilioChannel::new(
+                config.twilio.clone(),
+                templates.clone(),
+                config.dispatch.send_timeout,
+            )
+            .map_err(backend_error("twilio"))?,
+        );
+        extra.push((Kind::Sms, Backend::Twilio, twilio.clone()));
+        extra.push((Kind::Voice, Backend::Twilio, twilio));
+    }
+    let airship = AirshipChannel::new(
+        config.push_app.clone(),
+        config.push_device_types.clone(),
+        pool.clone(),
+        templates.clone(),
+        config.dispatch.send_timeout,
+    )
+    .map_err(backend_error("airship"))?;
+    extra.push((Kind::Push, Backend::Airship, Arc::new(airship)));
+    extra.push((
+        Kind::Chat,
+        Backend::InApp,
+        Arc::new(InAppChannel::new(pool.clone(), templates.clone())),
+    ));
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config
             .backends
@@ -94,15 +112,21 @@ pub fn build_channels_with_sink(
             .copied()
             .unwrap_or(Backend::Console);
         channels.register(kind, console.clone(), default == Backend::Console);
-        if let (Some(twilio), Kind::Sms | Kind::Voice) = (&twilio, kind) {
-            channels.register(kind, twilio.clone(), default == Backend::Twilio);
-        } else if default != Backend::Console {
+        let mut found = default == Backend::Console;
+        for (k, backend, channel) in &extra {
+            if *k == kind {
+                channels.register(kind, channel.clone(), *backend == default);
+                found |= *backend == default;
+            }
+        }
+        if !found {
             return Err(DaemonError::Backend {
                 backend: format!("{default:?}"),
                 message: format!("not available for {kind} messages"),
             });
         }
     }
+    let mirror = Arc::new(Mirror::new(pool.clone(), config.chat_mirror_email));
     let mut transports: Vec<(Backend, Arc<dyn MailTransport>)> = vec![
         (Backend::Console, Arc::new(ConsoleMail::new(sink))),
         (
@@ -112,7 +136,7 @@ pub fn build_channels_with_sink(
         (
             Backend::SmtpDb,
             Arc::new(SmtpDbMail::new(
-                db::pool(&config.database_url, 2)?,
+                pool.clone(),
                 config.smtp.ca_pem.clone(),
                 config.smtp.pool_size,
             )),
@@ -133,7 +157,8 @@ pub fn build_channels_with_sink(
         .copied()
         .unwrap_or(Backend::Console);
     for (backend, transport) in transports {
-        let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone());
+        let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone())
+            .with_mirror(mirror.clone());
         channels.register(Kind::Email, Arc::new(channel), backend == default);
     }
     Ok(channels)

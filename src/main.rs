@@ -61,6 +61,29 @@ enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// Push tools.
+    Push {
+        #[command(subcommand)]
+        command: PushCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushCommand {
+    /// Send one test push to a single device and print the outcome.
+    Test {
+        /// An app of outpost.push_apps; without it, the [push] app.
+        #[arg(long)]
+        app: Option<String>,
+        /// The device's Channel ID (shown in the app's "About app" screen).
+        #[arg(long)]
+        channel: String,
+        /// ios, android, web or amazon, when known.
+        #[arg(long)]
+        device_type: Option<String>,
+        #[arg(long, default_value = "Test notification from Outpost")]
+        message: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,7 +171,18 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Command::Templates {
                     command: TemplatesCommand::Check,
                 } => templates_check(&config),
-                Command::Config { .. } | Command::Dev { .. } => unreachable!("handled above"),
+                Command::Push {
+                    command:
+                        PushCommand::Test {
+                            app,
+                            channel,
+                            device_type,
+                            message,
+                        },
+                } => push_test(&config, app.as_deref(), &channel, device_type, &message).await,
+                Command::Config { .. } | Command::Dev { .. } => {
+                    bail!("internal error: handled above")
+                }
             }
         }
     }
@@ -222,6 +256,46 @@ fn channels(config: &Config) -> Result<outpost::channel::Channels> {
     let templates = Arc::new(Templates::load(&config.template_source())?);
     daemon::reload_on_sighup(templates.clone());
     Ok(daemon::build_channels(config, templates)?)
+}
+
+async fn push_test(
+    config: &Config,
+    app: Option<&str>,
+    channel: &str,
+    device_type: Option<String>,
+    message: &str,
+) -> Result<()> {
+    use outpost::channel::airship::{self, Audience, Notification};
+    let app = match app {
+        Some(name) => airship::find_app(&db::pool(&config.database_url, 1)?, name).await?,
+        None => config.push_app.clone().context(
+            "no [push] app_key configured; pass --app NAME for an app of outpost.push_apps",
+        )?,
+    };
+    let client = airship::http_client(config.dispatch.send_timeout)?;
+    let audience = Audience::Channel {
+        id: channel.to_owned(),
+        device_type,
+    };
+    let notification = Notification {
+        alert: message.to_owned(),
+        ..Notification::default()
+    };
+    let payload = airship::payload(&audience, &notification, &config.push_device_types);
+    match airship::push(&client, &app, &payload).await {
+        Ok(delivery) => {
+            println!(
+                "sent to channel {channel} with app {}: push id {}",
+                app.name,
+                delivery.provider_message_id.as_deref().unwrap_or("-")
+            );
+            Ok(())
+        }
+        Err(e) => bail!(
+            "push to channel {channel} with app {} failed: {e}",
+            app.name
+        ),
+    }
 }
 
 fn templates_check(config: &Config) -> Result<()> {

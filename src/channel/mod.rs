@@ -1,6 +1,8 @@
 //! The `Channel` trait every delivery backend implements, its error that says
 //! what to do next, and the registry that picks a channel for a message.
 
+pub mod airship;
+pub mod chat;
 pub mod console;
 pub mod email;
 pub mod twilio;

@@ -17,8 +17,8 @@ pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use validate::{
-    Backend, Config, DispatchSettings, HttpSettings, Relation, SmtpSettings, TwilioSettings, Voice,
-    WebhookSettings,
+    Backend, Config, DispatchSettings, HttpSettings, PushApp, Relation, SmtpSettings,
+    TwilioSettings, Voice, WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -56,8 +56,8 @@ pub struct RawConfig {
     pub email: EmailSection,
     pub sms: BackendSection,
     pub voice: BackendSection,
-    pub push: BackendSection,
-    pub chat: BackendSection,
+    pub push: PushSection,
+    pub chat: ChatSection,
     pub log: LogSection,
 }
 
@@ -191,6 +191,23 @@ pub struct SendGridSection {
 #[serde(deny_unknown_fields)]
 pub struct BackendSection {
     pub backend: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSection {
+    pub backend: String,
+    pub app_key: String,
+    pub master_secret: Secret,
+    pub base_url: String,
+    pub device_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSection {
+    pub backend: String,
+    pub mirror_email: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,6 +18,17 @@ pub enum Backend {
     SmtpDb,
     SendGrid,
     Twilio,
+    Airship,
+    InApp,
+}
+
+/// An Airship app: the default one from `[push]`, or a row of `outpost.push_apps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushApp {
+    pub name: String,
+    pub app_key: String,
+    pub master_secret: super::Secret,
+    pub base_url: String,
 }
 
 /// The `[email.smtp]` server, checked.
@@ -147,6 +158,10 @@ pub struct Config {
     pub http: HttpSettings,
     pub webhooks: WebhookSettings,
     pub twilio: TwilioSettings,
+    /// The default push app, when `[push] app_key` is set.
+    pub push_app: Option<PushApp>,
+    pub push_device_types: Vec<String>,
+    pub chat_mirror_email: bool,
     pub recipients: Relation,
     pub dispatch: DispatchSettings,
     pub retry: RetryPolicy,
@@ -177,7 +192,8 @@ fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
             ("sendgrid", Backend::SendGrid),
         ],
         Kind::Sms | Kind::Voice => &[("console", Backend::Console), ("twilio", Backend::Twilio)],
-        Kind::Push | Kind::Chat => &[("console", Backend::Console)],
+        Kind::Push => &[("console", Backend::Console), ("airship", Backend::Airship)],
+        Kind::Chat => &[("console", Backend::Console), ("inapp", Backend::InApp)],
     };
     let name = name.trim();
     available
@@ -503,6 +519,40 @@ impl Config {
                 ));
             }
         }
+        let p = &raw.push;
+        let push_base = p.base_url.trim().trim_end_matches('/');
+        if !(push_base.starts_with("http://") || push_base.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "push.base_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if p.app_key.trim().is_empty() != p.master_secret.is_empty() {
+            return Err(ConfigError::invalid(
+                "push.app_key",
+                "app_key and master_secret must be set together",
+            ));
+        }
+        if backends[&Kind::Push] == Backend::Airship && p.app_key.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "push.app_key",
+                "required when push.backend is airship (or set URBANAIRSHIP_APP_KEY and URBANAIRSHIP_MASTER_SECRET)",
+            ));
+        }
+        for t in &p.device_types {
+            if !matches!(t.as_str(), "ios" | "android" | "web" | "amazon") {
+                return Err(ConfigError::invalid(
+                    "push.device_types",
+                    format!("unknown device type {t:?}"),
+                ));
+            }
+        }
+        let push_app = (!p.app_key.trim().is_empty()).then(|| PushApp {
+            name: "default".into(),
+            app_key: p.app_key.trim().to_owned(),
+            master_secret: p.master_secret.clone(),
+            base_url: push_base.to_owned(),
+        });
         if raw.templates.fuel == 0 {
             return Err(ConfigError::invalid("templates.fuel", "must be at least 1"));
         }
@@ -518,6 +568,9 @@ impl Config {
             http,
             webhooks,
             twilio,
+            push_app,
+            push_device_types: raw.push.device_types.clone(),
+            chat_mirror_email: raw.chat.mirror_email,
             recipients,
             dispatch,
             retry,

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0003", "smtp_servers"),
     migration!("0004", "inbound_suppressions"),
     migration!("0005", "phone"),
+    migration!("0006", "push_chat"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -44,3 +44,9 @@ pub const EVENT_DELIVERED: &str = include_str!("queries/event_delivered.sql");
 pub const EVENT_BOUNCED: &str = include_str!("queries/event_bounced.sql");
 /// Adds an address to the suppression list.
 pub const SUPPRESS: &str = include_str!("queries/suppress.sql");
+/// An enabled push app by name.
+pub const PUSH_APP: &str = include_str!("queries/push_app.sql");
+/// Appends a system message for a `chat` outbox row.
+pub const SEND_SYSTEM_MESSAGE: &str = include_str!("queries/send_system_message.sql");
+/// Mirrors a sent e-mail into chat.
+pub const MIRROR_TO_CHAT: &str = include_str!("queries/mirror_to_chat.sql");

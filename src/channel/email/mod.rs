@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::chat::Mirror;
 use super::{Channel, Delivery, Envelope, SendError};
 use crate::render::{RenderedEmail, Renderer, Templates};
 pub use compose::Email;
@@ -29,6 +30,7 @@ pub struct EmailChannel {
     transport: Arc<dyn MailTransport>,
     templates: Arc<Templates>,
     default_from: String,
+    mirror: Option<Arc<Mirror>>,
 }
 
 impl EmailChannel {
@@ -41,7 +43,14 @@ impl EmailChannel {
             transport,
             templates,
             default_from: default_from.into(),
+            mirror: None,
         }
+    }
+
+    /// Duplicates sent e-mails into the recipient's private chat channel.
+    pub fn with_mirror(mut self, mirror: Arc<Mirror>) -> Self {
+        self.mirror = Some(mirror);
+        self
     }
 }
 
@@ -54,7 +63,18 @@ impl Channel for EmailChannel {
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
         let rendered = render(&self.templates.get(), envelope)?;
         let email = compose::compose(envelope, rendered, &self.default_from)?;
-        self.transport.deliver(&email).await
+        let mut delivery = self.transport.deliver(&email).await?;
+        if let Some(mirror) = &self.mirror
+            && let Some(note) = mirror
+                .mirror(&envelope.message, &email.subject, &email.text)
+                .await
+        {
+            delivery.note = Some(match delivery.note {
+                Some(existing) => format!("{existing}; {note}"),
+                None => note,
+            });
+        }
+        Ok(delivery)
     }
 }
 

@@ -1,0 +1,152 @@
+//! In-app messaging: a `chat` outbox row becomes a system message in the
+//! user's private channel through `outpost.send_system_message`, rendered
+//! from `NAME.txt` (plaintext) or `NAME.html` (html). Sent e-mail reports are
+//! mirrored into the same channel.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+
+use super::{Channel, Delivery, Envelope, SendError};
+use crate::db::statements;
+use crate::message::ClaimedMessage;
+use crate::render::Templates;
+
+pub struct InAppChannel {
+    pool: Pool,
+    templates: Arc<Templates>,
+}
+
+impl InAppChannel {
+    pub fn new(pool: Pool, templates: Arc<Templates>) -> Self {
+        Self { pool, templates }
+    }
+}
+
+/// A database error as a send error: the SQL functions' own refusals
+/// (messaging not enabled…) are permanent, the rest transient.
+fn db_error(e: &tokio_postgres::Error) -> SendError {
+    match e.as_db_error() {
+        Some(db) if db.code().code() == "P0001" || db.code().code().starts_with("23") => {
+            SendError::permanent(db.message().to_owned())
+        }
+        _ => SendError::transient(format!("database error: {e}")),
+    }
+}
+
+#[async_trait]
+impl Channel for InAppChannel {
+    fn name(&self) -> &str {
+        "inapp"
+    }
+
+    async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
+        let m = &envelope.message;
+        let format = m
+            .options
+            .get("format")
+            .and_then(|v| v.as_str())
+            .unwrap_or("plaintext");
+        let extension = match format {
+            "plaintext" => "txt",
+            "html" => "html",
+            other => {
+                return Err(SendError::permanent(format!(
+                    "chat format must be plaintext or html, not {other:?}"
+                )));
+            }
+        };
+        let renderer = self.templates.get();
+        let text = match (
+            m.template.as_deref().filter(|t| !t.trim().is_empty()),
+            m.body.as_deref(),
+        ) {
+            (Some(t), _) => renderer
+                .render_file(&format!("{t}.{extension}"), &m.context, &envelope.locale)
+                .map_err(|e| SendError::permanent(e.to_string()))?,
+            (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
+            (None, None) => {
+                return Err(SendError::permanent(
+                    "the chat message has no template and no body",
+                ));
+            }
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SendError::permanent("the chat message is empty"));
+        }
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| SendError::transient(format!("database unavailable: {e}")))?;
+        let row = client
+            .query_one(
+                statements::SEND_SYSTEM_MESSAGE,
+                &[&envelope.to, &text, &format, &m.tenant, &m.id.0],
+            )
+            .await
+            .map_err(|e| db_error(&e))?;
+        Ok(Delivery::id(Some(format!(
+            "chat-message-{}",
+            row.get::<_, i64>(0)
+        ))))
+    }
+}
+
+/// Mirrors sent e-mails into the recipient's private channel.
+pub struct Mirror {
+    pool: Pool,
+    /// Whether to mirror when the message's options do not say.
+    default: bool,
+}
+
+impl Mirror {
+    pub fn new(pool: Pool, default: bool) -> Self {
+        Self { pool, default }
+    }
+
+    /// Appends `subject` and `text` for a message with a `to_user`, when its
+    /// options (`mirror_to_chat`) or the default ask for it. Returns a note for
+    /// the attempt; a failure never fails the e-mail, which was already sent.
+    pub async fn mirror(
+        &self,
+        message: &ClaimedMessage,
+        subject: &str,
+        text: &str,
+    ) -> Option<String> {
+        let user = message
+            .to_user
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())?;
+        let wanted = message
+            .options
+            .get("mirror_to_chat")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(self.default);
+        if !wanted {
+            return None;
+        }
+        let result = async {
+            let client = self.pool.get().await.map_err(|e| e.to_string())?;
+            let row = client
+                .query_one(
+                    statements::MIRROR_TO_CHAT,
+                    &[&user, &subject, &text, &message.id.0, &message.tenant],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<Option<i64>, String>(row.get(0))
+        }
+        .await;
+        match result {
+            Ok(Some(id)) => Some(format!("mirrored to chat message {id}")),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(message = %message.id, error = %e, "mirroring an e-mail into chat failed");
+                Some(format!("not mirrored to chat: {e}"))
+            }
+        }
+    }
+}
