@@ -225,7 +225,7 @@ BEGIN
         RETURN NULL;
     END IF;
     RETURN outpost.send_system_message(mirror_to_chat.to_user,
-        concat_ws(E'\n\n', nullif(btrim(subject), ''), nullif(btrim(body), '')),
+        concat_ws(E'\n\n', nullif(btrim(subject, E' \t\r\n'), ''), nullif(btrim(body, E' \t\r\n'), '')),
         'plaintext', the_tenant, mirror_to_chat.outbox_message_id, false);
 END;
 $$;
