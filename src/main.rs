@@ -46,10 +46,22 @@ enum Command {
     },
     /// Enqueue one message and print its id.
     Send(Box<SendArgs>),
-    /// Show one message with its attempts, or counts by kind and status.
+    /// Show one message with its attempts, a user's messages, or counts by kind and status.
     Status {
         /// A message id.
         id: Option<i64>,
+        /// List this user's messages instead.
+        #[arg(long, conflicts_with = "id")]
+        user: Option<String>,
+        /// With --user: since this time (RFC 3339) or this long ago (e.g. 7d, 12h).
+        #[arg(long, default_value = "7d")]
+        since: String,
+    },
+    /// Counts, success rate and p50/p95 send latency by kind and provider.
+    Stats {
+        /// Since this time (RFC 3339) or this long ago (e.g. 24h).
+        #[arg(long, default_value = "24h")]
+        since: String,
     },
     /// Configuration tools.
     Config {
@@ -167,7 +179,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Command::Run { migrate } => run(&config, migrate).await,
                 Command::Migrate => migrate_db(&config.database_url).await,
                 Command::Send(args) => send(&config, args).await,
-                Command::Status { id } => show_status(&config, id).await,
+                Command::Status { id, user, since } => show_status(&config, id, user, &since).await,
+                Command::Stats { since } => {
+                    let client = db::connect(&config.database_url).await?;
+                    print!("{}", status::stats(&client, parse_since(&since)?).await?);
+                    Ok(())
+                }
                 Command::Templates {
                     command: TemplatesCommand::Check,
                 } => templates_check(&config),
@@ -363,8 +380,31 @@ async fn send(config: &Config, a: Box<SendArgs>) -> Result<()> {
     Ok(())
 }
 
-async fn show_status(config: &Config, id: Option<i64>) -> Result<()> {
+/// An RFC 3339 time, or a duration ago ("7d", "12h").
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let ago = humantime::parse_duration(text).with_context(|| {
+        format!("--since {text:?} is neither an RFC 3339 time nor a duration like 7d")
+    })?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(ago).context("--since is too long ago")?)
+}
+
+async fn show_status(
+    config: &Config,
+    id: Option<i64>,
+    user: Option<String>,
+    since: &str,
+) -> Result<()> {
     let client = db::connect(&config.database_url).await?;
+    if let Some(user) = user {
+        print!(
+            "{}",
+            status::user_report(&client, &user, parse_since(since)?).await?
+        );
+        return Ok(());
+    }
     match id {
         Some(id) => match status::message_report(&client, MessageId(id)).await? {
             Some(report) => print!("{report}"),

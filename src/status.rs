@@ -140,3 +140,101 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
         |t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
     )
 }
+
+/// A user's messages created since `since`, one line each.
+pub async fn user_report(
+    client: &impl GenericClient,
+    user: &str,
+    since: DateTime<Utc>,
+) -> Result<String, DbError> {
+    let rows = client
+        .query(statements::STATUS_USER, &[&user, &since])
+        .await?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>10}  {:<6} {:<10} {:>8}  {:<10} {:<27} {}",
+        "id", "kind", "status", "attempts", "provider", "created", "last event / error"
+    );
+    for r in &rows {
+        let tail = r
+            .get::<_, Option<String>>("last_event")
+            .or_else(|| r.get::<_, Option<String>>("last_error"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:>10}  {:<6} {:<10} {:>8}  {:<10} {:<27} {}",
+            r.get::<_, i64>("id"),
+            r.get::<_, String>("kind"),
+            r.get::<_, String>("status"),
+            r.get::<_, i32>("attempts"),
+            r.get::<_, String>("provider"),
+            fmt_time(r.get("created_at")),
+            tail
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} message(s) for user {user} since {}",
+        rows.len(),
+        fmt_time(Some(since))
+    );
+    Ok(out)
+}
+
+/// Counts, success rate and latency percentiles since `since`.
+pub async fn stats(client: &impl GenericClient, since: DateTime<Utc>) -> Result<String, DbError> {
+    let mut out = String::new();
+    let _ = writeln!(out, "messages created since {}:", fmt_time(Some(since)));
+    for r in client.query(statements::STATS_STATUS, &[&since]).await? {
+        let _ = writeln!(
+            out,
+            "  {:<6} {:<11} {:>10}",
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, i64>(2)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "attempts:\n  {:<6} {:<10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "kind",
+        "provider",
+        "attempts",
+        "sent",
+        "retried",
+        "failed",
+        "unknown",
+        "success",
+        "p50 ms",
+        "p95 ms"
+    );
+    for r in client.query(statements::STATS, &[&since]).await? {
+        let attempts: i64 = r.get("attempts");
+        let sent: i64 = r.get("sent");
+        let rate = if attempts > 0 {
+            100.0 * sent as f64 / attempts as f64
+        } else {
+            0.0
+        };
+        let ms = |name: &str| {
+            r.get::<_, Option<f64>>(name)
+                .map_or_else(|| "-".to_owned(), |s| format!("{:.1}", s * 1000.0))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<6} {:<10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8.1}% {:>9} {:>9}",
+            r.get::<_, String>("kind"),
+            r.get::<_, String>("provider"),
+            attempts,
+            sent,
+            r.get::<_, i64>("retried"),
+            r.get::<_, i64>("failed"),
+            r.get::<_, i64>("unknown"),
+            rate,
+            ms("p50"),
+            ms("p95"),
+        );
+    }
+    Ok(out)
+}

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0004", "inbound_suppressions"),
     migration!("0005", "phone"),
     migration!("0006", "push_chat"),
+    migration!("0007", "audit_roles"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

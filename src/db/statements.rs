@@ -50,3 +50,9 @@ pub const PUSH_APP: &str = include_str!("queries/push_app.sql");
 pub const SEND_SYSTEM_MESSAGE: &str = include_str!("queries/send_system_message.sql");
 /// Mirrors a sent e-mail into chat.
 pub const MIRROR_TO_CHAT: &str = include_str!("queries/mirror_to_chat.sql");
+/// A user's messages since a time, for `outpost status --user`.
+pub const STATUS_USER: &str = include_str!("queries/status_user.sql");
+/// Attempt statistics since a time, for `outpost stats`.
+pub const STATS: &str = include_str!("queries/stats.sql");
+/// Message counts since a time, for `outpost stats`.
+pub const STATS_STATUS: &str = include_str!("queries/stats_status.sql");

@@ -1,0 +1,241 @@
+//! Auditing and least privilege: the message_status view, `outpost status
+//! --user` and `outpost stats`, query plans on many rows, and the two roles.
+
+mod common;
+
+use std::process::Command;
+
+use common::TestDb;
+use common::recorder::Recorder;
+use outpost::channel::{Channel, Channels, SendError};
+
+fn outpost(db: &TestDb, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn status_view_user_listing_and_stats() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO outpost.recipients (user_id, email, phone) VALUES ('42', 'ann@example.com', '+353861234567');
+             SELECT outpost.send_simple_mail('Hi', 'Body', to_user => '42');
+             SELECT outpost.send_sms('Code', to_user => '42');
+             SELECT outpost.send_sms('Other', to_user => '7', to_address => '+353861234568');",
+        )
+        .await
+        .unwrap();
+    let recorder = Recorder::with_rule("rec", |e| {
+        if e.message.kind == outpost::message::Kind::Sms && e.to.ends_with('7') {
+            Err(SendError::permanent("rejected"))
+        } else {
+            Ok(outpost::channel::Delivery::id(Some("p1".into())))
+        }
+    });
+    let d = db.dispatcher(
+        &db.config(&[]),
+        Channels::with_default_for_all(recorder as std::sync::Arc<dyn Channel>),
+        "w",
+    );
+    d.drain().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO outpost.events (message_id, provider, provider_event_id, event) SELECT id, 'rec', 'e1', 'delivered' FROM outpost.messages WHERE kind = 'email'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let rows = client
+        .query("SELECT kind, status, last_outcome, last_provider, last_event FROM outpost.message_status WHERE to_user = '42' ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].get::<_, Option<String>>(4).as_deref(),
+        Some("delivered")
+    );
+    assert_eq!(
+        rows[1].get::<_, Option<String>>(2).as_deref(),
+        Some("failed")
+    );
+    assert_eq!(rows[1].get::<_, Option<String>>(3).as_deref(), Some("rec"));
+
+    let (ok, stdout, stderr) = outpost(&db, &["status", "--user", "42", "--since", "1h"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("2 message(s) for user 42"), "{stdout}");
+    assert!(stdout.contains("delivered"), "{stdout}");
+    assert!(stdout.contains("rejected"), "{stdout}");
+
+    let (ok, stdout, stderr) = outpost(&db, &["stats", "--since", "1h"]);
+    assert!(ok, "{stderr}");
+    let email = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("email  rec"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(email.contains("100.0%"), "{email}");
+    let sms = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("sms    rec"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(sms.contains("50.0%"), "{sms}");
+    let (ok, _, stderr) = outpost(&db, &["stats", "--since", "yesterday-ish"]);
+    assert!(!ok && stderr.contains("--since"), "{stderr}");
+}
+
+#[tokio::test]
+async fn audit_queries_use_indexes_on_many_rows() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO outpost.messages (kind, to_user, body, status, attempts, created_at)
+             SELECT 'sms', 'u' || (g % 20000), 'x', 'sent', 1, now() - (g || ' seconds')::interval
+             FROM generate_series(1, 200000) g;
+             INSERT INTO outpost.attempts (message_id, attempt, worker, provider, started_at, finished_at, outcome)
+             SELECT id, 1, 'w', 'twilio', created_at, created_at + interval '80 ms', 'sent' FROM outpost.messages;
+             ANALYZE outpost.messages; ANALYZE outpost.attempts;",
+        )
+        .await
+        .unwrap();
+    let plan = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(&format!("EXPLAIN {sql}"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    for sql in [
+        "SELECT * FROM outpost.message_status WHERE id = 123456",
+        "SELECT * FROM outpost.message_status WHERE to_user = 'u42' AND created_at >= now() - interval '1 day' ORDER BY created_at DESC LIMIT 1000",
+        "SELECT count(*) FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id WHERE a.started_at >= now() - interval '1 minute'",
+    ] {
+        let p = plan(sql).await;
+        assert!(!p.contains("Seq Scan on messages"), "{sql}\n{p}");
+        assert!(!p.contains("Seq Scan on attempts"), "{sql}\n{p}");
+    }
+}
+
+#[tokio::test]
+async fn the_app_role_may_enqueue_and_read_but_not_touch_secrets_or_rows() {
+    let db = TestDb::new().await;
+    let admin = db.client().await;
+    admin
+        .batch_execute(
+            "INSERT INTO outpost.smtp_servers (name, host, password) VALUES ('relay', 'smtp.example.com', 'smtp-secret');
+             INSERT INTO outpost.push_apps (name, app_key, master_secret) VALUES ('eguide', 'k', 'push-secret');
+             INSERT INTO outpost.messaging_configs (tenant) VALUES ('t1');",
+        )
+        .await
+        .unwrap();
+    let app = db.client().await;
+    app.batch_execute("SET ROLE outpost_app").await.unwrap();
+    // Allowed.
+    let id: i64 = app
+        .query_one("SELECT outpost.send_mail_template('welcome', to_address => 'a@example.com', idempotency_key => 'k1')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let again: i64 = app
+        .query_one("SELECT outpost.send_mail_template('welcome', to_address => 'a@example.com', idempotency_key => 'k1')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(id, again);
+    app.execute("INSERT INTO outpost.messages (kind, to_address, body) VALUES ('sms', '+353861234567', 'x')", &[]).await.unwrap();
+    app.execute("INSERT INTO outpost.recipients (user_id, email, tenant) VALUES ('9', 'n@example.com', 't1')", &[]).await.unwrap();
+    let status: String = app
+        .query_one(
+            "SELECT status FROM outpost.message_status WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "queued");
+    let cancelled: Option<i64> = app
+        .query_one("SELECT outpost.cancel($1)", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cancelled, Some(id));
+    app.query_one("SELECT outpost.send_system_message('9', 'hello')", &[])
+        .await
+        .unwrap();
+    // Refused.
+    for sql in [
+        "SELECT password FROM outpost.smtp_servers",
+        "SELECT master_secret FROM outpost.push_apps",
+        "SELECT body FROM outpost.messages",
+        "UPDATE outpost.messages SET status = 'sent'",
+        "DELETE FROM outpost.messages",
+        "UPDATE outpost.recipients SET email = 'x@example.com'",
+        "DELETE FROM outpost.attempts",
+        "SELECT * FROM outpost.attempts",
+        "INSERT INTO outpost.smtp_servers (name, host) VALUES ('evil', 'evil.example.com')",
+        "INSERT INTO outpost.chat_messages (channel_id, sender, body, format) VALUES (1, '9', '<b>x</b>', 'html')",
+    ] {
+        let err = app.execute(sql, &[]).await.unwrap_err();
+        let code = err.as_db_error().map(|e| e.code().code().to_owned());
+        assert_eq!(
+            code.as_deref(),
+            Some("42501"),
+            "{sql} should be refused: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_daemon_role_is_enough_to_run_the_dispatcher() {
+    let db = TestDb::new().await;
+    let admin = db.client().await;
+    let login = format!("outpost_d_{}", db.name.rsplit('_').next().unwrap());
+    admin
+        .batch_execute(&format!("CREATE ROLE {login} LOGIN IN ROLE outpost_daemon"))
+        .await
+        .unwrap();
+    let email = db.email(&admin, "a@example.com").await;
+    let mut config: tokio_postgres::Config = db.url.parse().unwrap();
+    config.user(&login);
+    let url = format!(
+        "postgres://{login}@{}:{}/{}",
+        match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        },
+        config.get_ports()[0],
+        db.name
+    );
+    let pool = outpost::db::pool(&url, 2).unwrap();
+    let cfg = db.config(&[]);
+    let recorder = Recorder::accepting("rec");
+    let d = outpost::dispatch::Dispatcher::new(
+        pool,
+        &cfg,
+        Channels::with_default_for_all(recorder as std::sync::Arc<dyn Channel>),
+        "least",
+    );
+    assert_eq!(d.drain().await.unwrap(), 1);
+    d.rescue().await.unwrap();
+    assert_eq!(common::row(&admin, email).await.0, "sent");
+    admin
+        .batch_execute(&format!("DROP OWNED BY {login}; DROP ROLE {login}"))
+        .await
+        .unwrap();
+}
