@@ -173,7 +173,10 @@ pub fn reload_on_sighup(templates: Arc<Templates>) {
             return;
         };
         while hup.recv().await.is_some() {
-            match templates.reload() {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
+            let result = templates.reload();
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+            match result {
                 Ok(()) => tracing::info!("templates and catalogs reloaded"),
                 Err(e) => {
                     tracing::error!(error = %e, "reload failed; keeping the previous templates")
@@ -232,6 +235,13 @@ pub async fn run(
         None
     };
     tracing::info!(%worker, "outpost dispatcher started");
+    if let Some(interval) = sd_notify::watchdog_enabled() {
+        dispatcher.heartbeat().enable_watchdog(interval);
+    }
+    // Migrations are current and the HTTP port is bound: tell systemd.
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::warn!(error = %e, "cannot notify systemd that Outpost is ready");
+    }
 
     let wake = Arc::new(Notify::new());
     let listen = tokio::spawn(listener::listen(
@@ -242,6 +252,11 @@ pub async fn run(
     ));
     let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));
 
+    let stopping = shutdown.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    });
     let report = runner::run(dispatcher, wake, shutdown).await;
     background.cancel();
     let _ = listen.await;
