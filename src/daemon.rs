@@ -251,6 +251,13 @@ pub async fn run(
         background.clone(),
     ));
     let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));
+    let housekeeping = config.housekeeping.clone().map(|settings| {
+        tokio::spawn(crate::housekeeping::run(
+            dispatcher.clone(),
+            Arc::new(settings),
+            background.clone(),
+        ))
+    });
 
     let stopping = shutdown.clone();
     tokio::spawn(async move {
@@ -261,6 +268,9 @@ pub async fn run(
     background.cancel();
     let _ = listen.await;
     let _ = rescue.await;
+    if let Some(housekeeping) = housekeeping {
+        let _ = housekeeping.await;
+    }
     if let Some(http) = http {
         let _ = http.await;
     }

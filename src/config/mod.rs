@@ -58,6 +58,7 @@ pub struct RawConfig {
     pub voice: BackendSection,
     pub push: PushSection,
     pub chat: ChatSection,
+    pub housekeeping: HousekeepingSection,
     pub log: LogSection,
 }
 
@@ -208,6 +209,24 @@ pub struct PushSection {
 pub struct ChatSection {
     pub backend: String,
     pub mirror_email: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HousekeepingSection {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub event_retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub inbound_retention: Duration,
+    pub batch_size: i64,
+    pub purge_messages: String,
+    pub purge_events: String,
+    pub purge_inbound: String,
+    pub expire: String,
+    pub schedules: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

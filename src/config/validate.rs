@@ -162,6 +162,8 @@ pub struct Config {
     pub push_app: Option<PushApp>,
     pub push_device_types: Vec<String>,
     pub chat_mirror_email: bool,
+    /// `None` when housekeeping is off.
+    pub housekeeping: Option<crate::housekeeping::Settings>,
     pub recipients: Relation,
     pub dispatch: DispatchSettings,
     pub retry: RetryPolicy,
@@ -207,6 +209,38 @@ fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
                 format!("unknown backend {name:?} (available: {})", names.join(", ")),
             )
         })
+}
+
+fn housekeeping(
+    raw: &super::HousekeepingSection,
+) -> Result<Option<crate::housekeeping::Settings>, ConfigError> {
+    use crate::housekeeping::{Job, Settings, Task};
+    if !raw.enabled {
+        return Ok(None);
+    }
+    if !(1..=100_000).contains(&raw.batch_size) {
+        return Err(ConfigError::invalid(
+            "housekeeping.batch_size",
+            "must be between 1 and 100000",
+        ));
+    }
+    let job = |name: &'static str, expression: &str, task: Task| {
+        Job::new(name, expression, task)
+            .map_err(|e| ConfigError::invalid(&format!("housekeeping.{name}"), e))
+    };
+    Ok(Some(Settings {
+        retention: positive("housekeeping.retention", raw.retention)?,
+        event_retention: positive("housekeeping.event_retention", raw.event_retention)?,
+        inbound_retention: positive("housekeeping.inbound_retention", raw.inbound_retention)?,
+        batch_size: raw.batch_size,
+        jobs: vec![
+            job("purge_messages", &raw.purge_messages, Task::PurgeMessages)?,
+            job("purge_events", &raw.purge_events, Task::PurgeEvents)?,
+            job("purge_inbound", &raw.purge_inbound, Task::PurgeInbound)?,
+            job("expire", &raw.expire, Task::Expire)?,
+            job("schedules", &raw.schedules, Task::Schedules)?,
+        ],
+    }))
 }
 
 fn twilio(raw: &super::TwilioSection, public_url: &str) -> Result<TwilioSettings, ConfigError> {
@@ -553,6 +587,7 @@ impl Config {
             master_secret: p.master_secret.clone(),
             base_url: push_base.to_owned(),
         });
+        let housekeeping = housekeeping(&raw.housekeeping)?;
         if raw.templates.fuel == 0 {
             return Err(ConfigError::invalid("templates.fuel", "must be at least 1"));
         }
@@ -571,6 +606,7 @@ impl Config {
             push_app,
             push_device_types: raw.push.device_types.clone(),
             chat_mirror_email: raw.chat.mirror_email,
+            housekeeping,
             recipients,
             dispatch,
             retry,

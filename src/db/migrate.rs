@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0005", "phone"),
     migration!("0006", "push_chat"),
     migration!("0007", "audit_roles"),
+    migration!("0008", "schedules_housekeeping"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

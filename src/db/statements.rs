@@ -56,3 +56,17 @@ pub const STATUS_USER: &str = include_str!("queries/status_user.sql");
 pub const STATS: &str = include_str!("queries/stats.sql");
 /// Message counts since a time, for `outpost stats`.
 pub const STATS_STATUS: &str = include_str!("queries/stats_status.sql");
+/// Takes one tick of a housekeeping job for this daemon.
+pub const CRON_CLAIM: &str = include_str!("queries/cron_claim.sql");
+/// Deletes a batch of old finished messages.
+pub const PURGE_MESSAGES: &str = include_str!("queries/purge_messages.sql");
+/// Deletes a batch of old provider events.
+pub const PURGE_EVENTS: &str = include_str!("queries/purge_events.sql");
+/// Deletes a batch of old inbound e-mails.
+pub const PURGE_INBOUND: &str = include_str!("queries/purge_inbound.sql");
+/// The enabled schedules.
+pub const SCHEDULES_ENABLED: &str = include_str!("queries/schedules_enabled.sql");
+/// Fires one schedule once.
+pub const SCHEDULE_FIRE: &str = include_str!("queries/schedule_fire.sql");
+/// Records a schedule's error.
+pub const SCHEDULE_ERROR: &str = include_str!("queries/schedule_error.sql");

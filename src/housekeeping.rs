@@ -1,0 +1,196 @@
+//! Housekeeping on cron schedules (croner): purge finished messages, old
+//! events and old inbound mail in small batches, expire overdue messages,
+//! fire `outpost.schedules`. Each tick of each job runs on one daemon only.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use deadpool_postgres::Pool;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{DbError, statements};
+use crate::dispatch::Dispatcher;
+use crate::schedule;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    PurgeMessages,
+    PurgeEvents,
+    PurgeInbound,
+    Expire,
+    Schedules,
+}
+
+/// A job with its cron schedule.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: &'static str,
+    pub cron: Cron,
+    pub task: Task,
+}
+
+/// Retention and batch settings, from `[housekeeping]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub retention: Duration,
+    pub event_retention: Duration,
+    pub inbound_retention: Duration,
+    pub batch_size: i64,
+    pub jobs: Vec<Job>,
+}
+
+impl Job {
+    /// Parses a job's cron expression (5 fields, or 6 with seconds first).
+    pub fn new(name: &'static str, expression: &str, task: Task) -> Result<Self, String> {
+        let cron = Cron::from_str(expression.trim())
+            .map_err(|e| format!("invalid cron expression {expression:?}: {e}"))?;
+        Ok(Self { name, cron, task })
+    }
+}
+
+/// Takes tick `tick` of `job` for `worker`; false when another daemon has it.
+pub async fn claim_tick(
+    pool: &Pool,
+    job: &str,
+    tick: DateTime<Utc>,
+    worker: &str,
+) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    Ok(client
+        .query_opt(statements::CRON_CLAIM, &[&job, &tick, &worker])
+        .await?
+        .is_some())
+}
+
+/// Runs `statement` (a batched DELETE of rows older than `age`) until a batch
+/// comes back short; returns the rows deleted.
+async fn purge(pool: &Pool, statement: &str, age: Duration, batch: i64) -> Result<u64, DbError> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(statement).await?;
+    let mut total = 0;
+    loop {
+        let n = client
+            .execute(&statement, &[&age.as_secs_f64(), &batch])
+            .await?;
+        total += n;
+        if (n as i64) < batch {
+            return Ok(total);
+        }
+        // Let other work in between batches.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Does one job's work now.
+pub async fn run_task(
+    dispatcher: &Dispatcher,
+    settings: &Settings,
+    task: Task,
+) -> Result<u64, DbError> {
+    let pool = dispatcher.pool();
+    match task {
+        Task::PurgeMessages => {
+            purge(
+                pool,
+                statements::PURGE_MESSAGES,
+                settings.retention,
+                settings.batch_size,
+            )
+            .await
+        }
+        Task::PurgeEvents => {
+            purge(
+                pool,
+                statements::PURGE_EVENTS,
+                settings.event_retention,
+                settings.batch_size,
+            )
+            .await
+        }
+        Task::PurgeInbound => {
+            purge(
+                pool,
+                statements::PURGE_INBOUND,
+                settings.inbound_retention,
+                settings.batch_size,
+            )
+            .await
+        }
+        Task::Expire => Ok(dispatcher.rescue().await?.expired as u64),
+        Task::Schedules => Ok(schedule::fire_due(pool).await? as u64),
+    }
+}
+
+/// Runs the job under a session advisory lock, so a slow run never overlaps
+/// the next tick's on another daemon; `None` when the lock is taken.
+async fn locked(
+    dispatcher: &Dispatcher,
+    settings: &Settings,
+    job: &Job,
+) -> Result<Option<u64>, DbError> {
+    let client = dispatcher.pool().get().await?;
+    let key = format!("outpost.cron.{}", job.name);
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key])
+        .await?
+        .get(0);
+    if !got {
+        return Ok(None);
+    }
+    let result = run_task(dispatcher, settings, job.task).await;
+    client
+        .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&key])
+        .await?;
+    result.map(Some)
+}
+
+/// Runs every job on its schedule until `shutdown`.
+pub async fn run(
+    dispatcher: Arc<Dispatcher>,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for job in settings.jobs.clone() {
+        let (d, s, stop) = (dispatcher.clone(), settings.clone(), shutdown.clone());
+        tasks.spawn(async move { run_job(d, s, job, stop).await });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn run_job(
+    dispatcher: Arc<Dispatcher>,
+    settings: Arc<Settings>,
+    job: Job,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let now = Utc::now();
+        let Ok(tick) = job.cron.find_next_occurrence(&now, false) else {
+            tracing::error!(job = job.name, "cron expression never matches; job stopped");
+            return;
+        };
+        let wait = (tick - now).to_std().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+        match claim_tick(dispatcher.pool(), job.name, tick, dispatcher.worker()).await {
+            Ok(true) => match locked(&dispatcher, &settings, &job).await {
+                Ok(Some(0)) => {}
+                Ok(Some(n)) => tracing::info!(job = job.name, rows = n, "housekeeping job done"),
+                Ok(None) => tracing::info!(
+                    job = job.name,
+                    "previous run still going elsewhere; tick skipped"
+                ),
+                Err(e) => tracing::warn!(job = job.name, error = %e, "housekeeping job failed"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = job.name, error = %e, "cannot claim housekeeping tick"),
+        }
+    }
+}
