@@ -153,8 +153,8 @@ pub async fn user_report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>10}  {:<6} {:<10} {:>8}  {:<10} {:<27} {}",
-        "id", "kind", "status", "attempts", "provider", "created", "last event / error"
+        "{:>10}  {:<6} {:<10} {:>8}  {:<10} {:<27} last event / error",
+        "id", "kind", "status", "attempts", "provider", "created"
     );
     for r in &rows {
         let tail = r

@@ -545,3 +545,71 @@ async fn sighup_reloads_templates_without_a_restart() {
     signal(&child.0, "-TERM");
     assert!(wait_exit(&mut child.0, Duration::from_secs(20)).success());
 }
+
+#[tokio::test]
+async fn json_logs_carry_a_span_per_message_and_no_bodies_at_info() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let sent = db.email(&client, "ann@example.com").await;
+    client
+        .execute(
+            "UPDATE outpost.messages SET body = 'CONFIDENTIAL-BODY' WHERE id = $1",
+            &[&sent.0],
+        )
+        .await
+        .unwrap();
+    let failed: i64 = client
+        .query_one("SELECT outpost.send_sms('CONFIDENTIAL-SMS', to_address => '+353861234567', provider => 'nope')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let mut child = Guard(
+        outpost()
+            .arg("run")
+            .env("DATABASE_URL", &db.url)
+            .env("OUTPOST__LOG__FORMAT", "json")
+            .env("RUST_LOG", "outpost=debug,info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !(seen.contains("\"sent\"") && seen.contains("attempt failed")) {
+        seen.push_str(&read_until(&stderr, |l| {
+            l.contains("\"sent\"") || l.contains("attempt failed")
+        }));
+    }
+    signal(&child.0, "-TERM");
+    wait_exit(&mut child.0, Duration::from_secs(20));
+    let events: Vec<serde_json::Value> = seen
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let sent_line = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "sent")
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert_eq!(sent_line["span"]["id"], sent.0);
+    assert_eq!(sent_line["span"]["kind"], "email");
+    assert_eq!(sent_line["span"]["attempt"], 1);
+    assert_eq!(sent_line["span"]["provider"], "console");
+    let failed_line = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "attempt failed")
+        .unwrap();
+    assert_eq!(failed_line["level"], "INFO");
+    assert_eq!(failed_line["span"]["id"], failed);
+    assert_eq!(failed_line["span"]["kind"], "sms");
+    for e in events
+        .iter()
+        .filter(|e| e["level"] == "INFO" || e["level"] == "WARN" || e["level"] == "ERROR")
+    {
+        let text = e.to_string();
+        assert!(
+            !text.contains("CONFIDENTIAL"),
+            "a body reached the logs: {text}"
+        );
+    }
+}

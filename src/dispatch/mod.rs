@@ -20,6 +20,7 @@ use chrono::Utc;
 use deadpool_postgres::Pool;
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::channel::{Channels, Envelope, SendError};
 use crate::config::Config;
@@ -214,6 +215,23 @@ impl Dispatcher {
         message: ClaimedMessage,
         on_start: impl FnOnce(chrono::DateTime<Utc>) -> bool + Send,
     ) -> Result<Outcome, ClaimedMessage> {
+        let span = tracing::info_span!(
+            "message",
+            id = message.id.0,
+            kind = message.kind.as_str(),
+            attempt = message.attempt,
+            provider = tracing::field::Empty,
+        );
+        self.deliver_in_span(message, on_start)
+            .instrument(span)
+            .await
+    }
+
+    async fn deliver_in_span(
+        &self,
+        message: ClaimedMessage,
+        on_start: impl FnOnce(chrono::DateTime<Utc>) -> bool + Send,
+    ) -> Result<Outcome, ClaimedMessage> {
         let started_at = Utc::now();
         let resolved = match recipient::resolve(&message, &self.recipients, &self.default_locale) {
             Ok(r) => r,
@@ -253,6 +271,7 @@ impl Dispatcher {
             Some(limit) => limit.clone().acquire_owned().await.ok(),
             None => None,
         };
+        tracing::Span::current().record("provider", channel.name());
         let started_at = Utc::now();
         if !on_start(started_at) {
             return Err(message);
@@ -321,6 +340,11 @@ impl Dispatcher {
                 outcome.provider_message_id = delivery.provider_message_id;
                 outcome.note = delivery.note;
                 outcome.segments = delivery.segments;
+                tracing::debug!(
+                    provider_message_id =
+                        outcome.provider_message_id.as_deref().unwrap_or_default(),
+                    "sent"
+                );
                 return outcome;
             }
             Err(error) => error,
@@ -351,6 +375,11 @@ impl Dispatcher {
                 outcome.error = Some(reason);
             }
         }
+        tracing::info!(
+            status = outcome.status.as_str(),
+            error = outcome.error.as_deref().unwrap_or_default(),
+            "attempt failed"
+        );
         outcome
     }
 
