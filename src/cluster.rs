@@ -37,10 +37,13 @@ pub struct Cluster {
 }
 
 /// Server settings for a cluster.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Turn off fsync: for tests, whose data is thrown away.
     pub fast_unsafe: bool,
+    /// Serve TLS with this certificate and key (PEM files inside the cluster
+    /// directory, so that the server's user owns them).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Cluster {
@@ -96,6 +99,13 @@ impl Cluster {
         );
         if options.fast_unsafe {
             server_opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        if let Some((cert, key)) = &options.tls {
+            server_opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                path_str(cert)?,
+                path_str(key)?
+            ));
         }
         let log = dir.join("postgres.log");
         cluster.pg(

@@ -361,12 +361,10 @@ impl Config {
         if raw.database.url.trim().is_empty() {
             return Err(ConfigError::invalid("database.url", "must not be empty"));
         }
-        raw.database
-            .url
-            .parse::<tokio_postgres::Config>()
-            .map_err(|e| {
-                ConfigError::invalid("database.url", format!("not a PostgreSQL URL: {e}"))
-            })?;
+        crate::db::pg_config(&raw.database.url).map_err(|e| {
+            // The message never includes the URL, so no password leaks.
+            ConfigError::invalid("database.url", format!("not a usable PostgreSQL URL: {e}"))
+        })?;
         if !(1..=256).contains(&raw.database.pool_size) {
             return Err(ConfigError::invalid(
                 "database.pool_size",

@@ -3,11 +3,12 @@
 
 pub mod migrate;
 pub mod statements;
+pub mod tls;
 
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A database failure, with what Outpost was doing.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +23,9 @@ pub enum DbError {
     Query(#[from] tokio_postgres::Error),
 }
 
-/// Parses a connection URL, adding a connect timeout when it has none.
-pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
+/// Parses a connection URL (after [`tls::prepare`]), adding a connect timeout
+/// and application name when it has none.
+fn parse_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
     let mut config: tokio_postgres::Config = url.parse().map_err(DbError::Url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
@@ -34,11 +36,18 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
     Ok(config)
 }
 
+/// The settings and TLS connector for `url`, its `sslmode` honoured.
+pub fn pg_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), DbError> {
+    let prepared = tls::prepare(url)?;
+    Ok((parse_config(&prepared.url)?, prepared.connector))
+}
+
 /// A pool of `size` connections to `url`.
 pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
+    let (config, tls) = pg_config(url)?;
     let manager = Manager::from_config(
-        pg_config(url)?,
-        NoTls,
+        config,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -55,7 +64,8 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
 /// One connection outside the pool (migrations, LISTEN, tooling), driven on
 /// its own task.
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
-    let (client, connection) = pg_config(url)?.connect(NoTls).await?;
+    let (config, tls) = pg_config(url)?;
+    let (client, connection) = config.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "database connection closed");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{DbError, pg_config};
@@ -81,7 +81,8 @@ pub async fn listen(
 /// Connects, subscribes, and returns a receiver that yields once per
 /// notification and closes when the connection ends.
 async fn subscribe(url: &str) -> Result<mpsc::UnboundedReceiver<()>, DbError> {
-    let (client, mut connection) = pg_config(url)?.connect(NoTls).await?;
+    let (config, tls) = pg_config(url)?;
+    let (client, mut connection) = config.connect(tls).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         // The client must stay alive as long as the connection is driven.

@@ -58,7 +58,10 @@ async fn find_server() -> String {
         std::fs::create_dir_all(&dir).unwrap();
         let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
         lock.lock().unwrap();
-        let options = outpost::cluster::Options { fast_unsafe: true };
+        let options = outpost::cluster::Options {
+            fast_unsafe: true,
+            tls: None,
+        };
         let cluster = outpost::cluster::Cluster::start(&dir, options)
             .unwrap_or_else(|e| panic!("cannot start a test PostgreSQL: {e}"));
         cluster.url("postgres")
