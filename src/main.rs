@@ -78,6 +78,50 @@ enum Command {
         #[command(subcommand)]
         command: PushCommand,
     },
+    /// Benchmarks against a fresh database (see BENCHMARKS.md); one JSON line per run.
+    Bench {
+        /// A PostgreSQL server URL with rights to create databases.
+        #[arg(long, env = "OUTPOST_BENCH_SERVER", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        server: String,
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Enqueue N messages in bulk, then drain them with one dispatcher.
+    Drain {
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        /// discard, http or smtp.
+        #[arg(long, default_value = "discard")]
+        transport: String,
+        /// Latency of the HTTP fake.
+        #[arg(long, default_value = "0ms")]
+        latency: humantime::Duration,
+    },
+    /// Offer messages one INSERT at a time at a fixed rate to an idle daemon.
+    Latency {
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+    },
+    /// Drain with 1, 2 and 4 daemon processes through an HTTP fake answering after 50 ms.
+    Scale {
+        #[arg(long, default_value_t = 5_000)]
+        messages: u64,
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+        daemons: Vec<usize>,
+        #[arg(long, default_value = "50ms")]
+        latency: humantime::Duration,
+    },
+    /// The drain rate at growing queue sizes (discard transport).
+    Growth {
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+        sizes: Vec<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +216,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             command: ConfigCommand::Check,
         } => config_check(&sources),
         Command::Dev { dir } => dev(sources, dir).await,
+        Command::Bench { server, command } => bench(&server, command).await,
         command => {
             let config = Config::load(&sources)?;
             init_logging(&config);
@@ -197,7 +242,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                             message,
                         },
                 } => push_test(&config, app.as_deref(), &channel, device_type, &message).await,
-                Command::Config { .. } | Command::Dev { .. } => {
+                Command::Config { .. } | Command::Dev { .. } | Command::Bench { .. } => {
                     bail!("internal error: handled above")
                 }
             }
@@ -273,6 +318,37 @@ fn channels(config: &Config) -> Result<outpost::channel::Channels> {
     let templates = Arc::new(Templates::load(&config.template_source())?);
     daemon::reload_on_sighup(templates.clone());
     Ok(daemon::build_channels(config, templates)?)
+}
+
+async fn bench(server: &str, command: BenchCommand) -> Result<()> {
+    use outpost::bench::{self, Transport};
+    let print = |report: &bench::Report| -> Result<()> {
+        println!("{}", serde_json::to_string(report)?);
+        Ok(())
+    };
+    match command {
+        BenchCommand::Drain { messages, transport, latency } => {
+            let transport = match transport.as_str() {
+                "discard" => Transport::Discard,
+                "http" => Transport::Http(latency.into()),
+                "smtp" => Transport::Smtp,
+                other => bail!("--transport must be discard, http or smtp, not {other:?}"),
+            };
+            print(&bench::drain(server, messages, transport).await?)?;
+        }
+        BenchCommand::Latency { rate, seconds } => print(&bench::latency(server, rate, seconds).await?)?,
+        BenchCommand::Scale { messages, daemons, latency } => {
+            for k in daemons {
+                print(&bench::scale(server, messages, k, latency.into()).await?)?;
+            }
+        }
+        BenchCommand::Growth { sizes } => {
+            for n in sizes {
+                print(&bench::drain(server, n, Transport::Discard).await?)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn push_test(

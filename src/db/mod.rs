@@ -33,6 +33,14 @@ fn parse_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
     if config.get_application_name().is_none() {
         config.application_name("outpost");
     }
+    // Outpost's statements are prepared once and run with arrays of very
+    // different sizes; generic plans for them scan whole tables (measured:
+    // 65 ms instead of 18 ms per 500-row outcome batch). Plan every execution.
+    let options = match config.get_options() {
+        Some(existing) => format!("{existing} -c plan_cache_mode=force_custom_plan"),
+        None => "-c plan_cache_mode=force_custom_plan".to_owned(),
+    };
+    config.options(&options);
     Ok(config)
 }
 

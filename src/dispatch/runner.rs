@@ -54,7 +54,11 @@ pub async fn run(
         while tasks.try_join_next().is_some() {}
         let free = capacity.available_permits();
         let kinds = dispatcher.kinds_with_capacity();
-        if free == 0 || kinds.is_empty() {
+        // Claim in batches: while sends are in flight, wait until at least half
+        // a batch of capacity is free rather than claiming a few rows at a time.
+        let worth_claiming = (settings.batch_size as usize).min(settings.concurrency).div_ceil(2);
+        let busy = free < settings.concurrency;
+        if free == 0 || kinds.is_empty() || (busy && free < worth_claiming) {
             tokio::select! {
                 () = freed.notified() => continue,
                 () = tokio::time::sleep(settings.poll_interval) => continue,

@@ -9,7 +9,9 @@ WITH claimed AS (
         leased_until = now() + make_interval(secs => $3),
         attempts = m.attempts + 1,
         updated_at = now()
-    WHERE m.id IN (
+    -- = ANY(ARRAY(…)) rather than IN (…): the planner then fetches the
+    -- claimed rows by primary key instead of hashing the whole table.
+    WHERE m.id = ANY (ARRAY(
         SELECT id FROM outpost.messages
         WHERE status = 'queued'
           AND run_at <= now()
@@ -17,7 +19,7 @@ WITH claimed AS (
           AND kind = ANY($4::text[])
         ORDER BY priority DESC, run_at, id
         LIMIT $1
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED))
     RETURNING m.id, m.attempts, m.kind, m.to_user, m.to_address, m.template, m.context,
               m.locale, m.subject, m.body, m.html, m.options, m.provider, m.tenant,
               m.max_attempts, m.expires_at, m.created_at, m.priority, m.run_at

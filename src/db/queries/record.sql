@@ -20,7 +20,10 @@ WITH input AS (
         finished_at = CASE WHEN i.status = 'queued' THEN NULL ELSE i.finished_at END,
         updated_at = now()
     FROM input i
-    WHERE m.id = i.id
+    -- id = ANY($2) lets every plan, generic ones included, fetch the rows by
+    -- primary key instead of scanning the table.
+    WHERE m.id = ANY ($2::bigint[])
+      AND m.id = i.id
       AND m.status = 'sending'
       AND m.worker = $1
       AND m.attempts = i.attempt

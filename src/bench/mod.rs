@@ -1,0 +1,410 @@
+//! `outpost bench`: drains, latency and multi-daemon scaling measured against
+//! a fresh database, printing one JSON line per run (see BENCHMARKS.md).
+
+pub mod fakes;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::channel::{Channel, Channels, Delivery, Envelope, SendError};
+use crate::config::{Config, Sources};
+use crate::db::{self, DbError};
+use crate::dispatch::{Dispatcher, listener, runner};
+use crate::render::Templates;
+
+/// Where messages go during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// No I/O at all: the dispatcher and the database alone.
+    Discard,
+    /// The real SendGrid transport against a local fake with this latency.
+    Http(Duration),
+    /// The real SMTP transport (pooled) against a local sink.
+    Smtp,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Discard => "discard",
+            Transport::Http(_) => "http",
+            Transport::Smtp => "smtp",
+        }
+    }
+}
+
+/// Why a run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// One run's figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub transport: &'static str,
+    pub daemons: usize,
+    pub messages: u64,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub peak_rss_mb: f64,
+    pub statements_per_message: f64,
+    pub dead_tuples_messages: i64,
+    pub live_tuples_messages: i64,
+    pub duplicates: Option<u64>,
+    pub unfinished: i64,
+}
+
+/// A channel that accepts everything at once.
+struct Discard;
+
+#[async_trait]
+impl Channel for Discard {
+    fn name(&self) -> &str {
+        "discard"
+    }
+
+    async fn send(&self, _: &Envelope) -> Result<Delivery, SendError> {
+        Ok(Delivery::default())
+    }
+}
+
+/// A throwaway database on the server `server_url` points at.
+struct BenchDb {
+    server_url: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDb {
+    async fn create(server_url: &str) -> Result<Self, BenchError> {
+        let name = format!("outpost_bench_{}_{}", std::process::id(), rand::random::<u32>());
+        let admin = db::connect(server_url).await?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        let url = with_database(server_url, &name)?;
+        let mut client = db::connect(&url).await?;
+        db::migrate::migrate(&mut client)
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        Ok(Self {
+            server_url: server_url.to_owned(),
+            name,
+            url,
+        })
+    }
+
+    async fn drop_db(self) -> Result<(), BenchError> {
+        let admin = db::connect(&self.server_url).await?;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .await?;
+        Ok(())
+    }
+}
+
+/// `url` with its database replaced by `name` (URL form only).
+fn with_database(url: &str, name: &str) -> Result<String, BenchError> {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or_else(|| BenchError::Setup("the bench needs a postgres:// URL".into()))?;
+    let host_part = rest.split_once('/').map_or(rest, |(h, _)| h);
+    Ok(match query {
+        Some(q) => format!("{scheme}://{host_part}/{name}?{q}"),
+        None => format!("{scheme}://{host_part}/{name}"),
+    })
+}
+
+/// Peak resident set size of this process, in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn bench_config(url: &str, extra: &[(&str, String)]) -> Result<Config, BenchError> {
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), url.to_owned()),
+        ("OUTPOST__DISPATCH__BATCH_SIZE".into(), "500".into()),
+        ("OUTPOST__DISPATCH__CONCURRENCY".into(), "1000".into()),
+        ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL".into(), "1000".into()),
+        ("OUTPOST__DATABASE__POOL_SIZE".into(), "8".into()),
+        ("OUTPOST__HOUSEKEEPING__ENABLED".into(), "false".into()),
+        ("OUTPOST__HTTP__ENABLED".into(), "false".into()),
+        ("OUTPOST__LOG__LEVEL".into(), "warn".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    Config::load(&Sources { file: None, env }).map_err(|e| BenchError::Setup(e.to_string()))
+}
+
+async fn xacts(client: &tokio_postgres::Client) -> Result<i64, BenchError> {
+    Ok(client
+        .query_one("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", &[])
+        .await?
+        .get(0))
+}
+
+async fn pending(client: &tokio_postgres::Client) -> Result<i64, BenchError> {
+    Ok(client
+        .query_one("SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')", &[])
+        .await?
+        .get(0))
+}
+
+/// Enqueues `n` e-mails in bulk, 100,000 rows per statement.
+async fn enqueue_bulk(client: &tokio_postgres::Client, n: u64) -> Result<(), BenchError> {
+    let mut done = 0u64;
+    while done < n {
+        let chunk = (n - done).min(100_000) as i64;
+        client
+            .execute(
+                "INSERT INTO outpost.messages (kind, to_address, subject, body)
+                 SELECT 'email', 'user' || g || '@example.com', 'Bench', 'Hello from the benchmark'
+                 FROM generate_series(1, $1::bigint) g",
+                &[&chunk],
+            )
+            .await?;
+        done += chunk as u64;
+    }
+    Ok(())
+}
+
+async fn channels_for(config: &Config, transport: Transport) -> Result<(Channels, Option<fakes::Seen>), BenchError> {
+    match transport {
+        Transport::Discard => Ok((Channels::with_default_for_all(Arc::new(Discard)), None)),
+        Transport::Http(_) | Transport::Smtp => {
+            let templates = Arc::new(Templates::load(&config.template_source()).map_err(|e| BenchError::Setup(e.to_string()))?);
+            let sink = Arc::new(std::sync::Mutex::new(std::io::sink()));
+            let channels = crate::daemon::build_channels_with_sink(config, templates, sink)
+                .map_err(|e| BenchError::Setup(e.to_string()))?;
+            Ok((channels, None))
+        }
+    }
+}
+
+/// Drains `n` messages through `transport` with one dispatcher.
+pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Report, BenchError> {
+    crate::tls::install_crypto_provider();
+    let bench = BenchDb::create(server_url).await?;
+    let mut extra: Vec<(&str, String)> = Vec::new();
+    let mut seen = None;
+    match transport {
+        Transport::Discard => {}
+        Transport::Http(latency) => {
+            let (addr, s) = fakes::http_fake(latency).await.map_err(|e| BenchError::Setup(e.to_string()))?;
+            seen = Some(s);
+            extra.push(("OUTPOST__EMAIL__BACKEND", "sendgrid".into()));
+            extra.push(("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench".into()));
+            extra.push(("OUTPOST__EMAIL__SENDGRID__BASE_URL", format!("http://{addr}")));
+            extra.push(("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>".into()));
+        }
+        Transport::Smtp => {
+            let (port, _) = fakes::smtp_sink().await.map_err(|e| BenchError::Setup(e.to_string()))?;
+            extra.push(("OUTPOST__EMAIL__BACKEND", "smtp".into()));
+            extra.push(("OUTPOST__EMAIL__SMTP__HOST", "127.0.0.1".into()));
+            extra.push(("OUTPOST__EMAIL__SMTP__PORT", port.to_string()));
+            extra.push(("OUTPOST__EMAIL__SMTP__POOL_SIZE", "32".into()));
+        }
+    }
+    let config = bench_config(&bench.url, &extra)?;
+    let (channels, _) = channels_for(&config, transport).await?;
+    let client = db::connect(&bench.url).await?;
+    enqueue_bulk(&client, n).await?;
+    client.batch_execute("ANALYZE outpost.messages").await?;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = xacts(&client).await?;
+
+    let dispatcher = Arc::new(Dispatcher::new(db::pool(&bench.url, config.pool_size)?, &config, channels, "bench"));
+    let shutdown = CancellationToken::new();
+    let wake = Arc::new(Notify::new());
+    let started = Instant::now();
+    let run = tokio::spawn(runner::run(dispatcher, wake, shutdown.clone()));
+    let mut polls = 0i64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        polls += 1;
+        if pending(&client).await? == 0 {
+            break;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    let _ = run.await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = xacts(&client).await?;
+    let report = finish(&client, "drain", transport, 1, n, seconds, (after - before - polls - 1) as f64, seen).await?;
+    drop(client);
+    bench.drop_db().await?;
+    Ok(report)
+}
+
+async fn finish(
+    client: &tokio_postgres::Client,
+    mode: &'static str,
+    transport: Transport,
+    daemons: usize,
+    n: u64,
+    seconds: f64,
+    statements: f64,
+    seen: Option<fakes::Seen>,
+) -> Result<Report, BenchError> {
+    client.batch_execute("SELECT pg_stat_force_next_flush()").await.ok();
+    let tuples = client
+        .query_one(
+            "SELECT coalesce(n_dead_tup, 0), coalesce(n_live_tup, 0) FROM pg_stat_user_tables WHERE schemaname = 'outpost' AND relname = 'messages'",
+            &[],
+        )
+        .await?;
+    let unfinished: i64 = client
+        .query_one("SELECT count(*) FROM outpost.messages WHERE status NOT IN ('sent', 'delivered', 'failed')", &[])
+        .await?
+        .get(0);
+    let duplicates = seen.map(|s| {
+        s.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|&c| u64::from(c.saturating_sub(1)))
+            .sum()
+    });
+    Ok(Report {
+        mode,
+        transport: transport.name(),
+        daemons,
+        messages: n,
+        seconds,
+        messages_per_second: n as f64 / seconds,
+        peak_rss_mb: peak_rss_mb(),
+        statements_per_message: statements / n as f64,
+        dead_tuples_messages: tuples.get(0),
+        live_tuples_messages: tuples.get(1),
+        duplicates,
+        unfinished,
+        ..Report::default()
+    })
+}
+
+/// Offers `rate` messages per second, one INSERT each, for `seconds`, to an
+/// idle daemon woken by LISTEN/NOTIFY; reports enqueue → send-start latency.
+pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report, BenchError> {
+    crate::tls::install_crypto_provider();
+    let bench = BenchDb::create(server_url).await?;
+    let config = bench_config(&bench.url, &[("OUTPOST__DISPATCH__POLL_INTERVAL", "5s".into())])?;
+    let dispatcher = Arc::new(Dispatcher::new(
+        db::pool(&bench.url, config.pool_size)?,
+        &config,
+        Channels::with_default_for_all(Arc::new(Discard)),
+        "bench",
+    ));
+    let shutdown = CancellationToken::new();
+    let wake = Arc::new(Notify::new());
+    let state = Arc::new(listener::ListenState::default());
+    let listen = tokio::spawn(listener::listen(bench.url.clone(), wake.clone(), state.clone(), shutdown.clone()));
+    let run = tokio::spawn(runner::run(dispatcher, wake, shutdown.clone()));
+    while !state.is_connected() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = db::connect(&bench.url).await?;
+    let insert = client
+        .prepare("INSERT INTO outpost.messages (kind, to_address, body) VALUES ('sms', '+353861234567', 'x')")
+        .await?;
+    let total = u64::from(rate) * u64::from(seconds);
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    for _ in 0..total {
+        ticker.tick().await;
+        client.execute(&insert, &[]).await?;
+    }
+    while pending(&client).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    let _ = run.await;
+    let _ = listen.await;
+    let p = client
+        .query_one(
+            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - m.created_at) * 1000)
+             FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id",
+            &[],
+        )
+        .await?;
+    let percentiles: Vec<f64> = p.get(0);
+    let mut report = finish(&client, "latency", Transport::Discard, 1, total, elapsed, 0.0, None).await?;
+    report.latency_p50_ms = percentiles.first().copied();
+    report.latency_p95_ms = percentiles.get(1).copied();
+    report.latency_p99_ms = percentiles.get(2).copied();
+    report.statements_per_message = f64::NAN;
+    drop(client);
+    bench.drop_db().await?;
+    Ok(report)
+}
+
+/// Drains `n` messages with `daemons` separate `outpost run` processes,
+/// through the HTTP fake answering after `provider_latency`; counts
+/// duplicates and unfinished messages.
+pub async fn scale(server_url: &str, n: u64, daemons: usize, provider_latency: Duration) -> Result<Report, BenchError> {
+    crate::tls::install_crypto_provider();
+    let bench = BenchDb::create(server_url).await?;
+    let (addr, seen) = fakes::http_fake(provider_latency)
+        .await
+        .map_err(|e| BenchError::Setup(e.to_string()))?;
+    let client = db::connect(&bench.url).await?;
+    enqueue_bulk(&client, n).await?;
+    let exe = std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let started = Instant::now();
+    let mut children = Vec::new();
+    for _ in 0..daemons {
+        let child = tokio::process::Command::new(&exe)
+            .arg("run")
+            .env("DATABASE_URL", &bench.url)
+            .env("OUTPOST__EMAIL__BACKEND", "sendgrid")
+            .env("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench")
+            .env("OUTPOST__EMAIL__SENDGRID__BASE_URL", format!("http://{addr}"))
+            .env("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>")
+            .env("OUTPOST__HTTP__ENABLED", "false")
+            .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
+            .env("OUTPOST__LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BenchError::Setup(format!("cannot start a daemon: {e}")))?;
+        children.push(child);
+    }
+    while pending(&client).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    for child in &children {
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+    }
+    for mut child in children {
+        let _ = child.wait().await;
+    }
+    let report = finish(&client, "scale", Transport::Http(provider_latency), daemons, n, seconds, f64::NAN, Some(seen)).await?;
+    drop(client);
+    bench.drop_db().await?;
+    Ok(report)
+}
