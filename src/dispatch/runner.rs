@@ -127,8 +127,12 @@ pub async fn run(
                 }
             }
         }
+        // A short claim: nothing more is due, or a kind is saturated. In the
+        // second case a finishing send frees a slot, so wait for that too.
+        let saturated = kinds.len() < crate::message::Kind::ALL.len();
         tokio::select! {
             () = wake.notified() => {}
+            () = freed.notified(), if saturated => {}
             () = tokio::time::sleep(settings.poll_interval) => {}
             () = shutdown.cancelled() => break,
         }
