@@ -81,7 +81,11 @@ enum Command {
     /// Benchmarks against a fresh database (see BENCHMARKS.md); one JSON line per run.
     Bench {
         /// A PostgreSQL server URL with rights to create databases.
-        #[arg(long, env = "OUTPOST_BENCH_SERVER", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        #[arg(
+            long,
+            env = "OUTPOST_BENCH_SERVER",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
         server: String,
         #[command(subcommand)]
         command: BenchCommand,
@@ -327,7 +331,11 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
         Ok(())
     };
     match command {
-        BenchCommand::Drain { messages, transport, latency } => {
+        BenchCommand::Drain {
+            messages,
+            transport,
+            latency,
+        } => {
             let transport = match transport.as_str() {
                 "discard" => Transport::Discard,
                 "http" => Transport::Http(latency.into()),
@@ -336,8 +344,14 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
             };
             print(&bench::drain(server, messages, transport).await?)?;
         }
-        BenchCommand::Latency { rate, seconds } => print(&bench::latency(server, rate, seconds).await?)?,
-        BenchCommand::Scale { messages, daemons, latency } => {
+        BenchCommand::Latency { rate, seconds } => {
+            print(&bench::latency(server, rate, seconds).await?)?
+        }
+        BenchCommand::Scale {
+            messages,
+            daemons,
+            latency,
+        } => {
             for k in daemons {
                 print(&bench::scale(server, messages, k, latency.into()).await?)?;
             }

@@ -5,8 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{TestDb, row};
@@ -226,48 +224,6 @@ async fn the_api_key_never_appears_in_errors() {
     assert!(!error.contains(KEY));
 }
 
-struct Prism(Child);
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_prism(spec: &Path) -> (Prism, String) {
-    let prism = common::smtp::tools_dir().join("prism/node_modules/.bin/prism");
-    assert!(
-        prism.exists(),
-        "{} is missing: run ./scripts/test, which installs Prism",
-        prism.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // Prism logs each request's violations: kept for whoever debugs a failure.
-    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prism-{port}.log"));
-    eprintln!("Prism log: {}", log.display());
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new("node")
-        .arg(&prism)
-        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .arg(spec)
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let guard = Prism(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Prism did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (guard, format!("http://127.0.0.1:{port}"))
-}
-
 #[tokio::test]
 async fn requests_satisfy_the_official_openapi_spec() {
     let spec =
@@ -279,7 +235,7 @@ async fn requests_satisfy_the_official_openapi_spec() {
         );
         return;
     }
-    let (_prism, url) = start_prism(&spec);
+    let (_prism, url) = common::prism::start(&spec);
     outpost::tls::install_crypto_provider();
     let http = reqwest::Client::new();
     // Prism does validate: a request without `from` is refused.

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -435,15 +434,6 @@ async fn the_account_rate_limit_is_respected() {
     );
 }
 
-struct Prism(Child);
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn requests_satisfy_the_official_openapi_spec() {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/twilio_api_v2010.json");
@@ -454,37 +444,7 @@ async fn requests_satisfy_the_official_openapi_spec() {
         );
         return;
     }
-    let prism = common::smtp::tools_dir().join("prism/node_modules/.bin/prism");
-    assert!(
-        prism.exists(),
-        "{} is missing: run ./scripts/test, which installs Prism",
-        prism.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = std::fs::File::create(
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prism-twilio-{port}.log")),
-    )
-    .unwrap();
-    let _prism = Prism(
-        Command::new("node")
-            .arg(&prism)
-            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .arg(&spec)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Prism did not start");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let url = format!("http://127.0.0.1:{port}");
+    let (_prism, url) = common::prism::start(&spec);
     outpost::tls::install_crypto_provider();
     // Prism does validate: a message without To is refused.
     let refused = reqwest::Client::new()

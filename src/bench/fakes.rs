@@ -48,11 +48,24 @@ async fn send(State(state): State<FakeState>, body: Bytes) -> impl IntoResponse 
     }
     let id = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v["personalizations"][0]["custom_args"]["outpost_id"].as_str()?.parse::<i64>().ok());
+        .and_then(|v| {
+            v["personalizations"][0]["custom_args"]["outpost_id"]
+                .as_str()?
+                .parse::<i64>()
+                .ok()
+        });
     if let Some(id) = id {
-        *state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(id).or_insert(0) += 1;
+        *state
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id)
+            .or_insert(0) += 1;
     }
-    (StatusCode::ACCEPTED, [("x-message-id", format!("bench{}", id.unwrap_or(0)))])
+    (
+        StatusCode::ACCEPTED,
+        [("x-message-id", format!("bench{}", id.unwrap_or(0)))],
+    )
 }
 
 /// Starts an SMTP sink on 127.0.0.1 (no TLS, no AUTH); returns its port and

@@ -92,9 +92,15 @@ struct BenchDb {
 
 impl BenchDb {
     async fn create(server_url: &str) -> Result<Self, BenchError> {
-        let name = format!("outpost_bench_{}_{}", std::process::id(), rand::random::<u32>());
+        let name = format!(
+            "outpost_bench_{}_{}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
         let admin = db::connect(server_url).await?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
         let url = with_database(server_url, &name)?;
         let mut client = db::connect(&url).await?;
         db::migrate::migrate(&mut client)
@@ -110,7 +116,10 @@ impl BenchDb {
     async fn drop_db(self) -> Result<(), BenchError> {
         let admin = db::connect(&self.server_url).await?;
         admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .await?;
         Ok(())
     }
@@ -118,7 +127,9 @@ impl BenchDb {
 
 /// `url` with its database replaced by `name` (URL form only).
 fn with_database(url: &str, name: &str) -> Result<String, BenchError> {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let (scheme, rest) = base
         .split_once("://")
         .ok_or_else(|| BenchError::Setup("the bench needs a postgres:// URL".into()))?;
@@ -146,7 +157,10 @@ fn bench_config(url: &str, extra: &[(&str, String)]) -> Result<Config, BenchErro
         ("DATABASE_URL".into(), url.to_owned()),
         ("OUTPOST__DISPATCH__BATCH_SIZE".into(), "500".into()),
         ("OUTPOST__DISPATCH__CONCURRENCY".into(), "1000".into()),
-        ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL".into(), "1000".into()),
+        (
+            "OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL".into(),
+            "1000".into(),
+        ),
         ("OUTPOST__DATABASE__POOL_SIZE".into(), "8".into()),
         ("OUTPOST__HOUSEKEEPING__ENABLED".into(), "false".into()),
         ("OUTPOST__HTTP__ENABLED".into(), "false".into()),
@@ -158,14 +172,20 @@ fn bench_config(url: &str, extra: &[(&str, String)]) -> Result<Config, BenchErro
 
 async fn xacts(client: &tokio_postgres::Client) -> Result<i64, BenchError> {
     Ok(client
-        .query_one("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", &[])
+        .query_one(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
         .await?
         .get(0))
 }
 
 async fn pending(client: &tokio_postgres::Client) -> Result<i64, BenchError> {
     Ok(client
-        .query_one("SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')", &[])
+        .query_one(
+            "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
+            &[],
+        )
         .await?
         .get(0))
 }
@@ -188,11 +208,17 @@ async fn enqueue_bulk(client: &tokio_postgres::Client, n: u64) -> Result<(), Ben
     Ok(())
 }
 
-async fn channels_for(config: &Config, transport: Transport) -> Result<(Channels, Option<fakes::Seen>), BenchError> {
+async fn channels_for(
+    config: &Config,
+    transport: Transport,
+) -> Result<(Channels, Option<fakes::Seen>), BenchError> {
     match transport {
         Transport::Discard => Ok((Channels::with_default_for_all(Arc::new(Discard)), None)),
         Transport::Http(_) | Transport::Smtp => {
-            let templates = Arc::new(Templates::load(&config.template_source()).map_err(|e| BenchError::Setup(e.to_string()))?);
+            let templates = Arc::new(
+                Templates::load(&config.template_source())
+                    .map_err(|e| BenchError::Setup(e.to_string()))?,
+            );
             let sink = Arc::new(std::sync::Mutex::new(std::io::sink()));
             let channels = crate::daemon::build_channels_with_sink(config, templates, sink)
                 .map_err(|e| BenchError::Setup(e.to_string()))?;
@@ -210,15 +236,22 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
     match transport {
         Transport::Discard => {}
         Transport::Http(latency) => {
-            let (addr, s) = fakes::http_fake(latency).await.map_err(|e| BenchError::Setup(e.to_string()))?;
+            let (addr, s) = fakes::http_fake(latency)
+                .await
+                .map_err(|e| BenchError::Setup(e.to_string()))?;
             seen = Some(s);
             extra.push(("OUTPOST__EMAIL__BACKEND", "sendgrid".into()));
             extra.push(("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench".into()));
-            extra.push(("OUTPOST__EMAIL__SENDGRID__BASE_URL", format!("http://{addr}")));
+            extra.push((
+                "OUTPOST__EMAIL__SENDGRID__BASE_URL",
+                format!("http://{addr}"),
+            ));
             extra.push(("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>".into()));
         }
         Transport::Smtp => {
-            let (port, _) = fakes::smtp_sink().await.map_err(|e| BenchError::Setup(e.to_string()))?;
+            let (port, _) = fakes::smtp_sink()
+                .await
+                .map_err(|e| BenchError::Setup(e.to_string()))?;
             extra.push(("OUTPOST__EMAIL__BACKEND", "smtp".into()));
             extra.push(("OUTPOST__EMAIL__SMTP__HOST", "127.0.0.1".into()));
             extra.push(("OUTPOST__EMAIL__SMTP__PORT", port.to_string()));
@@ -233,7 +266,12 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let before = xacts(&client).await?;
 
-    let dispatcher = Arc::new(Dispatcher::new(db::pool(&bench.url, config.pool_size)?, &config, channels, "bench"));
+    let dispatcher = Arc::new(Dispatcher::new(
+        db::pool(&bench.url, config.pool_size)?,
+        &config,
+        channels,
+        "bench",
+    ));
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
     let started = Instant::now();
@@ -251,7 +289,17 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
     let _ = run.await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = xacts(&client).await?;
-    let report = finish(&client, "drain", transport, 1, n, seconds, (after - before - polls - 1) as f64, seen).await?;
+    let report = finish(
+        &client,
+        "drain",
+        transport,
+        1,
+        n,
+        seconds,
+        (after - before - polls - 1) as f64,
+        seen,
+    )
+    .await?;
     drop(client);
     bench.drop_db().await?;
     Ok(report)
@@ -267,7 +315,10 @@ async fn finish(
     statements: f64,
     seen: Option<fakes::Seen>,
 ) -> Result<Report, BenchError> {
-    client.batch_execute("SELECT pg_stat_force_next_flush()").await.ok();
+    client
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .ok();
     let tuples = client
         .query_one(
             "SELECT coalesce(n_dead_tup, 0), coalesce(n_live_tup, 0) FROM pg_stat_user_tables WHERE schemaname = 'outpost' AND relname = 'messages'",
@@ -307,7 +358,10 @@ async fn finish(
 pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report, BenchError> {
     crate::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
-    let config = bench_config(&bench.url, &[("OUTPOST__DISPATCH__POLL_INTERVAL", "5s".into())])?;
+    let config = bench_config(
+        &bench.url,
+        &[("OUTPOST__DISPATCH__POLL_INTERVAL", "5s".into())],
+    )?;
     let dispatcher = Arc::new(Dispatcher::new(
         db::pool(&bench.url, config.pool_size)?,
         &config,
@@ -317,7 +371,12 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
     let state = Arc::new(listener::ListenState::default());
-    let listen = tokio::spawn(listener::listen(bench.url.clone(), wake.clone(), state.clone(), shutdown.clone()));
+    let listen = tokio::spawn(listener::listen(
+        bench.url.clone(),
+        wake.clone(),
+        state.clone(),
+        shutdown.clone(),
+    ));
     let run = tokio::spawn(runner::run(dispatcher, wake, shutdown.clone()));
     while !state.is_connected() {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -350,7 +409,17 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
         )
         .await?;
     let percentiles: Vec<f64> = p.get(0);
-    let mut report = finish(&client, "latency", Transport::Discard, 1, total, elapsed, 0.0, None).await?;
+    let mut report = finish(
+        &client,
+        "latency",
+        Transport::Discard,
+        1,
+        total,
+        elapsed,
+        0.0,
+        None,
+    )
+    .await?;
     report.latency_p50_ms = percentiles.first().copied();
     report.latency_p95_ms = percentiles.get(1).copied();
     report.latency_p99_ms = percentiles.get(2).copied();
@@ -363,7 +432,12 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
 /// Drains `n` messages with `daemons` separate `outpost run` processes,
 /// through the HTTP fake answering after `provider_latency`; counts
 /// duplicates and unfinished messages.
-pub async fn scale(server_url: &str, n: u64, daemons: usize, provider_latency: Duration) -> Result<Report, BenchError> {
+pub async fn scale(
+    server_url: &str,
+    n: u64,
+    daemons: usize,
+    provider_latency: Duration,
+) -> Result<Report, BenchError> {
     crate::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
     let (addr, seen) = fakes::http_fake(provider_latency)
@@ -380,7 +454,10 @@ pub async fn scale(server_url: &str, n: u64, daemons: usize, provider_latency: D
             .env("DATABASE_URL", &bench.url)
             .env("OUTPOST__EMAIL__BACKEND", "sendgrid")
             .env("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench")
-            .env("OUTPOST__EMAIL__SENDGRID__BASE_URL", format!("http://{addr}"))
+            .env(
+                "OUTPOST__EMAIL__SENDGRID__BASE_URL",
+                format!("http://{addr}"),
+            )
             .env("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>")
             .env("OUTPOST__HTTP__ENABLED", "false")
             .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
@@ -397,13 +474,25 @@ pub async fn scale(server_url: &str, n: u64, daemons: usize, provider_latency: D
     let seconds = started.elapsed().as_secs_f64();
     for child in &children {
         if let Some(pid) = child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
         }
     }
     for mut child in children {
         let _ = child.wait().await;
     }
-    let report = finish(&client, "scale", Transport::Http(provider_latency), daemons, n, seconds, f64::NAN, Some(seen)).await?;
+    let report = finish(
+        &client,
+        "scale",
+        Transport::Http(provider_latency),
+        daemons,
+        n,
+        seconds,
+        f64::NAN,
+        Some(seen),
+    )
+    .await?;
     drop(client);
     bench.drop_db().await?;
     Ok(report)

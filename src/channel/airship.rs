@@ -10,7 +10,7 @@ use deadpool_postgres::Pool;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Channel, Delivery, Envelope, SendError};
+use super::{Channel, Delivery, Envelope, SendError, http};
 use crate::config::{PushApp, Secret};
 use crate::db::statements;
 use crate::render::Templates;
@@ -104,22 +104,10 @@ pub async fn push(
         .json(payload)
         .send()
         .await
-        .map_err(|e| {
-            // A timeout after the request left may still have delivered the push.
-            let what = if e.is_timeout() {
-                "timed out (the push may have been sent)"
-            } else {
-                "unreachable"
-            };
-            SendError::transient(format!("Airship {what}: {}", e.without_url()))
-        })?;
+        // A timeout after the request left may still have delivered the push.
+        .map_err(|e| http::network_error("Airship", e, " (the push may have been sent)"))?;
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .map(Duration::from_secs);
+    let retry_after = http::retry_after(response.headers());
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
         let id = body
@@ -207,12 +195,7 @@ impl AirshipChannel {
 
 /// An HTTP client for Airship.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SendError> {
-    crate::tls::install_crypto_provider();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| SendError::permanent(format!("cannot build the HTTP client: {e}")))
+    http::client(timeout)
 }
 
 /// An enabled app of `outpost.push_apps`.

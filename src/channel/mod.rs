@@ -5,6 +5,7 @@ pub mod airship;
 pub mod chat;
 pub mod console;
 pub mod email;
+pub mod http;
 pub mod twilio;
 
 use std::collections::HashMap;

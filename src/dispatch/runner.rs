@@ -56,7 +56,9 @@ pub async fn run(
         let kinds = dispatcher.kinds_with_capacity();
         // Claim in batches: while sends are in flight, wait until at least half
         // a batch of capacity is free rather than claiming a few rows at a time.
-        let worth_claiming = (settings.batch_size as usize).min(settings.concurrency).div_ceil(2);
+        let worth_claiming = (settings.batch_size as usize)
+            .min(settings.concurrency)
+            .div_ceil(2);
         let busy = free < settings.concurrency;
         if free == 0 || kinds.is_empty() || (busy && free < worth_claiming) {
             tokio::select! {

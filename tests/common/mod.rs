@@ -3,6 +3,7 @@
 //! migrated template, and a recording channel.
 #![allow(dead_code)]
 
+pub mod prism;
 pub mod recorder;
 pub mod smtp;
 
@@ -282,4 +283,40 @@ pub async fn row(client: &tokio_postgres::Client, id: MessageId) -> (String, i32
         .await
         .unwrap();
     (r.get(0), r.get(1), r.get(2))
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A self-signed leaf certificate for `localhost` and 127.0.0.1 (usable as
+/// its own trust anchor), written as `cert` and `key` PEM files.
+pub fn self_signed(cert: &std::path::Path, key: &std::path::Path) {
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is needed to make test certificates");
+    assert!(status.success());
 }

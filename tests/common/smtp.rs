@@ -28,14 +28,6 @@ pub fn tools_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl SmtpPeer {
     /// Starts the server; `mode` is `starttls` or `tls`.
     pub fn start(mode: &str) -> Self {
@@ -47,31 +39,10 @@ impl SmtpPeer {
         );
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let status = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl is needed to make the test certificate");
-        assert!(status.success());
+        super::self_signed(&cert, &key);
         let outdir = dir.path().join("mail");
         std::fs::create_dir(&outdir).unwrap();
-        let port = free_port();
+        let port = super::free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_server.py");
         let mut child = Command::new(python)
             .arg(script)

@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{Email, MailTransport};
-use crate::channel::{Delivery, SendError};
+use crate::channel::{Delivery, SendError, http};
 use crate::config::Secret;
 
 pub struct SendGridMail {
@@ -25,12 +25,7 @@ pub struct SendGridMail {
 impl SendGridMail {
     /// `base_url` without the path, e.g. `https://api.sendgrid.com`.
     pub fn new(base_url: &str, api_key: Secret, timeout: Duration) -> Result<Self, SendError> {
-        crate::tls::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SendError::permanent(format!("cannot build the HTTP client: {e}")))?;
+        let client = http::client(timeout)?;
         Ok(Self {
             client,
             url: format!("{}/v3/mail/send", base_url.trim_end_matches('/')),
@@ -121,14 +116,7 @@ impl MailTransport for SendGridMail {
             .json(&body(email))
             .send()
             .await
-            .map_err(|e| {
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else {
-                    "unreachable"
-                };
-                SendError::transient(format!("SendGrid {what}: {}", without_url(&e)))
-            })?;
+            .map_err(|e| http::network_error("SendGrid", e, ""))?;
         let status = response.status();
         let headers = response.headers().clone();
         if status.is_success() {
@@ -143,27 +131,12 @@ impl MailTransport for SendGridMail {
     }
 }
 
-/// reqwest errors name the URL; keep only the cause.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(&format!(" for url ({url})"), "");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// Classifies a non-2xx answer.
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> SendError {
     let detail = errors(body);
     let message = format!("SendGrid {}: {detail}", status.as_u16());
     let error = if status == StatusCode::TOO_MANY_REQUESTS {
-        SendError::rate_limited(retry_after(headers), message)
+        SendError::rate_limited(http::retry_after(headers), message)
     } else if status.is_server_error() {
         SendError::transient(message)
     } else {
@@ -201,30 +174,6 @@ fn errors(body: &str) -> String {
     }
 }
 
-/// Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (unix seconds).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let now = chrono::Utc::now();
-    if let Some(value) = headers.get("retry-after").and_then(|v| v.to_str().ok()) {
-        if let Ok(secs) = value.trim().parse::<u64>() {
-            return Some(Duration::from_secs(secs));
-        }
-        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value.trim()) {
-            return Some(
-                (at.with_timezone(&chrono::Utc) - now)
-                    .to_std()
-                    .unwrap_or_default(),
-            );
-        }
-    }
-    let reset = headers
-        .get("x-ratelimit-reset")
-        .and_then(|v| v.to_str().ok())?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
-    Some(Duration::from_secs((reset - now.timestamp()).max(0) as u64))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,7 +209,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         let reset = chrono::Utc::now().timestamp() + 60;
         headers.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
-        let after = retry_after(&headers).unwrap();
+        let after = http::retry_after(&headers).unwrap();
         assert!((58..=60).contains(&after.as_secs()), "{after:?}");
     }
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 
-use super::{Channel, Delivery, Envelope, SendError};
+use super::{Channel, Delivery, Envelope, SendError, http};
 use crate::config::TwilioSettings;
 use crate::message::Kind;
 use crate::render::Templates;
@@ -42,12 +42,7 @@ impl TwilioChannel {
         templates: Arc<Templates>,
         timeout: Duration,
     ) -> Result<Self, SendError> {
-        crate::tls::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SendError::permanent(format!("cannot build the HTTP client: {e}")))?;
+        let client = http::client(timeout)?;
         let limiter = NonZeroU32::new(settings.rate_limit)
             .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
         Ok(Self {
@@ -191,21 +186,9 @@ impl Channel for TwilioChannel {
             .form(&form)
             .send()
             .await
-            .map_err(|e| {
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else {
-                    "unreachable"
-                };
-                SendError::transient(format!("Twilio {what}: {}", e.without_url()))
-            })?;
+            .map_err(|e| http::network_error("Twilio", e, ""))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = http::retry_after(response.headers());
         let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
         if status.is_success() {
             delivery.provider_message_id =
