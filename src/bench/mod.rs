@@ -222,7 +222,7 @@ async fn channels_for(
             let sink = Arc::new(std::sync::Mutex::new(std::io::sink()));
             let channels = crate::daemon::build_channels_with_sink(config, templates, sink)
                 .map_err(|e| BenchError::Setup(e.to_string()))?;
-            Ok((channels, None))
+            Ok(channels)
         }
     }
 }
@@ -259,7 +259,7 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
         }
     }
     let config = bench_config(&bench.url, &extra)?;
-    let (channels, _) = channels_for(&config, transport).await?;
+    let channels = channels_for(&config, transport).await?;
     let client = db::connect(&bench.url).await?;
     enqueue_bulk(&client, n).await?;
     client.batch_execute("ANALYZE outpost.messages").await?;
@@ -291,13 +291,15 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
     let after = xacts(&client).await?;
     let report = finish(
         &client,
-        "drain",
-        transport,
-        1,
-        n,
-        seconds,
-        (after - before - polls - 1) as f64,
-        seen,
+        Run {
+            mode: "drain",
+            transport: transport,
+            daemons: 1,
+            messages: n,
+            seconds: seconds,
+            statements: (after - before - polls - 1) as f64,
+            seen: seen,
+        },
     )
     .await?;
     drop(client);
@@ -305,16 +307,27 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
     Ok(report)
 }
 
-async fn finish(
-    client: &tokio_postgres::Client,
+/// What a finished run measured itself, before the database is asked.
+struct Run {
     mode: &'static str,
     transport: Transport,
     daemons: usize,
-    n: u64,
+    messages: u64,
     seconds: f64,
     statements: f64,
     seen: Option<fakes::Seen>,
-) -> Result<Report, BenchError> {
+}
+
+async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, BenchError> {
+    let Run {
+        mode,
+        transport,
+        daemons,
+        messages: n,
+        seconds,
+        statements,
+        seen,
+    } = run;
     client
         .batch_execute("SELECT pg_stat_force_next_flush()")
         .await
@@ -411,19 +424,20 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
     let percentiles: Vec<f64> = p.get(0);
     let mut report = finish(
         &client,
-        "latency",
-        Transport::Discard,
-        1,
-        total,
-        elapsed,
-        0.0,
-        None,
+        Run {
+            mode: "latency",
+            transport: Transport::Discard,
+            daemons: 1,
+            messages: total,
+            seconds: elapsed,
+            statements: f64::NAN,
+            seen: None,
+        },
     )
     .await?;
     report.latency_p50_ms = percentiles.first().copied();
     report.latency_p95_ms = percentiles.get(1).copied();
     report.latency_p99_ms = percentiles.get(2).copied();
-    report.statements_per_message = f64::NAN;
     drop(client);
     bench.drop_db().await?;
     Ok(report)
@@ -484,13 +498,15 @@ pub async fn scale(
     }
     let report = finish(
         &client,
-        "scale",
-        Transport::Http(provider_latency),
-        daemons,
-        n,
-        seconds,
-        f64::NAN,
-        Some(seen),
+        Run {
+            mode: "scale",
+            transport: Transport::Http(provider_latency),
+            daemons: daemons,
+            messages: n,
+            seconds: seconds,
+            statements: f64::NAN,
+            seen: Some(seen),
+        },
     )
     .await?;
     drop(client);
