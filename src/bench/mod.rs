@@ -208,12 +208,9 @@ async fn enqueue_bulk(client: &tokio_postgres::Client, n: u64) -> Result<(), Ben
     Ok(())
 }
 
-async fn channels_for(
-    config: &Config,
-    transport: Transport,
-) -> Result<(Channels, Option<fakes::Seen>), BenchError> {
+async fn channels_for(config: &Config, transport: Transport) -> Result<Channels, BenchError> {
     match transport {
-        Transport::Discard => Ok((Channels::with_default_for_all(Arc::new(Discard)), None)),
+        Transport::Discard => Ok(Channels::with_default_for_all(Arc::new(Discard))),
         Transport::Http(_) | Transport::Smtp => {
             let templates = Arc::new(
                 Templates::load(&config.template_source())
@@ -293,12 +290,12 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
         &client,
         Run {
             mode: "drain",
-            transport: transport,
+            transport,
             daemons: 1,
             messages: n,
-            seconds: seconds,
+            seconds,
             statements: (after - before - polls - 1) as f64,
-            seen: seen,
+            seen,
         },
     )
     .await?;
@@ -501,9 +498,9 @@ pub async fn scale(
         Run {
             mode: "scale",
             transport: Transport::Http(provider_latency),
-            daemons: daemons,
+            daemons,
             messages: n,
-            seconds: seconds,
+            seconds,
             statements: f64::NAN,
             seen: Some(seen),
         },
