@@ -188,6 +188,11 @@ async fn drop_stale(client: &tokio_postgres::Client) {
     }
 }
 
+/// The maintenance URL of the test server (for tools that create databases).
+pub async fn server_url() -> String {
+    server().await.admin_url.clone()
+}
+
 impl TestDb {
     /// A new database cloned from the migrated template.
     pub async fn new() -> Self {

@@ -1,0 +1,52 @@
+//! The benchmark harness runs end to end (a small drain and scale run), so
+//! the documented command keeps working; the figures live in BENCHMARKS.md.
+
+mod common;
+
+use std::process::Command;
+
+fn bench(args: &[&str], server: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .arg("bench")
+        .args(["--server", server])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn drain_and_scale_report_complete_runs() {
+    let server = common::server_url().await;
+    let drain = bench(
+        &["drain", "--messages", "300", "--transport", "http"],
+        &server,
+    );
+    assert_eq!(drain["messages"], 300);
+    assert_eq!(drain["unfinished"], 0);
+    assert_eq!(drain["duplicates"], 0);
+    assert!(drain["messages_per_second"].as_f64().unwrap() > 0.0);
+    assert!(drain["peak_rss_mb"].as_f64().unwrap() > 1.0);
+    let scale = bench(
+        &[
+            "scale",
+            "--messages",
+            "200",
+            "--daemons",
+            "2",
+            "--latency",
+            "5ms",
+        ],
+        &server,
+    );
+    assert_eq!(scale["daemons"], 2);
+    assert_eq!(scale["unfinished"], 0);
+    assert_eq!(scale["duplicates"], 0);
+}
