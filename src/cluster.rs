@@ -32,6 +32,8 @@ pub struct Cluster {
     data: PathBuf,
     port: u16,
     run_as: Option<String>,
+    /// The server options it was started with, for [`Cluster::restart`].
+    server_opts: String,
     /// Whether this process started the server (and should stop it).
     pub started_here: bool,
 }
@@ -67,6 +69,7 @@ impl Cluster {
             data: data.clone(),
             port: 0,
             run_as,
+            server_opts: String::new(),
             started_here: false,
         };
         if let Some(user) = &cluster.run_as {
@@ -107,24 +110,30 @@ impl Cluster {
                 path_str(key)?
             ));
         }
-        let log = dir.join("postgres.log");
-        cluster.pg(
+        cluster.server_opts = server_opts;
+        cluster.restart()?;
+        cluster.started_here = true;
+        Ok(cluster)
+    }
+
+    /// Starts the stopped server again, on the same port with the same settings.
+    pub fn restart(&self) -> Result<(), ClusterError> {
+        let log = self.data.with_file_name("postgres.log");
+        self.pg(
             "pg_ctl",
             &[
                 "-D",
-                path_str(&data)?,
+                path_str(&self.data)?,
                 "-l",
                 path_str(&log)?,
                 "-w",
                 "-t",
                 "60",
                 "-o",
-                &server_opts,
+                &self.server_opts,
                 "start",
             ],
-        )?;
-        cluster.started_here = true;
-        Ok(cluster)
+        )
     }
 
     pub fn port(&self) -> u16 {
