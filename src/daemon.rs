@@ -159,7 +159,11 @@ pub fn build_channels_with_sink(
     for (backend, transport) in transports {
         let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone())
             .with_mirror(mirror.clone());
-        channels.register(Kind::Email, Arc::new(channel), backend == default);
+        let channel: Arc<dyn Channel> = Arc::new(channel);
+        if config.email_fallback == Some(backend) {
+            channels.set_fallback(Kind::Email, channel.clone());
+        }
+        channels.register(Kind::Email, channel, backend == default);
     }
     Ok(channels)
 }

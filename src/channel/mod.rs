@@ -116,6 +116,7 @@ pub trait Channel: Send + Sync {
 pub struct Channels {
     defaults: HashMap<Kind, Arc<dyn Channel>>,
     named: HashMap<(Kind, String), Arc<dyn Channel>>,
+    fallbacks: HashMap<Kind, Arc<dyn Channel>>,
 }
 
 impl fmt::Debug for Channels {
@@ -156,6 +157,16 @@ impl Channels {
         }
         self.named
             .insert((kind, channel.name().to_owned()), channel);
+    }
+
+    /// Uses `channel` for `kind` while the default's circuit is open.
+    pub fn set_fallback(&mut self, kind: Kind, channel: Arc<dyn Channel>) {
+        self.fallbacks.insert(kind, channel);
+    }
+
+    /// The fallback for `kind`, if one is configured.
+    pub fn fallback(&self, kind: Kind) -> Option<&Arc<dyn Channel>> {
+        self.fallbacks.get(&kind)
     }
 
     /// Registers one channel for every kind, as the default.

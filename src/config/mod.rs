@@ -130,6 +130,9 @@ pub struct DispatchSection {
     pub rescue_interval: Duration,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    pub breaker_threshold: u32,
+    #[serde(with = "humantime_serde")]
+    pub breaker_open: Duration,
     pub kind_concurrency: BTreeMap<String, usize>,
 }
 
@@ -161,6 +164,7 @@ pub struct LocaleSection {
 #[serde(deny_unknown_fields)]
 pub struct EmailSection {
     pub backend: String,
+    pub fallback: String,
     pub from: String,
     pub smtp: SmtpSection,
     pub sendgrid: SendGridSection,

@@ -100,6 +100,9 @@ pub struct DispatchSettings {
     pub poll_interval: Duration,
     pub rescue_interval: Duration,
     pub shutdown_grace: Duration,
+    /// Transient failures in a row that open a provider's circuit (0: never).
+    pub breaker_threshold: u32,
+    pub breaker_open: Duration,
 }
 
 /// The HTTP server, from `[http]`.
@@ -172,6 +175,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     pub template_fuel: u64,
     pub email_from: String,
+    /// The e-mail backend used while the default's circuit is open.
+    pub email_fallback: Option<Backend>,
     pub smtp: SmtpSettings,
     pub sendgrid_api_key: super::Secret,
     pub sendgrid_base_url: String,
@@ -414,6 +419,8 @@ impl Config {
             poll_interval: positive("dispatch.poll_interval", d.poll_interval)?,
             rescue_interval: positive("dispatch.rescue_interval", d.rescue_interval)?,
             shutdown_grace: d.shutdown_grace,
+            breaker_threshold: d.breaker_threshold,
+            breaker_open: positive("dispatch.breaker_open", d.breaker_open)?,
         };
         if dispatch.lease <= dispatch.send_timeout {
             return Err(ConfigError::invalid(
@@ -473,11 +480,23 @@ impl Config {
             ),
         ]);
         let smtp = smtp(&raw.email.smtp)?;
+        let email_fallback = match raw.email.fallback.trim() {
+            "" => None,
+            name => Some(backend("email.fallback", name, Kind::Email)?),
+        };
+        if email_fallback.is_some() && email_fallback == backends.get(&Kind::Email).copied() {
+            return Err(ConfigError::invalid(
+                "email.fallback",
+                "must differ from email.backend",
+            ));
+        }
         let sendgrid = &raw.email.sendgrid;
-        if backends[&Kind::Email] == Backend::SendGrid && sendgrid.api_key.is_empty() {
+        let uses_sendgrid = backends[&Kind::Email] == Backend::SendGrid
+            || email_fallback == Some(Backend::SendGrid);
+        if uses_sendgrid && sendgrid.api_key.is_empty() {
             return Err(ConfigError::invalid(
                 "email.sendgrid.api_key",
-                "required when email.backend is sendgrid (or set SENDGRID_API_KEY)",
+                "required when email.backend or email.fallback is sendgrid (or set SENDGRID_API_KEY)",
             ));
         }
         let base = sendgrid.base_url.trim().trim_end_matches('/');
@@ -613,6 +632,7 @@ impl Config {
             templates_dir: PathBuf::from(&raw.templates.dir),
             template_fuel: raw.templates.fuel,
             email_from: raw.email.from.clone(),
+            email_fallback,
             smtp,
             sendgrid_api_key: sendgrid.api_key.clone(),
             sendgrid_base_url: base.to_owned(),

@@ -4,6 +4,7 @@
 //! [`Dispatcher`] exposes each step (claim, deliver, record, rescue) so tests
 //! can drive it without sleeping; [`runner::run`] is the long-running loop.
 
+pub mod breaker;
 mod claim;
 pub mod listener;
 pub mod outcome;
@@ -29,6 +30,7 @@ use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, MessageId, Status};
 use crate::metrics::Metrics;
 use crate::recipient;
+use breaker::{Admit, Breakers};
 use outcome::{AttemptResult, Outcome, Recorded};
 use retry::{Decision, Failure, RetryPolicy};
 
@@ -45,6 +47,7 @@ pub struct Dispatcher {
     kind_limits: HashMap<Kind, Arc<Semaphore>>,
     metrics: Option<Arc<Metrics>>,
     heartbeat: Arc<Heartbeat>,
+    breakers: Breakers,
 }
 
 /// When the claim loop last went round, for readiness checks. Each beat also
@@ -130,6 +133,10 @@ impl Dispatcher {
             kind_limits,
             metrics: None,
             heartbeat: Arc::default(),
+            breakers: Breakers::new(
+                config.dispatch.breaker_threshold,
+                config.dispatch.breaker_open,
+            ),
         }
     }
 
@@ -253,7 +260,7 @@ impl Dispatcher {
             outcome.status = Status::Suppressed;
             return Ok(outcome);
         }
-        let channel = match self
+        let mut channel = match self
             .channels
             .pick(message.kind, message.provider.as_deref())
         {
@@ -267,6 +274,28 @@ impl Dispatcher {
                 ));
             }
         };
+        // An open circuit: the fallback (if any) sends, else the message waits.
+        let mut failover_note = None;
+        if let Admit::No { retry_in } = self.breakers.admit(channel.name()) {
+            let fallback = self
+                .channels
+                .fallback(message.kind)
+                .filter(|f| {
+                    f.name() != channel.name() && self.breakers.admit(f.name()) == Admit::Yes
+                })
+                .cloned();
+            match fallback {
+                Some(fallback) => {
+                    failover_note = Some(format!(
+                        "{} circuit open; sent through the fallback {}",
+                        channel.name(),
+                        fallback.name()
+                    ));
+                    channel = fallback;
+                }
+                None => return Ok(self.deferred(&message, channel.name(), retry_in, started_at)),
+            }
+        }
         let _permit = match self.kind_limits.get(&message.kind) {
             Some(limit) => limit.clone().acquire_owned().await.ok(),
             None => None,
@@ -295,7 +324,53 @@ impl Dispatcher {
                 channel.name()
             ))),
         };
-        Ok(self.finish(&envelope.message, Some(channel.name()), result, started_at))
+        match &result {
+            Err(e) if e.class != crate::channel::ErrorClass::Permanent => {
+                self.breakers.failure(channel.name())
+            }
+            _ => self.breakers.success(channel.name()),
+        }
+        let mut outcome = self.finish(&envelope.message, Some(channel.name()), result, started_at);
+        if let Some(note) = failover_note {
+            outcome.note = Some(match outcome.note {
+                Some(existing) => format!("{note}; {existing}"),
+                None => note,
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// The provider's circuit is open and there is no fallback: back to the
+    /// queue until it may close, with the attempt given back.
+    fn deferred(
+        &self,
+        message: &ClaimedMessage,
+        provider: &str,
+        retry_in: std::time::Duration,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Outcome {
+        let now = Utc::now();
+        Outcome {
+            id: message.id,
+            attempt: message.attempt,
+            status: Status::Queued,
+            run_at: Some(now + chrono::Duration::from_std(retry_in).unwrap_or_default()),
+            result: AttemptResult::Retry,
+            provider: Some(provider.to_owned()),
+            provider_code: None,
+            error: Some(format!(
+                "circuit open for provider {provider}: not sent, waiting {}",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    retry_in.as_secs().max(1)
+                ))
+            )),
+            provider_message_id: None,
+            note: None,
+            segments: None,
+            refund: true,
+            started_at,
+            finished_at: now,
+        }
     }
 
     fn finish(
@@ -318,6 +393,7 @@ impl Dispatcher {
             provider_message_id: None,
             note: None,
             segments: None,
+            refund: false,
             started_at,
             finished_at,
         };

@@ -43,6 +43,9 @@ pub struct Outcome {
     pub note: Option<String>,
     /// SMS segments billed.
     pub segments: Option<i32>,
+    /// Nothing was sent (the provider's circuit was open): the attempt is
+    /// given back and no attempt row is written.
+    pub refund: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
 }
@@ -81,6 +84,7 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
     let finished: Vec<DateTime<Utc>> = outcomes.iter().map(|o| o.finished_at).collect();
     let notes: Vec<Option<&str>> = outcomes.iter().map(|o| o.note.as_deref()).collect();
     let segments: Vec<Option<i32>> = outcomes.iter().map(|o| o.segments).collect();
+    let refunds: Vec<bool> = outcomes.iter().map(|o| o.refund).collect();
 
     let client = pool.get().await?;
     let statement = client.prepare_cached(statements::RECORD).await?;
@@ -102,12 +106,14 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
                 &finished,
                 &notes,
                 &segments,
+                &refunds,
             ],
         )
         .await?;
     let applied = rows.iter().filter(|r| r.get::<_, bool>(1)).count();
+    let written = outcomes.iter().filter(|o| !o.refund).count();
     Ok(Recorded {
         applied,
-        lost: outcomes.len() - applied,
+        lost: written.saturating_sub(applied),
     })
 }

@@ -1,16 +1,19 @@
 -- record: write a batch of outcomes for worker $1. A message is updated only
 -- while this worker still holds its lease for that attempt; every outcome
--- gets its attempt row either way, marked applied or not.
+-- gets its attempt row either way, marked applied or not, unless it was
+-- refunded (deferred by an open circuit without any send).
 WITH input AS (
     SELECT *
     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::timestamptz[], $6::text[],
                 $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-                $12::timestamptz[], $13::text[], $14::int[])
+                $12::timestamptz[], $13::text[], $14::int[], $15::bool[])
         AS i(id, attempt, status, run_at, outcome, provider, provider_code, error,
-             provider_message_id, started_at, finished_at, note, segments)
+             provider_message_id, started_at, finished_at, note, segments, refund)
 ), applied AS (
     UPDATE outpost.messages m
     SET status = i.status,
+        -- Refunded: the provider's circuit was open and nothing was sent.
+        attempts = m.attempts - CASE WHEN i.refund THEN 1 ELSE 0 END,
         run_at = coalesce(i.run_at, m.run_at),
         leased_until = NULL,
         provider_message_id = coalesce(i.provider_message_id, m.provider_message_id),
@@ -41,6 +44,7 @@ SELECT i.id, i.attempt, $1, i.provider, i.started_at, i.finished_at, i.outcome,
        i.provider_message_id, p.id IS NOT NULL, i.note
 FROM input i
 LEFT JOIN applied p ON p.id = i.id
+WHERE NOT i.refund
 ON CONFLICT (message_id, attempt) DO UPDATE
 SET provider = EXCLUDED.provider, finished_at = EXCLUDED.finished_at,
     outcome = EXCLUDED.outcome, provider_code = EXCLUDED.provider_code,
