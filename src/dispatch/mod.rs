@@ -274,7 +274,12 @@ impl Dispatcher {
                 ));
             }
         };
-        // An open circuit: the fallback (if any) sends, else the message waits.
+        let _permit = match self.kind_limits.get(&message.kind) {
+            Some(limit) => limit.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        // Checked once a send slot is ours, right before sending: an open
+        // circuit hands the message to the fallback, if any, else it waits.
         let mut failover_note = None;
         if let Admit::No { retry_in } = self.breakers.admit(channel.name()) {
             let fallback = self
@@ -296,10 +301,6 @@ impl Dispatcher {
                 None => return Ok(self.deferred(&message, channel.name(), retry_in, started_at)),
             }
         }
-        let _permit = match self.kind_limits.get(&message.kind) {
-            Some(limit) => limit.clone().acquire_owned().await.ok(),
-            None => None,
-        };
         tracing::Span::current().record("provider", channel.name());
         let started_at = Utc::now();
         if !on_start(started_at) {

@@ -1,0 +1,286 @@
+//! Provider faults: a fake answering 20% 500, 10% 429 with Retry-After, 5%
+//! hangs and 5% dropped connections; the circuit breaker; e-mail failover.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What the fake does with request number n.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// 20% 500, 10% 429 (Retry-After: 1), 5% hang, 5% drop, 60% 202.
+    Mixed,
+    AlwaysFail,
+}
+
+async fn chaos(fault: Fault) -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counter = Arc::new(AtomicU64::new(0));
+    let seen = counter.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                // Read the request head and body (Content-Length).
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let body_start = loop {
+                    let Ok(read) = socket.read(&mut chunk).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..read]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < body_start + length {
+                    let Ok(read) = socket.read(&mut chunk).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..read]);
+                }
+                let reply: &str = match (fault, n % 20) {
+                    (Fault::AlwaysFail, _) | (Fault::Mixed, 0..=3) => {
+                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    }
+                    (Fault::Mixed, 4..=5) => {
+                        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    }
+                    (Fault::Mixed, 6) => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
+                    (Fault::Mixed, 7) => return, // dropped without an answer
+                    _ => {
+                        "HTTP/1.1 202 Accepted\r\nX-Message-Id: ok\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    }
+                };
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, counter)
+}
+
+fn env(url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("OUTPOST__EMAIL__BACKEND", "sendgrid"),
+        ("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.faults"),
+        ("OUTPOST__EMAIL__SENDGRID__BASE_URL", url),
+        ("OUTPOST__EMAIL__FROM", "Faults <faults@example.com>"),
+        ("OUTPOST__DISPATCH__SEND_TIMEOUT", "1s"),
+        ("OUTPOST__DISPATCH__LEASE", "5s"),
+        ("OUTPOST__DISPATCH__POLL_INTERVAL", "100ms"),
+        ("OUTPOST__RETRY__BASE", "50ms"),
+        ("OUTPOST__RETRY__CAP", "200ms"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+async fn insert(client: &tokio_postgres::Client, n: i64) {
+    client
+        .execute(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body, max_attempts)
+             SELECT 'email', 'u' || g || '@example.com', 'Faults', 'x', 10 FROM generate_series(1, $1::bigint) g",
+            &[&n],
+        )
+        .await
+        .unwrap();
+}
+
+/// Runs the real claim loop until nothing is queued or sending.
+async fn run_until_done(db: &TestDb, env: Vec<(String, String)>, limit: Duration) {
+    let config = db.config_env(env);
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "faults");
+    let stop = CancellationToken::new();
+    let runner = tokio::spawn(outpost::dispatch::runner::run(
+        d,
+        Arc::new(tokio::sync::Notify::new()),
+        stop.clone(),
+    ));
+    let client = db.client().await;
+    let deadline = Instant::now() + limit;
+    while count(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
+    )
+    .await
+        > 0
+    {
+        assert!(Instant::now() < deadline, "messages did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    runner.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_ends_sent_or_failed_and_retry_after_is_honoured() {
+    let (url, requests) = chaos(Fault::Mixed).await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    insert(&client, 200).await;
+    run_until_done(
+        &db,
+        env(&url, &[("OUTPOST__DISPATCH__BREAKER_THRESHOLD", "0")]),
+        Duration::from_secs(120),
+    )
+    .await;
+    let sent = count(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sent'",
+    )
+    .await;
+    let failed = count(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'failed' AND last_error LIKE 'gave up after 10 attempts%'").await;
+    assert_eq!(sent + failed, 200, "every message is terminal per policy");
+    assert!(sent > 150, "{sent} sent");
+    assert!(
+        requests.load(Ordering::SeqCst) > 200,
+        "faults caused retries"
+    );
+    // Each kind of fault was seen and classified as transient.
+    for (code, what) in [("500", "500s"), ("429", "429s")] {
+        let n = count(&client, &format!("SELECT count(*) FROM outpost.attempts WHERE provider_code = '{code}' AND outcome = 'retry'")).await;
+        assert!(n > 0, "no retried {what}");
+    }
+    let timeouts = count(&client, "SELECT count(*) FROM outpost.attempts WHERE error LIKE '%did not answer within%' OR error LIKE '%timed out%'").await;
+    assert!(timeouts > 0, "no timeouts");
+    let drops = count(
+        &client,
+        "SELECT count(*) FROM outpost.attempts WHERE error LIKE 'SendGrid unreachable%'",
+    )
+    .await;
+    assert!(drops > 0, "no dropped connections");
+    // After a 429 with Retry-After: 1, the next attempt waited at least a second.
+    let early = count(
+        &client,
+        "SELECT count(*) FROM outpost.attempts a JOIN outpost.attempts b
+           ON b.message_id = a.message_id AND b.attempt = a.attempt + 1
+         WHERE a.provider_code = '429' AND b.started_at < a.finished_at + interval '950 ms'",
+    )
+    .await;
+    assert_eq!(early, 0, "a retry came before Retry-After");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
+    let (url, requests) = chaos(Fault::AlwaysFail).await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    insert(&client, 50).await;
+    // One send at a time, so the count of requests is exact.
+    let config = db.config_env(env(
+        &url,
+        &[
+            ("OUTPOST__DISPATCH__BREAKER_THRESHOLD", "5"),
+            ("OUTPOST__DISPATCH__BREAKER_OPEN", "1h"),
+            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "1"),
+        ],
+    ));
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "breaker");
+    for _ in 0..4 {
+        d.run_once().await.unwrap();
+        client
+            .execute(
+                "UPDATE outpost.messages SET run_at = now() WHERE status = 'queued'",
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    // Five failures opened the circuit; nothing more reached the provider.
+    assert_eq!(requests.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE status = 'queued'"
+        )
+        .await,
+        50
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.attempts").await,
+        5
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT max(attempts)::bigint FROM outpost.messages"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&client, "SELECT count(*) FROM outpost.messages WHERE attempts = 0 AND last_error LIKE 'circuit open for provider sendgrid%'").await, 45);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
+    let (url, requests) = chaos(Fault::AlwaysFail).await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    insert(&client, 20).await;
+    run_until_done(
+        &db,
+        env(
+            &url,
+            &[
+                ("OUTPOST__DISPATCH__BREAKER_THRESHOLD", "3"),
+                ("OUTPOST__DISPATCH__BREAKER_OPEN", "1h"),
+                ("OUTPOST__EMAIL__FALLBACK", "console"),
+                ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "1"),
+            ],
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE status = 'sent'"
+        )
+        .await,
+        20
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.attempts WHERE outcome = 'sent' AND provider = 'console'"
+        )
+        .await,
+        20
+    );
+    let noted = count(&client, "SELECT count(*) FROM outpost.attempts WHERE note LIKE 'sendgrid circuit open; sent through the fallback console%'").await;
+    assert_eq!(noted, 20, "every message sent by the fallback says so");
+    assert_eq!(count(&client, "SELECT count(*) FROM outpost.attempts WHERE provider = 'sendgrid' AND outcome = 'retry'").await, requests.load(Ordering::SeqCst) as i64);
+}
