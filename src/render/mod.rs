@@ -58,6 +58,9 @@ pub struct Source {
 /// Loaded templates and catalogs, immutable; [`Templates`] swaps in a new one on reload.
 pub struct Renderer {
     env: Environment<'static>,
+    /// The built-in templates: no fuel limit, since only the data can be
+    /// large there (a 10 MB report body), never the loop.
+    builtin: Environment<'static>,
     catalogs: Arc<Catalogs>,
     /// Template files that failed to parse, with their error.
     broken: BTreeMap<String, RenderError>,
@@ -71,18 +74,15 @@ impl Renderer {
     /// Loads every file under the templates directory and every catalog.
     pub fn load(source: &Source, undefined: UndefinedBehavior) -> Result<Self, RenderError> {
         let catalogs = Arc::new(Catalogs::load(&source.locale_dir, &source.default_locale)?);
-        let mut env = Environment::new();
-        env.set_fuel(Some(source.fuel));
-        env.set_undefined_behavior(undefined);
-        env.set_debug(false);
-        env.set_formatter(html_formatter);
-        install_gettext(&mut env, &catalogs);
+        let mut env = environment(&catalogs, undefined, Some(source.fuel));
+        let mut builtin = environment(&catalogs, undefined, None);
         let builtins = [
             (SIMPLE_TXT, include_str!("builtin/simple_mail.txt")),
             (SIMPLE_HTML, include_str!("builtin/simple_mail.html")),
         ];
         for (name, text) in builtins {
-            env.add_template_owned(name.to_owned(), text.to_owned())
+            builtin
+                .add_template_owned(name.to_owned(), text.to_owned())
                 .map_err(|e| template_error(&source.templates_dir, &e))?;
         }
         let mut broken = BTreeMap::new();
@@ -93,6 +93,7 @@ impl Renderer {
         }
         Ok(Self {
             env,
+            builtin,
             catalogs,
             broken,
             source: source.clone(),
@@ -135,8 +136,17 @@ impl Renderer {
         if let Some(e) = self.broken.get(file) {
             return Err(e.clone());
         }
-        let template = self
-            .env
+        self.render_in(&self.env, file, context, locale)
+    }
+
+    fn render_in(
+        &self,
+        env: &Environment<'static>,
+        file: &str,
+        context: &serde_json::Value,
+        locale: &str,
+    ) -> Result<String, RenderError> {
+        let template = env
             .get_template(file)
             .map_err(|_| RenderError::MissingPart {
                 name: file.to_owned(),
@@ -233,11 +243,11 @@ impl Renderer {
         });
         Ok(RenderedEmail {
             text: self
-                .render_file(SIMPLE_TXT, &context, locale)?
+                .render_in(&self.builtin, SIMPLE_TXT, &context, locale)?
                 .trim_end()
                 .to_owned()
                 + "\n",
-            html: self.render_file(SIMPLE_HTML, &context, locale)?,
+            html: self.render_in(&self.builtin, SIMPLE_HTML, &context, locale)?,
             subject,
         })
     }
@@ -268,6 +278,21 @@ impl Templates {
         )?));
         Ok(())
     }
+}
+
+/// An environment with Outpost's formatter, gettext functions and limits.
+fn environment(
+    catalogs: &Arc<Catalogs>,
+    undefined: UndefinedBehavior,
+    fuel: Option<u64>,
+) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(fuel);
+    env.set_undefined_behavior(undefined);
+    env.set_debug(false);
+    env.set_formatter(html_formatter);
+    install_gettext(&mut env, catalogs);
+    env
 }
 
 /// HTML escaping of `& < > " '` only: URLs keep their slashes readable.

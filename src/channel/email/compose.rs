@@ -180,10 +180,15 @@ pub fn compose(
     default_from: &str,
 ) -> Result<Email, SendError> {
     let options = &envelope.message.options;
-    let from_text = options
-        .get("from")
-        .and_then(|v| v.as_str())
-        .unwrap_or(default_from);
+    let from_text = match options.get("from") {
+        None | Some(serde_json::Value::Null) => default_from,
+        Some(serde_json::Value::String(from)) => from.as_str(),
+        Some(other) => {
+            return Err(bad(format!(
+                "invalid from address {other}: options.from must be a string"
+            )));
+        }
+    };
     let from = mailbox("from", from_text)?;
     let to = envelope
         .to
