@@ -776,3 +776,25 @@ fn no_prefix_of_a_payload_panics_or_parses_into_garbage() {
         let _ = outpost::inbound::parse(&form);
     }
 }
+
+#[tokio::test]
+async fn invalid_utf8_in_a_utf8_field_is_stored_readably() {
+    let server = start("31457280").await;
+    let parts = parsed_mode(
+        "<bad-utf8@example.com>",
+        b"Bad \xff\xfe bytes \xc3",
+        "UTF-8",
+    );
+    let parts = borrow(&parts);
+    let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
+    assert_eq!(response.status(), 200);
+    let subject: String = server
+        .db
+        .client()
+        .await
+        .query_one("SELECT subject FROM outpost.inbound_emails", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(subject, "Bad \u{fffd}\u{fffd} bytes \u{fffd}");
+}
