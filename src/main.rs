@@ -1,5 +1,7 @@
 //! The `outpost` command line: run, migrate, dev, send, status, config check.
 
+mod commands;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -7,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use outpost::cluster::{self, Cluster};
 use outpost::config::{Config, RawConfig, Sources};
 use outpost::enqueue::{NewMessage, enqueue};
 use outpost::message::{Kind, MessageId};
@@ -93,7 +94,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum BenchCommand {
+pub(crate) enum BenchCommand {
     /// Enqueue N messages in bulk, then drain them with one dispatcher.
     Drain {
         #[arg(long, default_value_t = 20_000)]
@@ -219,8 +220,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(&sources),
-        Command::Dev { dir } => dev(sources, dir).await,
-        Command::Bench { server, command } => bench(&server, command).await,
+        Command::Dev { dir } => commands::dev(sources, dir).await,
+        Command::Bench { server, command } => commands::bench(&server, command).await,
         command => {
             let config = Config::load(&sources)?;
             init_logging(&config);
@@ -245,7 +246,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
                             device_type,
                             message,
                         },
-                } => push_test(&config, app.as_deref(), &channel, device_type, &message).await,
+                } => {
+                    commands::push_test(&config, app.as_deref(), &channel, device_type, &message)
+                        .await
+                }
                 Command::Config { .. } | Command::Dev { .. } | Command::Bench { .. } => {
                     bail!("internal error: handled above")
                 }
@@ -263,7 +267,7 @@ fn config_check(sources: &Sources<'_>) -> Result<()> {
     Ok(())
 }
 
-fn init_logging(config: &Config) {
+pub(crate) fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.raw.log.level));
     let builder = tracing_subscriber::fmt()
@@ -277,7 +281,7 @@ fn init_logging(config: &Config) {
 }
 
 /// Cancels the returned token on SIGINT or SIGTERM; a second signal exits at once.
-fn shutdown_on_signals() -> CancellationToken {
+pub(crate) fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
@@ -318,91 +322,10 @@ async fn run(config: &Config, migrate_first: bool) -> Result<()> {
 }
 
 /// Templates (reloaded on SIGHUP) and the configured channels.
-fn channels(config: &Config) -> Result<outpost::channel::Channels> {
+pub(crate) fn channels(config: &Config) -> Result<outpost::channel::Channels> {
     let templates = Arc::new(Templates::load(&config.template_source())?);
     daemon::reload_on_sighup(templates.clone());
     Ok(daemon::build_channels(config, templates)?)
-}
-
-async fn bench(server: &str, command: BenchCommand) -> Result<()> {
-    use outpost::bench::{self, Transport};
-    let print = |report: &bench::Report| -> Result<()> {
-        println!("{}", serde_json::to_string(report)?);
-        Ok(())
-    };
-    match command {
-        BenchCommand::Drain {
-            messages,
-            transport,
-            latency,
-        } => {
-            let transport = match transport.as_str() {
-                "discard" => Transport::Discard,
-                "http" => Transport::Http(latency.into()),
-                "smtp" => Transport::Smtp,
-                other => bail!("--transport must be discard, http or smtp, not {other:?}"),
-            };
-            print(&bench::drain(server, messages, transport).await?)?;
-        }
-        BenchCommand::Latency { rate, seconds } => {
-            print(&bench::latency(server, rate, seconds).await?)?
-        }
-        BenchCommand::Scale {
-            messages,
-            daemons,
-            latency,
-        } => {
-            for k in daemons {
-                print(&bench::scale(server, messages, k, latency.into()).await?)?;
-            }
-        }
-        BenchCommand::Growth { sizes } => {
-            for n in sizes {
-                print(&bench::drain(server, n, Transport::Discard).await?)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn push_test(
-    config: &Config,
-    app: Option<&str>,
-    channel: &str,
-    device_type: Option<String>,
-    message: &str,
-) -> Result<()> {
-    use outpost::channel::airship::{self, Audience, Notification};
-    let app = match app {
-        Some(name) => airship::find_app(&db::pool(&config.database_url, 1)?, name).await?,
-        None => config.push_app.clone().context(
-            "no [push] app_key configured; pass --app NAME for an app of outpost.push_apps",
-        )?,
-    };
-    let client = airship::http_client(config.dispatch.send_timeout)?;
-    let audience = Audience::Channel {
-        id: channel.to_owned(),
-        device_type,
-    };
-    let notification = Notification {
-        alert: message.to_owned(),
-        ..Notification::default()
-    };
-    let payload = airship::payload(&audience, &notification, &config.push_device_types);
-    match airship::push(&client, &app, &payload).await {
-        Ok(delivery) => {
-            println!(
-                "sent to channel {channel} with app {}: push id {}",
-                app.name,
-                delivery.provider_message_id.as_deref().unwrap_or("-")
-            );
-            Ok(())
-        }
-        Err(e) => bail!(
-            "push to channel {channel} with app {} failed: {e}",
-            app.name
-        ),
-    }
 }
 
 fn templates_check(config: &Config) -> Result<()> {
@@ -425,7 +348,7 @@ fn templates_check(config: &Config) -> Result<()> {
     Ok(())
 }
 
-async fn migrate_db(url: &str) -> Result<()> {
+pub(crate) async fn migrate_db(url: &str) -> Result<()> {
     let mut client = db::connect(url).await?;
     let applied = db::migrate::migrate(&mut client).await?;
     if applied.is_empty() {
@@ -502,79 +425,5 @@ async fn show_status(
         },
         None => print!("{}", status::summary(&client).await?),
     }
-    Ok(())
-}
-
-async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
-    let external = sources.env.iter().any(|(k, _)| k == "DATABASE_URL");
-    let cluster = if external {
-        None
-    } else {
-        let dir2 = dir.clone();
-        let cluster =
-            tokio::task::spawn_blocking(move || Cluster::start(&dir2, cluster::Options::default()))
-                .await??;
-        let admin = db::connect(&cluster.url("postgres")).await?;
-        let exists = admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = 'outpost'", &[])
-            .await?
-            .is_some();
-        if !exists {
-            admin.batch_execute("CREATE DATABASE outpost").await?;
-        }
-        sources
-            .env
-            .push(("DATABASE_URL".into(), cluster.url("outpost")));
-        Some(cluster)
-    };
-    let mut raw = RawConfig::load(&sources)?;
-    for backend in [
-        &mut raw.email.backend,
-        &mut raw.sms.backend,
-        &mut raw.voice.backend,
-        &mut raw.push.backend,
-        &mut raw.chat.backend,
-    ] {
-        *backend = "console".into();
-    }
-    let config = Config::validate(raw)?;
-    init_logging(&config);
-    migrate_db(&config.database_url).await?;
-
-    eprintln!();
-    eprintln!(
-        "Outpost is running on {} with console backends.",
-        outpost::config::redact_url(&config.database_url)
-    );
-    eprintln!("Enqueue a message from another terminal:");
-    eprintln!();
-    eprintln!(
-        "  psql '{}' -c \"SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')\"",
-        config.database_url
-    );
-    eprintln!();
-    eprintln!(
-        "Then: outpost status <id> (with DATABASE_URL={}). Ctrl-C stops Outpost{}.",
-        config.database_url,
-        if cluster.as_ref().is_some_and(|c| c.started_here) {
-            " and the database"
-        } else {
-            ""
-        }
-    );
-    eprintln!();
-
-    let result = match channels(&config) {
-        Ok(channels) => daemon::run(&config, channels, shutdown_on_signals())
-            .await
-            .map_err(anyhow::Error::from),
-        Err(e) => Err(e),
-    };
-    if let Some(cluster) = cluster.filter(|c| c.started_here)
-        && let Err(e) = cluster.stop()
-    {
-        eprintln!("could not stop the dev database: {e}");
-    }
-    result?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 mod legacy;
 mod redact;
 mod secret;
+mod sections;
 mod validate;
 
 use std::collections::BTreeMap;

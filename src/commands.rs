@@ -1,0 +1,165 @@
+//! The longer `outpost` commands: `dev`, `bench` and `push test`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use outpost::cluster::{self, Cluster};
+use outpost::config::{Config, RawConfig, Sources};
+use outpost::{daemon, db};
+
+use crate::{BenchCommand, channels, init_logging, migrate_db, shutdown_on_signals};
+
+pub(crate) async fn bench(server: &str, command: BenchCommand) -> Result<()> {
+    use outpost::bench::{self, Transport};
+    let print = |report: &bench::Report| -> Result<()> {
+        println!("{}", serde_json::to_string(report)?);
+        Ok(())
+    };
+    match command {
+        BenchCommand::Drain {
+            messages,
+            transport,
+            latency,
+        } => {
+            let transport = match transport.as_str() {
+                "discard" => Transport::Discard,
+                "http" => Transport::Http(latency.into()),
+                "smtp" => Transport::Smtp,
+                other => bail!("--transport must be discard, http or smtp, not {other:?}"),
+            };
+            print(&bench::drain(server, messages, transport).await?)?;
+        }
+        BenchCommand::Latency { rate, seconds } => {
+            print(&bench::latency(server, rate, seconds).await?)?
+        }
+        BenchCommand::Scale {
+            messages,
+            daemons,
+            latency,
+        } => {
+            for k in daemons {
+                print(&bench::scale(server, messages, k, latency.into()).await?)?;
+            }
+        }
+        BenchCommand::Growth { sizes } => {
+            for n in sizes {
+                print(&bench::drain(server, n, Transport::Discard).await?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn push_test(
+    config: &Config,
+    app: Option<&str>,
+    channel: &str,
+    device_type: Option<String>,
+    message: &str,
+) -> Result<()> {
+    use outpost::channel::airship::{self, Audience, Notification};
+    let app = match app {
+        Some(name) => airship::find_app(&db::pool(&config.database_url, 1)?, name).await?,
+        None => config.push_app.clone().context(
+            "no [push] app_key configured; pass --app NAME for an app of outpost.push_apps",
+        )?,
+    };
+    let client = airship::http_client(config.dispatch.send_timeout)?;
+    let audience = Audience::Channel {
+        id: channel.to_owned(),
+        device_type,
+    };
+    let notification = Notification {
+        alert: message.to_owned(),
+        ..Notification::default()
+    };
+    let payload = airship::payload(&audience, &notification, &config.push_device_types);
+    match airship::push(&client, &app, &payload).await {
+        Ok(delivery) => {
+            println!(
+                "sent to channel {channel} with app {}: push id {}",
+                app.name,
+                delivery.provider_message_id.as_deref().unwrap_or("-")
+            );
+            Ok(())
+        }
+        Err(e) => bail!(
+            "push to channel {channel} with app {} failed: {e}",
+            app.name
+        ),
+    }
+}
+
+pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
+    let external = sources.env.iter().any(|(k, _)| k == "DATABASE_URL");
+    let cluster = if external {
+        None
+    } else {
+        let dir2 = dir.clone();
+        let cluster =
+            tokio::task::spawn_blocking(move || Cluster::start(&dir2, cluster::Options::default()))
+                .await??;
+        let admin = db::connect(&cluster.url("postgres")).await?;
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = 'outpost'", &[])
+            .await?
+            .is_some();
+        if !exists {
+            admin.batch_execute("CREATE DATABASE outpost").await?;
+        }
+        sources
+            .env
+            .push(("DATABASE_URL".into(), cluster.url("outpost")));
+        Some(cluster)
+    };
+    let mut raw = RawConfig::load(&sources)?;
+    for backend in [
+        &mut raw.email.backend,
+        &mut raw.sms.backend,
+        &mut raw.voice.backend,
+        &mut raw.push.backend,
+        &mut raw.chat.backend,
+    ] {
+        *backend = "console".into();
+    }
+    let config = Config::validate(raw)?;
+    init_logging(&config);
+    migrate_db(&config.database_url).await?;
+
+    eprintln!();
+    eprintln!(
+        "Outpost is running on {} with console backends.",
+        outpost::config::redact_url(&config.database_url)
+    );
+    eprintln!("Enqueue a message from another terminal:");
+    eprintln!();
+    eprintln!(
+        "  psql '{}' -c \"SELECT outpost.send_simple_mail('Hello', 'It works.', to_address => 'you@example.com')\"",
+        config.database_url
+    );
+    eprintln!();
+    eprintln!(
+        "Then: outpost status <id> (with DATABASE_URL={}). Ctrl-C stops Outpost{}.",
+        config.database_url,
+        if cluster.as_ref().is_some_and(|c| c.started_here) {
+            " and the database"
+        } else {
+            ""
+        }
+    );
+    eprintln!();
+
+    let result = match channels(&config) {
+        Ok(channels) => daemon::run(&config, channels, shutdown_on_signals())
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    if let Some(cluster) = cluster.filter(|c| c.started_here)
+        && let Err(e) = cluster.stop()
+    {
+        eprintln!("could not stop the dev database: {e}");
+    }
+    result?;
+    Ok(())
+}
