@@ -2,6 +2,11 @@
 //! a fresh database, printing one JSON line per run (see BENCHMARKS.md).
 
 pub mod fakes;
+mod latency;
+mod scale;
+
+pub use latency::latency;
+pub use scale::scale;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::channel::{Channel, Channels, Delivery, Envelope, SendError};
 use crate::config::{Config, Sources};
 use crate::db::{self, DbError};
-use crate::dispatch::{Dispatcher, listener, runner};
+use crate::dispatch::{Dispatcher, runner};
 use crate::render::Templates;
 
 /// Where messages go during a run.
@@ -361,152 +366,4 @@ async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, Ben
         unfinished,
         ..Report::default()
     })
-}
-
-/// Offers `rate` messages per second, one INSERT each, for `seconds`, to an
-/// idle daemon woken by LISTEN/NOTIFY; reports enqueue → send-start latency.
-pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report, BenchError> {
-    crate::tls::install_crypto_provider();
-    let bench = BenchDb::create(server_url).await?;
-    let config = bench_config(
-        &bench.url,
-        &[("OUTPOST__DISPATCH__POLL_INTERVAL", "5s".into())],
-    )?;
-    let dispatcher = Arc::new(Dispatcher::new(
-        db::pool(&bench.url, config.pool_size)?,
-        &config,
-        Channels::with_default_for_all(Arc::new(Discard)),
-        "bench",
-    ));
-    let shutdown = CancellationToken::new();
-    let wake = Arc::new(Notify::new());
-    let state = Arc::new(listener::ListenState::default());
-    let listen = tokio::spawn(listener::listen(
-        bench.url.clone(),
-        wake.clone(),
-        state.clone(),
-        shutdown.clone(),
-    ));
-    let run = tokio::spawn(runner::run(dispatcher, wake, shutdown.clone()));
-    while !state.is_connected() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let client = db::connect(&bench.url).await?;
-    let insert = client
-        .prepare("INSERT INTO outpost.messages (kind, to_address, body) VALUES ('sms', '+353861234567', 'x')")
-        .await?;
-    let total = u64::from(rate) * u64::from(seconds);
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    for _ in 0..total {
-        ticker.tick().await;
-        client.execute(&insert, &[]).await?;
-    }
-    while pending(&client).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    let _ = run.await;
-    let _ = listen.await;
-    let p = client
-        .query_one(
-            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - m.created_at) * 1000)
-             FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id",
-            &[],
-        )
-        .await?;
-    let percentiles: Vec<f64> = p.get(0);
-    let mut report = finish(
-        &client,
-        Run {
-            mode: "latency",
-            transport: Transport::Discard,
-            daemons: 1,
-            messages: total,
-            seconds: elapsed,
-            statements: f64::NAN,
-            seen: None,
-        },
-    )
-    .await?;
-    report.latency_p50_ms = percentiles.first().copied();
-    report.latency_p95_ms = percentiles.get(1).copied();
-    report.latency_p99_ms = percentiles.get(2).copied();
-    drop(client);
-    bench.drop_db().await?;
-    Ok(report)
-}
-
-/// Drains `n` messages with `daemons` separate `outpost run` processes,
-/// through the HTTP fake answering after `provider_latency`; counts
-/// duplicates and unfinished messages.
-pub async fn scale(
-    server_url: &str,
-    n: u64,
-    daemons: usize,
-    provider_latency: Duration,
-) -> Result<Report, BenchError> {
-    crate::tls::install_crypto_provider();
-    let bench = BenchDb::create(server_url).await?;
-    let (addr, seen) = fakes::http_fake(provider_latency)
-        .await
-        .map_err(|e| BenchError::Setup(e.to_string()))?;
-    let client = db::connect(&bench.url).await?;
-    enqueue_bulk(&client, n).await?;
-    let exe = std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?;
-    let started = Instant::now();
-    let mut children = Vec::new();
-    for _ in 0..daemons {
-        let child = tokio::process::Command::new(&exe)
-            .arg("run")
-            .env("DATABASE_URL", &bench.url)
-            .env("OUTPOST__EMAIL__BACKEND", "sendgrid")
-            .env("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench")
-            .env(
-                "OUTPOST__EMAIL__SENDGRID__BASE_URL",
-                format!("http://{addr}"),
-            )
-            .env("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>")
-            .env("OUTPOST__HTTP__ENABLED", "false")
-            .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
-            .env("OUTPOST__LOG__LEVEL", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| BenchError::Setup(format!("cannot start a daemon: {e}")))?;
-        children.push(child);
-    }
-    while pending(&client).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    for child in &children {
-        if let Some(pid) = child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-    }
-    for mut child in children {
-        let _ = child.wait().await;
-    }
-    let report = finish(
-        &client,
-        Run {
-            mode: "scale",
-            transport: Transport::Http(provider_latency),
-            daemons,
-            messages: n,
-            seconds,
-            statements: f64::NAN,
-            seen: Some(seen),
-        },
-    )
-    .await?;
-    drop(client);
-    bench.drop_db().await?;
-    Ok(report)
 }
