@@ -1,15 +1,24 @@
 //! Outpost: a durable, outbox-driven notification daemon on Postgres.
 //!
 //! Module map:
-//! - [`config`]: raw TOML/env values → a validated [`config::Config`].
-//! - [`db`]: the connection pool, embedded migrations and every SQL statement.
+//! - [`config`]: raw TOML/env values (and the original Django names) → a
+//!   validated [`config::Config`] whose errors name the key.
+//! - [`db`]: the connection pool (TLS per `sslmode`), embedded migrations and
+//!   every SQL statement, one named file each.
 //! - [`message`]: the outbox row types shared by the dispatcher and channels.
 //! - [`recipient`]: turns `to_user`/`to_address` into the address a kind needs.
-//! - [`channel`]: the `Channel` trait and its backends (console for now).
-//! - [`dispatch`]: claim loop, retry policy, outcome recording, rescuer, LISTEN.
-//! - [`daemon`]: wires the dispatcher, listener and rescuer into `outpost run`.
-//! - [`enqueue`] and [`status`]: what `outpost send` and `outpost status` do.
+//! - [`channel`]: the `Channel` trait and its backends: console, e-mail
+//!   (SMTP, smtp_db, SendGrid), Twilio SMS and voice, Airship push, in-app chat.
+//! - [`dispatch`]: claim loop, delivery, retry policy, circuit breakers,
+//!   batched outcome recording, rescuer, LISTEN.
+//! - [`daemon`]: wires dispatcher, listener, rescuer, housekeeping and HTTP
+//!   into `outpost run`.
 //! - [`render`]: templates (minijinja) and gettext catalogs, reloadable.
+//! - [`http`], [`inbound`], [`signature`], [`metrics`]: inbound mail, provider
+//!   callbacks with their signatures, health, readiness and metrics.
+//! - [`schedule`] and [`housekeeping`]: recurring messages and cron jobs.
+//! - [`enqueue`] and [`status`]: what `outpost send`, `status` and `stats` do.
+//! - [`bench`]: the benchmark harness behind `outpost bench`.
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 
