@@ -111,7 +111,10 @@ async fn subscribe(url: &str) -> Result<mpsc::UnboundedReceiver<()>, DbError> {
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
-                        tracing::warn!(error = %e, "LISTEN connection error");
+                        // After shutdown nobody listens any more: not worth a warning.
+                        if !tx.is_closed() {
+                            tracing::warn!(error = %e, "LISTEN connection error");
+                        }
                         return;
                     }
                     None => return,
