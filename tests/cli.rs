@@ -181,18 +181,19 @@ fn config_check_names_the_invalid_key() {
 #[tokio::test]
 async fn send_then_status_shows_the_message_and_its_attempts() {
     let db = TestDb::new().await;
+    let send = [
+        "send",
+        "--kind",
+        "sms",
+        "--to",
+        "+353861234567",
+        "--body",
+        "Audit due",
+        "--idempotency-key",
+        "k1",
+    ];
     let out = outpost()
-        .args([
-            "send",
-            "--kind",
-            "sms",
-            "--to",
-            "+353861234567",
-            "--body",
-            "Audit due",
-            "--idempotency-key",
-            "k1",
-        ])
+        .args(send)
         .env("DATABASE_URL", &db.url)
         .output()
         .unwrap();
@@ -200,17 +201,7 @@ async fn send_then_status_shows_the_message_and_its_attempts() {
     assert!(out.status.success(), "{stderr}");
     let id: i64 = stdout.trim().parse().unwrap();
     let again = outpost()
-        .args([
-            "send",
-            "--kind",
-            "sms",
-            "--to",
-            "+353861234567",
-            "--body",
-            "Audit due",
-            "--idempotency-key",
-            "k1",
-        ])
+        .args(send)
         .env("DATABASE_URL", &db.url)
         .output()
         .unwrap();

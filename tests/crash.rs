@@ -4,41 +4,20 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::daemon::Daemon;
 
 fn start(db: &TestDb, fake: &str) -> Daemon {
-    Daemon(
-        Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .arg("run")
-            .env("DATABASE_URL", &db.url)
-            .env("OUTPOST__EMAIL__BACKEND", "sendgrid")
-            .env("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.crash")
-            .env("OUTPOST__EMAIL__SENDGRID__BASE_URL", fake)
-            .env("OUTPOST__EMAIL__FROM", "Crash <crash@example.com>")
-            .env("OUTPOST__DISPATCH__LEASE", "3s")
-            .env("OUTPOST__DISPATCH__SEND_TIMEOUT", "2s")
-            .env("OUTPOST__DISPATCH__RESCUE_INTERVAL", "1s")
-            .env("OUTPOST__DISPATCH__CONCURRENCY", "200")
-            .env("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "200")
-            .env("OUTPOST__HTTP__ENABLED", "false")
-            .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
-            .env("OUTPOST__LOG__LEVEL", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    common::daemon::start(
+        &db.url,
+        fake,
+        &[
+            ("OUTPOST__DISPATCH__CONCURRENCY", "200"),
+            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "200"),
+            ("OUTPOST__HTTP__ENABLED", "false"),
+        ],
     )
 }
 

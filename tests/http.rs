@@ -263,25 +263,31 @@ async fn a_retried_delivery_is_stored_once() {
     );
 }
 
-#[tokio::test]
-async fn non_utf8_fields_are_decoded_by_the_charsets_map() {
+/// Posts a parsed-mode mail whose subject is `subject` in `charset`; returns the stored subject.
+async fn stored_subject(message_id: &str, subject: &[u8], charset: &str) -> String {
     let server = start("31457280").await;
-    let parts = parsed_mode(
-        "<latin1@example.com>",
-        b"Caf\xe9 r\xe9sum\xe9",
-        "iso-8859-1",
-    );
+    let parts = parsed_mode(message_id, subject, charset);
     let parts = borrow(&parts);
     let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
     assert_eq!(response.status(), 200);
-    let subject: String = server
+    server
         .db
         .client()
         .await
         .query_one("SELECT subject FROM outpost.inbound_emails", &[])
         .await
         .unwrap()
-        .get(0);
+        .get(0)
+}
+
+#[tokio::test]
+async fn non_utf8_fields_are_decoded_by_the_charsets_map() {
+    let subject = stored_subject(
+        "<latin1@example.com>",
+        b"Caf\xe9 r\xe9sum\xe9",
+        "iso-8859-1",
+    )
+    .await;
     assert_eq!(subject, "Café résumé");
 }
 
@@ -779,22 +785,11 @@ fn no_prefix_of_a_payload_panics_or_parses_into_garbage() {
 
 #[tokio::test]
 async fn invalid_utf8_in_a_utf8_field_is_stored_readably() {
-    let server = start("31457280").await;
-    let parts = parsed_mode(
+    let subject = stored_subject(
         "<bad-utf8@example.com>",
         b"Bad \xff\xfe bytes \xc3",
         "UTF-8",
-    );
-    let parts = borrow(&parts);
-    let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
-    assert_eq!(response.status(), 200);
-    let subject: String = server
-        .db
-        .client()
-        .await
-        .query_one("SELECT subject FROM outpost.inbound_emails", &[])
-        .await
-        .unwrap()
-        .get(0);
+    )
+    .await;
     assert_eq!(subject, "Bad \u{fffd}\u{fffd} bytes \u{fffd}");
 }

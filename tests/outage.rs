@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use outpost::cluster::{Cluster, Options};
@@ -15,15 +15,6 @@ struct Stop(Cluster);
 impl Drop for Stop {
     fn drop(&mut self) {
         let _ = self.0.stop();
-    }
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -88,30 +79,16 @@ async fn the_daemon_rides_out_a_database_restart() {
         .await
         .unwrap();
     let port = common::free_port();
-    let mut daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .arg("run")
-            .env("DATABASE_URL", &url)
-            .env("OUTPOST__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-            .env("OUTPOST__EMAIL__BACKEND", "sendgrid")
-            .env("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.outage")
-            .env(
-                "OUTPOST__EMAIL__SENDGRID__BASE_URL",
-                format!("http://{addr}"),
-            )
-            .env("OUTPOST__EMAIL__FROM", "Outage <outage@example.com>")
-            .env("OUTPOST__DISPATCH__CONCURRENCY", "20")
-            .env("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "20")
-            .env("OUTPOST__DISPATCH__LEASE", "3s")
-            .env("OUTPOST__DISPATCH__SEND_TIMEOUT", "2s")
-            .env("OUTPOST__DISPATCH__RESCUE_INTERVAL", "1s")
-            .env("OUTPOST__DISPATCH__POLL_INTERVAL", "200ms")
-            .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
-            .env("OUTPOST__LOG__LEVEL", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let listen = format!("127.0.0.1:{port}");
+    let mut daemon = common::daemon::start(
+        &url,
+        &format!("http://{addr}"),
+        &[
+            ("OUTPOST__HTTP__LISTEN", &listen),
+            ("OUTPOST__DISPATCH__CONCURRENCY", "20"),
+            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "20"),
+            ("OUTPOST__DISPATCH__POLL_INTERVAL", "200ms"),
+        ],
     );
     let http = reqwest::Client::new();
     wait_for(&http, port, 200).await;
