@@ -15,6 +15,10 @@ use super::outcome::Outcome;
 use super::{Dispatcher, Unfinished};
 use crate::message::MessageId;
 
+/// Outcome batches written at once, each on its own connection: the
+/// database can work on one batch while the next is gathered.
+const RECORDERS: usize = 2;
+
 type InFlight = Arc<Mutex<HashMap<MessageId, Unfinished>>>;
 
 /// What a run did, reported when it stops.
@@ -40,11 +44,16 @@ pub async fn run(
     // Set before in-flight tasks are aborted: a send not yet begun is withdrawn.
     let aborting = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Outcome>(settings.concurrency.max(16));
-    let recorder = tokio::spawn(record_loop(
-        dispatcher.clone(),
-        rx,
-        settings.batch_size as usize,
-    ));
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let recorders: Vec<_> = (0..RECORDERS)
+        .map(|_| {
+            tokio::spawn(record_loop(
+                dispatcher.clone(),
+                rx.clone(),
+                settings.batch_size as usize,
+            ))
+        })
+        .collect();
     let mut tasks = JoinSet::new();
     let mut report = RunReport::default();
     let mut failures = 0u32;
@@ -156,8 +165,10 @@ pub async fn run(
         }
     }
     drop(tx);
-    if recorder.await.is_err() {
-        tracing::error!("the outcome recorder stopped unexpectedly");
+    for recorder in recorders {
+        if recorder.await.is_err() {
+            tracing::error!("an outcome recorder stopped unexpectedly");
+        }
     }
     let unfinished: Vec<Unfinished> = lock(&in_flight).drain().map(|(_, u)| u).collect();
     match dispatcher.release(&unfinished).await {
@@ -174,9 +185,18 @@ pub async fn run(
 /// Writes outcomes in batches: whatever has arrived, up to `batch` at a time.
 /// A failed write is retried until it succeeds or the leases it guards have
 /// expired anyway (the rescuer then requeues those messages).
-async fn record_loop(dispatcher: Arc<Dispatcher>, mut rx: mpsc::Receiver<Outcome>, batch: usize) {
+async fn record_loop(
+    dispatcher: Arc<Dispatcher>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Outcome>>>,
+    batch: usize,
+) {
     let mut buffer = Vec::with_capacity(batch);
-    while rx.recv_many(&mut buffer, batch).await > 0 {
+    loop {
+        // One recorder gathers a batch while the others write theirs.
+        let received = rx.lock().await.recv_many(&mut buffer, batch).await;
+        if received == 0 {
+            break;
+        }
         let give_up_at = tokio::time::Instant::now() + dispatcher.settings().lease;
         let mut failures = 0;
         loop {
