@@ -7,6 +7,7 @@ pub mod console;
 pub mod sendgrid;
 pub mod smtp;
 pub mod smtp_db;
+pub mod smtp_pool;
 
 use std::sync::Arc;
 

@@ -1,75 +1,126 @@
-//! SMTP through lettre: pooled connections, STARTTLS (`use_tls`) or implicit
-//! TLS (`use_ssl`), AUTH, a timeout; reply codes classified (4xx transient,
-//! 5xx permanent, connection problems transient).
+//! SMTP: pooled connections with `TCP_NODELAY` (see `smtp_pool`), STARTTLS
+//! (`use_tls`) or implicit TLS (`use_ssl`), AUTH, a timeout; reply codes
+//! classified (4xx transient, 5xx permanent, connection problems transient).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
-use lettre::{AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
+use super::smtp_pool::{self, ConnectError, Connector, Pool};
 use super::{Email, MailTransport, compose};
 use crate::channel::{Delivery, SendError};
 use crate::config::SmtpSettings;
-
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    None,
-    StartTls,
-    Tls,
-}
 
 /// One SMTP server.
 pub struct SmtpMail {
     name: String,
     label: String,
-    inner: AsyncSmtpTransport<Tokio1Executor>,
+    timeout: std::time::Duration,
+    pool: Pool,
 }
 
 impl SmtpMail {
     /// A transport for `settings` (no connection is made until the first send).
     pub fn new(name: &str, settings: &SmtpSettings) -> Result<Self, SendError> {
         crate::tls::install_crypto_provider();
-        let security = match (settings.use_ssl, settings.use_tls) {
-            (true, _) => Security::Tls,
-            (false, true) => Security::StartTls,
-            (false, false) => Security::None,
-        };
-        let tls = |host: &str| -> Result<TlsParameters, SendError> {
-            let mut builder = TlsParameters::builder(host.to_owned());
+        let security = if settings.use_ssl {
+            smtp_pool::Security::Implicit(Arc::new(implicit_tls_config(settings)?))
+        } else if settings.use_tls {
+            let mut builder = TlsParameters::builder(settings.host.clone());
             if let Some(pem) = &settings.ca_pem {
                 let cert = Certificate::from_pem(pem).map_err(|e| {
                     SendError::permanent(format!("invalid email.smtp.ca_file: {e}"))
                 })?;
                 builder = builder.add_root_certificate(cert);
             }
-            builder
-                .build_rustls()
-                .map_err(|e| SendError::permanent(format!("TLS setup for {host} failed: {e}")))
+            smtp_pool::Security::StartTls(builder.build_rustls().map_err(|e| {
+                SendError::permanent(format!("TLS setup for {} failed: {e}", settings.host))
+            })?)
+        } else {
+            smtp_pool::Security::None
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
-                .port(settings.port)
-                .timeout(Some(settings.timeout))
-                .pool_config(PoolConfig::new().max_size(settings.pool_size));
-        builder = match security {
-            Security::None => builder.tls(Tls::None),
-            Security::StartTls => builder.tls(Tls::Required(tls(&settings.host)?)),
-            Security::Tls => builder.tls(Tls::Wrapper(tls(&settings.host)?)),
-        };
-        if !settings.username.is_empty() {
-            builder = builder.credentials(Credentials::new(
+        let credentials = (!settings.username.is_empty()).then(|| {
+            Credentials::new(
                 settings.username.clone(),
                 settings.password.expose().to_owned(),
-            ));
-        }
+            )
+        });
+        let connector = Connector {
+            host: settings.host.clone(),
+            port: settings.port,
+            timeout: settings.timeout,
+            security,
+            credentials,
+            hello: ClientId::default(),
+        };
+        let pool = connector
+            .into_pool(settings.pool_size as usize)
+            .map_err(|e| SendError::permanent(format!("SMTP pool setup failed: {e}")))?;
         Ok(Self {
             name: name.to_owned(),
             label: format!("{}:{}", settings.host, settings.port),
-            inner: builder.build(),
+            timeout: settings.timeout,
+            pool,
         })
     }
+
+    /// Sends `message` on a pooled connection; a connection that failed or
+    /// timed out mid-transaction is discarded, never reused.
+    async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
+        let mut conn = self.pool.get().await.map_err(|e| match e {
+            deadpool::managed::PoolError::Backend(e) => self.connect_error(&e),
+            other => SendError::transient(format!("SMTP server {}: {other}", self.label)),
+        })?;
+        let bytes = message.formatted();
+        match tokio::time::timeout(self.timeout, conn.send(message.envelope(), &bytes)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(classify(&self.label, &e)),
+            Err(_) => {
+                drop(deadpool::managed::Object::take(conn));
+                Err(SendError::transient(format!(
+                    "SMTP server {} timed out after {:?}",
+                    self.label, self.timeout
+                )))
+            }
+        }
+    }
+
+    fn connect_error(&self, e: &ConnectError) -> SendError {
+        match e {
+            ConnectError::Smtp(e) => classify(&self.label, e),
+            ConnectError::NoStartTls => SendError::transient(format!(
+                "SMTP server {} does not offer STARTTLS, which use_tls requires",
+                self.label
+            )),
+            ConnectError::Io(e) => {
+                SendError::transient(format!("SMTP server {} unreachable: {e}", self.label))
+            }
+        }
+    }
+}
+
+/// Roots for implicit TLS: the system's, plus `ca_file` when set.
+fn implicit_tls_config(settings: &SmtpSettings) -> Result<rustls::ClientConfig, SendError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(pem) = &settings.ca_pem {
+        let invalid = |e: String| SendError::permanent(format!("invalid email.smtp.ca_file: {e}"));
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots
+                .add(cert.map_err(|e| invalid(e.to_string()))?)
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 #[async_trait]
@@ -80,10 +131,8 @@ impl MailTransport for SmtpMail {
 
     async fn deliver(&self, email: &Email) -> Result<Delivery, SendError> {
         let message = compose::to_mime(email)?;
-        match self.inner.send(message).await {
-            Ok(_) => Ok(Delivery::id(Some(email.message_id.clone()))),
-            Err(e) => Err(classify(&self.label, &e)),
-        }
+        self.send(&message).await?;
+        Ok(Delivery::id(Some(email.message_id.clone())))
     }
 }
 
