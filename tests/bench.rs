@@ -31,9 +31,17 @@ async fn drain_and_scale_report_complete_runs() {
     );
     assert_eq!(drain["messages"], 300);
     assert_eq!(drain["unfinished"], 0);
+    assert_eq!(drain["peer_received"], 300);
     assert_eq!(drain["duplicates"], 0);
     assert!(drain["messages_per_second"].as_f64().unwrap() > 0.0);
     assert!(drain["peak_rss_mb"].as_f64().unwrap() > 1.0);
+    let smtp = bench(
+        &["drain", "--messages", "300", "--transport", "smtp"],
+        &server,
+    );
+    assert_eq!(smtp["unfinished"], 0);
+    assert_eq!(smtp["peer_received"], 300, "{smtp}");
+    assert_eq!(smtp["duplicates"], 0);
     let scale = bench(
         &[
             "scale",

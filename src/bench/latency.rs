@@ -52,7 +52,7 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
         ticker.tick().await;
         client.execute(&insert, &[]).await?;
     }
-    while pending(&client).await? > 0 {
+    while pending(&client).await? {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();

@@ -44,7 +44,7 @@ pub async fn scale(
             .map_err(|e| BenchError::Setup(format!("cannot start a daemon: {e}")))?;
         children.push(child);
     }
-    while pending(&client).await? > 0 {
+    while pending(&client).await? {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
