@@ -15,6 +15,11 @@ use outpost::message::{Kind, MessageId};
 use outpost::render::Templates;
 use outpost::{daemon, db, status};
 
+// glibc's allocator cost the HTTP path about 8 % of its CPU in malloc and
+// free (BENCHMARKS.md); mimalloc keeps per-thread free lists.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "outpost",
