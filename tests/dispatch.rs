@@ -566,6 +566,28 @@ async fn an_outcome_after_the_lease_expired_is_not_applied() {
 }
 
 #[tokio::test]
+async fn an_outcome_for_a_message_deleted_mid_send_leaves_no_orphan_attempt() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = db.email(&client, "a@example.com").await;
+    let recorder = Recorder::accepting("rec");
+    let d = db.dispatcher(&db.config(&[]), channels(&recorder), "w");
+    let claimed = d.claim(1, &Kind::ALL).await.unwrap();
+    let outcome = d.deliver(claimed.into_iter().next().unwrap()).await;
+    client
+        .execute("DELETE FROM outpost.messages WHERE id = $1", &[&id.0])
+        .await
+        .unwrap();
+    assert_eq!(d.record(&[outcome]).await.unwrap().applied, 0);
+    let attempts: i64 = client
+        .query_one("SELECT count(*) FROM outpost.attempts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(attempts, 0);
+}
+
+#[tokio::test]
 async fn a_panicking_channel_fails_the_row_not_the_daemon() {
     let db = TestDb::new().await;
     let client = db.client().await;

@@ -242,3 +242,45 @@ async fn sql_helpers_insert_the_right_kinds() {
         Some("New message")
     );
 }
+
+#[tokio::test]
+async fn deleting_or_truncating_messages_removes_their_attempts() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO outpost.messages (kind, to_address, body)
+             SELECT 'sms', '+4070000000' || g, 'x' FROM generate_series(1, 3) g;
+             INSERT INTO outpost.attempts (message_id, attempt, worker, started_at, outcome)
+             SELECT id, a, 'w', now(), 'retry' FROM outpost.messages, generate_series(1, 2) a;",
+        )
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT count(*) FROM outpost.attempts").await, 6);
+    client
+        .execute(
+            "DELETE FROM outpost.messages WHERE id = (SELECT min(id) FROM outpost.messages)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT count(*) FROM outpost.attempts").await, 4);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM outpost.attempts a
+             WHERE NOT EXISTS (SELECT 1 FROM outpost.messages m WHERE m.id = a.message_id)"
+        )
+        .await,
+        0,
+        "the remaining attempts belong to remaining messages"
+    );
+    client
+        .batch_execute("TRUNCATE outpost.messages CASCADE")
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT count(*) FROM outpost.attempts").await, 0);
+}

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0006", "push_chat"),
     migration!("0007", "audit_roles"),
     migration!("0008", "schedules_housekeeping"),
+    migration!("0009", "attempts_trigger_cascade"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -45,6 +45,9 @@ SELECT i.id, i.attempt, $1, i.provider, i.started_at, i.finished_at, i.outcome,
 FROM input i
 LEFT JOIN applied p ON p.id = i.id
 WHERE NOT i.refund
+  -- No foreign key guards attempts (0009): an outcome whose message was
+  -- deleted meanwhile leaves no orphan row.
+  AND (p.id IS NOT NULL OR EXISTS (SELECT 1 FROM outpost.messages x WHERE x.id = i.id))
 ON CONFLICT (message_id, attempt) DO UPDATE
 SET provider = EXCLUDED.provider, finished_at = EXCLUDED.finished_at,
     outcome = EXCLUDED.outcome, provider_code = EXCLUDED.provider_code,
