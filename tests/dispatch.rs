@@ -10,8 +10,9 @@ use std::time::Duration;
 use common::recorder::Recorder;
 use common::{TestDb, row};
 use outpost::channel::{Channel, Channels, Delivery, SendError};
+use outpost::dispatch::Dispatcher;
 use outpost::enqueue::{NewMessage, enqueue};
-use outpost::message::{Kind, MessageId};
+use outpost::message::{ClaimedMessage, Kind, MessageId};
 
 fn channels(recorder: &Arc<Recorder>) -> Channels {
     Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>)
@@ -533,14 +534,26 @@ async fn an_expired_lease_is_rescued_and_marked_as_maybe_sent() {
     assert_eq!((status.as_str(), attempts), ("sent", 2));
 }
 
-#[tokio::test]
-async fn an_outcome_after_the_lease_expired_is_not_applied() {
+/// One e-mail, claimed by worker "w" (its send not yet made).
+async fn one_claimed() -> (
+    TestDb,
+    tokio_postgres::Client,
+    MessageId,
+    Arc<Dispatcher>,
+    ClaimedMessage,
+) {
     let db = TestDb::new().await;
     let client = db.client().await;
     let id = db.email(&client, "a@example.com").await;
     let recorder = Recorder::accepting("rec");
     let d = db.dispatcher(&db.config(&[]), channels(&recorder), "w");
-    let claimed = d.claim(1, &Kind::ALL).await.unwrap();
+    let claimed = d.claim(1, &Kind::ALL).await.unwrap().remove(0);
+    (db, client, id, d, claimed)
+}
+
+#[tokio::test]
+async fn an_outcome_after_the_lease_expired_is_not_applied() {
+    let (_db, client, id, d, claimed) = one_claimed().await;
     client
         .execute(
             "UPDATE outpost.messages SET leased_until = now() - interval '1 second'",
@@ -548,7 +561,7 @@ async fn an_outcome_after_the_lease_expired_is_not_applied() {
         )
         .await
         .unwrap();
-    let outcome = d.deliver(claimed.into_iter().next().unwrap()).await;
+    let outcome = d.deliver(claimed).await;
     assert_eq!(d.record(&[outcome]).await.unwrap().lost, 1);
     assert_eq!(row(&client, id).await.0, "sending");
     let r = client
@@ -567,13 +580,8 @@ async fn an_outcome_after_the_lease_expired_is_not_applied() {
 
 #[tokio::test]
 async fn an_outcome_for_a_message_deleted_mid_send_leaves_no_orphan_attempt() {
-    let db = TestDb::new().await;
-    let client = db.client().await;
-    let id = db.email(&client, "a@example.com").await;
-    let recorder = Recorder::accepting("rec");
-    let d = db.dispatcher(&db.config(&[]), channels(&recorder), "w");
-    let claimed = d.claim(1, &Kind::ALL).await.unwrap();
-    let outcome = d.deliver(claimed.into_iter().next().unwrap()).await;
+    let (_db, client, id, d, claimed) = one_claimed().await;
+    let outcome = d.deliver(claimed).await;
     client
         .execute("DELETE FROM outpost.messages WHERE id = $1", &[&id.0])
         .await
