@@ -74,6 +74,13 @@ async fn run(db: &TestDb, env: Vec<(String, String)>, sql: &str) -> MessageId {
     MessageId(id)
 }
 
+/// Runs `sql` (enqueueing one message) through the fake and checks it was sent.
+async fn expect_sent(db: &TestDb, server: &MockServer, sql: &str) {
+    let id = run(db, env(&server.uri(), &[]), sql).await;
+    let client = db.client().await;
+    assert_eq!(row(&client, id).await.0, "sent", "{sql}");
+}
+
 fn form(request: &Request) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(&request.body).unwrap()
 }
@@ -156,21 +163,19 @@ async fn a_predefined_sms_goes_out_in_the_users_language() {
 async fn the_sql_helpers_mirror_the_original_tasks() {
     let server = fake(created("SMaaaa")).await;
     let db = TestDb::new().await;
-    let client = with_users(&db).await;
-    let id = run(
+    with_users(&db).await;
+    expect_sent(
         &db,
-        env(&server.uri(), &[]),
+        &server,
         "SELECT outpost.send_sms_to_number('+353 86 123 4568', 'de', 'Your audit is due today.', '+15005550007')",
     )
     .await;
-    assert_eq!(row(&client, id).await.0, "sent");
-    let id = run(
+    expect_sent(
         &db,
-        env(&server.uri(), &[]),
+        &server,
         "SELECT outpost.send_phone_sms('jo', 'Free text & more')",
     )
     .await;
-    assert_eq!(row(&client, id).await.0, "sent");
     let requests = server.received_requests().await.unwrap();
     let first = form(&requests[0]);
     assert_eq!(field(&first, "To"), Some("+353861234568"));
@@ -185,16 +190,9 @@ async fn the_sql_helpers_mirror_the_original_tasks() {
 async fn calls_speak_romanian_with_polly_carmen_and_escape_the_text() {
     let server = fake(created("CA0123")).await;
     let db = TestDb::new().await;
-    let client = with_users(&db).await;
-    let id = run(
-        &db,
-        env(&server.uri(), &[]),
-        "SELECT outpost.make_phone_call('ana')",
-    )
-    .await;
-    assert_eq!(row(&client, id).await.0, "sent");
-    let id2 = run(&db, env(&server.uri(), &[]), "SELECT outpost.make_call('Tom & <Jerry> \"quoted\"', to_address => '+353861234567', locale => 'en')").await;
-    assert_eq!(row(&client, id2).await.0, "sent");
+    with_users(&db).await;
+    expect_sent(&db, &server, "SELECT outpost.make_phone_call('ana')").await;
+    expect_sent(&db, &server, "SELECT outpost.make_call('Tom & <Jerry> \"quoted\"', to_address => '+353861234567', locale => 'en')").await;
     let requests = server.received_requests().await.unwrap();
     assert_eq!(
         requests[0].url.path(),
