@@ -337,3 +337,49 @@ async fn smtp_db_uses_the_lowest_order_and_follows_changes_live() {
         Some("no enabled SMTP server in outpost.smtp_servers")
     );
 }
+
+fn sink_env(port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("OUTPOST__EMAIL__BACKEND".to_owned(), "smtp".to_owned()),
+        (
+            "OUTPOST__EMAIL__SMTP__HOST".to_owned(),
+            "127.0.0.1".to_owned(),
+        ),
+        ("OUTPOST__EMAIL__SMTP__PORT".to_owned(), port.to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+#[tokio::test]
+async fn a_pool_of_one_connection_sends_every_message_once() {
+    let (port, seen) = outpost::bench::fakes::smtp_sink().await.unwrap();
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut ids = Vec::new();
+    for to in ["a@example.com", "b@example.com", "c@example.com"] {
+        ids.push(enqueue(&client, &welcome(to)).await.unwrap());
+    }
+    let config = db.config_env(sink_env(port, &[("OUTPOST__EMAIL__SMTP__POOL_SIZE", "1")]));
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "smtp-test");
+    assert_eq!(d.run_once().await.unwrap(), 3);
+    for id in &ids {
+        assert_eq!(row(&client, *id).await.0, "sent");
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(ids.iter().all(|id| seen.get(&id.0) == Some(&1)));
+}
+
+#[tokio::test]
+async fn starttls_required_but_not_offered_is_transient() {
+    let (port, seen) = outpost::bench::fakes::smtp_sink().await.unwrap();
+    let db = TestDb::new().await;
+    let env = sink_env(port, &[("OUTPOST__EMAIL__SMTP__USE_TLS", "true")]);
+    let id = send_one(&db, env, &welcome("ann@example.com")).await;
+    let (status, _, error) = row(&db.client().await, id).await;
+    assert_eq!(status, "queued");
+    assert!(error.unwrap().contains("does not offer STARTTLS"));
+    assert!(seen.lock().unwrap().is_empty(), "nothing went out in clear");
+}
