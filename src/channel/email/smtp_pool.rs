@@ -22,7 +22,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 /// A connection idle this long is checked with NOOP before it is reused.
-const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 /// How a connection is secured once the TCP socket is open.
 pub enum Security {
