@@ -20,6 +20,7 @@ pub(crate) async fn bench(server: &str, command: BenchCommand) -> Result<()> {
             messages,
             transport,
             latency,
+            tuning,
         } => {
             let transport = match transport.as_str() {
                 "discard" => Transport::Discard,
@@ -27,7 +28,7 @@ pub(crate) async fn bench(server: &str, command: BenchCommand) -> Result<()> {
                 "smtp" => Transport::Smtp,
                 other => bail!("--transport must be discard, http or smtp, not {other:?}"),
             };
-            print(&bench::drain(server, messages, transport).await?)?;
+            print(&bench::drain(server, messages, transport, tuning.into()).await?)?;
         }
         BenchCommand::Latency { rate, seconds } => {
             print(&bench::latency(server, rate, seconds).await?)?
@@ -41,9 +42,9 @@ pub(crate) async fn bench(server: &str, command: BenchCommand) -> Result<()> {
                 print(&bench::scale(server, messages, k, latency.into()).await?)?;
             }
         }
-        BenchCommand::Growth { sizes } => {
+        BenchCommand::Growth { sizes, tuning } => {
             for n in sizes {
-                print(&bench::drain(server, n, Transport::Discard).await?)?;
+                print(&bench::drain(server, n, Transport::Discard, tuning.into()).await?)?;
             }
         }
     }

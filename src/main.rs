@@ -110,6 +110,8 @@ pub(crate) enum BenchCommand {
         /// Latency of the HTTP fake.
         #[arg(long, default_value = "0ms")]
         latency: humantime::Duration,
+        #[command(flatten)]
+        tuning: TuningArgs,
     },
     /// Offer messages one INSERT at a time at a fixed rate to an idle daemon.
     Latency {
@@ -131,7 +133,29 @@ pub(crate) enum BenchCommand {
     Growth {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
         sizes: Vec<u64>,
+        #[command(flatten)]
+        tuning: TuningArgs,
     },
+}
+
+/// The in-process dispatcher's claim batch and send concurrency.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct TuningArgs {
+    /// Rows per claim and per outcome batch.
+    #[arg(long, default_value_t = 500)]
+    batch_size: u32,
+    /// Sends in flight at once.
+    #[arg(long, default_value_t = 1000)]
+    concurrency: u32,
+}
+
+impl From<TuningArgs> for outpost::bench::Tuning {
+    fn from(a: TuningArgs) -> Self {
+        Self {
+            batch_size: a.batch_size,
+            concurrency: a.concurrency,
+        }
+    }
 }
 
 #[derive(Subcommand)]

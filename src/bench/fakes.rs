@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,18 +19,42 @@ use tokio::net::TcpListener;
 /// How often the fake saw each outbox id.
 pub type Seen = Arc<Mutex<HashMap<i64, u32>>>;
 
+/// Requests the fake is answering now, and the most it ever answered at once.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    now: AtomicU32,
+    max: AtomicU32,
+}
+
+impl InFlight {
+    pub fn max(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
 #[derive(Clone)]
 struct FakeState {
     latency: Duration,
     seen: Seen,
+    in_flight: Arc<InFlight>,
 }
 
 /// Starts the SendGrid-like fake; returns its address and the per-id counts.
 pub async fn http_fake(latency: Duration) -> std::io::Result<(SocketAddr, Seen)> {
+    let (addr, seen, _) = http_fake_gauged(latency).await?;
+    Ok((addr, seen))
+}
+
+/// [`http_fake`], also returning how many requests it answered at once.
+pub async fn http_fake_gauged(
+    latency: Duration,
+) -> std::io::Result<(SocketAddr, Seen, Arc<InFlight>)> {
     let seen: Seen = Arc::default();
+    let in_flight = Arc::new(InFlight::default());
     let state = FakeState {
         latency,
         seen: seen.clone(),
+        in_flight: in_flight.clone(),
     };
     let app = axum::Router::new()
         .route("/v3/mail/send", post(send))
@@ -39,13 +64,16 @@ pub async fn http_fake(latency: Duration) -> std::io::Result<(SocketAddr, Seen)>
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((addr, seen))
+    Ok((addr, seen, in_flight))
 }
 
 async fn send(State(state): State<FakeState>, body: Bytes) -> impl IntoResponse {
+    let now = state.in_flight.now.fetch_add(1, Ordering::Relaxed) + 1;
+    state.in_flight.max.fetch_max(now, Ordering::Relaxed);
     if !state.latency.is_zero() {
         tokio::time::sleep(state.latency).await;
     }
+    state.in_flight.now.fetch_sub(1, Ordering::Relaxed);
     let id = custom_outpost_id(&body);
     if let Some(id) = id {
         *state

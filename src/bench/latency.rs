@@ -18,6 +18,7 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
     let bench = BenchDb::create(server_url).await?;
     let config = bench_config(
         &bench.url,
+        super::Tuning::default(),
         &[("OUTPOST__DISPATCH__POLL_INTERVAL", "5s".into())],
     )?;
     let dispatcher = Arc::new(Dispatcher::new(

@@ -73,6 +73,8 @@ pub struct Report {
     /// Distinct messages the peer (HTTP fake or SMTP sink) received.
     pub peer_received: Option<u64>,
     pub duplicates: Option<u64>,
+    /// The most requests the HTTP fake answered at once.
+    pub peer_max_in_flight: Option<u32>,
     pub unfinished: i64,
 }
 
@@ -159,14 +161,37 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn bench_config(url: &str, extra: &[(&str, String)]) -> Result<Config, BenchError> {
+/// The dispatcher's claim batch and send concurrency for an in-process run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    pub batch_size: u32,
+    pub concurrency: u32,
+}
+
+impl Default for Tuning {
+    /// What BENCHMARKS.md's figures use: batches of 500, 1,000 sends at once.
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            concurrency: 1000,
+        }
+    }
+}
+
+fn bench_config(url: &str, tuning: Tuning, extra: &[(&str, String)]) -> Result<Config, BenchError> {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), url.to_owned()),
-        ("OUTPOST__DISPATCH__BATCH_SIZE".into(), "500".into()),
-        ("OUTPOST__DISPATCH__CONCURRENCY".into(), "1000".into()),
+        (
+            "OUTPOST__DISPATCH__BATCH_SIZE".into(),
+            tuning.batch_size.to_string(),
+        ),
+        (
+            "OUTPOST__DISPATCH__CONCURRENCY".into(),
+            tuning.concurrency.to_string(),
+        ),
         (
             "OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL".into(),
-            "1000".into(),
+            tuning.concurrency.to_string(),
         ),
         ("OUTPOST__DATABASE__POOL_SIZE".into(), "8".into()),
         ("OUTPOST__HOUSEKEEPING__ENABLED".into(), "false".into()),
@@ -236,18 +261,25 @@ async fn channels_for(config: &Config, transport: Transport) -> Result<Channels,
 }
 
 /// Drains `n` messages through `transport` with one dispatcher.
-pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Report, BenchError> {
+pub async fn drain(
+    server_url: &str,
+    n: u64,
+    transport: Transport,
+    tuning: Tuning,
+) -> Result<Report, BenchError> {
     crate::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
     let mut extra: Vec<(&str, String)> = Vec::new();
     let mut seen = None;
+    let mut in_flight = None;
     match transport {
         Transport::Discard => {}
         Transport::Http(latency) => {
-            let (addr, s) = fakes::http_fake(latency)
+            let (addr, s, gauge) = fakes::http_fake_gauged(latency)
                 .await
                 .map_err(|e| BenchError::Setup(e.to_string()))?;
             seen = Some(s);
+            in_flight = Some(gauge);
             extra.push(("OUTPOST__EMAIL__BACKEND", "sendgrid".into()));
             extra.push(("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench".into()));
             extra.push((
@@ -267,7 +299,7 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
             extra.push(("OUTPOST__EMAIL__SMTP__POOL_SIZE", "32".into()));
         }
     }
-    let config = bench_config(&bench.url, &extra)?;
+    let config = bench_config(&bench.url, tuning, &extra)?;
     let channels = channels_for(&config, transport).await?;
     let client = db::connect(&bench.url).await?;
     enqueue_bulk(&client, n).await?;
@@ -298,7 +330,7 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
     let _ = run.await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = xacts(&client).await?;
-    let report = finish(
+    let mut report = finish(
         &client,
         Run {
             mode: "drain",
@@ -311,6 +343,7 @@ pub async fn drain(server_url: &str, n: u64, transport: Transport) -> Result<Rep
         },
     )
     .await?;
+    report.peer_max_in_flight = in_flight.map(|g| g.max());
     drop(client);
     bench.drop_db().await?;
     Ok(report)
