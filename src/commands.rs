@@ -42,6 +42,14 @@ pub(crate) async fn bench(server: &str, command: BenchCommand) -> Result<()> {
                 print(&bench::scale(server, messages, k, latency.into()).await?)?;
             }
         }
+        BenchCommand::Peer { kind, latency } => {
+            let kind = match kind.as_str() {
+                "http" => bench::peer::PeerKind::Http(latency.into()),
+                "smtp" => bench::peer::PeerKind::Smtp,
+                other => bail!("--kind must be http or smtp, not {other:?}"),
+            };
+            bench::peer::serve(kind).await?;
+        }
         BenchCommand::Growth { sizes, tuning } => {
             for n in sizes {
                 print(&bench::drain(server, n, Transport::Discard, tuning.into()).await?)?;

@@ -129,6 +129,15 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value = "50ms")]
         latency: humantime::Duration,
     },
+    /// Serve a drain's peer (used by `bench drain`): the HTTP fake or the SMTP sink.
+    #[command(hide = true)]
+    Peer {
+        /// http or smtp.
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value = "0ms")]
+        latency: humantime::Duration,
+    },
     /// The drain rate at growing queue sizes (discard transport).
     Growth {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]

@@ -77,7 +77,7 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
             messages: total,
             seconds: elapsed,
             statements: f64::NAN,
-            seen: None,
+            peer: None,
         },
     )
     .await?;

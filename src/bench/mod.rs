@@ -3,6 +3,7 @@
 
 pub mod fakes;
 mod latency;
+pub mod peer;
 mod scale;
 
 pub use latency::latency;
@@ -270,32 +271,32 @@ pub async fn drain(
     crate::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
     let mut extra: Vec<(&str, String)> = Vec::new();
-    let mut seen = None;
-    let mut in_flight = None;
-    match transport {
-        Transport::Discard => {}
+    let peer = match transport {
+        Transport::Discard => None,
         Transport::Http(latency) => {
-            let (addr, s, gauge) = fakes::http_fake_gauged(latency)
-                .await
-                .map_err(|e| BenchError::Setup(e.to_string()))?;
-            seen = Some(s);
-            in_flight = Some(gauge);
+            Some(peer::PeerProcess::start(peer::PeerKind::Http(latency)).await?)
+        }
+        Transport::Smtp => Some(peer::PeerProcess::start(peer::PeerKind::Smtp).await?),
+    };
+    if let Some(peer) = &peer {
+        if let Transport::Http(_) = transport {
             extra.push(("OUTPOST__EMAIL__BACKEND", "sendgrid".into()));
             extra.push(("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench".into()));
             extra.push((
                 "OUTPOST__EMAIL__SENDGRID__BASE_URL",
-                format!("http://{addr}"),
+                format!("http://{}", peer.listen),
             ));
             extra.push(("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>".into()));
-        }
-        Transport::Smtp => {
-            let (port, s) = fakes::smtp_sink()
-                .await
-                .map_err(|e| BenchError::Setup(e.to_string()))?;
-            seen = Some(s);
+        } else {
+            let port = peer
+                .listen
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             extra.push(("OUTPOST__EMAIL__BACKEND", "smtp".into()));
             extra.push(("OUTPOST__EMAIL__SMTP__HOST", "127.0.0.1".into()));
-            extra.push(("OUTPOST__EMAIL__SMTP__PORT", port.to_string()));
+            extra.push(("OUTPOST__EMAIL__SMTP__PORT", port));
             extra.push(("OUTPOST__EMAIL__SMTP__POOL_SIZE", "32".into()));
         }
     }
@@ -330,7 +331,7 @@ pub async fn drain(
     let _ = run.await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = xacts(&client).await?;
-    let mut report = finish(
+    let report = finish(
         &client,
         Run {
             mode: "drain",
@@ -339,11 +340,13 @@ pub async fn drain(
             messages: n,
             seconds,
             statements: (after - before - polls - 1) as f64,
-            seen,
+            peer: match &peer {
+                Some(p) => Some(p.stats().await?),
+                None => None,
+            },
         },
     )
     .await?;
-    report.peer_max_in_flight = in_flight.map(|g| g.max());
     drop(client);
     bench.drop_db().await?;
     Ok(report)
@@ -357,7 +360,7 @@ struct Run {
     messages: u64,
     seconds: f64,
     statements: f64,
-    seen: Option<fakes::Seen>,
+    peer: Option<peer::PeerStats>,
 }
 
 async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, BenchError> {
@@ -368,7 +371,7 @@ async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, Ben
         messages: n,
         seconds,
         statements,
-        seen,
+        peer,
     } = run;
     client
         .batch_execute("SELECT pg_stat_force_next_flush()")
@@ -384,15 +387,6 @@ async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, Ben
         .query_one("SELECT count(*) FROM outpost.messages WHERE status NOT IN ('sent', 'delivered', 'failed')", &[])
         .await?
         .get(0);
-    let counts = seen.map(|s| {
-        let seen = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let duplicates = seen
-            .values()
-            .map(|&c| u64::from(c.saturating_sub(1)))
-            .sum::<u64>();
-        (seen.len() as u64, duplicates)
-    });
-    let (peer_received, duplicates) = (counts.map(|c| c.0), counts.map(|c| c.1));
     Ok(Report {
         mode,
         transport: transport.name(),
@@ -404,8 +398,9 @@ async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, Ben
         statements_per_message: statements / n as f64,
         dead_tuples_messages: tuples.get(0),
         live_tuples_messages: tuples.get(1),
-        peer_received,
-        duplicates,
+        peer_received: peer.map(|p| p.received),
+        duplicates: peer.map(|p| p.duplicates),
+        peer_max_in_flight: peer.and_then(|p| p.max_in_flight),
         unfinished,
         ..Report::default()
     })

@@ -67,7 +67,7 @@ pub async fn scale(
             messages: n,
             seconds,
             statements: f64::NAN,
-            seen: Some(seen),
+            peer: Some(super::peer::PeerStats::of(&seen, None)),
         },
     )
     .await?;
