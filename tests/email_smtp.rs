@@ -383,3 +383,26 @@ async fn starttls_required_but_not_offered_is_transient() {
     assert!(error.unwrap().contains("does not offer STARTTLS"));
     assert!(seen.lock().unwrap().is_empty(), "nothing went out in clear");
 }
+
+#[tokio::test]
+async fn a_connection_the_server_closed_while_idle_is_replaced() {
+    let (port, seen) = outpost::bench::fakes::smtp_sink_closing_after(Some(1))
+        .await
+        .unwrap();
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let config = db.config_env(sink_env(port, &[("OUTPOST__EMAIL__SMTP__POOL_SIZE", "1")]));
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "smtp-test");
+    let first = enqueue(&client, &welcome("a@example.com")).await.unwrap();
+    assert_eq!(d.run_once().await.unwrap(), 1);
+    // Past the pool's idle check: the pooled connection is tested before reuse.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let second = enqueue(&client, &welcome("b@example.com")).await.unwrap();
+    assert_eq!(d.run_once().await.unwrap(), 1);
+    for id in [first, second] {
+        let (status, _, error) = row(&client, id).await;
+        assert_eq!(status, "sent", "{error:?}");
+    }
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

@@ -105,6 +105,12 @@ fn custom_outpost_id(body: &[u8]) -> Option<i64> {
 /// <outpost.ID@…>`). It replies to each command at once and leaves the
 /// kernel's delayed ACKs alone, so a client that trips over Nagle shows it.
 pub async fn smtp_sink() -> std::io::Result<(u16, Seen)> {
+    smtp_sink_closing_after(None).await
+}
+
+/// [`smtp_sink`] that closes each connection after `messages` messages, as a
+/// server with a short idle timeout would (`None`: never).
+pub async fn smtp_sink_closing_after(messages: Option<u32>) -> std::io::Result<(u16, Seen)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let seen: Seen = Arc::default();
@@ -122,6 +128,7 @@ pub async fn smtp_sink() -> std::io::Result<(u16, Seen)> {
                 let mut line = String::new();
                 let mut in_data = false;
                 let mut id = None;
+                let mut accepted = 0u32;
                 loop {
                     line.clear();
                     match lines.read_line(&mut line).await {
@@ -136,6 +143,11 @@ pub async fn smtp_sink() -> std::io::Result<(u16, Seen)> {
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .entry(id.take().unwrap_or(0))
                                 .or_insert(0) += 1;
+                            accepted += 1;
+                            if messages.is_some_and(|n| accepted >= n) {
+                                let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                                return;
+                            }
                             b"250 2.0.0 queued\r\n"
                         } else {
                             if id.is_none() {
