@@ -98,6 +98,19 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// Runs `outpost [config_args] config check` with `env` and asserts that it
+/// fails with `expected` on stderr.
+fn config_check_fails(config_args: &[&str], env: &[(&str, &str)], expected: &str) {
+    let mut cmd = outpost();
+    cmd.args(config_args).args(["config", "check"]);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains(expected), "{}", text(&out).1);
+}
+
 #[test]
 fn config_check_prints_the_effective_config_without_secrets() {
     let out = outpost()
@@ -121,18 +134,10 @@ fn config_check_prints_the_effective_config_without_secrets() {
 
 #[test]
 fn config_check_names_the_invalid_key() {
-    let out = outpost()
-        .args(["config", "check"])
-        .env("OUTPOST__DISPATCH__BATCH_SIZE", "0")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out)
-            .1
-            .contains("dispatch.batch_size: must be between 1 and 10000"),
-        "{}",
-        text(&out).1
+    config_check_fails(
+        &[],
+        &[("OUTPOST__DISPATCH__BATCH_SIZE", "0")],
+        "dispatch.batch_size: must be between 1 and 10000",
     );
 
     let dir = tempfile::tempdir().unwrap();
@@ -142,39 +147,20 @@ fn config_check_names_the_invalid_key() {
         "[dispatch]\nlease = \"10s\"\nsend_timeout = \"30s\"\n",
     )
     .unwrap();
-    let out = outpost()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out)
-            .1
-            .contains("dispatch.lease: must be longer than dispatch.send_timeout"),
-        "{}",
-        text(&out).1
+    let config = ["--config", file.to_str().unwrap()];
+    config_check_fails(
+        &config,
+        &[],
+        "dispatch.lease: must be longer than dispatch.send_timeout",
     );
 
     std::fs::write(&file, "[dispatch]\nbatchsize = 5\n").unwrap();
-    let out = outpost()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(text(&out).1.contains("batchsize"), "{}", text(&out).1);
+    config_check_fails(&config, &[], "batchsize");
 
-    let out = outpost()
-        .args(["config", "check"])
-        .env("OUTPOST__EMAIL__BACKEND", "pigeon")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out)
-            .1
-            .contains("email.backend: unknown backend \"pigeon\""),
-        "{}",
-        text(&out).1
+    config_check_fails(
+        &[],
+        &[("OUTPOST__EMAIL__BACKEND", "pigeon")],
+        "email.backend: unknown backend \"pigeon\"",
     );
 }
 
@@ -430,25 +416,16 @@ fn the_original_systems_environment_names_configure_email() {
         assert!(!stdout.contains("SG.original-key"));
     }
 
-    let out = outpost()
-        .args(["config", "check"])
-        .env("EMAIL_USE_TLS", "True")
-        .env("EMAIL_USE_SSL", "True")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(text(&out).1.contains("email.smtp.use_tls: use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive"), "{}", text(&out).1);
+    config_check_fails(
+        &[],
+        &[("EMAIL_USE_TLS", "True"), ("EMAIL_USE_SSL", "True")],
+        "email.smtp.use_tls: use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive",
+    );
 
-    let out = outpost()
-        .args(["config", "check"])
-        .env("EMAIL_BACKEND", "sendgrid_backend.SendgridBackend")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out).1.contains("email.sendgrid.api_key: required"),
-        "{}",
-        text(&out).1
+    config_check_fails(
+        &[],
+        &[("EMAIL_BACKEND", "sendgrid_backend.SendgridBackend")],
+        "email.sendgrid.api_key: required",
     );
 }
 
