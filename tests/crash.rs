@@ -29,14 +29,7 @@ async fn one(client: &tokio_postgres::Client, sql: &str) -> i64 {
 async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    client
-        .execute(
-            "INSERT INTO outpost.messages (kind, to_address, subject, body)
-             SELECT 'email', 'u' || g || '@example.com', 'Crash', 'test' FROM generate_series(1, 20000) g",
-            &[],
-        )
-        .await
-        .unwrap();
+    common::bulk_emails(&client, 20_000).await;
     let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(3))
         .await
         .unwrap();

@@ -22,15 +22,7 @@ fn channels(recorder: &Arc<Recorder>) -> Channels {
 async fn four_dispatchers_deliver_5000_messages_exactly_once() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    client
-        .execute(
-            "INSERT INTO outpost.messages (kind, to_address, subject, body)
-             SELECT 'email', 'user' || g || '@example.com', 'Hi', 'Body'
-             FROM generate_series(1, 5000) g",
-            &[],
-        )
-        .await
-        .unwrap();
+    common::bulk_emails(&client, 5000).await;
     let config = db.config(&[("OUTPOST__DISPATCH__BATCH_SIZE", "50")]);
     let recorder = Recorder::accepting("rec");
     let mut handles = Vec::new();

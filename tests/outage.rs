@@ -66,14 +66,7 @@ async fn the_daemon_rides_out_a_database_restart() {
     {
         let mut client = outpost::db::connect(&url).await.unwrap();
         outpost::db::migrate::migrate(&mut client).await.unwrap();
-        client
-            .execute(
-                "INSERT INTO outpost.messages (kind, to_address, subject, body)
-                 SELECT 'email', 'u' || g || '@example.com', 'Outage', 'test' FROM generate_series(1, 3000) g",
-                &[],
-            )
-            .await
-            .unwrap();
+        common::bulk_emails(&client, 3000).await;
     }
     let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(40))
         .await
