@@ -274,12 +274,7 @@ pub async fn drain(
     let peer = match transport {
         Transport::Discard => None,
         Transport::Http(latency) => {
-            Some(peer::PeerProcess::start(peer::PeerKind::Http(latency)).await?)
-        }
-        Transport::Smtp => Some(peer::PeerProcess::start(peer::PeerKind::Smtp).await?),
-    };
-    if let Some(peer) = &peer {
-        if let Transport::Http(_) = transport {
+            let peer = peer::PeerProcess::start(peer::PeerKind::Http(latency)).await?;
             extra.push(("OUTPOST__EMAIL__BACKEND", "sendgrid".into()));
             extra.push(("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.bench".into()));
             extra.push((
@@ -287,19 +282,18 @@ pub async fn drain(
                 format!("http://{}", peer.listen),
             ));
             extra.push(("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>".into()));
-        } else {
-            let port = peer
-                .listen
-                .rsplit(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            extra.push(("OUTPOST__EMAIL__BACKEND", "smtp".into()));
-            extra.push(("OUTPOST__EMAIL__SMTP__HOST", "127.0.0.1".into()));
-            extra.push(("OUTPOST__EMAIL__SMTP__PORT", port));
-            extra.push(("OUTPOST__EMAIL__SMTP__POOL_SIZE", "32".into()));
+            Some(peer)
         }
-    }
+        Transport::Smtp => {
+            let peer = peer::PeerProcess::start(peer::PeerKind::Smtp).await?;
+            let (host, port) = peer.listen.rsplit_once(':').unwrap_or(("127.0.0.1", ""));
+            extra.push(("OUTPOST__EMAIL__BACKEND", "smtp".into()));
+            extra.push(("OUTPOST__EMAIL__SMTP__HOST", host.to_owned()));
+            extra.push(("OUTPOST__EMAIL__SMTP__PORT", port.to_owned()));
+            extra.push(("OUTPOST__EMAIL__SMTP__POOL_SIZE", "32".into()));
+            Some(peer)
+        }
+    };
     let config = bench_config(&bench.url, tuning, &extra)?;
     let channels = channels_for(&config, transport).await?;
     let client = db::connect(&bench.url).await?;

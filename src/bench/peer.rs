@@ -4,13 +4,13 @@
 //! provider's would.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
