@@ -29,7 +29,7 @@ async fn one(client: &tokio_postgres::Client, sql: &str) -> i64 {
 async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    common::bulk_emails(&client, 20_000).await;
+    outpost::bench::enqueue_bulk(&client, 20_000).await.unwrap();
     let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(3))
         .await
         .unwrap();

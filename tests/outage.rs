@@ -66,7 +66,7 @@ async fn the_daemon_rides_out_a_database_restart() {
     {
         let mut client = outpost::db::connect(&url).await.unwrap();
         outpost::db::migrate::migrate(&mut client).await.unwrap();
-        common::bulk_emails(&client, 3000).await;
+        outpost::bench::enqueue_bulk(&client, 3000).await.unwrap();
     }
     let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(40))
         .await

@@ -228,7 +228,7 @@ async fn pending(client: &tokio_postgres::Client) -> Result<bool, BenchError> {
 }
 
 /// Enqueues `n` e-mails in bulk, 100,000 rows per statement.
-async fn enqueue_bulk(client: &tokio_postgres::Client, n: u64) -> Result<(), BenchError> {
+pub async fn enqueue_bulk(client: &tokio_postgres::Client, n: u64) -> Result<(), BenchError> {
     let mut done = 0u64;
     while done < n {
         let chunk = (n - done).min(100_000) as i64;

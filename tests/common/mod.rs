@@ -291,19 +291,6 @@ pub async fn row(client: &tokio_postgres::Client, id: MessageId) -> (String, i32
     (r.get(0), r.get(1), r.get(2))
 }
 
-/// Enqueues `n` e-mails to distinct addresses in one statement.
-pub async fn bulk_emails(client: &tokio_postgres::Client, n: i64) {
-    client
-        .execute(
-            "INSERT INTO outpost.messages (kind, to_address, subject, body)
-             SELECT 'email', 'u' || g || '@example.com', 'Bulk', 'test'
-             FROM generate_series(1, $1::bigint) g",
-            &[&n],
-        )
-        .await
-        .unwrap();
-}
-
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
