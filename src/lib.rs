@@ -40,4 +40,5 @@ pub mod render;
 pub mod schedule;
 pub mod signature;
 pub mod status;
+pub mod suppression;
 pub mod tls;

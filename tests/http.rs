@@ -793,3 +793,69 @@ async fn invalid_utf8_in_a_utf8_field_is_stored_readably() {
     .await;
     assert_eq!(subject, "Bad \u{fffd}\u{fffd} bytes \u{fffd}");
 }
+
+#[tokio::test]
+async fn events_that_arrive_before_the_outcome_are_applied_with_it() {
+    let server = start("31457280").await;
+    let client = server.db.client().await;
+    let mut sms = NewMessage::new(Kind::Sms);
+    sms.to_address = Some("+353861234567".into());
+    let sms = enqueue(&client, &sms).await.unwrap();
+    let mut email = NewMessage::new(Kind::Email);
+    email.to_address = Some("carol@example.com".into());
+    email.subject = Some("s".into());
+    email.body = Some("b".into());
+    let email = enqueue(&client, &email).await.unwrap();
+    let recorder = Recorder::accepting("rec");
+    let config = server.db.config(&[]);
+    let d = server.db.dispatcher(
+        &config,
+        Channels::with_default_for_all(recorder as Arc<dyn Channel>),
+        "w",
+    );
+    let claimed = d.claim(10, &Kind::ALL).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+
+    // The provider reports on both while their sends are still in flight.
+    let path = format!("/webhooks/twilio/status?outpost_id={}", sms.0);
+    let delivered = [("MessageSid", "SMearly"), ("MessageStatus", "delivered")];
+    assert_eq!(
+        post_twilio(&server, &path, &delivered, TWILIO_TOKEN).await,
+        200
+    );
+    let body = serde_json::to_vec(&json!([
+        {"email": "carol@example.com", "event": "bounce", "sg_event_id": "early-1", "outpost_id": email.to_string(), "reason": "550 5.1.1 no such user", "timestamp": 1764000000},
+    ]))
+    .unwrap();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(&server.key, &now, &body);
+    assert_eq!(
+        post_events(&server, &body, &now, Some(signature)).await,
+        200
+    );
+    assert_eq!(row(&client, sms).await.0, "sending");
+    assert_eq!(row(&client, email).await.0, "sending");
+
+    // The outcomes arrive: the events decide.
+    let outcomes = futures_util::future::join_all(claimed.into_iter().map(|m| d.deliver(m))).await;
+    assert_eq!(d.record(&outcomes).await.unwrap().applied, 2);
+    assert_eq!(row(&client, sms).await.0, "delivered");
+    let (status, _, error) = row(&client, email).await;
+    assert_eq!(status, "bounced");
+    assert!(error.unwrap().contains("550 5.1.1 no such user"));
+
+    // A retried callback is de-duplicated and changes nothing.
+    assert_eq!(
+        post_twilio(&server, &path, &delivered, TWILIO_TOKEN).await,
+        200
+    );
+    assert_eq!(row(&client, sms).await.0, "delivered");
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE pending_status IS NOT NULL"
+        )
+        .await,
+        0
+    );
+}

@@ -18,8 +18,8 @@ pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use validate::{
-    Backend, Config, DispatchSettings, HttpSettings, PushApp, Relation, SmtpSettings,
-    TwilioSettings, Voice, WebhookSettings,
+    Backend, BreakerSettings, Config, DispatchSettings, HttpSettings, PushApp, Relation,
+    SmtpSettings, TwilioSettings, Voice, WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -131,7 +131,10 @@ pub struct DispatchSection {
     pub rescue_interval: Duration,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
-    pub breaker_threshold: u32,
+    pub breaker_min_calls: u32,
+    pub breaker_failure_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub breaker_window: Duration,
     #[serde(with = "humantime_serde")]
     pub breaker_open: Duration,
     pub kind_concurrency: BTreeMap<String, usize>,

@@ -15,6 +15,17 @@ pub(super) fn positive(key: &str, value: Duration) -> Result<Duration, ConfigErr
     Ok(value)
 }
 
+/// A share between 0 (exclusive) and 1 (inclusive).
+pub(super) fn rate(key: &str, value: f64) -> Result<f64, ConfigError> {
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be above 0 and at most 1, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
 pub(super) fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
     let available: &[(&str, Backend)] = match kind {
         Kind::Email => &[

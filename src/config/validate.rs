@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::sections::{backend, housekeeping, positive, smtp, twilio};
+use super::sections::{self, backend, housekeeping, positive, smtp, twilio};
 use super::{ConfigError, RawConfig};
 use crate::dispatch::retry::RetryPolicy;
 use crate::message::Kind;
@@ -101,9 +101,20 @@ pub struct DispatchSettings {
     pub poll_interval: Duration,
     pub rescue_interval: Duration,
     pub shutdown_grace: Duration,
-    /// Transient failures in a row that open a provider's circuit (0: never).
-    pub breaker_threshold: u32,
-    pub breaker_open: Duration,
+    /// When a provider's circuit opens, and for how long.
+    pub breaker: BreakerSettings,
+}
+
+/// A provider's circuit opens when, among the calls of the last `window`
+/// (at least `min_calls` of them), the share of transient failures reaches
+/// `failure_rate`; it stays open for `open_for`, then one probe decides.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    /// 0 disables the breakers.
+    pub min_calls: u32,
+    pub failure_rate: f64,
+    pub window: Duration,
+    pub open_for: Duration,
 }
 
 /// The HTTP server, from `[http]`.
@@ -252,8 +263,15 @@ impl Config {
             poll_interval: positive("dispatch.poll_interval", d.poll_interval)?,
             rescue_interval: positive("dispatch.rescue_interval", d.rescue_interval)?,
             shutdown_grace: d.shutdown_grace,
-            breaker_threshold: d.breaker_threshold,
-            breaker_open: positive("dispatch.breaker_open", d.breaker_open)?,
+            breaker: BreakerSettings {
+                min_calls: d.breaker_min_calls,
+                failure_rate: sections::rate(
+                    "dispatch.breaker_failure_rate",
+                    d.breaker_failure_rate,
+                )?,
+                window: positive("dispatch.breaker_window", d.breaker_window)?,
+                open_for: positive("dispatch.breaker_open", d.breaker_open)?,
+            },
         };
         if dispatch.lease <= dispatch.send_timeout {
             return Err(ConfigError::invalid(

@@ -12,6 +12,7 @@ use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePa
 use crate::channel::{Envelope, SendError};
 use crate::message::MessageId;
 use crate::render::RenderedEmail;
+use crate::suppression;
 
 /// A file attached to an e-mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,12 +191,22 @@ pub fn compose(
         }
     };
     let from = mailbox("from", from_text)?;
-    let to = envelope
-        .to
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| mailbox("to", s))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Suppressed recipients are left out (the dispatcher has already
+    // stopped a message whose every primary recipient is suppressed).
+    let message = &envelope.message;
+    let kept = |list: Vec<Mailbox>| -> Vec<Mailbox> {
+        list.into_iter()
+            .filter(|m| !suppression::is_suppressed(message, m.email.as_ref()))
+            .collect()
+    };
+    let to = kept(
+        envelope
+            .to
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| mailbox("to", s))
+            .collect::<Result<Vec<_>, _>>()?,
+    );
     if to.is_empty() {
         return Err(bad("the e-mail has no recipient"));
     }
@@ -216,8 +227,8 @@ pub fn compose(
         message_id: format!("<outpost.{}@{}>", envelope.message.id, from.email.domain()),
         from,
         to,
-        cc: mailboxes(options, "cc")?,
-        bcc: mailboxes(options, "bcc")?,
+        cc: kept(mailboxes(options, "cc")?),
+        bcc: kept(mailboxes(options, "bcc")?),
         reply_to,
         subject: rendered.subject,
         text: rendered.text,
