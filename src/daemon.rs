@@ -227,11 +227,12 @@ pub async fn run(
             })?;
         let state =
             http::AppState::new(pool, config, metrics, Some(dispatcher.heartbeat().clone()));
-        let router = http::router(state, config.http.body_limit, config.http.request_timeout);
+        let router = http::router(state, config.http.request_timeout);
         tracing::info!(%addr, "HTTP server listening");
         let stop = background.clone();
+        let limits = http::server::Limits::from(&config.http);
         Some(tokio::spawn(async move {
-            if let Err(e) = http::serve(listener, router, stop).await {
+            if let Err(e) = http::serve(listener, router, limits, stop).await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         }))

@@ -35,6 +35,11 @@ struct Server {
 }
 
 async fn start(body_limit: &str) -> Server {
+    start_with(&[("OUTPOST__HTTP__BODY_LIMIT", body_limit)]).await
+}
+
+/// A server with `overrides` of the configuration (`[http]` limits and timeouts).
+async fn start_with(overrides: &[(&str, &str)]) -> Server {
     outpost::tls::install_crypto_provider();
     let db = TestDb::new().await;
     let rng = SystemRandom::new();
@@ -42,14 +47,15 @@ async fn start(body_limit: &str) -> Server {
     let key =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
     let public_key = p256_spki_base64(key.public_key().as_ref());
-    let config = db.config(&[
+    let mut settings = vec![
         ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", USER),
         ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", PASSWORD),
         ("OUTPOST__WEBHOOKS__SENDGRID_PUBLIC_KEY", &public_key),
         ("OUTPOST__TWILIO__AUTH_TOKEN", TWILIO_TOKEN),
         ("OUTPOST__TWILIO__PUBLIC_URL", PUBLIC_URL),
-        ("OUTPOST__HTTP__BODY_LIMIT", body_limit),
-    ]);
+    ];
+    settings.extend_from_slice(overrides);
+    let config = db.config(&settings);
     let pool = outpost::db::pool(&db.url, 4).unwrap();
     let heartbeat = Arc::new(outpost::dispatch::Heartbeat::default());
     heartbeat.beat();
@@ -59,11 +65,12 @@ async fn start(body_limit: &str) -> Server {
         Arc::new(Metrics::new()),
         Some(heartbeat.clone()),
     );
-    let app = router(state, config.http.body_limit, config.http.request_timeout);
+    let app = router(state, config.http.request_timeout);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
-    tokio::spawn(serve(listener, app, stop.clone()));
+    let limits = outpost::http::server::Limits::from(&config.http);
+    tokio::spawn(serve(listener, app, limits, stop.clone()));
     Server {
         url,
         db,

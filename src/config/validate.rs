@@ -112,7 +112,17 @@ pub struct HttpSettings {
     pub enabled: bool,
     pub listen: std::net::SocketAddr,
     pub body_limit: usize,
+    /// Largest body of a signed provider callback (SendGrid events, Twilio).
+    pub webhook_body_limit: usize,
+    /// Most bytes all request bodies being read may hold together.
+    pub body_memory: usize,
     pub request_timeout: Duration,
+    /// Longest wait for a request's complete headers.
+    pub header_timeout: Duration,
+    /// Longest a connection may stay open with no request being handled.
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once; further ones wait in the backlog.
+    pub max_connections: usize,
 }
 
 /// Credentials and keys that authenticate inbound requests.
@@ -349,14 +359,14 @@ impl Config {
                 )
             })?,
             body_limit: h.body_limit,
+            webhook_body_limit: h.webhook_body_limit,
+            body_memory: h.body_memory,
             request_timeout: positive("http.request_timeout", h.request_timeout)?,
+            header_timeout: positive("http.header_timeout", h.header_timeout)?,
+            keep_alive_timeout: positive("http.keep_alive_timeout", h.keep_alive_timeout)?,
+            max_connections: h.max_connections,
         };
-        if http.body_limit < 1024 {
-            return Err(ConfigError::invalid(
-                "http.body_limit",
-                "must be at least 1024 bytes",
-            ));
-        }
+        super::sections::http_limits(&http)?;
         let w = &raw.webhooks;
         if w.inbound_username.is_empty() != w.inbound_password.is_empty() {
             return Err(ConfigError::invalid(
