@@ -158,6 +158,7 @@ pub fn build_channels_with_sink(
         .unwrap_or(Backend::Console);
     for (backend, transport) in transports {
         let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone())
+            .with_max_recipients(config.email_max_recipients)
             .with_mirror(mirror.clone());
         let channel: Arc<dyn Channel> = Arc::new(channel);
         if config.email_fallback == Some(backend) {

@@ -174,6 +174,7 @@ pub struct EmailSection {
     pub backend: String,
     pub fallback: String,
     pub from: String,
+    pub max_recipients: usize,
     pub smtp: SmtpSection,
     pub sendgrid: SendGridSection,
 }

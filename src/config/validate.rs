@@ -186,6 +186,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     pub template_fuel: u64,
     pub email_from: String,
+    /// Most recipients (to + cc + bcc) per e-mail.
+    pub email_max_recipients: usize,
     /// The e-mail backend used while the default's circuit is open.
     pub email_fallback: Option<Backend>,
     pub smtp: SmtpSettings,
@@ -296,6 +298,12 @@ impl Config {
 
         if raw.locale.default.trim().is_empty() {
             return Err(ConfigError::invalid("locale.default", "must not be empty"));
+        }
+        if raw.email.max_recipients == 0 {
+            return Err(ConfigError::invalid(
+                "email.max_recipients",
+                "must be at least 1",
+            ));
         }
         if raw.email.from.trim().is_empty() {
             return Err(ConfigError::invalid("email.from", "must not be empty"));
@@ -475,6 +483,7 @@ impl Config {
             templates_dir: PathBuf::from(&raw.templates.dir),
             template_fuel: raw.templates.fuel,
             email_from: raw.email.from.clone(),
+            email_max_recipients: raw.email.max_recipients,
             email_fallback,
             smtp,
             sendgrid_api_key: sendgrid.api_key.clone(),
