@@ -1103,3 +1103,76 @@ async fn events_without_an_event_id_are_stored_once() {
         2
     );
 }
+
+#[tokio::test]
+async fn info_logs_carry_ids_and_counts_but_no_addresses() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO outpost.suppressions (family, address, reason) VALUES ('email', 'gone@example.com', 'bounced')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let suppressed = db.email(&client, "Gone <gone@example.com>").await;
+    let invalid = db.email(&client, "not an address@example.com").await;
+    let mut cc = NewMessage::new(Kind::Email);
+    cc.to_address = Some("ok@example.com".into());
+    cc.subject = Some("s".into());
+    cc.body = Some("b".into());
+    cc.options = json!({"cc": "Bad Cc <+353861234567 cc@example.com>"});
+    let cc = enqueue(&client, &cc).await.unwrap();
+    let port = common::free_port();
+    let env: Vec<(String, String)> = [
+        ("OUTPOST__LOG__LEVEL", "info"),
+        ("OUTPOST__HTTP__LISTEN", &format!("127.0.0.1:{port}")),
+        ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", USER),
+        ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", PASSWORD),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("outpost.log");
+    let daemon = common::daemon::start_logged(&db.url, &env, &log);
+    common::daemon::settled(&client, &[suppressed.0, invalid.0, cc.0]).await;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut answered = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(answered);
+    let parts = parsed_mode("<logs@example.com>", b"Hello", "UTF-8");
+    let response = reqwest::Client::new()
+        .post(format!("{url}/inbound/sendgrid"))
+        .header("content-type", "multipart/form-data; boundary=xYzZY")
+        .basic_auth(USER, Some(PASSWORD))
+        .body(multipart(&borrow(&parts), "\r\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(daemon);
+    assert_eq!(common::row(&client, suppressed).await.0, "suppressed");
+    assert_eq!(common::row(&client, invalid).await.0, "failed");
+    assert_eq!(common::row(&client, cc).await.0, "failed");
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("inbound e-mail stored"), "{logs}");
+    assert!(logs.matches("attempt failed").count() >= 3, "{logs}");
+    for address in [
+        "gone@example.com",
+        "address@example.com",
+        "cc@example.com",
+        "353861234567",
+        "ann@example.com",
+        "reports@inbound",
+    ] {
+        assert!(!logs.contains(address), "{address} appears in the INFO logs:\n{logs}");
+    }
+}
