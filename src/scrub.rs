@@ -88,12 +88,16 @@ fn mask_after(text: &str, marker: &str) -> String {
         let start = from + found + marker.len();
         out.push_str(&text[from..start]);
         let rest = &text[start..];
+        if rest.starts_with(SECRET) {
+            out.push_str(SECRET);
+            from = start + SECRET.len();
+            continue;
+        }
         let end = rest
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ']'))
             .unwrap_or(rest.len());
         let token = &rest[..end];
-        let kept = token == SECRET
-            || token.eq_ignore_ascii_case("bearer")
+        let kept = token.eq_ignore_ascii_case("bearer")
             || token.eq_ignore_ascii_case("basic");
         if end > 0 && !kept {
             out.push_str(SECRET);
