@@ -105,7 +105,9 @@ impl Form {
     /// A hash of the mail itself (the raw message, or the parsed headers,
     /// addresses, subject, bodies and files), without SendGrid's own verdicts.
     fn content_digest(&self) -> String {
-        const CONTENT: [&str; 8] = ["email", "headers", "from", "to", "cc", "subject", "text", "html"];
+        const CONTENT: [&str; 8] = [
+            "email", "headers", "from", "to", "cc", "subject", "text", "html",
+        ];
         self.digest_of(|name| CONTENT.contains(&name))
     }
 

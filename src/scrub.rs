@@ -73,7 +73,13 @@ pub fn credentials(text: &str, secrets: &[&str]) -> String {
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         out = out.replace(secret, SECRET);
     }
-    for scheme in ["bearer ", "basic ", "authorization: ", "authorization:", "authorization="] {
+    for scheme in [
+        "bearer ",
+        "basic ",
+        "authorization: ",
+        "authorization:",
+        "authorization=",
+    ] {
         out = mask_after(&out, scheme);
     }
     out
@@ -97,8 +103,7 @@ fn mask_after(text: &str, marker: &str) -> String {
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ']'))
             .unwrap_or(rest.len());
         let token = &rest[..end];
-        let kept = token.eq_ignore_ascii_case("bearer")
-            || token.eq_ignore_ascii_case("basic");
+        let kept = token.eq_ignore_ascii_case("bearer") || token.eq_ignore_ascii_case("basic");
         if end > 0 && !kept {
             out.push_str(SECRET);
         } else {

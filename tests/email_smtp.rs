@@ -436,7 +436,10 @@ async fn no_log_level_reveals_the_smtp_password() {
     assert_eq!(row(&client, via_db).await.0, "sent");
     assert_eq!(peer.received().len(), 2);
     let logs = std::fs::read_to_string(&log).unwrap();
-    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "no debug logs captured");
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "no debug logs captured"
+    );
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let user = common::smtp::USER;
     for secret in [

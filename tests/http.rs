@@ -887,7 +887,10 @@ async fn idle_keep_alive_and_slow_headers_have_their_own_timeouts() {
     ])
     .await;
     let mut socket = connect(&server).await;
-    socket.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
     assert!(closed_within(&mut socket, 4 * second).await);
 }
 
@@ -934,7 +937,10 @@ async fn signed_callbacks_have_their_own_body_limit() {
     // A normal batch still goes through.
     let body = serde_json::to_vec(&json!([{"event": "open", "sg_event_id": "small-1"}])).unwrap();
     let signature = sign(&server.key, &now, &body);
-    assert_eq!(post_events(&server, &body, &now, Some(signature)).await, 200);
+    assert_eq!(
+        post_events(&server, &body, &now, Some(signature)).await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -951,7 +957,8 @@ async fn bodies_in_flight_share_one_memory_budget() {
     let body = multipart(&borrow(&parts), "\r\n");
     assert!(body.len() > 25000 && body.len() <= 40000);
     // A slow client holds 30+ KB of the 50 KB budget...
-    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
     let mut slow = connect(&server).await;
     slow.write_all(
         format!(
@@ -988,7 +995,11 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
     let mime = b"Message-ID: <nul-raw@example.com>\r\nFrom: a@example.com\r\nSubject: bad\0subject\r\n\r\nbody\0with NUL\r\n";
     let parts: Vec<Part<'_>> = vec![
         ("email", None, mime.as_slice()),
-        ("envelope", None, br#"{"to":["x\u0000@inbound.test"],"from":"a@example.com"}"#),
+        (
+            "envelope",
+            None,
+            br#"{"to":["x\u0000@inbound.test"],"from":"a@example.com"}"#,
+        ),
     ];
     let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
@@ -1003,7 +1014,10 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
     assert!(row.get::<_, String>(1).starts_with("body\u{FFFD}with NUL"));
     assert_eq!(row.get::<_, Vec<u8>>(2), mime.to_vec());
     let note: String = row.get(3);
-    assert!(note.contains("subject") && note.contains("text") && note.contains("envelope"), "{note}");
+    assert!(
+        note.contains("subject") && note.contains("text") && note.contains("envelope"),
+        "{note}"
+    );
     assert_eq!(row.get::<_, String>(4), "x\u{FFFD}@inbound.test");
 
     // Parsed mode: the same, field by field.
@@ -1011,7 +1025,12 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
     for part in parsed.iter_mut().filter(|p| p.0 == "spam_report") {
         part.2 = b"report\0".to_vec();
     }
-    let response = post_inbound(&server, multipart(&borrow(&parsed), "\r\n"), Some((USER, PASSWORD))).await;
+    let response = post_inbound(
+        &server,
+        multipart(&borrow(&parsed), "\r\n"),
+        Some((USER, PASSWORD)),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let note: String = client
         .query_one(
@@ -1021,7 +1040,10 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
         .await
         .unwrap()
         .get(0);
-    assert!(note.contains("subject") && note.contains("spam_report"), "{note}");
+    assert!(
+        note.contains("subject") && note.contains("spam_report"),
+        "{note}"
+    );
 
     // A signed event batch with one NUL: every event is stored.
     let body = br#"[{"event":"open","sg_event_id":"nul-1","useragent":"x\u0000y"},{"event":"open","sg_event_id":"nul-2"}]"#;
@@ -1036,7 +1058,10 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
         .await
         .unwrap();
     assert_eq!(events.len(), 2);
-    assert_eq!(events[0].get::<_, Option<String>>(1).as_deref(), Some("x\u{FFFD}y"));
+    assert_eq!(
+        events[0].get::<_, Option<String>>(1).as_deref(),
+        Some("x\u{FFFD}y")
+    );
     assert!(events[0].get::<_, Option<String>>(2).is_some());
     assert!(events[1].get::<_, Option<String>>(2).is_none());
 
@@ -1067,12 +1092,20 @@ async fn a_reused_message_id_with_other_content_is_a_different_mail() {
     let first = parsed_mode("<reused@example.com>", b"First mail", "UTF-8");
     let second = parsed_mode("<reused@example.com>", b"Another mail", "UTF-8");
     for parts in [&first, &second, &first, &second] {
-        let response = post_inbound(&server, multipart(&borrow(parts), "\r\n"), Some((USER, PASSWORD))).await;
+        let response = post_inbound(
+            &server,
+            multipart(&borrow(parts), "\r\n"),
+            Some((USER, PASSWORD)),
+        )
+        .await;
         assert_eq!(response.status(), 200);
     }
     let client = server.db.client().await;
     let subjects: Vec<String> = client
-        .query("SELECT subject FROM outpost.inbound_emails ORDER BY id", &[])
+        .query(
+            "SELECT subject FROM outpost.inbound_emails ORDER BY id",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -1173,6 +1206,9 @@ async fn info_logs_carry_ids_and_counts_but_no_addresses() {
         "ann@example.com",
         "reports@inbound",
     ] {
-        assert!(!logs.contains(address), "{address} appears in the INFO logs:\n{logs}");
+        assert!(
+            !logs.contains(address),
+            "{address} appears in the INFO logs:\n{logs}"
+        );
     }
 }

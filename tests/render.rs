@@ -189,13 +189,20 @@ fn subjects_are_trimmed_and_a_line_break_inside_is_kept_for_the_composer_to_refu
         ("bad.html", "h"),
     ]);
     let r = renderer(&source);
-    let ok = r.render_email("s", &json!({"name": "Ann"}), "en", None).unwrap();
+    let ok = r
+        .render_email("s", &json!({"name": "Ann"}), "en", None)
+        .unwrap();
     assert_eq!(ok.subject, "Hello Ann");
     // Folding would hide an injection: the composer fails such a message.
     let bad = r.render_email("bad", &json!({}), "en", None).unwrap();
     assert_eq!(bad.subject, "Line one\r\nBcc: victim@example.com");
     let injected = r
-        .render_email("s", &json!({"name": "Ann\r\nBcc: victim@example.com"}), "en", None)
+        .render_email(
+            "s",
+            &json!({"name": "Ann\r\nBcc: victim@example.com"}),
+            "en",
+            None,
+        )
         .unwrap();
     assert!(injected.subject.contains("\r\n"), "{:?}", injected.subject);
 }

@@ -196,10 +196,8 @@ impl Channel for TwilioChannel {
             return Ok(delivery);
         }
         let mut error = classify(status, retry_after, &body);
-        error.message = crate::scrub::credentials(
-            &error.message,
-            &[self.settings.auth_token.expose()],
-        );
+        error.message =
+            crate::scrub::credentials(&error.message, &[self.settings.auth_token.expose()]);
         Err(error)
     }
 }
