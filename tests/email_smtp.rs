@@ -408,6 +408,50 @@ async fn a_connection_the_server_closed_while_idle_is_replaced() {
 }
 
 #[tokio::test]
+async fn no_log_level_reveals_the_smtp_password() {
+    let peer = SmtpPeer::start("starttls");
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // The same peer as [email.smtp] and as a row of outpost.smtp_servers.
+    client
+        .execute(
+            "INSERT INTO outpost.smtp_servers (name, host, port, username, password, security, \"order\")
+             VALUES ('relay', '127.0.0.1', $1, $2, $3, 'starttls', 1)",
+            &[&i32::from(peer.port), &common::smtp::USER, &PASSWORD],
+        )
+        .await
+        .unwrap();
+    let direct = enqueue(&client, &welcome("a@example.com")).await.unwrap();
+    let mut via_db = welcome("b@example.com");
+    via_db.provider = Some("smtp_db".into());
+    let via_db = enqueue(&client, &via_db).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("outpost.log");
+    let mut env = peer.env(false, PASSWORD);
+    env.push(("OUTPOST__LOG__LEVEL".into(), "trace".into()));
+    let daemon = common::daemon::start_logged(&db.url, &env, &log);
+    common::daemon::settled(&client, &[direct.0, via_db.0]).await;
+    drop(daemon);
+    assert_eq!(row(&client, direct).await.0, "sent");
+    assert_eq!(row(&client, via_db).await.0, "sent");
+    assert_eq!(peer.received().len(), 2);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "no debug logs captured"
+    );
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let user = common::smtp::USER;
+    for secret in [
+        PASSWORD.to_owned(),
+        b64(&format!("\0{user}\0{PASSWORD}")),
+        b64(PASSWORD),
+    ] {
+        assert!(!logs.contains(&secret), "the logs reveal {secret:?}");
+    }
+}
+
+#[tokio::test]
 async fn suppressed_recipients_in_lists_cc_and_bcc_get_nothing() {
     let peer = SmtpPeer::start("starttls");
     let db = TestDb::new().await;

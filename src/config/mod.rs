@@ -78,8 +78,15 @@ pub struct HttpSection {
     pub enabled: bool,
     pub listen: String,
     pub body_limit: usize,
+    pub webhook_body_limit: usize,
+    pub body_memory: usize,
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +177,7 @@ pub struct EmailSection {
     pub backend: String,
     pub fallback: String,
     pub from: String,
+    pub max_recipients: usize,
     pub smtp: SmtpSection,
     pub sendgrid: SendGridSection,
 }

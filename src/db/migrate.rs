@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0008", "schedules_housekeeping"),
     migration!("0009", "attempts_trigger_cascade"),
     migration!("0010", "delivery_truth"),
+    migration!("0011", "hardening"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

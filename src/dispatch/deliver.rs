@@ -351,11 +351,14 @@ impl Dispatcher {
                 outcome.error = Some(reason);
             }
         }
+        // Addresses in errors (ours or a provider's reply) only at debug.
+        let error = outcome.error.as_deref().unwrap_or_default();
         tracing::info!(
             status = outcome.status.as_str(),
-            error = outcome.error.as_deref().unwrap_or_default(),
+            error = crate::scrub::addresses(error),
             "attempt failed"
         );
+        tracing::debug!(error, "attempt failed (unmasked)");
         outcome
     }
 }

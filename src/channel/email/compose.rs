@@ -62,6 +62,52 @@ const RESERVED: [&str; 12] = [
     "sender",
 ];
 
+/// Headers that record a message's path or vouch for it: only servers on
+/// the way may add them.
+const TRACE_AND_AUTHENTICATION: [&str; 9] = [
+    "return-path",
+    "received",
+    "delivered-to",
+    "dkim-signature",
+    "domainkey-signature",
+    "authentication-results",
+    "received-spf",
+    "x-original-to",
+    "x-google-dkim-signature",
+];
+
+/// The recipients cap when none is configured (`email.max_recipients`).
+pub const DEFAULT_MAX_RECIPIENTS: usize = 50;
+
+/// Why `name` may not be set through `options.headers`, if it may not.
+fn forbidden(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if RESERVED.contains(&lower.as_str()) {
+        Some("the composer sets it")
+    } else if TRACE_AND_AUTHENTICATION.contains(&lower.as_str())
+        || lower.starts_with("resent-")
+        || lower.starts_with("arc-")
+    {
+        Some("a trace or authentication header")
+    } else if lower.starts_with("content-") {
+        Some("a MIME structure header")
+    } else {
+        None
+    }
+}
+
+/// Fails an e-mail with more than `max` recipients (to + cc + bcc).
+pub fn check_recipients(email: &Email, max: usize) -> Result<(), SendError> {
+    let count = email.to.len() + email.cc.len() + email.bcc.len();
+    if count > max {
+        return Err(bad(format!(
+            "too many recipients: {count} (to + cc + bcc); at most {max} per message \
+             (email.max_recipients)"
+        )));
+    }
+    Ok(())
+}
+
 fn bad(message: impl Into<String>) -> SendError {
     SendError::permanent(message)
 }
@@ -124,9 +170,9 @@ fn headers(options: &serde_json::Value) -> Result<Vec<(String, String)>, SendErr
         if !valid_name {
             return Err(bad(format!("invalid header name {name:?}")));
         }
-        if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+        if let Some(why) = forbidden(name) {
             return Err(bad(format!(
-                "header {name} cannot be set through options.headers"
+                "header {name} cannot be set through options.headers ({why})"
             )));
         }
         if value.contains(['\r', '\n']) {
