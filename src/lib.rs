@@ -24,7 +24,6 @@
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 
-pub mod bench;
 pub mod channel;
 pub mod cluster;
 pub mod config;
@@ -43,6 +42,6 @@ pub mod schedule;
 pub mod scrub;
 pub mod signature;
 pub mod status;
-pub mod suppression;
 pub mod storable;
+pub mod suppression;
 pub mod tls;
