@@ -259,7 +259,8 @@ pub async fn run(
     let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));
     let housekeeping = config.housekeeping.clone().map(|settings| {
         tokio::spawn(crate::housekeeping::run(
-            dispatcher.clone(),
+            dispatcher.pool().clone(),
+            dispatcher.worker().to_owned(),
             Arc::new(settings),
             background.clone(),
         ))

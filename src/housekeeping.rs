@@ -11,8 +11,7 @@ use croner::Cron;
 use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{DbError, statements};
-use crate::dispatch::Dispatcher;
+use crate::db::{self, DbError, statements};
 use crate::schedule;
 
 /// What a job does.
@@ -66,32 +65,14 @@ pub async fn claim_tick(
         .is_some())
 }
 
-/// Runs `statement` (a batched DELETE of rows older than `age`) until a batch
-/// comes back short; returns the rows deleted.
+/// Deletes rows older than `age` with `statement`, in batches.
 async fn purge(pool: &Pool, statement: &str, age: Duration, batch: i64) -> Result<u64, DbError> {
     let client = pool.get().await?;
-    let statement = client.prepare_cached(statement).await?;
-    let mut total = 0;
-    loop {
-        let n = client
-            .execute(&statement, &[&age.as_secs_f64(), &batch])
-            .await?;
-        total += n;
-        if (n as i64) < batch {
-            return Ok(total);
-        }
-        // Let other work in between batches.
-        tokio::task::yield_now().await;
-    }
+    db::in_batches(&client, statement, &[&age.as_secs_f64()], batch).await
 }
 
 /// Does one job's work now.
-pub async fn run_task(
-    dispatcher: &Dispatcher,
-    settings: &Settings,
-    task: Task,
-) -> Result<u64, DbError> {
-    let pool = dispatcher.pool();
+pub async fn run_task(pool: &Pool, settings: &Settings, task: Task) -> Result<u64, DbError> {
     match task {
         Task::PurgeMessages => {
             purge(
@@ -120,50 +101,51 @@ pub async fn run_task(
             )
             .await
         }
-        Task::Expire => Ok(dispatcher.rescue().await?.expired as u64),
+        Task::Expire => {
+            let client = pool.get().await?;
+            db::in_batches(&client, statements::EXPIRE, &[], settings.batch_size).await
+        }
         Task::Schedules => Ok(schedule::fire_due(pool).await? as u64),
     }
 }
 
 /// Runs the job under a session advisory lock, so a slow run never overlaps
 /// the next tick's on another daemon; `None` when the lock is taken.
-async fn locked(
-    dispatcher: &Dispatcher,
-    settings: &Settings,
-    job: &Job,
-) -> Result<Option<u64>, DbError> {
-    let client = dispatcher.pool().get().await?;
+async fn locked(pool: &Pool, settings: &Settings, job: &Job) -> Result<Option<u64>, DbError> {
+    let client = pool.get().await?;
     let key = format!("outpost.cron.{}", job.name);
     let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key])
+        .query_one(statements::CRON_LOCK, &[&key])
         .await?
         .get(0);
     if !got {
         return Ok(None);
     }
-    let result = run_task(dispatcher, settings, job.task).await;
-    client
-        .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&key])
-        .await?;
+    let result = run_task(pool, settings, job.task).await;
+    client.execute(statements::CRON_UNLOCK, &[&key]).await?;
     result.map(Some)
 }
 
-/// Runs every job on its schedule until `shutdown`.
-pub async fn run(
-    dispatcher: Arc<Dispatcher>,
-    settings: Arc<Settings>,
-    shutdown: CancellationToken,
-) {
+/// Runs every job on its schedule until `shutdown`, as `worker` (the name
+/// its ticks are claimed under).
+pub async fn run(pool: Pool, worker: String, settings: Arc<Settings>, shutdown: CancellationToken) {
     let mut tasks = tokio::task::JoinSet::new();
+    let worker: Arc<str> = worker.into();
     for job in settings.jobs.clone() {
-        let (d, s, stop) = (dispatcher.clone(), settings.clone(), shutdown.clone());
-        tasks.spawn(async move { run_job(d, s, job, stop).await });
+        let (pool, worker, s, stop) = (
+            pool.clone(),
+            worker.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move { run_job(pool, worker, s, job, stop).await });
     }
     while tasks.join_next().await.is_some() {}
 }
 
 async fn run_job(
-    dispatcher: Arc<Dispatcher>,
+    pool: Pool,
+    worker: Arc<str>,
     settings: Arc<Settings>,
     job: Job,
     shutdown: CancellationToken,
@@ -179,8 +161,8 @@ async fn run_job(
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return,
         }
-        match claim_tick(dispatcher.pool(), job.name, tick, dispatcher.worker()).await {
-            Ok(true) => match locked(&dispatcher, &settings, &job).await {
+        match claim_tick(&pool, job.name, tick, &worker).await {
+            Ok(true) => match locked(&pool, &settings, &job).await {
                 Ok(Some(0)) => {}
                 Ok(Some(n)) => tracing::info!(job = job.name, rows = n, "housekeeping job done"),
                 Ok(None) => tracing::info!(

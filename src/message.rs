@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 /// The primary key of `outpost.messages`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,6 +63,61 @@ impl FromStr for Kind {
     }
 }
 
+/// A `kind` or `status` value that is not one of the names the schema admits.
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected {column} {value:?} in the database")]
+struct UnknownValue {
+    column: &'static str,
+    value: String,
+}
+
+/// Reads and writes a text column holding one of an enum's names.
+macro_rules! text_enum_sql {
+    ($ty:ty, $column:literal) => {
+        impl<'a> FromSql<'a> for $ty {
+            fn from_sql(
+                ty: &Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                let text = <&str as FromSql>::from_sql(ty, raw)?;
+                <$ty>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| {
+                        UnknownValue {
+                            column: $column,
+                            value: text.to_owned(),
+                        }
+                        .into()
+                    })
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <&str as FromSql>::accepts(ty)
+            }
+        }
+
+        impl ToSql for $ty {
+            fn to_sql(
+                &self,
+                ty: &Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.as_str().to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <&str as ToSql>::accepts(ty)
+            }
+
+            to_sql_checked!();
+        }
+    };
+}
+
+text_enum_sql!(Kind, "kind");
+text_enum_sql!(Status, "status");
+
 /// The `status` column. Terminal statuses never change again, except through
 /// `outpost.retry`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +134,18 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::Queued,
+        Status::Sending,
+        Status::Sent,
+        Status::Delivered,
+        Status::Failed,
+        Status::Bounced,
+        Status::Cancelled,
+        Status::Expired,
+        Status::Suppressed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Queued => "queued",

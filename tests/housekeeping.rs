@@ -54,7 +54,9 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
         .unwrap();
     let (d, settings) = dispatcher(&db, &[("OUTPOST__HOUSEKEEPING__BATCH_SIZE", "10")]);
     assert_eq!(
-        run_task(&d, &settings, Task::PurgeMessages).await.unwrap(),
+        run_task(d.pool(), &settings, Task::PurgeMessages)
+            .await
+            .unwrap(),
         35
     );
     assert_eq!(
@@ -75,12 +77,16 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
         "attempts went with their messages"
     );
     assert_eq!(
-        run_task(&d, &settings, Task::PurgeEvents).await.unwrap(),
+        run_task(d.pool(), &settings, Task::PurgeEvents)
+            .await
+            .unwrap(),
         12
     );
     assert_eq!(one(&client, "SELECT count(*) FROM outpost.events").await, 1);
     assert_eq!(
-        run_task(&d, &settings, Task::PurgeInbound).await.unwrap(),
+        run_task(d.pool(), &settings, Task::PurgeInbound)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
@@ -89,7 +95,9 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
     );
     // Nothing left to purge.
     assert_eq!(
-        run_task(&d, &settings, Task::PurgeMessages).await.unwrap(),
+        run_task(d.pool(), &settings, Task::PurgeMessages)
+            .await
+            .unwrap(),
         0
     );
 }

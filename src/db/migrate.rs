@@ -5,6 +5,8 @@
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
+use super::statements;
+
 /// One forward-only migration file.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -42,14 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).
 const LOCK_KEY: i64 = 0x006f_7574_706f_7374;
 
-const BOOTSTRAP: &str = "
-CREATE SCHEMA IF NOT EXISTS outpost;
-CREATE TABLE IF NOT EXISTS outpost.schema_migrations (
-    version    text PRIMARY KEY,
-    name       text NOT NULL,
-    checksum   text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-);";
+const BOOTSTRAP: &str = include_str!("queries/migrations_bootstrap.sql");
 
 /// Why the schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
@@ -91,8 +86,7 @@ impl Migration {
 /// the schema was already current). Safe to run concurrently.
 pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>, MigrateError> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
-        .await?;
+    tx.execute(statements::MIGRATION_LOCK, &[&LOCK_KEY]).await?;
     tx.batch_execute(BOOTSTRAP).await?;
     let recorded = recorded(&tx).await?;
     verify(&recorded)?;
@@ -109,7 +103,7 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>, MigrateEr
                 source,
             })?;
         tx.execute(
-            "INSERT INTO outpost.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            statements::MIGRATION_RECORD,
             &[&m.version, &m.name, &m.checksum()],
         )
         .await?;
@@ -123,19 +117,11 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>, MigrateEr
 /// applied file was changed or is unknown.
 pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrateError> {
     let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('outpost.schema_migrations') IS NOT NULL",
-            &[],
-        )
+        .query_one(statements::MIGRATIONS_TABLE_EXISTS, &[])
         .await?
         .get(0);
     let recorded = if exists {
-        let tx_free = client
-            .query(
-                "SELECT version, checksum FROM outpost.schema_migrations",
-                &[],
-            )
-            .await?;
+        let tx_free = client.query(statements::MIGRATIONS_APPLIED, &[]).await?;
         tx_free.iter().map(|r| (r.get(0), r.get(1))).collect()
     } else {
         Vec::new()
@@ -151,12 +137,7 @@ pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrateError>
 async fn recorded(
     tx: &tokio_postgres::Transaction<'_>,
 ) -> Result<Vec<(String, String)>, MigrateError> {
-    let rows = tx
-        .query(
-            "SELECT version, checksum FROM outpost.schema_migrations",
-            &[],
-        )
-        .await?;
+    let rows = tx.query(statements::MIGRATIONS_APPLIED, &[]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 

@@ -81,3 +81,25 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
     });
     Ok(client)
 }
+
+/// Runs `statement` (a batched UPDATE or DELETE whose last parameter is the
+/// batch size) until a batch comes back short; returns the rows it touched.
+/// Never one huge statement: each batch commits on its own.
+pub async fn in_batches(
+    client: &tokio_postgres::Client,
+    statement: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    batch: i64,
+) -> Result<u64, DbError> {
+    let statement = client.prepare(statement).await?;
+    let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.to_vec();
+    all.push(&batch);
+    let mut total = 0;
+    loop {
+        let n = client.execute(&statement, &all).await?;
+        total += n;
+        if i64::try_from(n).unwrap_or(i64::MAX) < batch {
+            return Ok(total);
+        }
+    }
+}

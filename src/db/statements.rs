@@ -72,3 +72,17 @@ pub const SCHEDULES_ENABLED: &str = include_str!("queries/schedules_enabled.sql"
 pub const SCHEDULE_FIRE: &str = include_str!("queries/schedule_fire.sql");
 /// Records a schedule's error.
 pub const SCHEDULE_ERROR: &str = include_str!("queries/schedule_error.sql");
+/// Takes a housekeeping job's advisory lock, if free.
+pub const CRON_LOCK: &str = include_str!("queries/cron_lock.sql");
+/// Releases it.
+pub const CRON_UNLOCK: &str = include_str!("queries/cron_unlock.sql");
+/// Announces a stored inbound e-mail.
+pub const INBOUND_NOTIFY: &str = include_str!("queries/inbound_notify.sql");
+/// Serialises migrations.
+pub const MIGRATION_LOCK: &str = include_str!("queries/migration_lock.sql");
+/// Records an applied migration.
+pub const MIGRATION_RECORD: &str = include_str!("queries/migration_record.sql");
+/// Whether the migrations table exists.
+pub const MIGRATIONS_TABLE_EXISTS: &str = include_str!("queries/migrations_table_exists.sql");
+/// The applied migrations.
+pub const MIGRATIONS_APPLIED: &str = include_str!("queries/migrations_applied.sql");

@@ -28,7 +28,7 @@ pub async fn claim(
     if limit == 0 || per_kind.is_empty() {
         return Ok(Vec::new());
     }
-    let kinds: Vec<&str> = per_kind.iter().map(|(k, _)| k.as_str()).collect();
+    let kinds: Vec<Kind> = per_kind.iter().map(|(k, _)| *k).collect();
     let counts: Vec<i32> = per_kind
         .iter()
         .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
@@ -54,7 +54,6 @@ pub async fn claim(
 }
 
 fn decode(row: &Row, lease_deadline: Instant) -> ClaimedMessage {
-    let kind: &str = row.get("kind");
     let recipient = row
         .get::<_, Option<String>>("r_user_id")
         .map(|user_id| Recipient {
@@ -70,8 +69,7 @@ fn decode(row: &Row, lease_deadline: Instant) -> ClaimedMessage {
     ClaimedMessage {
         id: MessageId(row.get("id")),
         attempt: row.get("attempts"),
-        // The kind CHECK constraint admits only the five names.
-        kind: kind.parse().unwrap_or(Kind::Email),
+        kind: row.get("kind"),
         to_user: row.get("to_user"),
         to_address: row.get("to_address"),
         template: row.get("template"),

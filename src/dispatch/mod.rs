@@ -25,7 +25,7 @@ use crate::channel::Channels;
 use crate::config::Config;
 use crate::config::DispatchSettings;
 use crate::db::{DbError, statements};
-use crate::message::{ClaimedMessage, Kind, MessageId};
+use crate::message::{ClaimedMessage, Kind, MessageId, Status};
 use crate::metrics::Metrics;
 use breaker::Breakers;
 pub use heartbeat::Heartbeat;
@@ -302,15 +302,14 @@ impl Dispatcher {
     pub async fn rescue(&self) -> Result<Rescued, DbError> {
         let client = self.pool.get().await?;
         let rescue = client.prepare_cached(statements::RESCUE).await?;
-        let expire = client.prepare_cached(statements::EXPIRE).await?;
         let mut report = Rescued::default();
         loop {
             let rows = client
                 .query(&rescue, &[&self.policy.max_attempts, &MAINTENANCE_BATCH])
                 .await?;
             for row in &rows {
-                match row.get::<_, &str>(1) {
-                    "failed" => report.failed += 1,
+                match row.get::<_, Status>(1) {
+                    Status::Failed => report.failed += 1,
                     _ => report.requeued += 1,
                 }
             }
@@ -318,13 +317,8 @@ impl Dispatcher {
                 break;
             }
         }
-        loop {
-            let n = client.execute(&expire, &[&MAINTENANCE_BATCH]).await? as usize;
-            report.expired += n;
-            if (n as i64) < MAINTENANCE_BATCH {
-                break;
-            }
-        }
+        report.expired = crate::db::in_batches(&client, statements::EXPIRE, &[], MAINTENANCE_BATCH)
+            .await? as usize;
         Ok(report)
     }
 

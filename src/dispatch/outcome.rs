@@ -71,7 +71,7 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
     }
     let ids: Vec<i64> = outcomes.iter().map(|o| o.id.0).collect();
     let attempts: Vec<i32> = outcomes.iter().map(|o| o.attempt).collect();
-    let statuses: Vec<&str> = outcomes.iter().map(|o| o.status.as_str()).collect();
+    let statuses: Vec<Status> = outcomes.iter().map(|o| o.status).collect();
     let run_ats: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.run_at).collect();
     let results: Vec<&str> = outcomes.iter().map(|o| o.result.as_str()).collect();
     let providers: Vec<Option<&str>> = outcomes.iter().map(|o| o.provider.as_deref()).collect();

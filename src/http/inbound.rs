@@ -230,11 +230,8 @@ async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, Db
         )
         .await?;
     }
-    tx.execute(
-        "SELECT pg_notify('outpost_inbound', $1)",
-        &[&id.to_string()],
-    )
-    .await?;
+    tx.execute(statements::INBOUND_NOTIFY, &[&id.to_string()])
+        .await?;
     tx.commit().await?;
     Ok(Some(id))
 }
