@@ -4,6 +4,7 @@
 //! policy.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -15,10 +16,22 @@ use super::Dispatcher;
 use super::breaker::Admit;
 use super::outcome::{AttemptResult, Outcome};
 use super::retry::{Decision, Failure};
-use crate::channel::{Envelope, SendError};
+use crate::channel::{Channel, Envelope, SendError};
 use crate::message::{ClaimedMessage, Status};
 use crate::recipient;
 use crate::suppression::{self, Verdict};
+
+/// Where a message goes, decided before a send slot is taken.
+struct Plan {
+    to: String,
+    locale: String,
+    channel: Arc<dyn Channel>,
+    /// Suppressed recipients left out, for the attempt's note.
+    note: Option<String>,
+}
+
+/// The channel a send goes through now, and a note when it is the fallback.
+type Admitted = (Arc<dyn Channel>, Option<String>);
 
 /// What the caller says just before a send begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,77 +111,20 @@ impl Dispatcher {
         on_start: impl FnOnce(chrono::DateTime<Utc>) -> Start + Send,
     ) -> Result<Outcome, ClaimedMessage> {
         let started_at = Utc::now();
-        let resolved = match recipient::resolve(&message, &self.recipients, &self.default_locale) {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(self.finish(
-                    &message,
-                    None,
-                    Err(SendError::permanent(e.to_string())),
-                    started_at,
-                ));
-            }
-        };
-        let suppression_note = match suppression::verdict(&message, &resolved.to) {
-            Verdict::Clear => None,
-            Verdict::All => {
-                let error = SendError::permanent(
-                    "every recipient is on the suppression list (outpost.suppressions); not sent",
-                );
-                let mut outcome = self.finish(&message, None, Err(error), started_at);
-                outcome.status = Status::Suppressed;
-                outcome.note = Some(format!("suppressed: {}", message.suppressed.join(", ")));
-                return Ok(outcome);
-            }
-            Verdict::Some(dropped) => Some(format!(
-                "not sent to {} suppressed recipient{}: {}",
-                dropped.len(),
-                if dropped.len() == 1 { "" } else { "s" },
-                dropped.join(", ")
-            )),
-        };
-        let mut channel = match self
-            .channels
-            .pick(message.kind, message.provider.as_deref())
-        {
-            Ok(c) => c.clone(),
-            Err(e) => {
-                return Ok(self.finish(
-                    &message,
-                    None,
-                    Err(SendError::permanent(e.to_string())),
-                    started_at,
-                ));
-            }
+        let plan = match self.plan(&message, started_at) {
+            Ok(plan) => plan,
+            Err(outcome) => return Ok(*outcome),
         };
         let _slot = match (slot, self.kind_limits.get(&message.kind)) {
             (Some(slot), _) => Some(slot),
             (None, Some(limit)) => limit.clone().acquire_owned().await.ok(),
             (None, None) => None,
         };
-        // Checked once a send slot is ours, right before sending: an open
-        // circuit hands the message to the fallback, if any, else it waits.
-        let mut failover_note = None;
-        if let Admit::No { retry_in } = self.breakers.admit(channel.name()) {
-            let fallback = self
-                .channels
-                .fallback(message.kind)
-                .filter(|f| {
-                    f.name() != channel.name() && self.breakers.admit(f.name()) == Admit::Yes
-                })
-                .cloned();
-            match fallback {
-                Some(fallback) => {
-                    failover_note = Some(format!(
-                        "{} circuit open; sent through the fallback {}",
-                        channel.name(),
-                        fallback.name()
-                    ));
-                    channel = fallback;
-                }
-                None => return Ok(self.deferred(&message, channel.name(), retry_in, started_at)),
-            }
-        }
+        // Checked once a send slot is ours, right before sending.
+        let (channel, failover_note) = match self.admit(&message, plan.channel, started_at) {
+            Ok(admitted) => admitted,
+            Err(outcome) => return Ok(*outcome),
+        };
         tracing::Span::current().record("provider", channel.name());
         let started_at = Utc::now();
         match on_start(started_at) {
@@ -178,11 +134,108 @@ impl Dispatcher {
         }
         let envelope = Envelope {
             message,
+            to: plan.to,
+            locale: plan.locale,
+        };
+        let result = self.call(&channel, &envelope).await;
+        let mut outcome = self.finish(&envelope.message, Some(channel.name()), result, started_at);
+        for note in [plan.note, failover_note].into_iter().flatten() {
+            outcome.note = Some(match outcome.note {
+                Some(existing) => format!("{note}; {existing}"),
+                None => note,
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// Where and how the message goes: its resolved recipient, the
+    /// suppressed recipients left out, and its channel; or the outcome that
+    /// ends it without a send (no address, all suppressed, no such provider).
+    fn plan(
+        &self,
+        message: &ClaimedMessage,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Result<Plan, Box<Outcome>> {
+        let permanent = |e: String| {
+            Box::new(self.finish(message, None, Err(SendError::permanent(e)), started_at))
+        };
+        let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
+            .map_err(|e| permanent(e.to_string()))?;
+        let note = match suppression::verdict(message, &resolved.to) {
+            Verdict::Clear => None,
+            Verdict::All => {
+                let mut outcome = permanent(
+                    "every recipient is on the suppression list (outpost.suppressions); not sent"
+                        .to_owned(),
+                );
+                outcome.status = Status::Suppressed;
+                outcome.note = Some(format!("suppressed: {}", message.suppressed.join(", ")));
+                return Err(outcome);
+            }
+            Verdict::Some(dropped) => Some(format!(
+                "not sent to {} suppressed recipient{}: {}",
+                dropped.len(),
+                if dropped.len() == 1 { "" } else { "s" },
+                dropped.join(", ")
+            )),
+        };
+        let channel = self
+            .channels
+            .pick(message.kind, message.provider.as_deref())
+            .map_err(|e| permanent(e.to_string()))?
+            .clone();
+        Ok(Plan {
             to: resolved.to,
             locale: resolved.locale,
+            channel,
+            note,
+        })
+    }
+
+    /// The channel to send through now: `channel` while its circuit is
+    /// closed, else the kind's fallback (with a note saying so), else the
+    /// outcome that defers the message unsent.
+    fn admit(
+        &self,
+        message: &ClaimedMessage,
+        channel: Arc<dyn Channel>,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Result<Admitted, Box<Outcome>> {
+        let Admit::No { retry_in } = self.breakers.admit(channel.name()) else {
+            return Ok((channel, None));
         };
+        let fallback = self
+            .channels
+            .fallback(message.kind)
+            .filter(|f| f.name() != channel.name() && self.breakers.admit(f.name()) == Admit::Yes)
+            .cloned();
+        match fallback {
+            Some(fallback) => {
+                let note = format!(
+                    "{} circuit open; sent through the fallback {}",
+                    channel.name(),
+                    fallback.name()
+                );
+                Ok((fallback, Some(note)))
+            }
+            None => Err(Box::new(self.deferred(
+                message,
+                channel.name(),
+                retry_in,
+                started_at,
+            ))),
+        }
+    }
+
+    /// Calls the provider with the send timeout, a panic in the channel
+    /// contained, and tells the circuit breaker how it went.
+    async fn call(
+        &self,
+        channel: &Arc<dyn Channel>,
+        envelope: &Envelope,
+    ) -> Result<crate::channel::Delivery, SendError> {
         let timeout = self.settings.send_timeout;
-        let send = tokio::time::timeout(timeout, channel.send(&envelope));
+        let send = tokio::time::timeout(timeout, channel.send(envelope));
         let result = match AssertUnwindSafe(send).catch_unwind().await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(SendError::transient(format!(
@@ -201,14 +254,7 @@ impl Dispatcher {
             }
             _ => self.breakers.success(channel.name()),
         }
-        let mut outcome = self.finish(&envelope.message, Some(channel.name()), result, started_at);
-        for note in [suppression_note, failover_note].into_iter().flatten() {
-            outcome.note = Some(match outcome.note {
-                Some(existing) => format!("{note}; {existing}"),
-                None => note,
-            });
-        }
-        Ok(outcome)
+        result
     }
 
     /// The lease ran out (or was lost) before the send began: nothing was
