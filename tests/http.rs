@@ -35,6 +35,11 @@ struct Server {
 }
 
 async fn start(body_limit: &str) -> Server {
+    start_with(body_limit, &[]).await
+}
+
+/// As [`start`], with configuration `overrides` applied last.
+async fn start_with(body_limit: &str, overrides: &[(&str, &str)]) -> Server {
     outpost::tls::install_crypto_provider();
     let db = TestDb::new().await;
     let rng = SystemRandom::new();
@@ -42,14 +47,16 @@ async fn start(body_limit: &str) -> Server {
     let key =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
     let public_key = p256_spki_base64(key.public_key().as_ref());
-    let config = db.config(&[
+    let mut env = vec![
         ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", USER),
         ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", PASSWORD),
         ("OUTPOST__WEBHOOKS__SENDGRID_PUBLIC_KEY", &public_key),
         ("OUTPOST__TWILIO__AUTH_TOKEN", TWILIO_TOKEN),
         ("OUTPOST__TWILIO__PUBLIC_URL", PUBLIC_URL),
         ("OUTPOST__HTTP__BODY_LIMIT", body_limit),
-    ]);
+    ];
+    env.extend_from_slice(overrides);
+    let config = db.config(&env);
     let pool = outpost::db::pool(&db.url, 4).unwrap();
     let heartbeat = Arc::new(outpost::dispatch::Heartbeat::default());
     heartbeat.beat();
@@ -261,6 +268,51 @@ async fn a_retried_delivery_is_stored_once() {
         count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
         1
     );
+}
+
+/// Basic credentials and a Twilio token that look like numbers authenticate
+/// exactly as written.
+#[tokio::test]
+async fn numeric_looking_webhook_credentials_are_accepted_as_written() {
+    let server = start_with(
+        "31457280",
+        &[
+            ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", "007"),
+            ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", "0123"),
+            ("OUTPOST__TWILIO__AUTH_TOKEN", "0123"),
+        ],
+    )
+    .await;
+    let parts = parsed_mode("<numeric@example.com>", b"Hi", "UTF-8");
+    let parts = borrow(&parts);
+    let body = || multipart(&parts, "\r\n");
+    assert_eq!(
+        post_inbound(&server, body(), Some(("7", "123")))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post_inbound(&server, body(), Some(("007", "0123")))
+            .await
+            .status(),
+        200
+    );
+
+    let client = server.db.client().await;
+    let id = sent_email(&client, "x@example.com", "SM0009").await;
+    client
+        .execute(
+            "UPDATE outpost.messages SET kind = 'sms', to_address = '+353861234567' WHERE id = $1",
+            &[&id.0],
+        )
+        .await
+        .unwrap();
+    let path = "/webhooks/twilio/status";
+    let delivered = [("MessageSid", "SM0009"), ("MessageStatus", "delivered")];
+    assert_eq!(post_twilio(&server, path, &delivered, "123").await, 403);
+    assert_eq!(post_twilio(&server, path, &delivered, "0123").await, 200);
+    assert_eq!(row(&client, id).await.0, "delivered");
 }
 
 /// Posts a parsed-mode mail whose subject is `subject` in `charset`; returns the stored subject.

@@ -159,6 +159,37 @@ async fn a_predefined_sms_goes_out_in_the_users_language() {
     );
 }
 
+/// The sender number, account SID and token reach Twilio exactly as written
+/// even when they look like numbers (`+1…` used to lose its plus).
+#[tokio::test]
+async fn numeric_looking_settings_reach_twilio_as_written() {
+    use base64::Engine as _;
+    let server = fake(created("SM0123456789abcdef0123456789abcdef")).await;
+    let db = TestDb::new().await;
+    let client = with_users(&db).await;
+    for (from, sid, token) in [
+        ("+15005550009", "00123", "0123"),
+        ("+12025550123", "1e3", "007"),
+    ] {
+        let mut env = env(&server.uri(), &[("OUTPOST__TWILIO__FROM", from)]);
+        env.retain(|(k, _)| !k.starts_with("TWILIO_"));
+        env.push(("TWILIO_ACCOUNT_SID".into(), sid.into()));
+        env.push(("TWILIO_AUTH_TOKEN".into(), token.into()));
+        let id = run(&db, env, "SELECT outpost.send_phone_sms('jo', 'Hi')").await;
+        assert_eq!(row(&client, id).await.0, "sent");
+        let requests = server.received_requests().await.unwrap();
+        let request = requests.last().unwrap();
+        assert_eq!(
+            request.url.path(),
+            format!("/2010-04-01/Accounts/{sid}/Messages.json")
+        );
+        assert_eq!(field(&form(request), "From"), Some(from));
+        let auth = request.headers.get("authorization").unwrap();
+        let expected = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
+        assert_eq!(auth.to_str().unwrap(), format!("Basic {expected}"));
+    }
+}
+
 #[tokio::test]
 async fn the_sql_helpers_mirror_the_original_tasks() {
     let server = fake(created("SMaaaa")).await;

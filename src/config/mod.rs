@@ -8,6 +8,9 @@ mod secret;
 mod sections;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -280,6 +283,9 @@ impl RawConfig {
             );
         }
         // The original system's names first, so OUTPOST__ variables win.
+        // Values stay strings: a string key gets exactly what was written
+        // (`+1…`, `007`, `1e3`), and serde parses the numeric, boolean and
+        // duration keys from their text when it deserializes them.
         let layers = [
             legacy::translate(&sources.env),
             sources
@@ -294,7 +300,6 @@ impl RawConfig {
                 config::Environment::with_prefix("OUTPOST")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true)
                     .source(Some(layer.into_iter().collect())),
             );
         }
