@@ -164,6 +164,64 @@ fn config_check_names_the_invalid_key() {
     );
 }
 
+/// Values every message would fail on are refused up front, naming the key.
+#[test]
+fn config_check_refuses_addresses_numbers_and_urls_no_message_could_use() {
+    for (key, value, expected) in [
+        (
+            "OUTPOST__EMAIL__FROM",
+            "123",
+            "email.from: not an e-mail address",
+        ),
+        (
+            "DEFAULT_FROM_EMAIL",
+            "Outpost",
+            "email.from: not an e-mail address",
+        ),
+        ("OUTPOST__TWILIO__FROM", "15005550006", "twilio.from: "),
+        ("OUTPOST__TWILIO__FROM", "+11234567890", "twilio.from: "),
+        ("OUTPOST__TWILIO__FROM", "nan", "twilio.from: "),
+        (
+            "OUTPOST__TWILIO__BASE_URL",
+            "api.twilio.com",
+            "twilio.base_url: ",
+        ),
+        (
+            "OUTPOST__TWILIO__PUBLIC_URL",
+            "notify.example.com",
+            "twilio.public_url: ",
+        ),
+        (
+            "OUTPOST__TWILIO__PUBLIC_URL",
+            "https://",
+            "twilio.public_url: ",
+        ),
+        (
+            "OUTPOST__EMAIL__SENDGRID__BASE_URL",
+            "1e3",
+            "email.sendgrid.base_url: ",
+        ),
+        (
+            "OUTPOST__PUSH__BASE_URL",
+            "ftp://go.urbanairship.com",
+            "push.base_url: ",
+        ),
+    ] {
+        config_check_fails(&[], &[(key, value)], expected);
+    }
+    // The same keys with usable values pass, written as they were.
+    let out = outpost()
+        .args(["config", "check"])
+        .env("OUTPOST__EMAIL__FROM", "MEG <noreply@meg.test>")
+        .env("OUTPOST__TWILIO__FROM", "+353861234567")
+        .env("OUTPOST__TWILIO__PUBLIC_URL", "https://notify.example.com/")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("from = \"+353861234567\""), "{stdout}");
+}
+
 #[tokio::test]
 async fn send_then_status_shows_the_message_and_its_attempts() {
     let db = TestDb::new().await;

@@ -2,6 +2,7 @@
 //! file, `OUTPOST__SECTION__KEY` variables and `DATABASE_URL`, then a
 //! validated [`Config`] whose errors name the offending key.
 
+mod formats;
 mod legacy;
 mod redact;
 mod secret;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::formats::http_url;
 use super::sections::{backend, housekeeping, positive, smtp, twilio};
 use super::{ConfigError, RawConfig};
 use crate::dispatch::retry::RetryPolicy;
@@ -287,9 +288,7 @@ impl Config {
         if raw.locale.default.trim().is_empty() {
             return Err(ConfigError::invalid("locale.default", "must not be empty"));
         }
-        if raw.email.from.trim().is_empty() {
-            return Err(ConfigError::invalid("email.from", "must not be empty"));
-        }
+        super::formats::mailbox("email.from", &raw.email.from)?;
         let backends = HashMap::from([
             (
                 Kind::Email,
@@ -332,13 +331,7 @@ impl Config {
                 "required when email.backend or email.fallback is sendgrid (or set SENDGRID_API_KEY)",
             ));
         }
-        let base = sendgrid.base_url.trim().trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ConfigError::invalid(
-                "email.sendgrid.base_url",
-                "must be an http(s) URL",
-            ));
-        }
+        let base = http_url("email.sendgrid.base_url", &sendgrid.base_url)?;
         let h = &raw.http;
         let http = HttpSettings {
             enabled: h.enabled,
@@ -371,16 +364,10 @@ impl Config {
                     .map_err(|e| ConfigError::invalid("webhooks.sendgrid_public_key", e))?,
             ),
         };
-        let public_url = raw.twilio.public_url.trim().trim_end_matches('/');
-        if !(public_url.is_empty()
-            || public_url.starts_with("https://")
-            || public_url.starts_with("http://"))
-        {
-            return Err(ConfigError::invalid(
-                "twilio.public_url",
-                "must be an http(s) URL",
-            ));
-        }
+        let public_url = match raw.twilio.public_url.trim() {
+            "" => String::new(),
+            url => http_url("twilio.public_url", url)?,
+        };
         let webhooks = WebhookSettings {
             inbound: (!w.inbound_username.is_empty())
                 .then(|| (w.inbound_username.clone(), w.inbound_password.clone())),
@@ -389,7 +376,7 @@ impl Config {
             twilio_auth_token: raw.twilio.auth_token.clone(),
             twilio_public_url: (!public_url.is_empty()).then(|| public_url.to_owned()),
         };
-        let twilio = twilio(&raw.twilio, public_url)?;
+        let twilio = twilio(&raw.twilio, &public_url)?;
         for kind in [Kind::Sms, Kind::Voice] {
             if backends[&kind] == Backend::Twilio
                 && (twilio.account_sid.is_empty() || twilio.auth_token.is_empty())
@@ -404,13 +391,7 @@ impl Config {
             }
         }
         let p = &raw.push;
-        let push_base = p.base_url.trim().trim_end_matches('/');
-        if !(push_base.starts_with("http://") || push_base.starts_with("https://")) {
-            return Err(ConfigError::invalid(
-                "push.base_url",
-                "must be an http(s) URL",
-            ));
-        }
+        let push_base = http_url("push.base_url", &p.base_url)?;
         if p.app_key.trim().is_empty() != p.master_secret.is_empty() {
             return Err(ConfigError::invalid(
                 "push.app_key",
@@ -435,7 +416,7 @@ impl Config {
             name: "default".into(),
             app_key: p.app_key.trim().to_owned(),
             master_secret: p.master_secret.clone(),
-            base_url: push_base.to_owned(),
+            base_url: push_base,
         });
         let housekeeping = housekeeping(&raw.housekeeping)?;
         if raw.templates.fuel == 0 {
@@ -468,7 +449,7 @@ impl Config {
             email_fallback,
             smtp,
             sendgrid_api_key: sendgrid.api_key.clone(),
-            sendgrid_base_url: base.to_owned(),
+            sendgrid_base_url: base,
             backends,
             raw,
         })
