@@ -126,10 +126,57 @@ fn config_check_prints_the_effective_config_without_secrets() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
     assert!(
-        stdout.contains("postgres://app:[redacted]@db.internal:5432/outpost"),
+        stdout.contains("user=app password=[redacted] host=db.internal port=5432 dbname=outpost"),
         "{stdout}"
     );
     assert!(stdout.contains("lease = \"45s\""), "{stdout}");
+}
+
+/// Every form of DATABASE_URL tokio-postgres accepts prints without its
+/// password; one it cannot parse is not printed at all.
+#[test]
+fn config_check_never_prints_a_database_password() {
+    for url in [
+        "host = db.internal user = app password = hunter2 dbname = outpost",
+        "host=db.internal user=app password='hunter2 with spaces' dbname=outpost",
+        "host=db.internal user=app password='it\\'s hunter2' dbname=outpost",
+        "postgres://app:hunter2/x@db.internal/outpost",
+        "postgres://app:hunter2%2Fy@db.internal/outpost?sslmode=require",
+        "postgresql://app@db.internal/outpost?password=hunter2",
+    ] {
+        let out = outpost()
+            .args(["config", "check"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{url}: {stderr}");
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{url}: {stdout}"
+        );
+        assert!(stdout.contains("password=[redacted]"), "{url}: {stdout}");
+    }
+    // An unencoded '@' in the password: refused, and nothing of it printed.
+    let out = outpost()
+        .args(["config", "check"])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@b@db.internal/outpost",
+        )
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("database.url: the host part contains '@'"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+    assert!(
+        !stdout.contains("@b") && !stderr.contains("b@db"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -200,10 +200,23 @@ impl Config {
         if raw.database.url.trim().is_empty() {
             return Err(ConfigError::invalid("database.url", "must not be empty"));
         }
-        crate::db::pg_config(&raw.database.url).map_err(|e| {
+        let (pg, _) = crate::db::pg_config(&raw.database.url).map_err(|e| {
             // The message never includes the URL, so no password leaks.
             ConfigError::invalid("database.url", format!("not a usable PostgreSQL URL: {e}"))
         })?;
+        // tokio-postgres ends the user:password part at the first '@'; a host
+        // that still holds one means the password had an unencoded '@' (and the
+        // host would print part of it).
+        if pg
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, tokio_postgres::config::Host::Tcp(name) if name.contains('@')))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "the host part contains '@': write an '@' in the user or password as %40",
+            ));
+        }
         if !(1..=256).contains(&raw.database.pool_size) {
             return Err(ConfigError::invalid(
                 "database.pool_size",
