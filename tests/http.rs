@@ -814,25 +814,85 @@ async fn health_readiness_and_metrics() {
     drop(server.heartbeat);
 }
 
+/// Every prefix of a payload (a client cut off mid-body) either comes back
+/// unchanged / fails cleanly, or yields exactly what the whole payload does:
+/// nothing is invented from a fragment.
 #[test]
 fn no_prefix_of_a_payload_panics_or_parses_into_garbage() {
     let parts = parsed_mode("<p@example.com>", b"Subject", "UTF-8");
     let parts = borrow(&parts);
+    let mut converted = 0;
     for newline in ["\n", "\r\n"] {
         let body = multipart(&parts, newline);
+        let full =
+            outpost::http::inbound::crlf_delimiters(bytes::Bytes::from(body.clone()), "xYzZY");
+        if newline == "\n" {
+            assert_ne!(full.as_ref(), body.as_slice(), "an LF body is rewritten");
+            assert!(full.ends_with(b"--xYzZY--\r\n"));
+        } else {
+            assert_eq!(
+                full.as_ref(),
+                body.as_slice(),
+                "a CRLF body passes unchanged"
+            );
+        }
         for end in 0..body.len() {
             let prefix = bytes::Bytes::copy_from_slice(&body[..end]);
-            let _ = outpost::http::inbound::crlf_delimiters(prefix, "xYzZY");
+            let out = outpost::http::inbound::crlf_delimiters(prefix.clone(), "xYzZY");
+            if out != prefix {
+                // Rewritten only when the closing delimiter is in the prefix,
+                // and then exactly as the whole body.
+                assert_eq!(out, full, "prefix of {end} bytes");
+                assert!(find(&prefix, b"\n--xYzZY--"), "prefix of {end} bytes");
+                converted += 1;
+            }
         }
     }
+    assert!(
+        converted > 0,
+        "the prefixes holding the closing delimiter are rewritten"
+    );
+
     let mime = b"Message-ID: <m@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n";
-    for end in 0..mime.len() {
-        let form = outpost::inbound::Form {
-            fields: vec![("email".into(), mime[..end].to_vec())],
+    let parse = |bytes: &[u8]| {
+        outpost::inbound::parse(&outpost::inbound::Form {
+            fields: vec![("email".into(), bytes.to_vec())],
             files: Vec::new(),
-        };
-        let _ = outpost::inbound::parse(&form);
+        })
+    };
+    let whole = parse(mime).unwrap();
+    assert_eq!(whole.message_id.as_deref(), Some("<m@x>"));
+    assert_eq!(whole.text.as_deref().map(str::trim_end), Some("hi"));
+    let mut parsed = 0;
+    for end in 0..mime.len() {
+        match parse(&mime[..end]) {
+            Ok(email) => {
+                parsed += 1;
+                // The stored raw mail is the input, byte for byte.
+                assert_eq!(email.raw.as_deref().map(str::as_bytes), Some(&mime[..end]));
+                assert_eq!(email.mode, "raw");
+                // Fields are fragments of the real ones, never anything else.
+                if let Some(id) = &email.message_id {
+                    assert!("<m@x>".starts_with(id.as_str()), "{end}: {id:?}");
+                }
+                if let Some(text) = &email.text {
+                    let received = String::from_utf8_lossy(&mime[..end]);
+                    assert!(received.contains(text.as_str()), "{end}: {text:?}");
+                    assert!(
+                        text.starts_with("hi") || "hi".starts_with(text.as_str()),
+                        "{end}: {text:?}"
+                    );
+                }
+                assert!(email.attachments.is_empty(), "{end}");
+            }
+            Err(e) => assert!(e.to_string().contains("email"), "{end}: {e}"),
+        }
     }
+    assert!(parsed > 0);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test]
