@@ -387,6 +387,27 @@ async fn run_delivers_to_the_console_and_exits_0_on_sigterm() {
     assert_eq!(common::row(&client, id).await.0, "sent");
 }
 
+/// Logs written to a pipe (a file, the journal) carry no ANSI colour codes.
+#[tokio::test]
+async fn logs_to_a_pipe_have_no_colour_codes() {
+    let db = TestDb::new().await;
+    let mut child = Guard(
+        outpost()
+            .arg("run")
+            .env("DATABASE_URL", &db.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let seen = read_until(&stderr, |l| l.contains("listening for new messages"));
+    signal(&child.0, "-TERM");
+    wait_exit(&mut child.0, Duration::from_secs(20));
+    assert!(seen.contains(" INFO "), "{seen}");
+    assert!(!seen.contains('\u{1b}'), "{seen:?}");
+}
+
 #[tokio::test]
 async fn run_refuses_an_unmigrated_database() {
     let db = TestDb::new().await;

@@ -325,3 +325,60 @@ async fn test_databases_are_dropped_when_the_binary_exits() {
         started.elapsed()
     );
 }
+
+/// `outpost.retry` keeps a run_at in the future (a message scheduled for
+/// tomorrow and cancelled is retried for tomorrow), and a past one becomes
+/// now; it still runs with the owner's rights.
+#[tokio::test]
+async fn retry_keeps_a_future_run_at() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let ids: Vec<i64> = client
+        .query(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body, run_at, status)
+             VALUES ('email', 'a@example.com', 's', 'b', now() + interval '1 day', 'cancelled'),
+                    ('email', 'b@example.com', 's', 'b', now() - interval '1 day', 'failed')
+             RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in &ids {
+        let r = client
+            .query_one("SELECT outpost.retry($1)", &[id])
+            .await
+            .unwrap();
+        assert_eq!(r.get::<_, Option<i64>>(0), Some(*id));
+    }
+    let rows = client
+        .query(
+            "SELECT status, run_at > now() + interval '23 hours', run_at <= now()
+             FROM outpost.messages WHERE id = ANY($1) ORDER BY id",
+            &[&ids],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, bool, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("queued".into(), true, false),
+            ("queued".into(), false, true)
+        ]
+    );
+    let definer: bool = client
+        .query_one(
+            "SELECT prosecdef FROM pg_proc WHERE oid = 'outpost.retry(bigint, int)'::regprocedure",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(definer, "retry keeps SECURITY DEFINER");
+}
