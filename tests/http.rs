@@ -814,6 +814,39 @@ async fn health_readiness_and_metrics() {
     drop(server.heartbeat);
 }
 
+/// When the database fails during a readiness check, /readyz says so, not
+/// "database error while migrating".
+#[tokio::test]
+async fn readiness_names_a_database_failure_as_such() {
+    let server = start("31457280").await;
+    let admin = server.db.client().await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET statement_timeout = '200ms'",
+            server.db.name
+        ))
+        .await
+        .unwrap();
+    let mut locker = server.db.client().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE outpost.schema_migrations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let response = reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let database = body["database"].as_str().unwrap();
+    assert!(
+        database.starts_with("unreachable: reading outpost.schema_migrations failed"),
+        "{body}"
+    );
+    assert!(!database.contains("migrating"), "{body}");
+    assert!(database.contains("statement timeout"), "{body}");
+    tx.rollback().await.unwrap();
+}
+
 /// Every prefix of a payload (a client cut off mid-body) either comes back
 /// unchanged / fails cleanly, or yields exactly what the whole payload does:
 /// nothing is invented from a fragment.
