@@ -130,6 +130,9 @@ fn config_check_prints_the_effective_config_without_secrets() {
         "{stdout}"
     );
     assert!(stdout.contains("lease = \"45s\""), "{stdout}");
+    // Durations print as written, not as "2months 29days 2h 52m 48s".
+    assert!(stdout.contains("event_retention = \"90d\""), "{stdout}");
+    assert!(stdout.contains("retention = \"30d\""), "{stdout}");
 }
 
 /// Every form of DATABASE_URL tokio-postgres accepts prints without its

@@ -2,6 +2,7 @@
 //! file, `OUTPOST__SECTION__KEY` variables and `DATABASE_URL`, then a
 //! validated [`Config`] whose errors name the offending key.
 
+mod duration;
 mod formats;
 mod legacy;
 mod redact;
@@ -82,7 +83,7 @@ pub struct HttpSection {
     pub enabled: bool,
     pub listen: String,
     pub body_limit: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub request_timeout: Duration,
 }
 
@@ -92,7 +93,7 @@ pub struct WebhooksSection {
     pub inbound_username: String,
     pub inbound_password: Secret,
     pub sendgrid_public_key: String,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub sendgrid_max_age: Duration,
 }
 
@@ -125,18 +126,18 @@ pub struct VoiceSection {
 pub struct DispatchSection {
     pub batch_size: u32,
     pub concurrency: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub lease: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub send_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub poll_interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub rescue_interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     pub breaker_threshold: u32,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub breaker_open: Duration,
     pub kind_concurrency: BTreeMap<String, usize>,
 }
@@ -144,9 +145,9 @@ pub struct DispatchSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySection {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub base: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub cap: Duration,
     pub max_attempts: i32,
 }
@@ -184,7 +185,7 @@ pub struct SmtpSection {
     pub password: Secret,
     pub use_tls: bool,
     pub use_ssl: bool,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub timeout: Duration,
     pub ca_file: String,
     pub pool_size: u32,
@@ -224,11 +225,11 @@ pub struct ChatSection {
 #[serde(deny_unknown_fields)]
 pub struct HousekeepingSection {
     pub enabled: bool,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub retention: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub event_retention: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub inbound_retention: Duration,
     pub batch_size: i64,
     pub purge_messages: String,

@@ -274,7 +274,7 @@ impl Config {
                 "dispatch.lease",
                 format!(
                     "must be longer than dispatch.send_timeout ({}), or live sends would be rescued",
-                    humantime::format_duration(dispatch.send_timeout)
+                    super::duration::format(dispatch.send_timeout)
                 ),
             ));
         }
