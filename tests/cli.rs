@@ -473,15 +473,56 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let stdout = lines(child.0.stdout.take().unwrap());
     let seen = read_until(&stdout, |l| l.contains("It works."));
     assert!(
         seen.contains("To: you@example.com") && seen.contains("Subject: Hello"),
         "{seen}"
     );
+    // The banner's status command works as printed (`cargo run --` runs this binary).
+    let banner = banner + &read_until(&stderr, |l| l.contains("cargo run -- status"));
+    let command = banner
+        .lines()
+        .find(|l| l.contains("cargo run -- status <id>"))
+        .unwrap()
+        .trim();
+    let (env, args) = command.split_once(" cargo run -- ").unwrap();
+    let status_url = env
+        .strip_prefix("DATABASE_URL='")
+        .and_then(|u| u.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{command}"));
+    assert_eq!(status_url, url);
+    let args: Vec<String> = args
+        .replace("<id>", &id)
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let report = outpost()
+        .args(&args)
+        .env("DATABASE_URL", status_url)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", text(&report).1);
+    assert!(text(&report).0.contains("sent"), "{}", text(&report).0);
     signal(&child.0, "-INT");
     let status = wait_exit(&mut child.0, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
+    // A second run keeps the port (saved psql commands keep working).
+    let mut again = Guard(
+        outpost()
+            .args(["dev", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr2 = lines(again.0.stderr.take().unwrap());
+    let banner2 = read_until(&stderr2, |l| l.contains("psql '"));
+    assert!(banner2.contains(&format!("psql '{url}'")), "{banner2}");
+    read_until(&stderr2, |l| l.contains("listening for new messages"));
+    signal(&again.0, "-INT");
+    assert!(wait_exit(&mut again.0, Duration::from_secs(30)).success());
     // The cluster was stopped with it.
     let after = Command::new("psql")
         .args([&url, "-Atc", "SELECT 1"])
