@@ -33,7 +33,7 @@ pub fn format(value: Duration) -> String {
     ];
     let (size, unit) = UNITS
         .iter()
-        .find(|(size, _)| nanos % size == 0)
+        .find(|(size, _)| nanos.is_multiple_of(*size))
         .copied()
         .unwrap_or((1, "ns"));
     format!("{}{unit}", nanos / size)
