@@ -49,8 +49,9 @@ pub struct Options {
 }
 
 impl Cluster {
-    /// Creates the cluster under `dir` if it does not exist, and starts it on a
-    /// free 127.0.0.1 port unless it is already running (then it is reused).
+    /// Creates the cluster under `dir` if it does not exist, and starts it on
+    /// 127.0.0.1 (the previous run's port while it is free, else a free one)
+    /// unless it is already running (then it is reused).
     pub fn start(dir: &Path, options: Options) -> Result<Self, ClusterError> {
         let bindir = find_bindir().ok_or(ClusterError::NotInstalled)?;
         let run_as = if is_root() {
@@ -95,7 +96,18 @@ impl Cluster {
             cluster.port = port;
             return Ok(cluster);
         }
-        cluster.port = free_port()?;
+        // The port of the last run, while it is free, so saved psql commands
+        // and URLs keep working; else a new one, remembered for next time.
+        let port_file = dir.join("port");
+        let saved = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|p| *p != 0 && TcpListener::bind(("127.0.0.1", *p)).is_ok());
+        cluster.port = match saved {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        std::fs::write(&port_file, format!("{}\n", cluster.port))?;
         let mut server_opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
             cluster.port

@@ -97,9 +97,24 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
         config.database_url
     );
     eprintln!();
+    // `outpost` is not on PATH after `cargo run`: print a command that works
+    // as pasted. An external DATABASE_URL (which may hold a password) is
+    // already in the user's environment, so it is not repeated.
+    if external {
+        eprintln!("Then look at it (DATABASE_URL as set in this shell):");
+        eprintln!();
+        eprintln!("  cargo run -- status <id>");
+    } else {
+        eprintln!("Then look at it:");
+        eprintln!();
+        eprintln!(
+            "  DATABASE_URL='{}' cargo run -- status <id>",
+            config.database_url
+        );
+    }
+    eprintln!();
     eprintln!(
-        "Then: outpost status <id> (with DATABASE_URL={}). Ctrl-C stops Outpost{}.",
-        config.database_url,
+        "Ctrl-C stops Outpost{}.",
         if cluster.as_ref().is_some_and(|c| c.started_here) {
             " and the database"
         } else {

@@ -105,13 +105,23 @@ pub fn build_channels_with_sink(
         Backend::InApp,
         Arc::new(InAppChannel::new(pool.clone(), templates.clone())),
     ));
+    // SMS and voice on the console still go through every Twilio check, so
+    // development shows what production will do.
+    let phone_console: Arc<dyn Channel> = Arc::new(
+        TwilioChannel::console(config.twilio.clone(), templates.clone(), sink.clone())
+            .map_err(backend_error("console"))?,
+    );
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config
             .backends
             .get(&kind)
             .copied()
             .unwrap_or(Backend::Console);
-        channels.register(kind, console.clone(), default == Backend::Console);
+        let console = match kind {
+            Kind::Sms | Kind::Voice => phone_console.clone(),
+            _ => console.clone(),
+        };
+        channels.register(kind, console, default == Backend::Console);
         let mut found = default == Backend::Console;
         for (k, backend, channel) in &extra {
             if *k == kind {

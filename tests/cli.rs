@@ -126,10 +126,60 @@ fn config_check_prints_the_effective_config_without_secrets() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
     assert!(
-        stdout.contains("postgres://app:[redacted]@db.internal:5432/outpost"),
+        stdout.contains("user=app password=[redacted] host=db.internal port=5432 dbname=outpost"),
         "{stdout}"
     );
     assert!(stdout.contains("lease = \"45s\""), "{stdout}");
+    // Durations print as written, not as "2months 29days 2h 52m 48s".
+    assert!(stdout.contains("event_retention = \"90d\""), "{stdout}");
+    assert!(stdout.contains("retention = \"30d\""), "{stdout}");
+}
+
+/// Every form of DATABASE_URL tokio-postgres accepts prints without its
+/// password; one it cannot parse is not printed at all.
+#[test]
+fn config_check_never_prints_a_database_password() {
+    for url in [
+        "host = db.internal user = app password = hunter2 dbname = outpost",
+        "host=db.internal user=app password='hunter2 with spaces' dbname=outpost",
+        "host=db.internal user=app password='it\\'s hunter2' dbname=outpost",
+        "postgres://app:hunter2/x@db.internal/outpost",
+        "postgres://app:hunter2%2Fy@db.internal/outpost?sslmode=require",
+        "postgresql://app@db.internal/outpost?password=hunter2",
+    ] {
+        let out = outpost()
+            .args(["config", "check"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{url}: {stderr}");
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{url}: {stdout}"
+        );
+        assert!(stdout.contains("password=[redacted]"), "{url}: {stdout}");
+    }
+    // An unencoded '@' in the password: refused, and nothing of it printed.
+    let out = outpost()
+        .args(["config", "check"])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@b@db.internal/outpost",
+        )
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("database.url: the host part contains '@'"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+    assert!(
+        !stdout.contains("@b") && !stderr.contains("b@db"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -162,6 +212,64 @@ fn config_check_names_the_invalid_key() {
         &[("OUTPOST__EMAIL__BACKEND", "pigeon")],
         "email.backend: unknown backend \"pigeon\"",
     );
+}
+
+/// Values every message would fail on are refused up front, naming the key.
+#[test]
+fn config_check_refuses_addresses_numbers_and_urls_no_message_could_use() {
+    for (key, value, expected) in [
+        (
+            "OUTPOST__EMAIL__FROM",
+            "123",
+            "email.from: not an e-mail address",
+        ),
+        (
+            "DEFAULT_FROM_EMAIL",
+            "Outpost",
+            "email.from: not an e-mail address",
+        ),
+        ("OUTPOST__TWILIO__FROM", "15005550006", "twilio.from: "),
+        ("OUTPOST__TWILIO__FROM", "+11234567890", "twilio.from: "),
+        ("OUTPOST__TWILIO__FROM", "nan", "twilio.from: "),
+        (
+            "OUTPOST__TWILIO__BASE_URL",
+            "api.twilio.com",
+            "twilio.base_url: ",
+        ),
+        (
+            "OUTPOST__TWILIO__PUBLIC_URL",
+            "notify.example.com",
+            "twilio.public_url: ",
+        ),
+        (
+            "OUTPOST__TWILIO__PUBLIC_URL",
+            "https://",
+            "twilio.public_url: ",
+        ),
+        (
+            "OUTPOST__EMAIL__SENDGRID__BASE_URL",
+            "1e3",
+            "email.sendgrid.base_url: ",
+        ),
+        (
+            "OUTPOST__PUSH__BASE_URL",
+            "ftp://go.urbanairship.com",
+            "push.base_url: ",
+        ),
+    ] {
+        config_check_fails(&[], &[(key, value)], expected);
+    }
+    // The same keys with usable values pass, written as they were.
+    let out = outpost()
+        .args(["config", "check"])
+        .env("OUTPOST__EMAIL__FROM", "MEG <noreply@meg.test>")
+        .env("OUTPOST__TWILIO__FROM", "+353861234567")
+        .env("OUTPOST__TWILIO__PUBLIC_URL", "https://notify.example.com/")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("from = \"+353861234567\""), "{stdout}");
 }
 
 #[tokio::test]
@@ -282,6 +390,27 @@ async fn run_delivers_to_the_console_and_exits_0_on_sigterm() {
     assert_eq!(common::row(&client, id).await.0, "sent");
 }
 
+/// Logs written to a pipe (a file, the journal) carry no ANSI colour codes.
+#[tokio::test]
+async fn logs_to_a_pipe_have_no_colour_codes() {
+    let db = TestDb::new().await;
+    let mut child = Guard(
+        outpost()
+            .arg("run")
+            .env("DATABASE_URL", &db.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let seen = read_until(&stderr, |l| l.contains("listening for new messages"));
+    signal(&child.0, "-TERM");
+    wait_exit(&mut child.0, Duration::from_secs(20));
+    assert!(seen.contains(" INFO "), "{seen}");
+    assert!(!seen.contains('\u{1b}'), "{seen:?}");
+}
+
 #[tokio::test]
 async fn run_refuses_an_unmigrated_database() {
     let db = TestDb::new().await;
@@ -344,15 +473,56 @@ fn dev_runs_on_its_own_postgres_and_stops_it_on_ctrl_c() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let stdout = lines(child.0.stdout.take().unwrap());
     let seen = read_until(&stdout, |l| l.contains("It works."));
     assert!(
         seen.contains("To: you@example.com") && seen.contains("Subject: Hello"),
         "{seen}"
     );
+    // The banner's status command works as printed (`cargo run --` runs this binary).
+    let banner = banner + &read_until(&stderr, |l| l.contains("cargo run -- status"));
+    let command = banner
+        .lines()
+        .find(|l| l.contains("cargo run -- status <id>"))
+        .unwrap()
+        .trim();
+    let (env, args) = command.split_once(" cargo run -- ").unwrap();
+    let status_url = env
+        .strip_prefix("DATABASE_URL='")
+        .and_then(|u| u.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{command}"));
+    assert_eq!(status_url, url);
+    let args: Vec<String> = args
+        .replace("<id>", &id)
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let report = outpost()
+        .args(&args)
+        .env("DATABASE_URL", status_url)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", text(&report).1);
+    assert!(text(&report).0.contains("sent"), "{}", text(&report).0);
     signal(&child.0, "-INT");
     let status = wait_exit(&mut child.0, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
+    // A second run keeps the port (saved psql commands keep working).
+    let mut again = Guard(
+        outpost()
+            .args(["dev", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr2 = lines(again.0.stderr.take().unwrap());
+    let banner2 = read_until(&stderr2, |l| l.contains("psql '"));
+    assert!(banner2.contains(&format!("psql '{url}'")), "{banner2}");
+    read_until(&stderr2, |l| l.contains("listening for new messages"));
+    signal(&again.0, "-INT");
+    assert!(wait_exit(&mut again.0, Duration::from_secs(30)).success());
     // The cluster was stopped with it.
     let after = Command::new("psql")
         .args([&url, "-Atc", "SELECT 1"])

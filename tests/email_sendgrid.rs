@@ -128,6 +128,33 @@ async fn a_202_stores_the_x_message_id_and_the_request_is_complete() {
     );
 }
 
+/// An API key that looks like a number is sent as written, not as `1000.0`.
+#[tokio::test]
+async fn a_numeric_looking_api_key_is_sent_as_written() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .and(header("authorization", "Bearer 1e3"))
+        .respond_with(ResponseTemplate::new(202).insert_header("X-Message-Id", "m-1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = db.email(&client, "ann@example.com").await;
+    let config = db.config(&[
+        ("OUTPOST__EMAIL__BACKEND", "sendgrid"),
+        ("OUTPOST__EMAIL__SENDGRID__BASE_URL", &server.uri()),
+        ("SENDGRID_API_KEY", "1e3"),
+    ]);
+    let (channels, _) = db.channels(&config);
+    db.dispatcher(&config, channels, "sg")
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(row(&client, id).await, ("sent".into(), 1, None));
+}
+
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let server = MockServer::start().await;

@@ -160,6 +160,34 @@ async fn implicit_tls_delivers_too() {
     assert_eq!(received[0].envelope["auth"], true);
 }
 
+/// Credentials that look like numbers reach the server's AUTH exactly as
+/// written, from the Django names and from `OUTPOST__…` alike.
+#[tokio::test]
+async fn numeric_looking_credentials_reach_smtp_auth_as_written() {
+    for (user, password) in [("007", "0123"), ("1e3", "+15005550006"), ("true", "nan")] {
+        let peer = SmtpPeer::start_with("starttls", user, password);
+        let db = TestDb::new().await;
+        let mut env = peer.env(false, password);
+        env.retain(|(k, _)| !k.ends_with("__USERNAME") && !k.ends_with("__PASSWORD"));
+        env.push(("EMAIL_HOST_USER".into(), user.into()));
+        env.push(("EMAIL_HOST_PASSWORD".into(), password.into()));
+        let id = send_one(&db, env, &welcome("ann@example.com")).await;
+        assert_eq!(
+            row(&db.client().await, id).await,
+            ("sent".into(), 1, None),
+            "EMAIL_HOST_USER={user} EMAIL_HOST_PASSWORD={password}"
+        );
+        let id = send_one(&db, peer.env(false, password), &welcome("bob@example.com")).await;
+        assert_eq!(
+            row(&db.client().await, id).await,
+            ("sent".into(), 1, None),
+            "OUTPOST__EMAIL__SMTP__PASSWORD={password}"
+        );
+        assert_eq!(peer.received().len(), 2);
+        assert!(peer.received().iter().all(|r| r.envelope["auth"] == true));
+    }
+}
+
 #[tokio::test]
 async fn a_wrong_password_fails_permanently_with_the_servers_reply() {
     let peer = SmtpPeer::start("starttls");

@@ -270,6 +270,48 @@ async fn a_retried_delivery_is_stored_once() {
     );
 }
 
+/// Basic credentials and a Twilio token that look like numbers authenticate
+/// exactly as written.
+#[tokio::test]
+async fn numeric_looking_webhook_credentials_are_accepted_as_written() {
+    let server = start_with(&[
+        ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", "007"),
+        ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", "0123"),
+        ("OUTPOST__TWILIO__AUTH_TOKEN", "0123"),
+    ])
+    .await;
+    let parts = parsed_mode("<numeric@example.com>", b"Hi", "UTF-8");
+    let parts = borrow(&parts);
+    let body = || multipart(&parts, "\r\n");
+    assert_eq!(
+        post_inbound(&server, body(), Some(("7", "123")))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post_inbound(&server, body(), Some(("007", "0123")))
+            .await
+            .status(),
+        200
+    );
+
+    let client = server.db.client().await;
+    let id = sent_email(&client, "x@example.com", "SM0009").await;
+    client
+        .execute(
+            "UPDATE outpost.messages SET kind = 'sms', to_address = '+353861234567' WHERE id = $1",
+            &[&id.0],
+        )
+        .await
+        .unwrap();
+    let path = "/webhooks/twilio/status";
+    let delivered = [("MessageSid", "SM0009"), ("MessageStatus", "delivered")];
+    assert_eq!(post_twilio(&server, path, &delivered, "123").await, 403);
+    assert_eq!(post_twilio(&server, path, &delivered, "0123").await, 200);
+    assert_eq!(row(&client, id).await.0, "delivered");
+}
+
 /// Posts a parsed-mode mail whose subject is `subject` in `charset`; returns the stored subject.
 async fn stored_subject(message_id: &str, subject: &[u8], charset: &str) -> String {
     let server = start("31457280").await;
@@ -769,25 +811,118 @@ async fn health_readiness_and_metrics() {
     drop(server.heartbeat);
 }
 
+/// When the database fails during a readiness check, /readyz says so, not
+/// "database error while migrating".
+#[tokio::test]
+async fn readiness_names_a_database_failure_as_such() {
+    let server = start("31457280").await;
+    let admin = server.db.client().await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET statement_timeout = '200ms'",
+            server.db.name
+        ))
+        .await
+        .unwrap();
+    let mut locker = server.db.client().await;
+    let tx = locker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE outpost.schema_migrations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let response = reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let database = body["database"].as_str().unwrap();
+    assert!(
+        database.starts_with("unreachable: reading outpost.schema_migrations failed"),
+        "{body}"
+    );
+    assert!(!database.contains("migrating"), "{body}");
+    assert!(database.contains("statement timeout"), "{body}");
+    tx.rollback().await.unwrap();
+}
+
+/// Every prefix of a payload (a client cut off mid-body) either comes back
+/// unchanged / fails cleanly, or yields exactly what the whole payload does:
+/// nothing is invented from a fragment.
 #[test]
 fn no_prefix_of_a_payload_panics_or_parses_into_garbage() {
     let parts = parsed_mode("<p@example.com>", b"Subject", "UTF-8");
     let parts = borrow(&parts);
+    let mut converted = 0;
     for newline in ["\n", "\r\n"] {
         let body = multipart(&parts, newline);
+        let full =
+            outpost::http::inbound::crlf_delimiters(bytes::Bytes::from(body.clone()), "xYzZY");
+        if newline == "\n" {
+            assert_ne!(full.as_ref(), body.as_slice(), "an LF body is rewritten");
+            assert!(full.ends_with(b"--xYzZY--\r\n"));
+        } else {
+            assert_eq!(
+                full.as_ref(),
+                body.as_slice(),
+                "a CRLF body passes unchanged"
+            );
+        }
         for end in 0..body.len() {
             let prefix = bytes::Bytes::copy_from_slice(&body[..end]);
-            let _ = outpost::http::inbound::crlf_delimiters(prefix, "xYzZY");
+            let out = outpost::http::inbound::crlf_delimiters(prefix.clone(), "xYzZY");
+            if out != prefix {
+                // Rewritten only when the closing delimiter is in the prefix,
+                // and then exactly as the whole body.
+                assert_eq!(out, full, "prefix of {end} bytes");
+                assert!(find(&prefix, b"\n--xYzZY--"), "prefix of {end} bytes");
+                converted += 1;
+            }
         }
     }
+    assert!(
+        converted > 0,
+        "the prefixes holding the closing delimiter are rewritten"
+    );
+
     let mime = b"Message-ID: <m@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n";
-    for end in 0..mime.len() {
-        let form = outpost::inbound::Form {
-            fields: vec![("email".into(), mime[..end].to_vec())],
+    let parse = |bytes: &[u8]| {
+        outpost::inbound::parse(&outpost::inbound::Form {
+            fields: vec![("email".into(), bytes.to_vec())],
             files: Vec::new(),
-        };
-        let _ = outpost::inbound::parse(&form);
+        })
+    };
+    let whole = parse(mime).unwrap();
+    assert_eq!(whole.message_id.as_deref(), Some("<m@x>"));
+    assert_eq!(whole.text.as_deref().map(str::trim_end), Some("hi"));
+    let mut parsed = 0;
+    for end in 0..mime.len() {
+        match parse(&mime[..end]) {
+            Ok(email) => {
+                parsed += 1;
+                // The stored raw mail is the input, byte for byte.
+                assert_eq!(email.raw.as_deref().map(str::as_bytes), Some(&mime[..end]));
+                assert_eq!(email.mode, "raw");
+                // Fields are fragments of the real ones, never anything else.
+                if let Some(id) = &email.message_id {
+                    assert!("<m@x>".starts_with(id.as_str()), "{end}: {id:?}");
+                }
+                if let Some(text) = &email.text {
+                    let received = String::from_utf8_lossy(&mime[..end]);
+                    assert!(received.contains(text.as_str()), "{end}: {text:?}");
+                    assert!(
+                        text.starts_with("hi") || "hi".starts_with(text.as_str()),
+                        "{end}: {text:?}"
+                    );
+                }
+                assert!(email.attachments.is_empty(), "{end}");
+            }
+            Err(e) => assert!(e.to_string().contains("email"), "{end}: {e}"),
+        }
     }
+    assert!(parsed > 0);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test]

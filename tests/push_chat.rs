@@ -147,6 +147,26 @@ async fn pushes_reach_named_users_and_channels() {
     );
 }
 
+/// An app key and master secret that look like numbers authenticate as written.
+#[tokio::test]
+async fn numeric_looking_airship_credentials_reach_airship_as_written() {
+    let (key, secret) = ("0123", "00777");
+    let server = airship(key, secret).await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = one(
+        &client,
+        "SELECT outpost.enqueue('push', to_address => 'chan-abc', body => 'Test')",
+    )
+    .await;
+    let mut env = push_env(&server.uri());
+    env.retain(|(k, _)| !k.starts_with("URBANAIRSHIP_"));
+    env.push(("URBANAIRSHIP_APP_KEY".into(), key.into()));
+    env.push(("URBANAIRSHIP_MASTER_SECRET".into(), secret.into()));
+    run(&db, env).await;
+    assert_eq!(row(&client, MessageId(id)).await, ("sent".into(), 1, None));
+}
+
 #[tokio::test]
 async fn airship_errors_are_classified() {
     let db = TestDb::new().await;

@@ -1,6 +1,8 @@
 //! Templates and catalogs: the shipped samples in three locales with plural
 //! forms, fallbacks, escaping, missing parts, runaway templates, the check.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use minijinja::UndefinedBehavior;
@@ -179,32 +181,16 @@ fn runaway_templates_run_out_of_fuel_and_undefined_names_fail() {
 }
 
 #[test]
-fn subjects_are_trimmed_and_a_line_break_inside_is_kept_for_the_composer_to_refuse() {
+fn subjects_are_one_line() {
     let (_dir, source) = scratch(&[
-        ("s.subject.txt", "  Hello   {{ name }}\n"),
-        ("bad.subject.txt", "Line one\r\nBcc: victim@example.com\n"),
+        ("s.subject.txt", "Line one\r\nBcc: victim@example.com\n"),
         ("s.txt", "t"),
         ("s.html", "h"),
-        ("bad.txt", "t"),
-        ("bad.html", "h"),
     ]);
-    let r = renderer(&source);
-    let ok = r
-        .render_email("s", &json!({"name": "Ann"}), "en", None)
+    let e = renderer(&source)
+        .render_email("s", &json!({}), "en", None)
         .unwrap();
-    assert_eq!(ok.subject, "Hello Ann");
-    // Folding would hide an injection: the composer fails such a message.
-    let bad = r.render_email("bad", &json!({}), "en", None).unwrap();
-    assert_eq!(bad.subject, "Line one\r\nBcc: victim@example.com");
-    let injected = r
-        .render_email(
-            "s",
-            &json!({"name": "Ann\r\nBcc: victim@example.com"}),
-            "en",
-            None,
-        )
-        .unwrap();
-    assert!(injected.subject.contains("\r\n"), "{:?}", injected.subject);
+    assert_eq!(e.subject, "Line one Bcc: victim@example.com");
 }
 
 #[test]
@@ -314,6 +300,120 @@ fn reload_picks_up_changes_and_keeps_the_old_set_on_error() {
             .unwrap(),
         "v2"
     );
+}
+
+/// An undefined variable's error names it, wherever it is used: printed,
+/// passed to ngettext, or passed as a keyword to `_()` (which used to render
+/// "Welcome to , Ann").
+#[test]
+fn undefined_variables_are_errors_that_name_them() {
+    let (_dir, source) = scratch(&[
+        ("printed.txt", "Hello {{ user.name }}"),
+        ("count.txt", "{{ ngettext(\"a\", \"b\", messages) }}"),
+        (
+            "keyword.txt",
+            "{{ _(\"Welcome to %(site)s, %(name)s\", site=site, name=name) }}",
+        ),
+    ]);
+    let r = renderer(&source);
+    let ann = json!({"name": "Ann"});
+    for (file, named) in [
+        ("printed.txt", "`user`"),
+        ("count.txt", "`messages`"),
+        ("keyword.txt", "`site`"),
+    ] {
+        let err = r.render_file(file, &ann, "en").unwrap_err().to_string();
+        assert!(
+            err.contains(named) && err.contains("undefined"),
+            "{file}: {err}"
+        );
+        assert!(err.contains(&format!("{file}:1")), "{err}");
+    }
+    let ok = r
+        .render_file("keyword.txt", &json!({"name": "Ann", "site": "MEG"}), "en")
+        .unwrap();
+    assert_eq!(ok, "Welcome to MEG, Ann");
+}
+
+/// The README's first example passes only a name; the shipped template
+/// renders it in every shipped language.
+#[test]
+fn the_shipped_welcome_needs_only_a_name() {
+    let r = renderer(&shipped());
+    for (locale, subject, hello) in [
+        ("en", "Welcome, Ann", "Hello Ann,"),
+        ("ro", "Bun venit, Ann", "Bună ziua, Ann,"),
+        ("de", "Willkommen, Ann", "Hallo Ann,"),
+    ] {
+        let mail = r
+            .render_email("welcome", &json!({"name": "Ann"}), locale, None)
+            .unwrap();
+        assert_eq!(mail.subject, subject);
+        assert!(mail.text.starts_with(hello), "{}", mail.text);
+        assert!(!mail.text.contains("Sign in"), "{}", mail.text);
+        assert!(mail.html.contains(hello), "{}", mail.html);
+    }
+}
+
+/// The README's Enqueueing example and its Twilio helpers run as written,
+/// and every message they create is delivered (console backends, user 42
+/// known).
+#[tokio::test]
+async fn the_readme_enqueueing_examples_work_as_written() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block_after = |marker: &str| -> String {
+        let section = readme.split(marker).nth(1).unwrap();
+        section
+            .split("```sql")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .unwrap()
+            .to_owned()
+    };
+    let db = common::TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO outpost.recipients (user_id, email, phone, locale)
+             VALUES ('42', 'ann@example.com', '+353861234567', 'en')",
+        )
+        .await
+        .unwrap();
+    for marker in [
+        "## Enqueueing",
+        "SQL helpers, named after the original Celery tasks",
+    ] {
+        let block = block_after(marker);
+        client
+            .batch_execute(&block)
+            .await
+            .unwrap_or_else(|e| panic!("{block}: {e:?}"));
+    }
+    // The INSERT's run_at is an hour ahead: bring it forward.
+    client
+        .execute("UPDATE outpost.messages SET run_at = now()", &[])
+        .await
+        .unwrap();
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    db.dispatcher(&config, channels, "readme")
+        .drain()
+        .await
+        .unwrap();
+    let rows = client
+        .query(
+            "SELECT id, kind, status, last_error FROM outpost.messages ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 12);
+    for r in rows {
+        let (id, kind, status, error): (i64, String, String, Option<String>) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        assert_eq!(status, "sent", "message {id} ({kind}): {error:?}");
+    }
 }
 
 #[test]

@@ -284,3 +284,101 @@ async fn deleting_or_truncating_messages_removes_their_attempts() {
         .unwrap();
     assert_eq!(count("SELECT count(*) FROM outpost.attempts").await, 0);
 }
+
+/// Run in a child process by `test_databases_are_dropped_when_the_binary_exits`.
+#[tokio::test]
+#[ignore = "run by test_databases_are_dropped_when_the_binary_exits"]
+async fn creates_a_database_and_exits() {
+    let db = TestDb::new().await;
+    let _client = db.client().await;
+    if let Some(path) = std::env::var_os("OUTPOST_TEST_CLEANUP_FILE") {
+        std::fs::write(path, &db.name).unwrap();
+    }
+}
+
+/// A test binary drops the databases it created when it exits, instead of
+/// leaving them on the server until the next run.
+#[tokio::test]
+async fn test_databases_are_dropped_when_the_binary_exits() {
+    let server = common::server_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("name");
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "creates_a_database_and_exits"])
+        .env("DATABASE_URL", &server)
+        .env("OUTPOST_TEST_CLEANUP_FILE", &file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let name = std::fs::read_to_string(&file).unwrap();
+    assert!(name.starts_with("outpost_t_"), "{name}");
+    let admin = outpost::db::connect(&server).await.unwrap();
+    let left = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .unwrap();
+    assert!(left.is_none(), "{name} is still on the server");
+    eprintln!(
+        "child test binary with one database: {:?}",
+        started.elapsed()
+    );
+}
+
+/// `outpost.retry` keeps a run_at in the future (a message scheduled for
+/// tomorrow and cancelled is retried for tomorrow), and a past one becomes
+/// now; it still runs with the owner's rights.
+#[tokio::test]
+async fn retry_keeps_a_future_run_at() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let ids: Vec<i64> = client
+        .query(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body, run_at, status)
+             VALUES ('email', 'a@example.com', 's', 'b', now() + interval '1 day', 'cancelled'),
+                    ('email', 'b@example.com', 's', 'b', now() - interval '1 day', 'failed')
+             RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in &ids {
+        let r = client
+            .query_one("SELECT outpost.retry($1)", &[id])
+            .await
+            .unwrap();
+        assert_eq!(r.get::<_, Option<i64>>(0), Some(*id));
+    }
+    let rows = client
+        .query(
+            "SELECT status, run_at > now() + interval '23 hours', run_at <= now()
+             FROM outpost.messages WHERE id = ANY($1) ORDER BY id",
+            &[&ids],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, bool, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("queued".into(), true, false),
+            ("queued".into(), false, true)
+        ]
+    );
+    let definer: bool = client
+        .query_one(
+            "SELECT prosecdef FROM pg_proc WHERE oid = 'outpost.retry(bigint, int)'::regprocedure",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(definer, "retry keeps SECURITY DEFINER");
+}

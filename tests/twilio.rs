@@ -159,6 +159,96 @@ async fn a_predefined_sms_goes_out_in_the_users_language() {
     );
 }
 
+/// The sender number, account SID and token reach Twilio exactly as written
+/// even when they look like numbers (`+1…` used to lose its plus).
+#[tokio::test]
+async fn numeric_looking_settings_reach_twilio_as_written() {
+    use base64::Engine as _;
+    let server = fake(created("SM0123456789abcdef0123456789abcdef")).await;
+    let db = TestDb::new().await;
+    let client = with_users(&db).await;
+    for (from, sid, token) in [
+        ("+15005550009", "00123", "0123"),
+        ("+12025550123", "1e3", "007"),
+    ] {
+        let mut env = env(&server.uri(), &[("OUTPOST__TWILIO__FROM", from)]);
+        env.retain(|(k, _)| !k.starts_with("TWILIO_"));
+        env.push(("TWILIO_ACCOUNT_SID".into(), sid.into()));
+        env.push(("TWILIO_AUTH_TOKEN".into(), token.into()));
+        let id = run(&db, env, "SELECT outpost.send_phone_sms('jo', 'Hi')").await;
+        assert_eq!(row(&client, id).await.0, "sent");
+        let requests = server.received_requests().await.unwrap();
+        let request = requests.last().unwrap();
+        assert_eq!(
+            request.url.path(),
+            format!("/2010-04-01/Accounts/{sid}/Messages.json")
+        );
+        assert_eq!(field(&form(request), "From"), Some(from));
+        let auth = request.headers.get("authorization").unwrap();
+        let expected = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
+        assert_eq!(auth.to_str().unwrap(), format!("Basic {expected}"));
+    }
+}
+
+/// The console backend checks, normalises and counts segments exactly as
+/// Twilio would: a bad number fails in development too.
+#[tokio::test]
+async fn the_console_backend_validates_like_twilio() {
+    let db = TestDb::new().await;
+    let client = with_users(&db).await;
+    let one = |sql: &'static str| {
+        let client = &client;
+        async move { MessageId(client.query_one(sql, &[]).await.unwrap().get(0)) }
+    };
+    let bad = one("SELECT outpost.send_sms('Hi', to_address => 'not-a-number')").await;
+    let spaced = one("SELECT outpost.send_sms('Hi', to_address => '+353 86 123 4567')").await;
+    let ro = one("SELECT outpost.send_phone_sms_predefined('ana', 'Salonul 4')").await;
+    let call = one("SELECT outpost.make_call('Your audit is due today', to_user => 'jo')").await;
+    let config = db.config(&[("OUTPOST__TWILIO__MAX_SEGMENTS", "5")]);
+    assert_eq!(
+        config.backends[&outpost::message::Kind::Sms],
+        outpost::config::Backend::Console
+    );
+    let (channels, sink) = db.channels(&config);
+    db.dispatcher(&config, channels, "dev")
+        .drain()
+        .await
+        .unwrap();
+
+    let (status, _, error) = row(&client, bad).await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("invalid recipient"));
+    for id in [spaced, ro, call] {
+        assert_eq!(row(&client, id).await, ("sent".into(), 1, None));
+    }
+    let segments = |id: MessageId| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT segments FROM outpost.messages WHERE id = $1",
+                    &[&id.0],
+                )
+                .await
+                .unwrap()
+                .get::<_, Option<i32>>(0)
+        }
+    };
+    assert_eq!(segments(spaced).await, Some(1));
+    assert_eq!(segments(ro).await, Some(2));
+    let printed = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
+    assert!(
+        printed.contains("To: +353861234567\nFrom: +15005550006\n"),
+        "{printed}"
+    );
+    assert!(printed.contains("Segments: 2\n"), "{printed}");
+    assert!(
+        printed.contains("<Say language=\"en-US\" voice=\"Polly.Joanna\">"),
+        "{printed}"
+    );
+    assert!(!printed.contains("not-a-number"), "{printed}");
+}
+
 #[tokio::test]
 async fn the_sql_helpers_mirror_the_original_tasks() {
     let server = fake(created("SMaaaa")).await;

@@ -26,10 +26,12 @@ pub const BACKENDS: &[(&str, &str)] = &[
 /// Translates the legacy variables present in `env` into `OUTPOST__…` pairs.
 /// Values Outpost cannot understand are passed through, so validation names them.
 pub fn translate(env: &[(String, String)]) -> Vec<(String, String)> {
-    let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let exact = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| exact(name).map(str::trim);
     let mut out = Vec::new();
+    // Plain values pass through exactly as written (a password may end in a space).
     for (legacy, key) in NAMES {
-        if let Some(value) = get(legacy) {
+        if let Some(value) = exact(legacy) {
             out.push((key.to_string(), value.to_owned()));
         }
     }

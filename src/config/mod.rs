@@ -2,11 +2,16 @@
 //! file, `OUTPOST__SECTION__KEY` variables and `DATABASE_URL`, then a
 //! validated [`Config`] whose errors name the offending key.
 
+mod duration;
+mod formats;
 mod legacy;
 mod redact;
 mod secret;
 mod sections;
 mod validate;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -80,11 +85,11 @@ pub struct HttpSection {
     pub body_limit: usize,
     pub webhook_body_limit: usize,
     pub body_memory: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub request_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub header_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub keep_alive_timeout: Duration,
     pub max_connections: usize,
 }
@@ -95,7 +100,7 @@ pub struct WebhooksSection {
     pub inbound_username: String,
     pub inbound_password: Secret,
     pub sendgrid_public_key: String,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub sendgrid_max_age: Duration,
 }
 
@@ -128,21 +133,21 @@ pub struct VoiceSection {
 pub struct DispatchSection {
     pub batch_size: u32,
     pub concurrency: usize,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub lease: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub send_timeout: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub poll_interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub rescue_interval: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     pub breaker_min_calls: u32,
     pub breaker_failure_rate: f64,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub breaker_window: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub breaker_open: Duration,
     pub kind_concurrency: BTreeMap<String, usize>,
 }
@@ -150,9 +155,9 @@ pub struct DispatchSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySection {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub base: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub cap: Duration,
     pub max_attempts: i32,
 }
@@ -191,7 +196,7 @@ pub struct SmtpSection {
     pub password: Secret,
     pub use_tls: bool,
     pub use_ssl: bool,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub timeout: Duration,
     pub ca_file: String,
     pub pool_size: u32,
@@ -231,11 +236,11 @@ pub struct ChatSection {
 #[serde(deny_unknown_fields)]
 pub struct HousekeepingSection {
     pub enabled: bool,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub retention: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub event_retention: Duration,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub inbound_retention: Duration,
     pub batch_size: i64,
     pub purge_messages: String,
@@ -291,6 +296,9 @@ impl RawConfig {
             );
         }
         // The original system's names first, so OUTPOST__ variables win.
+        // Values stay strings: a string key gets exactly what was written
+        // (`+1…`, `007`, `1e3`), and serde parses the numeric, boolean and
+        // duration keys from their text when it deserializes them.
         let layers = [
             legacy::translate(&sources.env),
             sources
@@ -305,7 +313,6 @@ impl RawConfig {
                 config::Environment::with_prefix("OUTPOST")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true)
                     .source(Some(layer.into_iter().collect())),
             );
         }

@@ -161,13 +161,7 @@ pub(super) fn twilio(
     raw: &super::TwilioSection,
     public_url: &str,
 ) -> Result<TwilioSettings, ConfigError> {
-    let base = raw.base_url.trim().trim_end_matches('/');
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(ConfigError::invalid(
-            "twilio.base_url",
-            "must be an http(s) URL",
-        ));
-    }
+    let base = super::formats::http_url("twilio.base_url", &raw.base_url)?;
     let default_region = match raw.default_region.trim() {
         "" => None,
         region => Some(region.to_ascii_uppercase().parse().map_err(|_| {
@@ -177,6 +171,15 @@ pub(super) fn twilio(
             )
         })?),
     };
+    let from = raw.from.trim();
+    if !from.is_empty() {
+        super::formats::sender_number("twilio.from", from, default_region)?;
+    } else if raw.messaging_service_sid.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            "twilio.from",
+            "must be set unless twilio.messaging_service_sid is",
+        ));
+    }
     if raw.max_segments == 0 {
         return Err(ConfigError::invalid(
             "twilio.max_segments",
@@ -210,7 +213,7 @@ pub(super) fn twilio(
         from: raw.from.trim().to_owned(),
         messaging_service_sid: Some(raw.messaging_service_sid.trim().to_owned())
             .filter(|s| !s.is_empty()),
-        base_url: base.to_owned(),
+        base_url: base,
         public_url: Some(public_url.to_owned()).filter(|s| !s.is_empty()),
         default_region,
         rate_limit: raw.rate_limit,

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::formats::http_url;
 use super::sections::{self, backend, housekeeping, positive, smtp, twilio};
 use super::{ConfigError, RawConfig};
 use crate::dispatch::retry::RetryPolicy;
@@ -222,10 +223,23 @@ impl Config {
         if raw.database.url.trim().is_empty() {
             return Err(ConfigError::invalid("database.url", "must not be empty"));
         }
-        crate::db::pg_config(&raw.database.url).map_err(|e| {
+        let (pg, _) = crate::db::pg_config(&raw.database.url).map_err(|e| {
             // The message never includes the URL, so no password leaks.
             ConfigError::invalid("database.url", format!("not a usable PostgreSQL URL: {e}"))
         })?;
+        // tokio-postgres ends the user:password part at the first '@'; a host
+        // that still holds one means the password had an unencoded '@' (and the
+        // host would print part of it).
+        if pg
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, tokio_postgres::config::Host::Tcp(name) if name.contains('@')))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "the host part contains '@': write an '@' in the user or password as %40",
+            ));
+        }
         if !(1..=256).contains(&raw.database.pool_size) {
             return Err(ConfigError::invalid(
                 "database.pool_size",
@@ -290,7 +304,7 @@ impl Config {
                 "dispatch.lease",
                 format!(
                     "must be longer than dispatch.send_timeout ({}), or live sends would be rescued",
-                    humantime::format_duration(dispatch.send_timeout)
+                    super::duration::format(dispatch.send_timeout)
                 ),
             ));
         }
@@ -323,9 +337,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if raw.email.from.trim().is_empty() {
-            return Err(ConfigError::invalid("email.from", "must not be empty"));
-        }
+        super::formats::mailbox("email.from", &raw.email.from)?;
         let backends = HashMap::from([
             (
                 Kind::Email,
@@ -368,13 +380,7 @@ impl Config {
                 "required when email.backend or email.fallback is sendgrid (or set SENDGRID_API_KEY)",
             ));
         }
-        let base = sendgrid.base_url.trim().trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ConfigError::invalid(
-                "email.sendgrid.base_url",
-                "must be an http(s) URL",
-            ));
-        }
+        let base = http_url("email.sendgrid.base_url", &sendgrid.base_url)?;
         let h = &raw.http;
         let http = HttpSettings {
             enabled: h.enabled,
@@ -407,16 +413,10 @@ impl Config {
                     .map_err(|e| ConfigError::invalid("webhooks.sendgrid_public_key", e))?,
             ),
         };
-        let public_url = raw.twilio.public_url.trim().trim_end_matches('/');
-        if !(public_url.is_empty()
-            || public_url.starts_with("https://")
-            || public_url.starts_with("http://"))
-        {
-            return Err(ConfigError::invalid(
-                "twilio.public_url",
-                "must be an http(s) URL",
-            ));
-        }
+        let public_url = match raw.twilio.public_url.trim() {
+            "" => String::new(),
+            url => http_url("twilio.public_url", url)?,
+        };
         let webhooks = WebhookSettings {
             inbound: (!w.inbound_username.is_empty())
                 .then(|| (w.inbound_username.clone(), w.inbound_password.clone())),
@@ -425,7 +425,7 @@ impl Config {
             twilio_auth_token: raw.twilio.auth_token.clone(),
             twilio_public_url: (!public_url.is_empty()).then(|| public_url.to_owned()),
         };
-        let twilio = twilio(&raw.twilio, public_url)?;
+        let twilio = twilio(&raw.twilio, &public_url)?;
         for kind in [Kind::Sms, Kind::Voice] {
             if backends[&kind] == Backend::Twilio
                 && (twilio.account_sid.is_empty() || twilio.auth_token.is_empty())
@@ -440,13 +440,7 @@ impl Config {
             }
         }
         let p = &raw.push;
-        let push_base = p.base_url.trim().trim_end_matches('/');
-        if !(push_base.starts_with("http://") || push_base.starts_with("https://")) {
-            return Err(ConfigError::invalid(
-                "push.base_url",
-                "must be an http(s) URL",
-            ));
-        }
+        let push_base = http_url("push.base_url", &p.base_url)?;
         if p.app_key.trim().is_empty() != p.master_secret.is_empty() {
             return Err(ConfigError::invalid(
                 "push.app_key",
@@ -471,7 +465,7 @@ impl Config {
             name: "default".into(),
             app_key: p.app_key.trim().to_owned(),
             master_secret: p.master_secret.clone(),
-            base_url: push_base.to_owned(),
+            base_url: push_base,
         });
         let housekeeping = housekeeping(&raw.housekeeping)?;
         if raw.templates.fuel == 0 {
@@ -505,7 +499,7 @@ impl Config {
             email_fallback,
             smtp,
             sendgrid_api_key: sendgrid.api_key.clone(),
-            sendgrid_base_url: base.to_owned(),
+            sendgrid_base_url: base,
             backends,
             raw,
         })

@@ -61,7 +61,7 @@ pub fn prepare(url: &str) -> Result<Prepared, DbError> {
 
 /// Removes `sslrootcert` and maps `verify-*` to `require`, in URL or
 /// key=value form; returns the new string, the sslmode and the root file.
-fn split_params(url: &str) -> (String, Option<String>, Option<String>) {
+pub(crate) fn split_params(url: &str) -> (String, Option<String>, Option<String>) {
     let mut mode = None;
     let mut root = None;
     let mut keep = |key: &str, value: &str| -> Option<String> {

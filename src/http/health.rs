@@ -17,8 +17,21 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = tokio::time::timeout(Duration::from_secs(2), async {
-        let client = state.pool.get().await.map_err(|e| e.to_string())?;
-        let pending = migrate::pending(&client).await.map_err(|e| e.to_string())?;
+        let client = state
+            .pool
+            .get()
+            .await
+            .map_err(|e| format!("cannot get a connection: {e}"))?;
+        // Only reads the applied versions; a failure here is the database's,
+        // not a migration's.
+        let pending = migrate::pending(&client).await.map_err(|e| match e {
+            migrate::MigrateError::Db(e) => format!(
+                "reading outpost.schema_migrations failed: {}",
+                e.as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+            ),
+            other => other.to_string(),
+        })?;
         Ok::<_, String>(pending)
     })
     .await

@@ -289,7 +289,10 @@ fn environment(
     let mut env = Environment::new();
     env.set_fuel(fuel);
     env.set_undefined_behavior(undefined);
-    env.set_debug(false);
+    // Debug mode makes minijinja name the undefined expression in its errors
+    // ("`messages` is undefined"). Only an error's kind and detail are ever
+    // shown (never its debug info, which holds the context's values).
+    env.set_debug(true);
     env.set_formatter(html_formatter);
     install_gettext(&mut env, catalogs);
     env
@@ -429,6 +432,13 @@ fn fill(text: String, kwargs: &Kwargs, n: Option<u64>) -> Result<String, minijin
     let mut values: Vec<(String, String)> = Vec::new();
     for key in kwargs.args() {
         let value: Value = kwargs.get(key)?;
+        if value.is_undefined() {
+            // Filled in silently, this rendered "Welcome to , Ann".
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("`{key}` is undefined (passed as {key}= to a translation)"),
+            ));
+        }
         values.push((key.to_owned(), value.to_string()));
     }
     if let Some(n) = n {

@@ -21,6 +21,60 @@ use tokio_postgres::NoTls;
 
 static SERVER: OnceCell<Server> = OnceCell::const_new();
 
+/// Databases this process created, dropped when it exits.
+static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static CLEANUP: std::sync::Once = std::sync::Once::new();
+
+/// Registers `name` to be dropped when the test binary exits (an `atexit`
+/// hook: the harness never drops statics, and one connection at the end is
+/// cheaper than one per test).
+fn drop_at_exit(name: &str) {
+    CREATED.lock().unwrap().push(name.to_owned());
+    CLEANUP.call_once(|| {
+        extern "C" fn cleanup() {
+            drop_created();
+        }
+        // SAFETY: `cleanup` is a plain function that never unwinds across the
+        // FFI boundary (everything runs on a thread whose panic is caught by join).
+        unsafe {
+            libc::atexit(cleanup);
+        }
+    });
+}
+
+/// Drops every database in [`CREATED`] over one connection.
+fn drop_created() {
+    let names = std::mem::take(&mut *CREATED.lock().unwrap_or_else(|e| e.into_inner()));
+    let Some(server) = SERVER.get() else { return };
+    if names.is_empty() {
+        return;
+    }
+    let url = server.admin_url.clone();
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let Ok((client, connection)) = url
+                .parse::<tokio_postgres::Config>()
+                .unwrap()
+                .connect(NoTls)
+                .await
+            else {
+                return;
+            };
+            tokio::spawn(connection);
+            for name in names {
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        });
+    })
+    .join();
+}
+
 struct Server {
     /// URL of a maintenance database on the server.
     admin_url: String,
@@ -218,6 +272,7 @@ impl TestDb {
                 Err(e) => panic!("cannot create test database: {e:?}"),
             }
         }
+        drop_at_exit(&name);
         Self {
             url: with_database(&server.admin_url, &name),
             name,

@@ -11,6 +11,8 @@ pub const PASSWORD: &str = "s3cret-pass";
 
 pub struct SmtpPeer {
     pub port: u16,
+    /// The AUTH user name the peer accepts.
+    pub user: String,
     pub dir: tempfile::TempDir,
     child: Child,
 }
@@ -31,6 +33,11 @@ pub fn tools_dir() -> PathBuf {
 impl SmtpPeer {
     /// Starts the server; `mode` is `starttls` or `tls`.
     pub fn start(mode: &str) -> Self {
+        Self::start_with(mode, USER, PASSWORD)
+    }
+
+    /// As [`SmtpPeer::start`], accepting only `user` and `password` for AUTH.
+    pub fn start_with(mode: &str, user: &str, password: &str) -> Self {
         let python = tools_dir().join("venv/bin/python");
         assert!(
             python.exists(),
@@ -52,9 +59,9 @@ impl SmtpPeer {
                 "--mode",
                 mode,
                 "--user",
-                USER,
+                user,
                 "--password",
-                PASSWORD,
+                password,
             ])
             .arg("--cert")
             .arg(&cert)
@@ -70,7 +77,12 @@ impl SmtpPeer {
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line.trim(), "READY", "the SMTP peer did not start");
-        Self { port, dir, child }
+        Self {
+            port,
+            user: user.to_owned(),
+            dir,
+            child,
+        }
     }
 
     pub fn cert_path(&self) -> PathBuf {
@@ -83,7 +95,7 @@ impl SmtpPeer {
             ("OUTPOST__EMAIL__BACKEND".into(), "smtp".into()),
             ("OUTPOST__EMAIL__SMTP__HOST".into(), "127.0.0.1".into()),
             ("OUTPOST__EMAIL__SMTP__PORT".into(), self.port.to_string()),
-            ("OUTPOST__EMAIL__SMTP__USERNAME".into(), USER.into()),
+            ("OUTPOST__EMAIL__SMTP__USERNAME".into(), self.user.clone()),
             ("OUTPOST__EMAIL__SMTP__PASSWORD".into(), password.into()),
             (
                 "OUTPOST__EMAIL__SMTP__USE_TLS".into(),

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 
+use super::console::ConsoleSink;
 use super::{Channel, Delivery, Envelope, SendError, http};
 use crate::config::TwilioSettings;
 use crate::message::Kind;
@@ -27,6 +28,9 @@ pub struct TwilioChannel {
     templates: Arc<Templates>,
     client: reqwest::Client,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// The console backend: every check and the segment count as for Twilio,
+    /// then the request printed here instead of posted.
+    console: Option<ConsoleSink>,
 }
 
 /// A request ready to post.
@@ -50,7 +54,55 @@ impl TwilioChannel {
             templates,
             client,
             limiter,
+            console: None,
         })
+    }
+
+    /// The console backend for SMS and voice: validates, normalises and
+    /// counts segments exactly as the Twilio backend, then prints.
+    pub fn console(
+        settings: TwilioSettings,
+        templates: Arc<Templates>,
+        sink: ConsoleSink,
+    ) -> Result<Self, SendError> {
+        let mut channel = Self::new(settings, templates, Duration::from_secs(30))?;
+        channel.limiter = None;
+        channel.console = Some(sink);
+        Ok(channel)
+    }
+
+    fn print(
+        &self,
+        sink: &ConsoleSink,
+        envelope: &Envelope,
+        request: &Request,
+    ) -> Result<(), SendError> {
+        let m = &envelope.message;
+        let rule = "-".repeat(72);
+        let mut out = format!(
+            "{rule}\nOutpost-Id: {}\nKind: {}\nLocale: {}\n",
+            m.id, m.kind, envelope.locale
+        );
+        if let Some(segments) = request.delivery.segments {
+            out.push_str(&format!("Segments: {segments}\n"));
+        }
+        if let Some(note) = &request.delivery.note {
+            out.push_str(&format!("Note: {note}\n"));
+        }
+        for (name, value) in &request.form {
+            match *name {
+                "Body" | "Twiml" => out.push_str(&format!("\n{value}\n")),
+                _ => out.push_str(&format!("{name}: {value}\n")),
+            }
+        }
+        out.push_str(&rule);
+        out.push('\n');
+        let mut sink = sink
+            .lock()
+            .map_err(|_| SendError::transient("console output is unavailable"))?;
+        sink.write_all(out.as_bytes())
+            .and_then(|()| sink.flush())
+            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))
     }
 
     /// The text to send: `TEMPLATE.sms.txt` / `TEMPLATE.voice.txt`, else the
@@ -164,10 +216,24 @@ impl TwilioChannel {
 #[async_trait]
 impl Channel for TwilioChannel {
     fn name(&self) -> &str {
-        "twilio"
+        if self.console.is_some() {
+            "console"
+        } else {
+            "twilio"
+        }
     }
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
+        if let Some(sink) = &self.console {
+            let request = self.request(envelope)?;
+            self.print(sink, envelope, &request)?;
+            let mut delivery = request.delivery;
+            delivery.provider_message_id = Some(format!(
+                "console-{}-{}",
+                envelope.message.id, envelope.message.attempt
+            ));
+            return Ok(delivery);
+        }
         let Request {
             url,
             form,

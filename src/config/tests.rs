@@ -1,0 +1,284 @@
+//! Every string setting reaches the code exactly as written, from every
+//! source; numeric, boolean and duration keys still parse from text.
+
+use std::time::Duration;
+
+use super::{RawConfig, Sources};
+
+/// Values that a parser eager to find numbers or booleans would mangle.
+const TRICKY: &[&str] = &[
+    "+15005550006",
+    "007",
+    "0123",
+    "00777",
+    "1e3",
+    "1.50",
+    "-0",
+    "true",
+    "False",
+    "nan",
+    "inf",
+    "0x1F",
+    " padded ",
+];
+
+type Getter = fn(&RawConfig) -> String;
+
+/// `(key, OUTPOST__ name, legacy name, read it back)` for every string key.
+const KEYS: &[(&str, &str, Option<&str>, Getter)] = &[
+    (
+        "database.recipients",
+        "OUTPOST__DATABASE__RECIPIENTS",
+        None,
+        |r| r.database.recipients.clone(),
+    ),
+    ("http.listen", "OUTPOST__HTTP__LISTEN", None, |r| {
+        r.http.listen.clone()
+    }),
+    (
+        "webhooks.inbound_username",
+        "OUTPOST__WEBHOOKS__INBOUND_USERNAME",
+        None,
+        |r| r.webhooks.inbound_username.clone(),
+    ),
+    (
+        "webhooks.inbound_password",
+        "OUTPOST__WEBHOOKS__INBOUND_PASSWORD",
+        None,
+        |r| r.webhooks.inbound_password.expose().to_owned(),
+    ),
+    (
+        "webhooks.sendgrid_public_key",
+        "OUTPOST__WEBHOOKS__SENDGRID_PUBLIC_KEY",
+        None,
+        |r| r.webhooks.sendgrid_public_key.clone(),
+    ),
+    (
+        "twilio.account_sid",
+        "OUTPOST__TWILIO__ACCOUNT_SID",
+        Some("TWILIO_ACCOUNT_SID"),
+        |r| r.twilio.account_sid.clone(),
+    ),
+    (
+        "twilio.auth_token",
+        "OUTPOST__TWILIO__AUTH_TOKEN",
+        Some("TWILIO_AUTH_TOKEN"),
+        |r| r.twilio.auth_token.expose().to_owned(),
+    ),
+    (
+        "twilio.public_url",
+        "OUTPOST__TWILIO__PUBLIC_URL",
+        None,
+        |r| r.twilio.public_url.clone(),
+    ),
+    ("twilio.from", "OUTPOST__TWILIO__FROM", None, |r| {
+        r.twilio.from.clone()
+    }),
+    (
+        "twilio.messaging_service_sid",
+        "OUTPOST__TWILIO__MESSAGING_SERVICE_SID",
+        None,
+        |r| r.twilio.messaging_service_sid.clone(),
+    ),
+    ("twilio.base_url", "OUTPOST__TWILIO__BASE_URL", None, |r| {
+        r.twilio.base_url.clone()
+    }),
+    (
+        "twilio.default_region",
+        "OUTPOST__TWILIO__DEFAULT_REGION",
+        None,
+        |r| r.twilio.default_region.clone(),
+    ),
+    (
+        "twilio.voice_default_language",
+        "OUTPOST__TWILIO__VOICE_DEFAULT_LANGUAGE",
+        None,
+        |r| r.twilio.voice_default_language.clone(),
+    ),
+    ("templates.dir", "OUTPOST__TEMPLATES__DIR", None, |r| {
+        r.templates.dir.clone()
+    }),
+    ("locale.default", "OUTPOST__LOCALE__DEFAULT", None, |r| {
+        r.locale.default.clone()
+    }),
+    ("locale.dir", "OUTPOST__LOCALE__DIR", None, |r| {
+        r.locale.dir.clone()
+    }),
+    ("email.backend", "OUTPOST__EMAIL__BACKEND", None, |r| {
+        r.email.backend.clone()
+    }),
+    ("email.fallback", "OUTPOST__EMAIL__FALLBACK", None, |r| {
+        r.email.fallback.clone()
+    }),
+    (
+        "email.from",
+        "OUTPOST__EMAIL__FROM",
+        Some("DEFAULT_FROM_EMAIL"),
+        |r| r.email.from.clone(),
+    ),
+    (
+        "email.smtp.host",
+        "OUTPOST__EMAIL__SMTP__HOST",
+        Some("EMAIL_HOST"),
+        |r| r.email.smtp.host.clone(),
+    ),
+    (
+        "email.smtp.username",
+        "OUTPOST__EMAIL__SMTP__USERNAME",
+        Some("EMAIL_HOST_USER"),
+        |r| r.email.smtp.username.clone(),
+    ),
+    (
+        "email.smtp.password",
+        "OUTPOST__EMAIL__SMTP__PASSWORD",
+        Some("EMAIL_HOST_PASSWORD"),
+        |r| r.email.smtp.password.expose().to_owned(),
+    ),
+    (
+        "email.smtp.ca_file",
+        "OUTPOST__EMAIL__SMTP__CA_FILE",
+        None,
+        |r| r.email.smtp.ca_file.clone(),
+    ),
+    (
+        "email.sendgrid.api_key",
+        "OUTPOST__EMAIL__SENDGRID__API_KEY",
+        Some("SENDGRID_API_KEY"),
+        |r| r.email.sendgrid.api_key.expose().to_owned(),
+    ),
+    (
+        "email.sendgrid.base_url",
+        "OUTPOST__EMAIL__SENDGRID__BASE_URL",
+        None,
+        |r| r.email.sendgrid.base_url.clone(),
+    ),
+    ("sms.backend", "OUTPOST__SMS__BACKEND", None, |r| {
+        r.sms.backend.clone()
+    }),
+    ("voice.backend", "OUTPOST__VOICE__BACKEND", None, |r| {
+        r.voice.backend.clone()
+    }),
+    ("push.backend", "OUTPOST__PUSH__BACKEND", None, |r| {
+        r.push.backend.clone()
+    }),
+    (
+        "push.app_key",
+        "OUTPOST__PUSH__APP_KEY",
+        Some("URBANAIRSHIP_APP_KEY"),
+        |r| r.push.app_key.clone(),
+    ),
+    (
+        "push.master_secret",
+        "OUTPOST__PUSH__MASTER_SECRET",
+        Some("URBANAIRSHIP_MASTER_SECRET"),
+        |r| r.push.master_secret.expose().to_owned(),
+    ),
+    ("push.base_url", "OUTPOST__PUSH__BASE_URL", None, |r| {
+        r.push.base_url.clone()
+    }),
+    ("chat.backend", "OUTPOST__CHAT__BACKEND", None, |r| {
+        r.chat.backend.clone()
+    }),
+    (
+        "housekeeping.purge_messages",
+        "OUTPOST__HOUSEKEEPING__PURGE_MESSAGES",
+        None,
+        |r| r.housekeeping.purge_messages.clone(),
+    ),
+    (
+        "housekeeping.purge_events",
+        "OUTPOST__HOUSEKEEPING__PURGE_EVENTS",
+        None,
+        |r| r.housekeeping.purge_events.clone(),
+    ),
+    (
+        "housekeeping.purge_inbound",
+        "OUTPOST__HOUSEKEEPING__PURGE_INBOUND",
+        None,
+        |r| r.housekeeping.purge_inbound.clone(),
+    ),
+    (
+        "housekeeping.expire",
+        "OUTPOST__HOUSEKEEPING__EXPIRE",
+        None,
+        |r| r.housekeeping.expire.clone(),
+    ),
+    (
+        "housekeeping.schedules",
+        "OUTPOST__HOUSEKEEPING__SCHEDULES",
+        None,
+        |r| r.housekeeping.schedules.clone(),
+    ),
+    ("log.level", "OUTPOST__LOG__LEVEL", None, |r| {
+        r.log.level.clone()
+    }),
+    ("log.format", "OUTPOST__LOG__FORMAT", None, |r| {
+        r.log.format.clone()
+    }),
+];
+
+fn load_env(pairs: &[(&str, &str)]) -> RawConfig {
+    let env = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    RawConfig::load(&Sources { file: None, env }).unwrap()
+}
+
+#[test]
+fn every_string_key_keeps_its_value_from_every_source() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, env_name, legacy, get) in KEYS {
+        for value in TRICKY {
+            assert_eq!(
+                get(&load_env(&[(env_name, value)])),
+                *value,
+                "{env_name}={value:?}"
+            );
+            if let Some(legacy) = legacy {
+                assert_eq!(
+                    get(&load_env(&[(legacy, value)])),
+                    *value,
+                    "{legacy}={value:?}"
+                );
+            }
+            let file = dir.path().join("outpost.toml");
+            let line = format!("{key} = {}\n", toml::Value::String(value.to_string()));
+            std::fs::write(&file, &line).unwrap();
+            let raw = RawConfig::load(&Sources {
+                file: Some(&file),
+                env: Vec::new(),
+            })
+            .unwrap();
+            assert_eq!(get(&raw), *value, "TOML {line:?}");
+        }
+    }
+}
+
+#[test]
+fn numbers_booleans_and_durations_still_parse_from_the_environment() {
+    let raw = load_env(&[
+        ("OUTPOST__EMAIL__SMTP__PORT", "0587"),
+        ("OUTPOST__EMAIL__SMTP__USE_TLS", "true"),
+        ("OUTPOST__DISPATCH__BATCH_SIZE", "250"),
+        ("OUTPOST__DISPATCH__LEASE", "90s"),
+        ("OUTPOST__DISPATCH__KIND_CONCURRENCY__SMS", "3"),
+        ("OUTPOST__CHAT__MIRROR_EMAIL", "false"),
+        ("EMAIL_PORT", "465"),
+        ("EMAIL_USE_SSL", "True"),
+    ]);
+    assert_eq!(raw.email.smtp.port, 587);
+    assert!(raw.email.smtp.use_tls);
+    assert!(raw.email.smtp.use_ssl);
+    assert_eq!(raw.dispatch.batch_size, 250);
+    assert_eq!(raw.dispatch.lease, Duration::from_secs(90));
+    assert_eq!(raw.dispatch.kind_concurrency["sms"], 3);
+    assert!(!raw.chat.mirror_email);
+
+    // A numeric key given something else is an error naming it.
+    let env = vec![("OUTPOST__EMAIL__SMTP__PORT".to_owned(), "25x".to_owned())];
+    let err = RawConfig::load(&Sources { file: None, env })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("email.smtp.port"), "{err}");
+}
