@@ -128,6 +128,46 @@ async fn a_202_stores_the_x_message_id_and_the_request_is_complete() {
     );
 }
 
+/// Django's features in the SendGrid request: several Reply-To addresses
+/// (`reply_to_list`), an inline part known by its Content-ID, and a verbatim
+/// text-only body (one content entry).
+#[tokio::test]
+async fn inline_parts_reply_to_lists_and_verbatim_bodies_reach_sendgrid() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202).insert_header("X-Message-Id", "abc"))
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let mut m = NewMessage::new(Kind::Email);
+    m.to_address = Some("ann@example.com".into());
+    m.subject = Some("Report".into());
+    m.body = Some("Just text.".into());
+    m.options = json!({
+        "verbatim": true,
+        "reply_to": ["a@meg.test", "b@meg.test"],
+        "attachments": [{"content": base64::engine::general_purpose::STANDARD.encode(b"png"),
+            "type": "image/png", "disposition": "inline", "content_id": "logo"}],
+    });
+    deliver(&db, &server.uri(), &m).await;
+    let requests = server.received_requests().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(
+        body["reply_to_list"],
+        json!([{"email": "a@meg.test"}, {"email": "b@meg.test"}])
+    );
+    assert!(body.get("reply_to").is_none());
+    assert_eq!(
+        body["content"],
+        json!([{"type": "text/plain", "value": "Just text."}])
+    );
+    let a = &body["attachments"][0];
+    assert_eq!(a["disposition"], "inline");
+    assert_eq!(a["content_id"], "logo");
+    assert_eq!(a["filename"], "logo");
+}
+
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let server = MockServer::start().await;

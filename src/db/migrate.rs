@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0007", "audit_roles"),
     migration!("0008", "schedules_housekeeping"),
     migration!("0009", "attempts_trigger_cascade"),
+    migration!("0012", "consumer_cursors"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).
