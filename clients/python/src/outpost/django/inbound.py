@@ -26,7 +26,7 @@ log = logging.getLogger("outpost.inbound")
 #: Rows are taken only when every transaction that might still commit a lower
 #: id has finished: older than the oldest transaction in flight.
 _SETTLED = """age(t.xmin) > age(
-    ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text)::xid)"""
+    ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint %% 4294967296)::text)::xid)"""
 
 INBOUND_SQL = f"""
 SELECT t.id, t.message_id, t.mode, t.from_address, t.to_addresses, t.cc, t.subject,

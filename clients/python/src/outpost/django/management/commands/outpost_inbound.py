@@ -33,6 +33,9 @@ class Command(BaseCommand):
         def stop(signum: int, frame: Any) -> None:
             consumer.stopping = True
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        consumer.run(once=options["once"])
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            consumer.run(once=options["once"])
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
