@@ -4,14 +4,17 @@ server (aiosmtpd, STARTTLS + AUTH) through the real daemon intact."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import json
 from email.message import EmailMessage as ParsedMessage
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
 from pathlib import Path
 from typing import Any
 
+import django
 import psycopg
 import pytest
 from conftest import SmtpPeer, wait_for, wait_status
@@ -181,3 +184,37 @@ def test_the_backend_takes_mailers_options_as_keywords(conn: psycopg.Connection[
         cur.execute("SELECT provider, priority, idempotency_key FROM outpost.messages WHERE id = %s",
                     [msg.outpost_id])  # type: ignore[attr-defined]
         assert cur.fetchone() == ("sendgrid", 7, "mailers-1")
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="MAILERS and MIMEPart attachments are new in Django 6.x")
+@pytest.mark.django_db
+def test_under_mailers_with_a_mimepart_inline_image(settings: Any) -> None:
+    from email.message import MIMEPart
+
+    from django.core.mail import InvalidMailer
+
+    settings.MAILERS = {"default": {"BACKEND": "outpost.django.EmailBackend",
+                                    "OPTIONS": {"database": "default", "provider": "smtp"}}}
+    backend = mail.mailers["default"]
+    assert isinstance(backend, EmailBackend) and backend.alias == "default" and backend.provider == "smtp"
+    msg = EmailMessage("Mailers", "x", "a@meg.test", ["ann@example.com"])
+    image = MIMEPart()
+    image.set_content(PNG, maintype="image", subtype="png", disposition="inline", filename="logo.png",
+                      cid="<logo6@meg.test>")
+    msg.attach(image)
+    assert msg.send() == 1
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT provider, options FROM outpost.messages WHERE id = %s",
+                    [msg.outpost_id])  # type: ignore[attr-defined]
+        provider, options = cur.fetchone()
+    options = json.loads(options) if isinstance(options, str) else options
+    assert provider == "smtp"
+    (attachment,) = options["attachments"]
+    assert (attachment["content_id"], attachment["disposition"], attachment["filename"]) == (
+        "<logo6@meg.test>", "inline", "logo.png")
+    assert base64.b64decode(attachment["content"]) == PNG
+    settings.MAILERS = {"default": {"BACKEND": "outpost.django.EmailBackend", "OPTIONS": {"bogus": 1}}}
+    with pytest.raises(InvalidMailer, match="bogus"):
+        mail.mailers["default"]

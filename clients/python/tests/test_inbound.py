@@ -181,7 +181,8 @@ def own_cluster() -> Iterator[tuple[Cluster, str]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_consumer_keeps_running_through_a_postgresql_restart(
-        own_cluster: tuple[Cluster, str], collector: Collector) -> None:
+        own_cluster: tuple[Cluster, str], collector: Collector, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="outpost.inbound")
     cluster, url = own_cluster
     daemon = start_daemon(url, {})
     try:
@@ -196,6 +197,7 @@ def test_the_consumer_keeps_running_through_a_postgresql_restart(
                      what="the daemon to store again")
             wait_for(lambda: len(collector.emails) >= 2, timeout=30, what="the e-mail after the restart")
         assert collector.subjects() == ["Before restart", "After restart"]
+        assert "database unavailable" in caplog.text, "it lost the connection and came back"
     finally:
         daemon.stop()
 
