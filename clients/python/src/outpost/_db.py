@@ -72,7 +72,7 @@ def query(sql: str, params: dict[str, Any], connection: Any = None) -> list[dict
         raise TypeError("an async connection: use outpost.aio")
     if isinstance(connection, psycopg.Connection):
         with connection.cursor() as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]
+            cur.execute(sql, params)
             names, rows = _cursor_rows(cur)
     else:  # DB-API: a Django connection wrapper, psycopg2, ...
         with connection.cursor() as cur:
@@ -115,7 +115,7 @@ async def aquery(sql: str, params: dict[str, Any], connection: Any = None) -> li
         connection = await _own_async_connection()
     if isinstance(connection, psycopg.AsyncConnection):
         async with connection.cursor() as cur:
-            await cur.execute(sql, params)  # type: ignore[arg-type]
+            await cur.execute(sql, params)
             names = [d[0] for d in cur.description or ()]
             rows = await cur.fetchall()
         return [dict(zip(names, row)) for row in rows]

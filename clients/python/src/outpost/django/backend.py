@@ -41,7 +41,7 @@ def _unfold(value: Any) -> str:
 
 def _content_type(part: MimeMessage) -> str:
     text = part.get_content_type()
-    for key, value in part.get_params(header="content-type")[1:]:
+    for key, value in (part.get_params(header="content-type") or [])[1:]:
         if isinstance(value, tuple):  # RFC 2231
             from email.utils import collapse_rfc2231_value
 
@@ -216,6 +216,6 @@ class EmailBackend(BaseEmailBackend):
                 if not self.fail_silently:
                     raise
                 continue
-            message.outpost_id = int(message_id)  # type: ignore[attr-defined]
+            message.outpost_id = int(message_id)
             sent += 1
         return sent

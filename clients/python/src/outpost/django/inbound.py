@@ -106,7 +106,7 @@ def _fire(signal: Signal, sender: Any, **kwargs: Any) -> None:
 
 
 def _rows(cur: psycopg.Cursor[Any], sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    cur.execute(sql, params)  # type: ignore[arg-type]
+    cur.execute(sql, params)
     names = [d[0] for d in cur.description or ()]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
