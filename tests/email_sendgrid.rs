@@ -295,7 +295,19 @@ async fn requests_satisfy_the_official_openapi_spec() {
     simple.subject = Some("Report ready".into());
     simple.body = Some("Your report is ready.".into());
     simple.options = json!({"links": [{"label": "Open", "url": "https://meg.test/r/1"}]});
-    for message in [full_message(), simple] {
+    // What the Django backend sends: verbatim text only, several Reply-To
+    // addresses, an inline part known by its Content-ID.
+    let mut verbatim = NewMessage::new(Kind::Email);
+    verbatim.to_address = Some("bob@example.com".into());
+    verbatim.subject = Some("Django".into());
+    verbatim.body = Some("Text only.".into());
+    verbatim.options = json!({
+        "verbatim": true,
+        "reply_to": ["a@meg.test", "b@meg.test"],
+        "attachments": [{"content": base64::engine::general_purpose::STANDARD.encode(b"png"),
+            "type": "image/png", "disposition": "inline", "content_id": "logo"}],
+    });
+    for message in [full_message(), simple, verbatim] {
         let id = deliver(&db, &url, &message).await;
         let (status, _, error) = row(&db.client().await, id).await;
         assert_eq!(status, "sent", "Prism rejected the request: {error:?}");
