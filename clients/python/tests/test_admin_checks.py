@@ -61,3 +61,12 @@ def test_the_check_warns_when_the_schema_is_missing_or_older(settings: Any) -> N
     messages = run_checks(tags=["outpost"])
     assert [m.id for m in messages] == ["outpost.W001"]
     assert "outpost migrate" in (messages[0].hint or "")
+
+
+@pytest.mark.django_db
+def test_the_app_has_no_pending_django_migration() -> None:
+    """The shipped migration describes the unmanaged model exactly, so a
+    project's `makemigrations --check` stays clean."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "outpost", "--check", "--dry-run", verbosity=0)
