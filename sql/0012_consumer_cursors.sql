@@ -29,9 +29,9 @@ CREATE TRIGGER events_notify AFTER INSERT ON outpost.events
     FOR EACH STATEMENT EXECUTE FUNCTION outpost.notify_events();
 
 -- Applications may read what was received and what providers reported, and
--- keep their cursors; and read attempts (outpost.status in the Python client).
-GRANT SELECT ON outpost.inbound_emails, outpost.inbound_attachments, outpost.events, outpost.attempts
-    TO outpost_app;
+-- keep their cursors (attempts stay the daemon's: outpost.message_status
+-- shows the latest one).
+GRANT SELECT ON outpost.inbound_emails, outpost.inbound_attachments, outpost.events TO outpost_app;
 GRANT SELECT, INSERT, UPDATE ON outpost.consumer_cursors TO outpost_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON outpost.consumer_cursors TO outpost_daemon;
 
@@ -146,14 +146,23 @@ CREATE FUNCTION outpost.send_system_message_template(
     locale          text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    the_tenant text :=
+        (SELECT r.tenant FROM outpost.recipients r WHERE r.user_id = send_system_message_template.to_user);
 BEGIN
     IF format NOT IN ('plaintext', 'html') THEN
         RAISE EXCEPTION 'format must be plaintext or html, not %', format;
     END IF;
+    -- As send_system_message (0011): the recipient's tenant decides; another is refused.
+    IF send_system_message_template.tenant IS NOT NULL
+       AND send_system_message_template.tenant IS DISTINCT FROM the_tenant THEN
+        RAISE EXCEPTION 'tenant % is not the tenant of user %', send_system_message_template.tenant,
+            send_system_message_template.to_user
+            USING ERRCODE = 'P0001';
+    END IF;
     RETURN outpost.enqueue('chat', to_user => to_user, template => template, context => context,
         options => jsonb_build_object('format', format), locale => locale,
-        tenant => coalesce(send_system_message_template.tenant,
-            (SELECT r.tenant FROM outpost.recipients r WHERE r.user_id = to_user)),
+        tenant => the_tenant,
         idempotency_key => idempotency_key, run_at => run_at, priority => priority,
         provider => provider, expires_at => expires_at, max_attempts => max_attempts);
 END;

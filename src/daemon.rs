@@ -158,6 +158,7 @@ pub fn build_channels_with_sink(
         .unwrap_or(Backend::Console);
     for (backend, transport) in transports {
         let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone())
+            .with_max_recipients(config.email_max_recipients)
             .with_mirror(mirror.clone());
         let channel: Arc<dyn Channel> = Arc::new(channel);
         if config.email_fallback == Some(backend) {
@@ -227,11 +228,12 @@ pub async fn run(
             })?;
         let state =
             http::AppState::new(pool, config, metrics, Some(dispatcher.heartbeat().clone()));
-        let router = http::router(state, config.http.body_limit, config.http.request_timeout);
+        let router = http::router(state, config.http.request_timeout);
         tracing::info!(%addr, "HTTP server listening");
         let stop = background.clone();
+        let limits = http::server::Limits::from(&config.http);
         Some(tokio::spawn(async move {
-            if let Err(e) = http::serve(listener, router, stop).await {
+            if let Err(e) = http::serve(listener, router, limits, stop).await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         }))

@@ -6,6 +6,8 @@ use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::storable;
+
 /// A received multipart form: text fields and file parts, as bytes.
 #[derive(Debug, Default, Clone)]
 pub struct Form {
@@ -50,8 +52,13 @@ pub struct InboundEmail {
     pub spam_score: Option<f64>,
     pub spam_report: Option<String>,
     pub charsets: Option<Value>,
+    /// The raw MIME message as readable text (raw mode).
     pub raw: Option<String>,
+    /// The raw MIME message exactly as received (raw mode).
+    pub raw_bytes: Option<Vec<u8>>,
     pub attachments: Vec<InboundAttachment>,
+    /// What had to change to store it (NUL replaced), if anything.
+    pub note: Option<String>,
 }
 
 /// Why a payload is not an inbound e-mail.
@@ -92,8 +99,21 @@ impl Form {
 
     /// A hash of everything received: the dedupe key of mail without a Message-ID.
     fn digest(&self) -> String {
+        self.digest_of(|_| true)
+    }
+
+    /// A hash of the mail itself (the raw message, or the parsed headers,
+    /// addresses, subject, bodies and files), without SendGrid's own verdicts.
+    fn content_digest(&self) -> String {
+        const CONTENT: [&str; 8] = [
+            "email", "headers", "from", "to", "cc", "subject", "text", "html",
+        ];
+        self.digest_of(|name| CONTENT.contains(&name))
+    }
+
+    fn digest_of(&self, include: impl Fn(&str) -> bool) -> String {
         let mut hasher = Sha256::new();
-        for (name, value) in &self.fields {
+        for (name, value) in self.fields.iter().filter(|(n, _)| include(n)) {
             hasher.update((name.len() as u64).to_le_bytes());
             hasher.update(name.as_bytes());
             hasher.update((value.len() as u64).to_le_bytes());
@@ -135,7 +155,9 @@ pub fn parse(form: &Form) -> Result<InboundEmail, InboundError> {
         spam_report: form.text("spam_report", charsets_ref),
         charsets,
         raw: None,
+        raw_bytes: None,
         attachments: Vec::new(),
+        note: None,
     };
     if let Some(raw) = form.raw("email") {
         fill_from_mime(&mut email, raw)?;
@@ -154,11 +176,51 @@ pub fn parse(form: &Form) -> Result<InboundEmail, InboundError> {
                 .map(|v| v.trim().to_owned());
         }
     }
+    email.make_storable();
+    // The same Message-ID on different content is a different mail.
     email.dedupe_key = match &email.message_id {
-        Some(id) if !id.is_empty() => format!("message-id:{id}"),
+        Some(id) if !id.is_empty() => format!("message-id:{id} sha256:{}", form.content_digest()),
         _ => format!("sha256:{}", form.digest()),
     };
     Ok(email)
+}
+
+impl InboundEmail {
+    /// Replaces NUL (which PostgreSQL text and jsonb refuse) in every text
+    /// field and records which ones in `note`; `raw_bytes` stays as received.
+    fn make_storable(&mut self) {
+        let mut replaced = storable::Replaced::default();
+        for (name, field) in [
+            ("message_id", &mut self.message_id),
+            ("from", &mut self.from),
+            ("to", &mut self.to),
+            ("cc", &mut self.cc),
+            ("subject", &mut self.subject),
+            ("text", &mut self.text),
+            ("html", &mut self.html),
+            ("headers", &mut self.headers),
+            ("sender_ip", &mut self.sender_ip),
+            ("SPF", &mut self.spf),
+            ("dkim", &mut self.dkim),
+            ("spam_report", &mut self.spam_report),
+            ("email", &mut self.raw),
+        ] {
+            replaced.check(name, storable::optional(field));
+        }
+        for (name, field) in [
+            ("envelope", &mut self.envelope),
+            ("charsets", &mut self.charsets),
+        ] {
+            replaced.check(name, field.as_mut().is_some_and(storable::json));
+        }
+        for a in &mut self.attachments {
+            let changed = storable::optional(&mut a.filename)
+                | storable::optional(&mut a.content_type)
+                | storable::optional(&mut a.content_id);
+            replaced.check("attachment names", changed);
+        }
+        self.note = replaced.note();
+    }
 }
 
 fn parsed_attachments(form: &Form) -> Result<Vec<InboundAttachment>, InboundError> {
@@ -188,6 +250,7 @@ fn fill_from_mime(email: &mut InboundEmail, raw: &[u8]) -> Result<(), InboundErr
         .map_err(|e| InboundError(format!("field email is not a MIME message: {e}")))?;
     email.mode = "raw";
     email.raw = Some(String::from_utf8_lossy(raw).into_owned());
+    email.raw_bytes = Some(raw.to_vec());
     let header = |name: &str| mail.headers.get_first_value(name);
     email.message_id = header("Message-ID").map(|v| v.trim().to_owned());
     email.from = email.from.take().or_else(|| header("From"));

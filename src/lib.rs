@@ -16,6 +16,8 @@
 //! - [`render`]: templates (minijinja) and gettext catalogs, reloadable.
 //! - [`http`], [`inbound`], [`signature`], [`metrics`]: inbound mail, provider
 //!   callbacks with their signatures, health, readiness and metrics.
+//! - [`scrub`]: addresses masked for INFO logs, credentials masked in provider errors.
+//! - [`storable`]: received text with NUL made storable in PostgreSQL.
 //! - [`schedule`] and [`housekeeping`]: recurring messages and cron jobs.
 //! - [`enqueue`] and [`status`]: what `outpost send`, `status` and `stats` do.
 //! - [`bench`]: the benchmark harness behind `outpost bench`.
@@ -38,6 +40,9 @@ pub mod metrics;
 pub mod recipient;
 pub mod render;
 pub mod schedule;
+pub mod scrub;
 pub mod signature;
 pub mod status;
+pub mod storable;
+pub mod suppression;
 pub mod tls;

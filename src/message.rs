@@ -130,6 +130,10 @@ pub struct ClaimedMessage {
     pub created_at: DateTime<Utc>,
     /// `None` when `to_user` is unset or names no row of the recipients relation.
     pub recipient: Option<Recipient>,
-    /// The address is on `outpost.suppressions`.
-    pub suppressed: bool,
+    /// Its recipients' addresses (to, cc and bcc; normalised) that are on
+    /// `outpost.suppressions`.
+    pub suppressed: Vec<String>,
+    /// When this worker's lease on the message runs out, as this process
+    /// measures time (never later than the database's `leased_until`).
+    pub lease_deadline: std::time::Instant,
 }

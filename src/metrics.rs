@@ -25,6 +25,11 @@ struct LatencyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     endpoint: String,
     result: String,
@@ -41,6 +46,8 @@ pub struct Metrics {
     registry: Registry,
     sends: Family<SendLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
+    deferrals: Family<LatencyLabels, Counter>,
+    leases_lost: Family<KindLabels, Counter>,
     requests: Family<ResultLabels, Counter>,
     queue: Family<QueueLabels, Gauge>,
     oldest: Gauge<f64, AtomicU64>,
@@ -69,6 +76,18 @@ impl Metrics {
             "Provider call duration",
             latency.clone(),
         );
+        let deferrals = Family::<LatencyLabels, Counter>::default();
+        registry.register(
+            "deferrals",
+            "Messages sent back to the queue unsent because their provider's circuit was open",
+            deferrals.clone(),
+        );
+        let leases_lost = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "leases_lost_before_send",
+            "Claimed messages not sent because the lease ran out before the send could begin",
+            leases_lost.clone(),
+        );
         let requests = Family::<ResultLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -87,6 +106,8 @@ impl Metrics {
             registry,
             sends,
             latency,
+            deferrals,
+            leases_lost,
             requests,
             queue,
             oldest,
@@ -108,6 +129,23 @@ impl Metrics {
                 provider: provider.into(),
             })
             .observe(seconds);
+    }
+
+    /// One message deferred by `provider`'s open circuit.
+    pub fn deferral(&self, kind: &str, provider: &str) {
+        self.deferrals
+            .get_or_create(&LatencyLabels {
+                kind: kind.into(),
+                provider: provider.into(),
+            })
+            .inc();
+    }
+
+    /// One claimed message not sent because its lease ran out first.
+    pub fn lease_lost(&self, kind: &str) {
+        self.leases_lost
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
     }
 
     /// One inbound or webhook request (`result`: stored, duplicate, unauthorized, invalid…).

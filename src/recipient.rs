@@ -107,7 +107,8 @@ mod tests {
             expires_at: None,
             created_at: chrono::Utc::now(),
             recipient: None,
-            suppressed: false,
+            suppressed: Vec::new(),
+            lease_deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
         }
     }
 

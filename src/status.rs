@@ -25,10 +25,15 @@ pub async fn message_report(
     let time = |name: &str| fmt_time(m.get::<_, Option<DateTime<Utc>>>(name));
     let _ = writeln!(
         out,
-        "message {}  kind {}  status {}",
+        "message {}  kind {}  status {}{}",
         id,
         text("kind"),
-        text("status")
+        text("status"),
+        if m.get::<_, bool>("possible_duplicate") {
+            "  (possible duplicate: more than one attempt may have reached the provider)"
+        } else {
+            ""
+        }
     );
     for field in [
         "to_user",
@@ -54,6 +59,14 @@ pub async fn message_report(
         max.map_or_else(|| "the configured maximum".to_owned(), |n| n.to_string())
     );
     let _ = writeln!(out, "  {:<20} {}", "priority", m.get::<_, i16>("priority"));
+    let deferrals: i32 = m.get("deferrals");
+    if deferrals > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<20} {deferrals} (sent back unsent while the provider's circuit was open)",
+            "deferrals"
+        );
+    }
     for field in [
         "created_at",
         "run_at",
@@ -76,7 +89,10 @@ pub async fn message_report(
             out,
             "attempt {}  {}  via {}  by {}  {} → {}{}",
             a.get::<_, i32>("attempt"),
-            a.get::<_, String>("outcome"),
+            match a.get::<_, Option<String>>("late_outcome") {
+                Some(late) => format!("{} (late report: {late})", a.get::<_, String>("outcome")),
+                None => a.get::<_, String>("outcome"),
+            },
             a.get::<_, Option<String>>("provider")
                 .unwrap_or_else(|| "-".into()),
             a.get::<_, String>("worker"),
@@ -88,7 +104,7 @@ pub async fn message_report(
                 "  (not applied: lease lost)"
             },
         );
-        for field in ["provider_code", "provider_message_id", "error"] {
+        for field in ["provider_code", "provider_message_id", "error", "note"] {
             if let Some(v) = a.get::<_, Option<String>>(field) {
                 let _ = writeln!(out, "    {field:<19} {v}");
             }

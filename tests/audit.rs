@@ -190,6 +190,11 @@ async fn the_app_role_may_enqueue_and_read_but_not_touch_secrets_or_rows() {
         "SELECT * FROM outpost.attempts",
         "INSERT INTO outpost.smtp_servers (name, host) VALUES ('evil', 'evil.example.com')",
         "INSERT INTO outpost.chat_messages (channel_id, sender, body, format) VALUES (1, '9', '<b>x</b>', 'html')",
+        // Only the daemon sets a message's state.
+        "INSERT INTO outpost.messages (kind, to_address, body, status) VALUES ('sms', '+353861234567', 'x', 'sent')",
+        "INSERT INTO outpost.messages (kind, to_address, body, provider_message_id) VALUES ('sms', '+353861234567', 'x', 'SM1')",
+        "INSERT INTO outpost.messages (kind, to_address, body, worker, leased_until) VALUES ('sms', '+353861234567', 'x', 'w', now())",
+        "INSERT INTO outpost.messages (kind, to_address, body, attempts) VALUES ('sms', '+353861234567', 'x', 0)",
     ] {
         let err = app.execute(sql, &[]).await.unwrap_err();
         let code = err.as_db_error().map(|e| e.code().code().to_owned());
@@ -238,4 +243,58 @@ async fn the_daemon_role_is_enough_to_run_the_dispatcher() {
         .batch_execute(&format!("DROP OWNED BY {login}; DROP ROLE {login}"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_chat_message_takes_its_tenant_from_the_recipient() {
+    let db = TestDb::new().await;
+    let admin = db.client().await;
+    admin
+        .batch_execute(
+            "INSERT INTO outpost.messaging_configs (tenant, enabled) VALUES ('open', true), ('closed', false);
+             INSERT INTO outpost.recipients (user_id, tenant) VALUES ('u1', 'closed'), ('u2', 'open');",
+        )
+        .await
+        .unwrap();
+    let app = db.client().await;
+    app.batch_execute("SET ROLE outpost_app").await.unwrap();
+    // Naming an enabled tenant does not open a disabled tenant's user.
+    let err = app
+        .query_one(
+            "SELECT outpost.send_system_message('u1', 'hi', tenant => 'open')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_owned());
+    assert_eq!(
+        message.as_deref(),
+        Some("tenant open is not the tenant of user u1")
+    );
+    let err = app
+        .query_one("SELECT outpost.send_system_message('u1', 'hi')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|e| e.message()),
+        Some("messaging not enabled for tenant closed")
+    );
+    // The recipient's own tenant works, named or not.
+    app.query_one(
+        "SELECT outpost.send_system_message('u2', 'hi', tenant => 'open')",
+        &[],
+    )
+    .await
+    .unwrap();
+    app.query_one("SELECT outpost.send_system_message('u2', 'hi')", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        admin
+            .query_one("SELECT count(*) FROM outpost.chat_messages", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        2
+    );
 }

@@ -107,7 +107,175 @@ async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     )
     .await;
     assert!(unknown >= duplicated.len() as i64);
+    // Each duplicate has an attempt still marked 'unknown' (a late outcome
+    // never replaces it), and message_status calls it a possible duplicate.
+    let marked: std::collections::HashSet<i64> = client
+        .query(
+            "SELECT DISTINCT a.message_id FROM outpost.attempts a
+             JOIN outpost.message_status s ON s.id = a.message_id
+             WHERE a.outcome = 'unknown' AND s.possible_duplicate",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        duplicated.iter().all(|id| marked.contains(id)),
+        "a duplicate lacks its unknown attempt"
+    );
     eprintln!(
         "crash test: 5 SIGKILLs, {in_flight_at_kills} messages in flight at the kills, {duplicates} duplicates seen by the provider, {unknown} attempts marked unknown"
     );
+}
+
+/// Waits until no message is queued or sending.
+async fn drained(client: &tokio_postgres::Client, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while one(
+        client,
+        "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
+    )
+    .await
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the queue did not drain");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_provider_causes_no_duplicates() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    outpost::bench::enqueue_bulk(&client, 40).await.unwrap();
+    // Each send takes 1 s, close to the send timeout and the lease; twice as
+    // many messages may be in flight as e-mails may be sent at once.
+    let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(1000))
+        .await
+        .unwrap();
+    let daemon = common::daemon::start(
+        &db.url,
+        &format!("http://{addr}"),
+        &[
+            ("OUTPOST__DISPATCH__CONCURRENCY", "16"),
+            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "8"),
+            ("OUTPOST__DISPATCH__LEASE", "1200ms"),
+            ("OUTPOST__DISPATCH__SEND_TIMEOUT", "1100ms"),
+            ("OUTPOST__DISPATCH__RESCUE_INTERVAL", "100ms"),
+            ("OUTPOST__HTTP__ENABLED", "false"),
+        ],
+    );
+    drained(&client, Duration::from_secs(60)).await;
+    drop(daemon);
+    let seen = seen.lock().unwrap().clone();
+    let duplicates: u32 = seen.values().map(|&n| n - 1).sum();
+    assert_eq!((seen.len(), duplicates), (40, 0));
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE status = 'sent'"
+        )
+        .await,
+        40
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM outpost.attempts WHERE NOT applied OR outcome = 'unknown'"
+        )
+        .await,
+        0,
+        "no lease was lost and no outcome went unapplied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    outpost::bench::enqueue_bulk(&client, 40).await.unwrap();
+    let (slow, seen_by_paused, in_flight) =
+        outpost::bench::fakes::http_fake_gauged(Duration::from_secs(2))
+            .await
+            .unwrap();
+    let settings = [
+        ("OUTPOST__DISPATCH__CONCURRENCY", "16"),
+        ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "8"),
+        ("OUTPOST__DISPATCH__LEASE", "3s"),
+        ("OUTPOST__DISPATCH__SEND_TIMEOUT", "2500ms"),
+        ("OUTPOST__DISPATCH__RESCUE_INTERVAL", "100ms"),
+        ("OUTPOST__HTTP__ENABLED", "false"),
+    ];
+    let paused = common::daemon::start(&db.url, &format!("http://{slow}"), &settings);
+    // Pause it (as a stalled VM or a debugger would) once its sends are out.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while in_flight.max() < 8 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never had 8 sends out"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = paused.0.id().to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    // Another daemon rescues its messages when the leases run out, and sends everything.
+    let (fast, seen_by_rescuer) = outpost::bench::fakes::http_fake(Duration::from_millis(5))
+        .await
+        .unwrap();
+    let rescuer = common::daemon::start(&db.url, &format!("http://{fast}"), &settings);
+    drained(&client, Duration::from_secs(60)).await;
+    signal("-CONT");
+    // The resumed daemon gets its old answers back, and must start nothing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while one(
+        &client,
+        "SELECT count(*) FROM outpost.attempts WHERE late_outcome IS NOT NULL",
+    )
+    .await
+        < 8
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the resumed daemon's late outcomes never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(paused);
+    drop(rescuer);
+    let by_paused = seen_by_paused.lock().unwrap().clone();
+    assert_eq!(
+        by_paused.values().sum::<u32>(),
+        8,
+        "the paused daemon sent only what it had begun before the pause"
+    );
+    assert_eq!(seen_by_rescuer.lock().unwrap().len(), 40);
+    // The eight sent twice say so: 'unknown' kept, the late report beside it.
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND late_outcome IS NOT NULL").await,
+        8
+    );
+    let flagged: Vec<i64> = client
+        .query(
+            "SELECT id FROM outpost.message_status WHERE possible_duplicate ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut twice: Vec<i64> = by_paused.keys().copied().collect();
+    twice.sort_unstable();
+    assert_eq!(flagged, twice);
 }

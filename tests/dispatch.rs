@@ -544,8 +544,11 @@ async fn one_claimed() -> (
 }
 
 #[tokio::test]
-async fn an_outcome_after_the_lease_expired_is_not_applied() {
+async fn an_outcome_after_the_lease_expired_is_applied_while_nobody_took_over() {
     let (_db, client, id, d, claimed) = one_claimed().await;
+    let outcome = d.deliver(claimed).await;
+    // The lease runs out after the send, before the outcome is written, and
+    // no rescuer or other worker has touched the row: the outcome is the truth.
     client
         .execute(
             "UPDATE outpost.messages SET leased_until = now() - interval '1 second'",
@@ -553,21 +556,20 @@ async fn an_outcome_after_the_lease_expired_is_not_applied() {
         )
         .await
         .unwrap();
-    let outcome = d.deliver(claimed).await;
-    assert_eq!(d.record(&[outcome]).await.unwrap().lost, 1);
-    assert_eq!(row(&client, id).await.0, "sending");
+    let recorded = d.record(&[outcome]).await.unwrap();
+    assert_eq!((recorded.applied, recorded.lost), (1, 0));
+    assert_eq!(row(&client, id).await.0, "sent");
     let r = client
         .query_one(
-            "SELECT outcome, applied, error FROM outpost.attempts WHERE message_id = $1",
+            "SELECT outcome, applied FROM outpost.attempts WHERE message_id = $1",
             &[&id.0],
         )
         .await
         .unwrap();
     assert_eq!(
         (r.get::<_, String>(0), r.get::<_, bool>(1)),
-        ("sent".into(), false)
+        ("sent".into(), true)
     );
-    assert!(r.get::<_, String>(2).contains("lease was lost"));
 }
 
 #[tokio::test]
@@ -696,4 +698,106 @@ async fn recipients_can_come_from_the_applications_own_view() {
         row(&client, MessageId(unknown)).await.2.as_deref(),
         Some("unknown recipient: user \"2\" is not in public.outpost_recipients")
     );
+}
+
+/// A dispatcher with a one-second lease.
+fn short_lease(db: &TestDb, recorder: &Arc<Recorder>, worker: &str) -> Arc<Dispatcher> {
+    let config = db.config(&[
+        ("OUTPOST__DISPATCH__LEASE", "1s"),
+        ("OUTPOST__DISPATCH__SEND_TIMEOUT", "500ms"),
+    ]);
+    db.dispatcher(&config, channels(recorder), worker)
+}
+
+#[tokio::test]
+async fn a_send_never_begins_after_its_lease_ran_out() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let rescued = db.email(&client, "a@example.com").await;
+    let recorder = Recorder::accepting("rec");
+    let stalled = short_lease(&db, &recorder, "stalled");
+    let claimed = stalled.claim(10, &Kind::ALL).await.unwrap().remove(0);
+    // The worker stalls past its lease (as under SIGSTOP); another rescues
+    // the message and sends it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let other = short_lease(&db, &recorder, "other");
+    assert_eq!(other.rescue().await.unwrap().requeued, 1);
+    assert_eq!(other.run_once().await.unwrap(), 1);
+    assert_eq!(recorder.count(), 1);
+    // Resumed, the stalled worker does not send.
+    let late = stalled.deliver(claimed).await;
+    assert_eq!(recorder.count(), 1, "sent after the lease was lost");
+    let recorded = stalled.record(&[late]).await.unwrap();
+    assert_eq!((recorded.applied, recorded.lost), (0, 0));
+    let (status, attempts, _) = row(&client, rescued).await;
+    assert_eq!((status.as_str(), attempts), ("sent", 2));
+
+    // Stalled past its lease with nobody taking over: still not sent, and the
+    // message goes straight back to the queue with its attempt refunded.
+    let alone = db.email(&client, "b@example.com").await;
+    let claimed = stalled.claim(10, &Kind::ALL).await.unwrap().remove(0);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let late = stalled.deliver(claimed).await;
+    assert_eq!(recorder.count(), 1);
+    stalled.record(&[late]).await.unwrap();
+    let (status, attempts, error) = row(&client, alone).await;
+    assert_eq!((status.as_str(), attempts), ("queued", 0));
+    assert!(
+        error
+            .unwrap()
+            .contains("lease ran out before the send began")
+    );
+    assert_eq!(other.run_once().await.unwrap(), 1);
+    assert_eq!(recorder.per_message().get(&alone), Some(&1));
+}
+
+#[tokio::test]
+async fn a_late_outcome_never_replaces_the_unknown_marker() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let id = db.email(&client, "a@example.com").await;
+    let recorder = Recorder::accepting("rec");
+    let slow = short_lease(&db, &recorder, "slow");
+    let claimed = slow.claim(10, &Kind::ALL).await.unwrap().remove(0);
+    // Sent, but the outcome is written only after the rescuer gave up on it.
+    let outcome = slow.deliver(claimed).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let other = short_lease(&db, &recorder, "other");
+    assert_eq!(other.rescue().await.unwrap().requeued, 1);
+    let recorded = slow.record(&[outcome]).await.unwrap();
+    assert_eq!((recorded.applied, recorded.lost), (0, 1));
+    let a = client
+        .query_one(
+            "SELECT outcome, late_outcome, provider_message_id, error, note
+             FROM outpost.attempts WHERE message_id = $1 AND attempt = 1",
+            &[&id.0],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.get::<_, String>(0), "unknown");
+    assert_eq!(a.get::<_, Option<String>>(1).as_deref(), Some("sent"));
+    assert_eq!(a.get::<_, Option<String>>(2), Some(format!("rec-{}", id.0)));
+    assert!(a.get::<_, String>(3).contains("may have been sent"));
+    assert!(
+        a.get::<_, String>(4).contains(
+            "worker slow reported sent after the rescuer had marked this attempt unknown"
+        )
+    );
+    // The rescued message is sent again: a duplicate, and visibly so.
+    assert_eq!(other.run_once().await.unwrap(), 1);
+    let flagged: bool = client
+        .query_one(
+            "SELECT possible_duplicate FROM outpost.message_status WHERE id = $1",
+            &[&id.0],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(flagged);
+    let report = outpost::status::message_report(&client, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.contains("possible duplicate"), "{report}");
+    assert!(report.contains("unknown (late report: sent)"), "{report}");
 }

@@ -313,3 +313,25 @@ async fn requests_satisfy_the_official_openapi_spec() {
         assert_eq!(status, "sent", "Prism rejected the request: {error:?}");
     }
 }
+
+#[tokio::test]
+async fn an_error_body_echoing_the_api_key_is_stored_without_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(format!(
+            "unauthorized request: Authorization: Bearer {KEY} (key {KEY} revoked)"
+        )))
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let id = deliver(&db, &server.uri(), &full_message()).await;
+    let (status, _, error) = row(&db.client().await, id).await;
+    assert_eq!(status, "failed");
+    let error = error.unwrap();
+    assert!(!error.contains(KEY), "{error}");
+    assert!(
+        error.contains("Authorization: Bearer [redacted] (key [redacted] revoked)"),
+        "{error}"
+    );
+}

@@ -514,3 +514,141 @@ async fn a_connection_the_server_closed_while_idle_is_replaced() {
     }
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn no_log_level_reveals_the_smtp_password() {
+    let peer = SmtpPeer::start("starttls");
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // The same peer as [email.smtp] and as a row of outpost.smtp_servers.
+    client
+        .execute(
+            "INSERT INTO outpost.smtp_servers (name, host, port, username, password, security, \"order\")
+             VALUES ('relay', '127.0.0.1', $1, $2, $3, 'starttls', 1)",
+            &[&i32::from(peer.port), &common::smtp::USER, &PASSWORD],
+        )
+        .await
+        .unwrap();
+    let direct = enqueue(&client, &welcome("a@example.com")).await.unwrap();
+    let mut via_db = welcome("b@example.com");
+    via_db.provider = Some("smtp_db".into());
+    let via_db = enqueue(&client, &via_db).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("outpost.log");
+    let mut env = peer.env(false, PASSWORD);
+    env.push(("OUTPOST__LOG__LEVEL".into(), "trace".into()));
+    let daemon = common::daemon::start_logged(&db.url, &env, &log);
+    common::daemon::settled(&client, &[direct.0, via_db.0]).await;
+    drop(daemon);
+    assert_eq!(row(&client, direct).await.0, "sent");
+    assert_eq!(row(&client, via_db).await.0, "sent");
+    assert_eq!(peer.received().len(), 2);
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "no debug logs captured"
+    );
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let user = common::smtp::USER;
+    for secret in [
+        PASSWORD.to_owned(),
+        b64(&format!("\0{user}\0{PASSWORD}")),
+        b64(PASSWORD),
+    ] {
+        assert!(!logs.contains(&secret), "the logs reveal {secret:?}");
+    }
+}
+
+#[tokio::test]
+async fn suppressed_recipients_in_lists_cc_and_bcc_get_nothing() {
+    let peer = SmtpPeer::start("starttls");
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO outpost.suppressions (family, address, reason) VALUES ('email', 'supp@b.example', 'test')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let plain = |to: &str, options: serde_json::Value| {
+        let mut m = NewMessage::new(Kind::Email);
+        m.to_address = Some(to.into());
+        m.subject = Some("Report".into());
+        m.body = Some("Body".into());
+        m.options = options;
+        m
+    };
+    let cases = [
+        plain("ok1@x.example, supp@b.example", json!({})),
+        plain("Bob <ok2@x.example>, Supp <SUPP@b.example>", json!({})),
+        plain(
+            "ok3@x.example",
+            json!({"cc": "supp@b.example", "bcc": ["Supp <supp@b.example>", "ok4@x.example"]}),
+        ),
+        plain(
+            "supp@b.example, Supp Again <Supp@B.example>",
+            json!({"cc": "ok5@x.example"}),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for m in &cases {
+        ids.push(enqueue(&client, m).await.unwrap());
+    }
+    let config = db.config_env(peer.env(false, PASSWORD));
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "smtp-test");
+    assert_eq!(d.run_once().await.unwrap(), 4);
+
+    let received = peer.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "three messages had someone left to send to"
+    );
+    for r in &received {
+        let rcpts = r.envelope["rcpt_tos"].as_array().unwrap();
+        assert!(
+            rcpts
+                .iter()
+                .all(|a| !a.as_str().unwrap().eq_ignore_ascii_case("supp@b.example")),
+            "{rcpts:?}"
+        );
+        let raw = String::from_utf8_lossy(&r.raw).to_ascii_lowercase();
+        assert!(
+            !raw.contains("supp@b.example"),
+            "a header names the suppressed address"
+        );
+    }
+    let mut rcpts: Vec<String> = received
+        .iter()
+        .flat_map(|r| r.envelope["rcpt_tos"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        [
+            "ok1@x.example",
+            "ok2@x.example",
+            "ok3@x.example",
+            "ok4@x.example"
+        ]
+    );
+    for id in &ids[..3] {
+        assert_eq!(row(&client, *id).await.0, "sent");
+        let note: String = client
+            .query_one(
+                "SELECT note FROM outpost.attempts WHERE message_id = $1",
+                &[&id.0],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(note, "not sent to 1 suppressed recipient: supp@b.example");
+    }
+    // Every primary recipient suppressed: nothing is sent, not even the copies.
+    let (status, _, error) = row(&client, ids[3]).await;
+    assert_eq!(status, "suppressed");
+    assert!(error.unwrap().contains("suppression list"));
+}

@@ -18,6 +18,9 @@ enum Fault {
     /// 20% 500, 10% 429 (Retry-After: 1), 5% hang, 5% drop, 60% 202.
     Mixed,
     AlwaysFail,
+    /// A coin toss per request: 500 at once, or 202 after 40 ms. Failures
+    /// come back first, so in completion order they bunch together.
+    Coin,
 }
 
 async fn chaos(fault: Fault) -> (String, Arc<AtomicU64>) {
@@ -59,8 +62,18 @@ async fn chaos(fault: Fault) -> (String, Arc<AtomicU64>) {
                     }
                     buf.extend_from_slice(&chunk[..read]);
                 }
+                if let Fault::Coin = fault {
+                    let reply = if rand::random::<bool>() {
+                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(40)).await;
+                        "HTTP/1.1 202 Accepted\r\nX-Message-Id: ok\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    };
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                    return;
+                }
                 let reply: &str = match (fault, n % 20) {
-                    (Fault::AlwaysFail, _) | (Fault::Mixed, 0..=3) => {
+                    (Fault::AlwaysFail | Fault::Coin, _) | (Fault::Mixed, 0..=3) => {
                         "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     }
                     (Fault::Mixed, 4..=5) => {
@@ -151,7 +164,7 @@ async fn every_message_ends_sent_or_failed_and_retry_after_is_honoured() {
     insert(&client, 200).await;
     run_until_done(
         &db,
-        env(&url, &[("OUTPOST__DISPATCH__BREAKER_THRESHOLD", "0")]),
+        env(&url, &[("OUTPOST__DISPATCH__BREAKER_MIN_CALLS", "0")]),
         Duration::from_secs(120),
     )
     .await;
@@ -201,24 +214,18 @@ async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
     let config = db.config_env(env(
         &url,
         &[
-            ("OUTPOST__DISPATCH__BREAKER_THRESHOLD", "5"),
+            ("OUTPOST__DISPATCH__BREAKER_MIN_CALLS", "5"),
             ("OUTPOST__DISPATCH__BREAKER_OPEN", "1h"),
-            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "1"),
+            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "5"),
         ],
     ));
     let (channels, _) = db.channels(&config);
     let d = db.dispatcher(&config, channels, "breaker");
-    for _ in 0..4 {
-        d.run_once().await.unwrap();
-        client
-            .execute(
-                "UPDATE outpost.messages SET run_at = now() WHERE status = 'queued'",
-                &[],
-            )
-            .await
-            .unwrap();
+    // Each step claims five (the e-mail limit): the first five fail and open
+    // the circuit (5 calls, all failed); the next 45 are deferred unsent.
+    for _ in 0..10 {
+        assert_eq!(d.run_once().await.unwrap(), 5);
     }
-    // Five failures opened the circuit; nothing more reached the provider.
     assert_eq!(requests.load(Ordering::SeqCst), 5);
     assert_eq!(
         count(
@@ -241,6 +248,23 @@ async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
         1
     );
     assert_eq!(count(&client, "SELECT count(*) FROM outpost.messages WHERE attempts = 0 AND last_error LIKE 'circuit open for provider sendgrid%'").await, 45);
+    // Every deferral is counted on its message, where the audit trail sees it.
+    assert_eq!(
+        count(
+            &client,
+            "SELECT sum(deferrals)::bigint FROM outpost.messages WHERE attempts = 0"
+        )
+        .await,
+        45
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.message_status WHERE deferrals = 1"
+        )
+        .await,
+        45
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,7 +278,7 @@ async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
         env(
             &url,
             &[
-                ("OUTPOST__DISPATCH__BREAKER_THRESHOLD", "3"),
+                ("OUTPOST__DISPATCH__BREAKER_MIN_CALLS", "3"),
                 ("OUTPOST__DISPATCH__BREAKER_OPEN", "1h"),
                 ("OUTPOST__EMAIL__FALLBACK", "console"),
                 ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "1"),
@@ -283,4 +307,109 @@ async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
     let noted = count(&client, "SELECT count(*) FROM outpost.attempts WHERE note LIKE 'sendgrid circuit open; sent through the fallback console%'").await;
     assert_eq!(noted, 20, "every message sent by the fallback says so");
     assert_eq!(count(&client, "SELECT count(*) FROM outpost.attempts WHERE provider = 'sendgrid' AND outcome = 'retry'").await, requests.load(Ordering::SeqCst) as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_failing_half_the_time_keeps_its_circuit_closed() {
+    let (url, requests) = chaos(Fault::Coin).await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body, max_attempts)
+             SELECT 'email', 'u' || g || '@example.com', 'Coin', 'x', 40 FROM generate_series(1, 1000) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    // The breaker's settings are the defaults.
+    run_until_done(
+        &db,
+        env(
+            &url,
+            &[
+                ("OUTPOST__RETRY__BASE", "10ms"),
+                ("OUTPOST__RETRY__CAP", "20ms"),
+            ],
+        ),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE status = 'sent'"
+        )
+        .await,
+        1000
+    );
+    let failures = count(
+        &client,
+        "SELECT count(*) FROM outpost.attempts WHERE outcome = 'retry'",
+    )
+    .await;
+    assert!(failures > 500, "the coin failed only {failures} times");
+    // Bunched failures (20 and more in a row in completion order) never
+    // opened the circuit: nothing was deferred.
+    assert_eq!(
+        count(
+            &client,
+            "SELECT coalesce(sum(deferrals), 0)::bigint FROM outpost.messages"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE last_error LIKE 'circuit open%'"
+        )
+        .await,
+        0
+    );
+    assert!(requests.load(Ordering::SeqCst) >= 1000 + failures as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_failing_every_call_opens_its_circuit_with_the_defaults() {
+    let (url, requests) = chaos(Fault::AlwaysFail).await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    insert(&client, 300).await;
+    let config = db.config_env(env(
+        &url,
+        &[
+            ("OUTPOST__RETRY__BASE", "10ms"),
+            ("OUTPOST__RETRY__CAP", "20ms"),
+        ],
+    ));
+    let (channels, _) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "faults");
+    let stop = CancellationToken::new();
+    let runner = tokio::spawn(outpost::dispatch::runner::run(
+        d,
+        Arc::new(tokio::sync::Notify::new()),
+        stop.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(
+        &client,
+        "SELECT coalesce(sum(deferrals), 0)::bigint FROM outpost.messages",
+    )
+    .await
+        < 100
+    {
+        assert!(Instant::now() < deadline, "the circuit never opened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    runner.await.unwrap();
+    // Opened after the minimum number of calls (40), all failed; the calls
+    // already in flight then (at most the e-mail limit, 32) finished.
+    let made = requests.load(Ordering::SeqCst);
+    assert!((40..=40 + 32).contains(&made), "{made} requests");
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.attempts").await,
+        made as i64
+    );
 }

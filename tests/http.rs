@@ -35,6 +35,11 @@ struct Server {
 }
 
 async fn start(body_limit: &str) -> Server {
+    start_with(&[("OUTPOST__HTTP__BODY_LIMIT", body_limit)]).await
+}
+
+/// A server with `overrides` of the configuration (`[http]` limits and timeouts).
+async fn start_with(overrides: &[(&str, &str)]) -> Server {
     outpost::tls::install_crypto_provider();
     let db = TestDb::new().await;
     let rng = SystemRandom::new();
@@ -42,14 +47,15 @@ async fn start(body_limit: &str) -> Server {
     let key =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
     let public_key = p256_spki_base64(key.public_key().as_ref());
-    let config = db.config(&[
+    let mut settings = vec![
         ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", USER),
         ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", PASSWORD),
         ("OUTPOST__WEBHOOKS__SENDGRID_PUBLIC_KEY", &public_key),
         ("OUTPOST__TWILIO__AUTH_TOKEN", TWILIO_TOKEN),
         ("OUTPOST__TWILIO__PUBLIC_URL", PUBLIC_URL),
-        ("OUTPOST__HTTP__BODY_LIMIT", body_limit),
-    ]);
+    ];
+    settings.extend_from_slice(overrides);
+    let config = db.config(&settings);
     let pool = outpost::db::pool(&db.url, 4).unwrap();
     let heartbeat = Arc::new(outpost::dispatch::Heartbeat::default());
     heartbeat.beat();
@@ -59,11 +65,12 @@ async fn start(body_limit: &str) -> Server {
         Arc::new(Metrics::new()),
         Some(heartbeat.clone()),
     );
-    let app = router(state, config.http.body_limit, config.http.request_timeout);
+    let app = router(state, config.http.request_timeout);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
-    tokio::spawn(serve(listener, app, stop.clone()));
+    let limits = outpost::http::server::Limits::from(&config.http);
+    tokio::spawn(serve(listener, app, limits, stop.clone()));
     Server {
         url,
         db,
@@ -792,4 +799,482 @@ async fn invalid_utf8_in_a_utf8_field_is_stored_readably() {
     )
     .await;
     assert_eq!(subject, "Bad \u{fffd}\u{fffd} bytes \u{fffd}");
+}
+
+/// Reads from `socket` until it is closed by the server (EOF or reset), or
+/// `within` passes; true when it was closed.
+async fn closed_within(socket: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn connect(server: &Server) -> tokio::net::TcpStream {
+    let address = server.url.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address).await.unwrap()
+}
+
+#[tokio::test]
+async fn half_open_connections_are_closed_and_health_still_answers() {
+    use tokio::io::AsyncWriteExt;
+    let server = start_with(&[
+        ("OUTPOST__HTTP__MAX_CONNECTIONS", "50"),
+        ("OUTPOST__HTTP__HEADER_TIMEOUT", "1s"),
+        ("OUTPOST__HTTP__KEEP_ALIVE_TIMEOUT", "1s"),
+    ])
+    .await;
+    // 300 clients that send part of a request header and stop.
+    let mut sockets = Vec::new();
+    for _ in 0..300 {
+        let mut socket = connect(&server).await;
+        socket
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        sockets.push(socket);
+    }
+    let started = std::time::Instant::now();
+    let health = reqwest::Client::new()
+        .get(format!("{}/healthz", server.url))
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    eprintln!("/healthz answered after {:?}", started.elapsed());
+    // Every half-open socket is closed by the server (6 rounds of 50 × 1 s).
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        assert!(
+            closed_within(socket, std::time::Duration::from_secs(20)).await,
+            "half-open socket {i} was never closed"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn idle_keep_alive_and_slow_headers_have_their_own_timeouts() {
+    use tokio::io::AsyncWriteExt;
+    let second = std::time::Duration::from_secs(1);
+    // An idle keep-alive connection is closed after keep_alive_timeout.
+    let server = start_with(&[
+        ("OUTPOST__HTTP__HEADER_TIMEOUT", "60s"),
+        ("OUTPOST__HTTP__KEEP_ALIVE_TIMEOUT", "1s"),
+    ])
+    .await;
+    let mut socket = connect(&server).await;
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut socket, &mut answer)
+        .await
+        .unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    assert!(closed_within(&mut socket, 4 * second).await);
+    // Headers that never complete are cut after header_timeout.
+    let server = start_with(&[
+        ("OUTPOST__HTTP__HEADER_TIMEOUT", "1s"),
+        ("OUTPOST__HTTP__KEEP_ALIVE_TIMEOUT", "60s"),
+    ])
+    .await;
+    let mut socket = connect(&server).await;
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut socket, 4 * second).await);
+}
+
+#[tokio::test]
+async fn an_unauthenticated_post_is_refused_before_its_body_is_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start("31457280").await;
+    let mut socket = connect(&server).await;
+    // Announces 30 MB and sends none of it.
+    socket
+        .write_all(
+            b"POST /inbound/sendgrid HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: multipart/form-data; boundary=xYzZY\r\n\
+              Content-Length: 30000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        socket.read_exact(&mut answer),
+    )
+    .await
+    .expect("no answer before the body: the body is read before authentication")
+    .unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 401");
+}
+
+#[tokio::test]
+async fn signed_callbacks_have_their_own_body_limit() {
+    let server = start("31457280").await;
+    let big = vec![b' '; 3 * 1024 * 1024];
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(&server.key, &now, &big);
+    assert_eq!(post_events(&server, &big, &now, Some(signature)).await, 413);
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/twilio/status", server.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    // A normal batch still goes through.
+    let body = serde_json::to_vec(&json!([{"event": "open", "sg_event_id": "small-1"}])).unwrap();
+    let signature = sign(&server.key, &now, &body);
+    assert_eq!(
+        post_events(&server, &body, &now, Some(signature)).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn bodies_in_flight_share_one_memory_budget() {
+    use tokio::io::AsyncWriteExt;
+    let server = start_with(&[
+        ("OUTPOST__HTTP__BODY_LIMIT", "40000"),
+        ("OUTPOST__HTTP__WEBHOOK_BODY_LIMIT", "20000"),
+        ("OUTPOST__HTTP__BODY_MEMORY", "50000"),
+    ])
+    .await;
+    let mut parts = parsed_mode("<budget@example.com>", b"Budget", "UTF-8");
+    parts.push(("html", None, vec![b'x'; 30000]));
+    let body = multipart(&borrow(&parts), "\r\n");
+    assert!(body.len() > 25000 && body.len() <= 40000);
+    // A slow client holds 30+ KB of the 50 KB budget...
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let mut slow = connect(&server).await;
+    slow.write_all(
+        format!(
+            "POST /inbound/sendgrid HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {credentials}\r\n\
+             Content-Type: multipart/form-data; boundary=xYzZY\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    slow.write_all(&body[..100]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // ...so a second body that large is refused at once, and stores nothing.
+    let refused = post_inbound(&server, body.clone(), Some((USER, PASSWORD))).await;
+    assert_eq!(refused.status(), 503);
+    let client = server.db.client().await;
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        0
+    );
+    // When the slow client goes away, its share comes back.
+    drop(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stored = post_inbound(&server, body, Some((USER, PASSWORD))).await;
+    assert_eq!(stored.status(), 200);
+}
+
+#[tokio::test]
+async fn nul_bytes_are_stored_replaced_and_noted() {
+    let server = start("31457280").await;
+    let client = server.db.client().await;
+    // Raw mode: the exact bytes are kept, the text has U+FFFD.
+    let mime = b"Message-ID: <nul-raw@example.com>\r\nFrom: a@example.com\r\nSubject: bad\0subject\r\n\r\nbody\0with NUL\r\n";
+    let parts: Vec<Part<'_>> = vec![
+        ("email", None, mime.as_slice()),
+        (
+            "envelope",
+            None,
+            br#"{"to":["x\u0000@inbound.test"],"from":"a@example.com"}"#,
+        ),
+    ];
+    let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let row = client
+        .query_one(
+            "SELECT subject, text_body, raw_bytes, note, envelope->'to'->>0 FROM outpost.inbound_emails",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "bad\u{FFFD}subject");
+    assert!(row.get::<_, String>(1).starts_with("body\u{FFFD}with NUL"));
+    assert_eq!(row.get::<_, Vec<u8>>(2), mime.to_vec());
+    let note: String = row.get(3);
+    assert!(
+        note.contains("subject") && note.contains("text") && note.contains("envelope"),
+        "{note}"
+    );
+    assert_eq!(row.get::<_, String>(4), "x\u{FFFD}@inbound.test");
+
+    // Parsed mode: the same, field by field.
+    let mut parsed = parsed_mode("<nul-parsed@example.com>", b"sub\0ject", "UTF-8");
+    for part in parsed.iter_mut().filter(|p| p.0 == "spam_report") {
+        part.2 = b"report\0".to_vec();
+    }
+    let response = post_inbound(
+        &server,
+        multipart(&borrow(&parsed), "\r\n"),
+        Some((USER, PASSWORD)),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let note: String = client
+        .query_one(
+            "SELECT note FROM outpost.inbound_emails WHERE message_id = '<nul-parsed@example.com>'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        note.contains("subject") && note.contains("spam_report"),
+        "{note}"
+    );
+
+    // A signed event batch with one NUL: every event is stored.
+    let body = br#"[{"event":"open","sg_event_id":"nul-1","useragent":"x\u0000y"},{"event":"open","sg_event_id":"nul-2"}]"#;
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(&server.key, &now, body);
+    assert_eq!(post_events(&server, body, &now, Some(signature)).await, 200);
+    let events = client
+        .query(
+            "SELECT provider_event_id, payload->>'useragent', note FROM outpost.events ORDER BY provider_event_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[0].get::<_, Option<String>>(1).as_deref(),
+        Some("x\u{FFFD}y")
+    );
+    assert!(events[0].get::<_, Option<String>>(2).is_some());
+    assert!(events[1].get::<_, Option<String>>(2).is_none());
+
+    // A Twilio callback with a NUL in a parameter.
+    let params = [
+        ("MessageSid", "SMnul"),
+        ("MessageStatus", "delivered"),
+        ("To", "+3538612\u{0}34567"),
+    ];
+    assert_eq!(
+        post_twilio(&server, "/webhooks/twilio/status", &params, TWILIO_TOKEN).await,
+        200
+    );
+    let note: Option<String> = client
+        .query_one(
+            "SELECT note FROM outpost.events WHERE provider = 'twilio'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(note.is_some());
+}
+
+#[tokio::test]
+async fn a_reused_message_id_with_other_content_is_a_different_mail() {
+    let server = start("31457280").await;
+    let first = parsed_mode("<reused@example.com>", b"First mail", "UTF-8");
+    let second = parsed_mode("<reused@example.com>", b"Another mail", "UTF-8");
+    for parts in [&first, &second, &first, &second] {
+        let response = post_inbound(
+            &server,
+            multipart(&borrow(parts), "\r\n"),
+            Some((USER, PASSWORD)),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+    }
+    let client = server.db.client().await;
+    let subjects: Vec<String> = client
+        .query(
+            "SELECT subject FROM outpost.inbound_emails ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(subjects, ["First mail", "Another mail"]);
+}
+
+#[tokio::test]
+async fn events_without_an_event_id_are_stored_once() {
+    let server = start("31457280").await;
+    let body = serde_json::to_vec(&json!([
+        {"email": "a@example.com", "event": "open", "timestamp": 1764000000},
+        {"email": "a@example.com", "event": "click", "url": "https://x.test", "timestamp": 1764000001},
+    ]))
+    .unwrap();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(&server.key, &now, &body);
+    for _ in 0..3 {
+        assert_eq!(
+            post_events(&server, &body, &now, Some(signature.clone())).await,
+            200
+        );
+    }
+    let client = server.db.client().await;
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM outpost.events").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn info_logs_carry_ids_and_counts_but_no_addresses() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO outpost.suppressions (family, address, reason) VALUES ('email', 'gone@example.com', 'bounced')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let suppressed = db.email(&client, "Gone <gone@example.com>").await;
+    let invalid = db.email(&client, "not an address@example.com").await;
+    let mut cc = NewMessage::new(Kind::Email);
+    cc.to_address = Some("ok@example.com".into());
+    cc.subject = Some("s".into());
+    cc.body = Some("b".into());
+    cc.options = json!({"cc": "Bad Cc <+353861234567 cc@example.com>"});
+    let cc = enqueue(&client, &cc).await.unwrap();
+    let port = common::free_port();
+    let env: Vec<(String, String)> = [
+        ("OUTPOST__LOG__LEVEL", "info"),
+        ("OUTPOST__HTTP__LISTEN", &format!("127.0.0.1:{port}")),
+        ("OUTPOST__WEBHOOKS__INBOUND_USERNAME", USER),
+        ("OUTPOST__WEBHOOKS__INBOUND_PASSWORD", PASSWORD),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("outpost.log");
+    let daemon = common::daemon::start_logged(&db.url, &env, &log);
+    common::daemon::settled(&client, &[suppressed.0, invalid.0, cc.0]).await;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut answered = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(answered);
+    let parts = parsed_mode("<logs@example.com>", b"Hello", "UTF-8");
+    let response = reqwest::Client::new()
+        .post(format!("{url}/inbound/sendgrid"))
+        .header("content-type", "multipart/form-data; boundary=xYzZY")
+        .basic_auth(USER, Some(PASSWORD))
+        .body(multipart(&borrow(&parts), "\r\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(daemon);
+    assert_eq!(common::row(&client, suppressed).await.0, "suppressed");
+    assert_eq!(common::row(&client, invalid).await.0, "failed");
+    assert_eq!(common::row(&client, cc).await.0, "failed");
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("inbound e-mail stored"), "{logs}");
+    assert!(logs.matches("attempt failed").count() >= 3, "{logs}");
+    for address in [
+        "gone@example.com",
+        "address@example.com",
+        "cc@example.com",
+        "353861234567",
+        "ann@example.com",
+        "reports@inbound",
+    ] {
+        assert!(
+            !logs.contains(address),
+            "{address} appears in the INFO logs:\n{logs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_that_arrive_before_the_outcome_are_applied_with_it() {
+    let server = start("31457280").await;
+    let client = server.db.client().await;
+    let mut sms = NewMessage::new(Kind::Sms);
+    sms.to_address = Some("+353861234567".into());
+    let sms = enqueue(&client, &sms).await.unwrap();
+    let mut email = NewMessage::new(Kind::Email);
+    email.to_address = Some("carol@example.com".into());
+    email.subject = Some("s".into());
+    email.body = Some("b".into());
+    let email = enqueue(&client, &email).await.unwrap();
+    let recorder = Recorder::accepting("rec");
+    let config = server.db.config(&[]);
+    let d = server.db.dispatcher(
+        &config,
+        Channels::with_default_for_all(recorder as Arc<dyn Channel>),
+        "w",
+    );
+    let claimed = d.claim(10, &Kind::ALL).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+
+    // The provider reports on both while their sends are still in flight.
+    let path = format!("/webhooks/twilio/status?outpost_id={}", sms.0);
+    let delivered = [("MessageSid", "SMearly"), ("MessageStatus", "delivered")];
+    assert_eq!(
+        post_twilio(&server, &path, &delivered, TWILIO_TOKEN).await,
+        200
+    );
+    let body = serde_json::to_vec(&json!([
+        {"email": "carol@example.com", "event": "bounce", "sg_event_id": "early-1", "outpost_id": email.to_string(), "reason": "550 5.1.1 no such user", "timestamp": 1764000000},
+    ]))
+    .unwrap();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(&server.key, &now, &body);
+    assert_eq!(
+        post_events(&server, &body, &now, Some(signature)).await,
+        200
+    );
+    assert_eq!(row(&client, sms).await.0, "sending");
+    assert_eq!(row(&client, email).await.0, "sending");
+
+    // The outcomes arrive: the events decide.
+    let outcomes = futures_util::future::join_all(claimed.into_iter().map(|m| d.deliver(m))).await;
+    assert_eq!(d.record(&outcomes).await.unwrap().applied, 2);
+    assert_eq!(row(&client, sms).await.0, "delivered");
+    let (status, _, error) = row(&client, email).await;
+    assert_eq!(status, "bounced");
+    assert!(error.unwrap().contains("550 5.1.1 no such user"));
+
+    // A retried callback is de-duplicated and changes nothing.
+    assert_eq!(
+        post_twilio(&server, &path, &delivered, TWILIO_TOKEN).await,
+        200
+    );
+    assert_eq!(row(&client, sms).await.0, "delivered");
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE pending_status IS NOT NULL"
+        )
+        .await,
+        0
+    );
 }

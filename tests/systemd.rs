@@ -32,6 +32,7 @@ fn the_unit_file_verifies() {
         "CapabilityBoundingSet=\n",
         "RestrictAddressFamilies=",
         "SystemCallFilter=@system-service",
+        "LimitNOFILE=65536",
     ] {
         assert!(unit.contains(required), "the unit lacks {required:?}");
     }

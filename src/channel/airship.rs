@@ -122,7 +122,9 @@ pub async fn push(
         }
         return Ok(delivery);
     }
-    Err(classify(status, retry_after, &body))
+    let mut error = classify(status, retry_after, &body);
+    error.message = crate::scrub::credentials(&error.message, &[app.master_secret.expose()]);
+    Err(error)
 }
 
 /// 400/401/403/406 and other 4xx are permanent (with Airship's `error` and

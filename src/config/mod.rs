@@ -18,8 +18,8 @@ pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use validate::{
-    Backend, Config, DispatchSettings, HttpSettings, PushApp, Relation, SmtpSettings,
-    TwilioSettings, Voice, WebhookSettings,
+    Backend, BreakerSettings, Config, DispatchSettings, HttpSettings, PushApp, Relation,
+    SmtpSettings, TwilioSettings, Voice, WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -78,8 +78,15 @@ pub struct HttpSection {
     pub enabled: bool,
     pub listen: String,
     pub body_limit: usize,
+    pub webhook_body_limit: usize,
+    pub body_memory: usize,
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,7 +138,10 @@ pub struct DispatchSection {
     pub rescue_interval: Duration,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
-    pub breaker_threshold: u32,
+    pub breaker_min_calls: u32,
+    pub breaker_failure_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub breaker_window: Duration,
     #[serde(with = "humantime_serde")]
     pub breaker_open: Duration,
     pub kind_concurrency: BTreeMap<String, usize>,
@@ -167,6 +177,7 @@ pub struct EmailSection {
     pub backend: String,
     pub fallback: String,
     pub from: String,
+    pub max_recipients: usize,
     pub smtp: SmtpSection,
     pub sendgrid: SendGridSection,
 }

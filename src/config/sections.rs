@@ -15,6 +15,48 @@ pub(super) fn positive(key: &str, value: Duration) -> Result<Duration, ConfigErr
     Ok(value)
 }
 
+/// A share between 0 (exclusive) and 1 (inclusive).
+pub(super) fn rate(key: &str, value: f64) -> Result<f64, ConfigError> {
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be above 0 and at most 1, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Body limits and the connection bound of `[http]`.
+pub(super) fn http_limits(http: &super::HttpSettings) -> Result<(), ConfigError> {
+    for (key, limit) in [
+        ("http.body_limit", http.body_limit),
+        ("http.webhook_body_limit", http.webhook_body_limit),
+    ] {
+        if limit < 1024 {
+            return Err(ConfigError::invalid(key, "must be at least 1024 bytes"));
+        }
+        if limit > http.body_memory {
+            return Err(ConfigError::invalid(
+                key,
+                "must not exceed http.body_memory (a body that large could never be read)",
+            ));
+        }
+    }
+    if http.body_memory > u32::MAX as usize {
+        return Err(ConfigError::invalid(
+            "http.body_memory",
+            "must be at most 4294967295 bytes",
+        ));
+    }
+    if http.max_connections == 0 {
+        return Err(ConfigError::invalid(
+            "http.max_connections",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
     let available: &[(&str, Backend)] = match kind {
         Kind::Email => &[

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::sections::{backend, housekeeping, positive, smtp, twilio};
+use super::sections::{self, backend, housekeeping, positive, smtp, twilio};
 use super::{ConfigError, RawConfig};
 use crate::dispatch::retry::RetryPolicy;
 use crate::message::Kind;
@@ -101,9 +101,20 @@ pub struct DispatchSettings {
     pub poll_interval: Duration,
     pub rescue_interval: Duration,
     pub shutdown_grace: Duration,
-    /// Transient failures in a row that open a provider's circuit (0: never).
-    pub breaker_threshold: u32,
-    pub breaker_open: Duration,
+    /// When a provider's circuit opens, and for how long.
+    pub breaker: BreakerSettings,
+}
+
+/// A provider's circuit opens when, among the calls of the last `window`
+/// (at least `min_calls` of them), the share of transient failures reaches
+/// `failure_rate`; it stays open for `open_for`, then one probe decides.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    /// 0 disables the breakers.
+    pub min_calls: u32,
+    pub failure_rate: f64,
+    pub window: Duration,
+    pub open_for: Duration,
 }
 
 /// The HTTP server, from `[http]`.
@@ -112,7 +123,17 @@ pub struct HttpSettings {
     pub enabled: bool,
     pub listen: std::net::SocketAddr,
     pub body_limit: usize,
+    /// Largest body of a signed provider callback (SendGrid events, Twilio).
+    pub webhook_body_limit: usize,
+    /// Most bytes all request bodies being read may hold together.
+    pub body_memory: usize,
     pub request_timeout: Duration,
+    /// Longest wait for a request's complete headers.
+    pub header_timeout: Duration,
+    /// Longest a connection may stay open with no request being handled.
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once; further ones wait in the backlog.
+    pub max_connections: usize,
 }
 
 /// Credentials and keys that authenticate inbound requests.
@@ -176,6 +197,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     pub template_fuel: u64,
     pub email_from: String,
+    /// Most recipients (to + cc + bcc) per e-mail.
+    pub email_max_recipients: usize,
     /// The e-mail backend used while the default's circuit is open.
     pub email_fallback: Option<Backend>,
     pub smtp: SmtpSettings,
@@ -252,8 +275,15 @@ impl Config {
             poll_interval: positive("dispatch.poll_interval", d.poll_interval)?,
             rescue_interval: positive("dispatch.rescue_interval", d.rescue_interval)?,
             shutdown_grace: d.shutdown_grace,
-            breaker_threshold: d.breaker_threshold,
-            breaker_open: positive("dispatch.breaker_open", d.breaker_open)?,
+            breaker: BreakerSettings {
+                min_calls: d.breaker_min_calls,
+                failure_rate: sections::rate(
+                    "dispatch.breaker_failure_rate",
+                    d.breaker_failure_rate,
+                )?,
+                window: positive("dispatch.breaker_window", d.breaker_window)?,
+                open_for: positive("dispatch.breaker_open", d.breaker_open)?,
+            },
         };
         if dispatch.lease <= dispatch.send_timeout {
             return Err(ConfigError::invalid(
@@ -286,6 +316,12 @@ impl Config {
 
         if raw.locale.default.trim().is_empty() {
             return Err(ConfigError::invalid("locale.default", "must not be empty"));
+        }
+        if raw.email.max_recipients == 0 {
+            return Err(ConfigError::invalid(
+                "email.max_recipients",
+                "must be at least 1",
+            ));
         }
         if raw.email.from.trim().is_empty() {
             return Err(ConfigError::invalid("email.from", "must not be empty"));
@@ -349,14 +385,14 @@ impl Config {
                 )
             })?,
             body_limit: h.body_limit,
+            webhook_body_limit: h.webhook_body_limit,
+            body_memory: h.body_memory,
             request_timeout: positive("http.request_timeout", h.request_timeout)?,
+            header_timeout: positive("http.header_timeout", h.header_timeout)?,
+            keep_alive_timeout: positive("http.keep_alive_timeout", h.keep_alive_timeout)?,
+            max_connections: h.max_connections,
         };
-        if http.body_limit < 1024 {
-            return Err(ConfigError::invalid(
-                "http.body_limit",
-                "must be at least 1024 bytes",
-            ));
-        }
+        super::sections::http_limits(&http)?;
         let w = &raw.webhooks;
         if w.inbound_username.is_empty() != w.inbound_password.is_empty() {
             return Err(ConfigError::invalid(
@@ -465,6 +501,7 @@ impl Config {
             templates_dir: PathBuf::from(&raw.templates.dir),
             template_fuel: raw.templates.fuel,
             email_from: raw.email.from.clone(),
+            email_max_recipients: raw.email.max_recipients,
             email_fallback,
             smtp,
             sendgrid_api_key: sendgrid.api_key.clone(),

@@ -35,6 +35,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0007", "audit_roles"),
     migration!("0008", "schedules_housekeeping"),
     migration!("0009", "attempts_trigger_cascade"),
+    migration!("0010", "delivery_truth"),
+    migration!("0011", "hardening"),
     migration!("0012", "consumer_cursors"),
 ];
 

@@ -13,6 +13,8 @@ pub const RESCUE: &str = include_str!("queries/rescue.sql");
 pub const EXPIRE: &str = include_str!("queries/expire.sql");
 /// Returns a stopping worker's unfinished messages to the queue.
 pub const RELEASE: &str = include_str!("queries/release.sql");
+/// Extends the leases of messages still in flight.
+pub const RENEW: &str = include_str!("queries/renew.sql");
 /// Inserts one message through `outpost.enqueue`.
 pub const ENQUEUE: &str = include_str!("queries/enqueue.sql");
 /// One message, for `outpost status ID`.

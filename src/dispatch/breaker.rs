@@ -1,16 +1,30 @@
-//! A circuit breaker per provider: after `threshold` transient failures in a
-//! row the provider is left alone for `open_for`; then one probe is let
-//! through, and its outcome closes or re-opens the circuit. While it is open
-//! the queue waits instead of burning attempts.
+//! A circuit breaker per provider, judged on the failure *rate*: among the
+//! calls of a sliding time window (kept as one-second buckets), once there are
+//! at least `min_calls` and the share of transient failures reaches
+//! `failure_rate`, the provider is left alone for `open_for`; then one probe
+//! is let through, and its outcome closes or re-opens the circuit. While it is
+//! open the queue waits instead of burning attempts. Judging a rate over many
+//! calls, rather than failures in a row in completion order, keeps a provider
+//! that fails at random some of the time from tripping it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::config::BreakerSettings;
+
+/// Calls of one second of the window.
 #[derive(Debug, Clone, Copy)]
+struct Bucket {
+    second: u64,
+    calls: u32,
+    failures: u32,
+}
+
+#[derive(Debug)]
 enum State {
     Closed {
-        failures: u32,
+        buckets: VecDeque<Bucket>,
     },
     Open {
         until: Instant,
@@ -31,19 +45,23 @@ pub enum Admit {
 
 #[derive(Debug)]
 pub struct Breakers {
-    threshold: u32,
-    open_for: Duration,
+    settings: BreakerSettings,
+    epoch: Instant,
     states: Mutex<HashMap<String, State>>,
 }
 
 impl Breakers {
-    /// `threshold` 0 disables the breakers.
-    pub fn new(threshold: u32, open_for: Duration) -> Self {
+    /// `settings.min_calls` 0 disables the breakers.
+    pub fn new(settings: BreakerSettings) -> Self {
         Self {
-            threshold,
-            open_for,
+            settings,
+            epoch: Instant::now(),
             states: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn enabled(&self) -> bool {
+        self.settings.min_calls > 0
     }
 
     fn with<T>(&self, provider: &str, f: impl FnOnce(&mut State) -> T) -> T {
@@ -53,15 +71,18 @@ impl Breakers {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = states
             .entry(provider.to_owned())
-            .or_insert(State::Closed { failures: 0 });
+            .or_insert_with(|| State::Closed {
+                buckets: VecDeque::new(),
+            });
         f(state)
     }
 
     pub fn admit(&self, provider: &str) -> Admit {
-        if self.threshold == 0 {
+        if !self.enabled() {
             return Admit::Yes;
         }
         let now = Instant::now();
+        let probe_wait = self.settings.open_for.min(Duration::from_secs(1));
         self.with(provider, |state| match *state {
             State::Closed { .. } => Admit::Yes,
             State::Open { until } if now >= until => {
@@ -72,52 +93,79 @@ impl Breakers {
                 retry_in: until - now,
             },
             State::HalfOpen => Admit::No {
-                retry_in: self.open_for.min(Duration::from_secs(1)),
+                retry_in: probe_wait,
             },
         })
     }
 
     /// The provider answered (accepted, or refused for a reason of the message's own).
     pub fn success(&self, provider: &str) {
-        if self.threshold > 0 {
-            self.with(provider, |state| *state = State::Closed { failures: 0 });
-        }
+        self.outcome(provider, false);
     }
 
     /// The provider failed transiently (5xx, 429, timeout, connection error).
     pub fn failure(&self, provider: &str) {
-        if self.threshold == 0 {
+        self.outcome(provider, true);
+    }
+
+    fn outcome(&self, provider: &str, failed: bool) {
+        if !self.enabled() {
             return;
         }
-        let open_for = self.open_for;
-        let threshold = self.threshold;
+        let now = Instant::now();
+        let second = now.duration_since(self.epoch).as_secs();
+        let window = self.settings.window.as_secs().max(1);
+        let BreakerSettings {
+            min_calls,
+            failure_rate,
+            open_for,
+            ..
+        } = self.settings;
         self.with(provider, |state| {
-            *state = match *state {
-                State::Closed { failures } if failures + 1 < threshold => State::Closed { failures: failures + 1 },
-                _ => {
-                    tracing::warn!(provider, open_for = ?open_for, "circuit open: provider keeps failing");
-                    State::Open { until: Instant::now() + open_for }
+            let open = match state {
+                // The probe decides.
+                State::HalfOpen => failed,
+                // A call that began before the circuit opened: already judged.
+                State::Open { .. } => return,
+                State::Closed { buckets } => {
+                    while buckets
+                        .front()
+                        .is_some_and(|b| b.second + window <= second)
+                    {
+                        buckets.pop_front();
+                    }
+                    match buckets.back_mut() {
+                        Some(b) if b.second == second => {
+                            b.calls += 1;
+                            b.failures += u32::from(failed);
+                        }
+                        _ => buckets.push_back(Bucket {
+                            second,
+                            calls: 1,
+                            failures: u32::from(failed),
+                        }),
+                    }
+                    let (calls, failures) = buckets
+                        .iter()
+                        .fold((0u32, 0u32), |(c, f), b| (c + b.calls, f + b.failures));
+                    failed
+                        && calls >= min_calls
+                        && f64::from(failures) >= failure_rate * f64::from(calls)
                 }
             };
+            *state = if open {
+                tracing::warn!(provider, open_for = ?open_for, "circuit open: provider keeps failing");
+                State::Open {
+                    until: now + open_for,
+                }
+            } else if matches!(state, State::HalfOpen) {
+                State::Closed {
+                    buckets: VecDeque::new(),
+                }
+            } else {
+                return;
+            };
         });
-    }
-
-    /// Whether the provider's circuit is open now.
-    pub fn is_open(&self, provider: &str) -> bool {
-        matches!(self.admit_peek(provider), Admit::No { .. })
-    }
-
-    fn admit_peek(&self, provider: &str) -> Admit {
-        if self.threshold == 0 {
-            return Admit::Yes;
-        }
-        let now = Instant::now();
-        self.with(provider, |state| match *state {
-            State::Open { until } if now < until => Admit::No {
-                retry_in: until - now,
-            },
-            _ => Admit::Yes,
-        })
     }
 }
 
@@ -125,10 +173,20 @@ impl Breakers {
 mod tests {
     use super::*;
 
+    fn breakers(min_calls: u32, failure_rate: f64, open_for: Duration) -> Breakers {
+        Breakers::new(BreakerSettings {
+            min_calls,
+            failure_rate,
+            window: Duration::from_secs(60),
+            open_for,
+        })
+    }
+
     #[test]
-    fn opens_after_the_threshold_and_probes_once() {
-        let b = Breakers::new(3, Duration::from_millis(50));
-        for _ in 0..2 {
+    fn opens_at_the_failure_rate_and_probes_once() {
+        let b = breakers(4, 0.75, Duration::from_millis(50));
+        // Three failures of three calls: below the minimum number of calls.
+        for _ in 0..3 {
             assert_eq!(b.admit("p"), Admit::Yes);
             b.failure("p");
         }
@@ -151,8 +209,29 @@ mod tests {
         assert_eq!(b.admit("p"), Admit::Yes);
         b.success("p");
         assert_eq!(b.admit("p"), Admit::Yes);
-        assert_eq!(b.admit("p"), Admit::Yes, "closed again");
-        let off = Breakers::new(0, Duration::from_secs(1));
+        b.failure("p");
+        assert_eq!(
+            b.admit("p"),
+            Admit::Yes,
+            "closed again, with a fresh window"
+        );
+    }
+
+    #[test]
+    fn alternating_failures_below_the_rate_never_open() {
+        let b = breakers(4, 0.75, Duration::from_secs(60));
+        for _ in 0..1000 {
+            b.failure("p");
+            b.failure("p");
+            b.success("p");
+            b.success("p");
+        }
+        assert_eq!(b.admit("p"), Admit::Yes);
+    }
+
+    #[test]
+    fn min_calls_zero_disables_it() {
+        let off = breakers(0, 0.5, Duration::from_secs(1));
         for _ in 0..10 {
             off.failure("p");
         }

@@ -1,7 +1,8 @@
 //! Claiming: one statement takes a batch of due messages with SKIP LOCKED,
-//! leases them to this worker and commits before anything is sent.
+//! at most as many of each kind as that kind can start sending now, leases
+//! them to this worker and commits before anything is sent.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
@@ -9,31 +10,50 @@ use tokio_postgres::Row;
 use crate::db::DbError;
 use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
 
-/// Claims up to `limit` due messages of `kinds` for `worker`.
+/// Claims for `worker` up to `limit` due messages in all, and of each kind in
+/// `per_kind` at most its count.
 pub async fn claim(
     pool: &Pool,
     sql: &str,
     worker: &str,
     lease: Duration,
     limit: u32,
-    kinds: &[Kind],
+    per_kind: &[(Kind, u32)],
 ) -> Result<Vec<ClaimedMessage>, DbError> {
-    if limit == 0 || kinds.is_empty() {
+    let per_kind: Vec<(Kind, u32)> = per_kind
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (*k, (*n).min(limit)))
+        .collect();
+    if limit == 0 || per_kind.is_empty() {
         return Ok(Vec::new());
     }
-    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let kinds: Vec<&str> = per_kind.iter().map(|(k, _)| k.as_str()).collect();
+    let counts: Vec<i32> = per_kind
+        .iter()
+        .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
+        .collect();
     let client = pool.get().await?;
     let statement = client.prepare_cached(sql).await?;
+    // Measured before the statement is sent, so never later than the
+    // database's own `now() + lease`.
+    let lease_deadline = Instant::now() + lease;
     let rows = client
         .query(
             &statement,
-            &[&i64::from(limit), &worker, &lease.as_secs_f64(), &kinds],
+            &[
+                &i64::from(limit),
+                &worker,
+                &lease.as_secs_f64(),
+                &kinds,
+                &counts,
+            ],
         )
         .await?;
-    Ok(rows.iter().map(decode).collect())
+    Ok(rows.iter().map(|r| decode(r, lease_deadline)).collect())
 }
 
-fn decode(row: &Row) -> ClaimedMessage {
+fn decode(row: &Row, lease_deadline: Instant) -> ClaimedMessage {
     let kind: &str = row.get("kind");
     let recipient = row
         .get::<_, Option<String>>("r_user_id")
@@ -68,5 +88,6 @@ fn decode(row: &Row) -> ClaimedMessage {
         created_at: row.get("created_at"),
         recipient,
         suppressed: row.get("suppressed"),
+        lease_deadline,
     }
 }

@@ -4,9 +4,11 @@
 //! policy.
 
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 use chrono::Utc;
 use futures_util::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::Dispatcher;
@@ -16,12 +18,46 @@ use super::retry::{Decision, Failure};
 use crate::channel::{Envelope, SendError};
 use crate::message::{ClaimedMessage, Status};
 use crate::recipient;
+use crate::suppression::{self, Verdict};
+
+/// What the caller says just before a send begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Send now.
+    Go,
+    /// The worker is stopping: nothing is sent and the message comes back.
+    Stopping,
+    /// This worker's lease has run out or was lost: nothing is sent.
+    LeaseLost,
+}
 
 impl Dispatcher {
-    /// Delivers one claimed message and decides its outcome. Never fails:
-    /// every problem becomes the outcome's error.
+    /// Delivers one claimed message and decides its outcome, waiting for a
+    /// send slot of its kind if there is none free. Never fails: every
+    /// problem becomes the outcome's error.
     pub async fn deliver(&self, message: ClaimedMessage) -> Outcome {
-        match self.deliver_with(message, |_| true).await {
+        self.deliver_startable(message, None).await
+    }
+
+    /// As [`Dispatcher::deliver`], with the kind's send slot already taken
+    /// (`None`: wait for one). A send whose lease has run out by the time it
+    /// could begin is not made: the message goes back to the queue unsent,
+    /// if it is still this worker's.
+    pub async fn deliver_startable(
+        &self,
+        message: ClaimedMessage,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Outcome {
+        let deadline = message.lease_deadline;
+        let margin = self.lease_margin();
+        let on_start = move |_| {
+            if Instant::now() + margin >= deadline {
+                Start::LeaseLost
+            } else {
+                Start::Go
+            }
+        };
+        match self.deliver_with(message, slot, on_start).await {
             Ok(outcome) => outcome,
             Err(message) => self.finish(
                 &message,
@@ -32,13 +68,16 @@ impl Dispatcher {
         }
     }
 
-    /// As [`Dispatcher::deliver`], asking `on_start` just before the provider
-    /// call; if it answers false (the worker is stopping) nothing is sent and
-    /// the message comes back unsent.
+    /// Delivers with `slot` (or after waiting for one), asking `on_start`
+    /// just before the provider call. If it answers [`Start::Stopping`]
+    /// nothing is sent and the message comes back unsent; if
+    /// [`Start::LeaseLost`], nothing is sent and the outcome hands the
+    /// message back to the queue with its attempt refunded.
     pub async fn deliver_with(
         &self,
         message: ClaimedMessage,
-        on_start: impl FnOnce(chrono::DateTime<Utc>) -> bool + Send,
+        slot: Option<OwnedSemaphorePermit>,
+        on_start: impl FnOnce(chrono::DateTime<Utc>) -> Start + Send,
     ) -> Result<Outcome, ClaimedMessage> {
         let span = tracing::info_span!(
             "message",
@@ -47,7 +86,7 @@ impl Dispatcher {
             attempt = message.attempt,
             provider = tracing::field::Empty,
         );
-        self.deliver_in_span(message, on_start)
+        self.deliver_in_span(message, slot, on_start)
             .instrument(span)
             .await
     }
@@ -55,7 +94,8 @@ impl Dispatcher {
     async fn deliver_in_span(
         &self,
         message: ClaimedMessage,
-        on_start: impl FnOnce(chrono::DateTime<Utc>) -> bool + Send,
+        slot: Option<OwnedSemaphorePermit>,
+        on_start: impl FnOnce(chrono::DateTime<Utc>) -> Start + Send,
     ) -> Result<Outcome, ClaimedMessage> {
         let started_at = Utc::now();
         let resolved = match recipient::resolve(&message, &self.recipients, &self.default_locale) {
@@ -69,15 +109,24 @@ impl Dispatcher {
                 ));
             }
         };
-        if message.suppressed {
-            let error = SendError::permanent(format!(
-                "{} is on the suppression list (outpost.suppressions); not sent",
-                resolved.to
-            ));
-            let mut outcome = self.finish(&message, None, Err(error), started_at);
-            outcome.status = Status::Suppressed;
-            return Ok(outcome);
-        }
+        let suppression_note = match suppression::verdict(&message, &resolved.to) {
+            Verdict::Clear => None,
+            Verdict::All => {
+                let error = SendError::permanent(
+                    "every recipient is on the suppression list (outpost.suppressions); not sent",
+                );
+                let mut outcome = self.finish(&message, None, Err(error), started_at);
+                outcome.status = Status::Suppressed;
+                outcome.note = Some(format!("suppressed: {}", message.suppressed.join(", ")));
+                return Ok(outcome);
+            }
+            Verdict::Some(dropped) => Some(format!(
+                "not sent to {} suppressed recipient{}: {}",
+                dropped.len(),
+                if dropped.len() == 1 { "" } else { "s" },
+                dropped.join(", ")
+            )),
+        };
         let mut channel = match self
             .channels
             .pick(message.kind, message.provider.as_deref())
@@ -92,9 +141,10 @@ impl Dispatcher {
                 ));
             }
         };
-        let _permit = match self.kind_limits.get(&message.kind) {
-            Some(limit) => limit.clone().acquire_owned().await.ok(),
-            None => None,
+        let _slot = match (slot, self.kind_limits.get(&message.kind)) {
+            (Some(slot), _) => Some(slot),
+            (None, Some(limit)) => limit.clone().acquire_owned().await.ok(),
+            (None, None) => None,
         };
         // Checked once a send slot is ours, right before sending: an open
         // circuit hands the message to the fallback, if any, else it waits.
@@ -121,8 +171,10 @@ impl Dispatcher {
         }
         tracing::Span::current().record("provider", channel.name());
         let started_at = Utc::now();
-        if !on_start(started_at) {
-            return Err(message);
+        match on_start(started_at) {
+            Start::Go => {}
+            Start::Stopping => return Err(message),
+            Start::LeaseLost => return Ok(self.lease_lost(&message, started_at)),
         }
         let envelope = Envelope {
             message,
@@ -150,13 +202,37 @@ impl Dispatcher {
             _ => self.breakers.success(channel.name()),
         }
         let mut outcome = self.finish(&envelope.message, Some(channel.name()), result, started_at);
-        if let Some(note) = failover_note {
+        for note in [suppression_note, failover_note].into_iter().flatten() {
             outcome.note = Some(match outcome.note {
                 Some(existing) => format!("{note}; {existing}"),
                 None => note,
             });
         }
         Ok(outcome)
+    }
+
+    /// The lease ran out (or was lost) before the send began: nothing was
+    /// sent, and the message goes back to the queue with its attempt given
+    /// back, if nobody has taken it over meanwhile.
+    fn lease_lost(&self, message: &ClaimedMessage, started_at: chrono::DateTime<Utc>) -> Outcome {
+        tracing::warn!("the lease ran out before the send began; not sent, handed back");
+        if let Some(metrics) = &self.metrics {
+            metrics.lease_lost(message.kind.as_str());
+        }
+        handed_back(
+            message,
+            "the lease ran out before the send began (worker stalled); not sent",
+            started_at,
+        )
+    }
+
+    /// Hands a claimed message back unsent (this process had no room for it).
+    pub(super) fn unsent(&self, message: &ClaimedMessage) -> Outcome {
+        handed_back(
+            message,
+            "claimed without a free send slot; handed back unsent",
+            Utc::now(),
+        )
     }
 
     /// The provider's circuit is open and there is no fallback: back to the
@@ -168,6 +244,9 @@ impl Dispatcher {
         retry_in: std::time::Duration,
         started_at: chrono::DateTime<Utc>,
     ) -> Outcome {
+        if let Some(metrics) = &self.metrics {
+            metrics.deferral(message.kind.as_str(), provider);
+        }
         let now = Utc::now();
         Outcome {
             id: message.id,
@@ -187,6 +266,7 @@ impl Dispatcher {
             note: None,
             segments: None,
             refund: true,
+            deferred: true,
             started_at,
             finished_at: now,
         }
@@ -213,6 +293,7 @@ impl Dispatcher {
             note: None,
             segments: None,
             refund: false,
+            deferred: false,
             started_at,
             finished_at,
         };
@@ -270,11 +351,37 @@ impl Dispatcher {
                 outcome.error = Some(reason);
             }
         }
+        // Addresses in errors (ours or a provider's reply) only at debug.
+        let error = outcome.error.as_deref().unwrap_or_default();
         tracing::info!(
             status = outcome.status.as_str(),
-            error = outcome.error.as_deref().unwrap_or_default(),
+            error = crate::scrub::addresses(error),
             "attempt failed"
         );
+        tracing::debug!(error, "attempt failed (unmasked)");
         outcome
+    }
+}
+
+/// The outcome that returns `message` to the queue at once, its attempt
+/// given back: nothing was sent.
+fn handed_back(message: &ClaimedMessage, why: &str, started_at: chrono::DateTime<Utc>) -> Outcome {
+    let now = Utc::now();
+    Outcome {
+        id: message.id,
+        attempt: message.attempt,
+        status: Status::Queued,
+        run_at: Some(now),
+        result: AttemptResult::Retry,
+        provider: None,
+        provider_code: None,
+        error: Some(why.to_owned()),
+        provider_message_id: None,
+        note: None,
+        segments: None,
+        refund: true,
+        deferred: false,
+        started_at,
+        finished_at: now,
     }
 }

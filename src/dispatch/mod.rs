@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use deadpool_postgres::Pool;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::channel::Channels;
 use crate::config::Config;
@@ -63,8 +63,18 @@ pub struct Rescued {
 #[derive(Debug, Clone, Copy)]
 pub struct Unfinished {
     pub id: MessageId,
+    /// The attempt this worker's claim began.
+    pub attempt: i32,
     /// When its send began; `None` if it never did.
     pub started_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// A claimed message with the send slot of its kind, ready to send at once.
+#[derive(Debug)]
+pub struct Startable {
+    pub message: ClaimedMessage,
+    /// `None` when its kind has no limit.
+    pub slot: Option<OwnedSemaphorePermit>,
 }
 
 const MAINTENANCE_BATCH: i64 = 1000;
@@ -89,10 +99,7 @@ impl Dispatcher {
             kind_limits,
             metrics: None,
             heartbeat: Arc::default(),
-            breakers: Breakers::new(
-                config.dispatch.breaker_threshold,
-                config.dispatch.breaker_open,
-            ),
+            breakers: Breakers::new(config.dispatch.breaker),
         }
     }
 
@@ -130,30 +137,129 @@ impl Dispatcher {
         &self.pool
     }
 
-    /// Kinds that have a free send slot right now.
-    pub fn kinds_with_capacity(&self) -> Vec<Kind> {
+    /// Each kind's free send slots right now (kinds with none left out).
+    pub fn free_slots(&self) -> Vec<(Kind, u32)> {
         Kind::ALL
             .into_iter()
-            .filter(|k| {
-                self.kind_limits
-                    .get(k)
-                    .is_some_and(|s| s.available_permits() > 0)
+            .map(|k| {
+                let free = self
+                    .kind_limits
+                    .get(&k)
+                    .map_or(self.settings.concurrency, |s| s.available_permits());
+                (k, u32::try_from(free).unwrap_or(u32::MAX))
             })
+            .filter(|(_, n)| *n > 0)
             .collect()
     }
 
-    /// Claims up to `limit` due messages of `kinds`.
+    /// The most sends of `kind` at once.
+    pub fn kind_limit(&self, kind: Kind) -> usize {
+        self.settings
+            .kind_concurrency
+            .get(&kind)
+            .copied()
+            .unwrap_or(self.settings.concurrency)
+    }
+
+    /// Claims up to `limit` due messages of `kinds`, without regard to free
+    /// send slots (for tests and tools that deliver what they claim themselves).
     #[tracing::instrument(skip(self, kinds), fields(worker = %self.worker))]
     pub async fn claim(&self, limit: u32, kinds: &[Kind]) -> Result<Vec<ClaimedMessage>, DbError> {
+        let per_kind: Vec<(Kind, u32)> = kinds.iter().map(|k| (*k, limit)).collect();
+        self.claim_per_kind(limit, &per_kind).await
+    }
+
+    async fn claim_per_kind(
+        &self,
+        limit: u32,
+        per_kind: &[(Kind, u32)],
+    ) -> Result<Vec<ClaimedMessage>, DbError> {
         claim::claim(
             &self.pool,
             &self.claim_sql,
             &self.worker,
             self.settings.lease,
             limit,
-            kinds,
+            per_kind,
         )
         .await
+    }
+
+    /// Claims only what can start sending now: of each kind in `per_kind` at
+    /// most its count (never more than its free send slots), `limit` in all.
+    /// Each message comes with its kind's send slot, so none waits for one
+    /// while its lease runs.
+    pub async fn claim_startable(
+        &self,
+        limit: u32,
+        per_kind: &[(Kind, u32)],
+    ) -> Result<Vec<Startable>, DbError> {
+        let per_kind: Vec<(Kind, u32)> = per_kind
+            .iter()
+            .map(|(k, n)| {
+                let free = self
+                    .kind_limits
+                    .get(k)
+                    .map_or(*n as usize, |s| s.available_permits());
+                (*k, (*n).min(u32::try_from(free).unwrap_or(u32::MAX)))
+            })
+            .collect();
+        let batch = self.claim_per_kind(limit, &per_kind).await?;
+        let mut startable = Vec::with_capacity(batch.len());
+        let mut unstartable = Vec::new();
+        for message in batch {
+            match self.kind_limits.get(&message.kind) {
+                None => startable.push(Startable {
+                    message,
+                    slot: None,
+                }),
+                Some(limit) => match limit.clone().try_acquire_owned() {
+                    Ok(slot) => startable.push(Startable {
+                        message,
+                        slot: Some(slot),
+                    }),
+                    // Taken meanwhile by a concurrent caller of this dispatcher.
+                    Err(_) => unstartable.push(Unfinished {
+                        id: message.id,
+                        attempt: message.attempt,
+                        started_at: None,
+                    }),
+                },
+            }
+        }
+        if !unstartable.is_empty() {
+            self.release(&unstartable).await?;
+        }
+        Ok(startable)
+    }
+
+    /// Extends this worker's leases on `in_flight` (id, attempt); returns the
+    /// ids still held.
+    pub async fn renew(
+        &self,
+        in_flight: &[(MessageId, i32)],
+    ) -> Result<std::collections::HashSet<MessageId>, DbError> {
+        let ids: Vec<i64> = in_flight.iter().map(|(id, _)| id.0).collect();
+        let attempts: Vec<i32> = in_flight.iter().map(|(_, a)| *a).collect();
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(statements::RENEW).await?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &self.worker,
+                    &ids,
+                    &attempts,
+                    &self.settings.lease.as_secs_f64(),
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| MessageId(r.get(0))).collect())
+    }
+
+    /// How close to its lease's end a send may still begin.
+    pub fn lease_margin(&self) -> std::time::Duration {
+        (self.settings.lease / 10).min(std::time::Duration::from_secs(1))
     }
 
     /// Records a batch of outcomes, each only while this worker holds its lease.
@@ -161,15 +267,20 @@ impl Dispatcher {
         outcome::record(&self.pool, &self.worker, outcomes).await
     }
 
-    /// One step: claim a batch, deliver it concurrently, record the outcomes.
-    /// Returns how many messages were claimed.
+    /// One step: claim what can be sent now (per kind, its free send slots),
+    /// deliver it concurrently, record the outcomes. Returns how many
+    /// messages were claimed.
     pub async fn run_once(&self) -> Result<usize, DbError> {
         let batch = self
-            .claim(self.settings.batch_size, &self.kinds_with_capacity())
+            .claim_startable(self.settings.batch_size, &self.free_slots())
             .await?;
         let claimed = batch.len();
-        let outcomes =
-            futures_util::future::join_all(batch.into_iter().map(|m| self.deliver(m))).await;
+        let outcomes = futures_util::future::join_all(
+            batch
+                .into_iter()
+                .map(|s| self.deliver_startable(s.message, s.slot)),
+        )
+        .await;
         self.record(&outcomes).await?;
         Ok(claimed)
     }
@@ -228,11 +339,12 @@ impl Dispatcher {
             .iter()
             .map(|u| u.started_at.unwrap_or_else(Utc::now))
             .collect();
+        let attempts: Vec<i32> = unfinished.iter().map(|u| u.attempt).collect();
         let client = self.pool.get().await?;
         let rows = client
             .query(
                 statements::RELEASE,
-                &[&self.worker, &ids, &started, &started_at],
+                &[&self.worker, &ids, &started, &started_at, &attempts],
             )
             .await?;
         Ok(rows.len())

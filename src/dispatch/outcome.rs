@@ -43,9 +43,13 @@ pub struct Outcome {
     pub note: Option<String>,
     /// SMS segments billed.
     pub segments: Option<i32>,
-    /// Nothing was sent (the provider's circuit was open): the attempt is
-    /// given back and no attempt row is written.
+    /// Nothing was sent (the provider's circuit was open, or the lease ran
+    /// out before the send began): the attempt is given back and no attempt
+    /// row is written.
     pub refund: bool,
+    /// Refunded because the provider's circuit was open: counted in the
+    /// message's `deferrals`.
+    pub deferred: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
 }
@@ -85,6 +89,7 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
     let notes: Vec<Option<&str>> = outcomes.iter().map(|o| o.note.as_deref()).collect();
     let segments: Vec<Option<i32>> = outcomes.iter().map(|o| o.segments).collect();
     let refunds: Vec<bool> = outcomes.iter().map(|o| o.refund).collect();
+    let deferred: Vec<bool> = outcomes.iter().map(|o| o.deferred).collect();
 
     let client = pool.get().await?;
     let statement = client.prepare_cached(statements::RECORD).await?;
@@ -107,6 +112,7 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
                 &notes,
                 &segments,
                 &refunds,
+                &deferred,
             ],
         )
         .await?;

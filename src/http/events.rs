@@ -1,27 +1,39 @@
 //! `POST /webhooks/sendgrid/events`: the Signed Event Webhook. The ECDSA
 //! signature over timestamp ‖ raw body and the timestamp's age are checked;
-//! every event is stored once (by `sg_event_id`) and delivered, bounce and
-//! dropped events move the message and feed the suppression list.
+//! every event is stored once (by `sg_event_id`, else by a digest of the
+//! event; NUL replaced and noted) and delivered, bounce and dropped events
+//! move the message and feed the suppression list.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::{AppState, reject};
+use sha2::{Digest, Sha256};
+
+use super::{AppState, body, reject};
 use crate::db::{DbError, statements};
+use crate::storable;
 
 const ENDPOINT: &str = "sendgrid_events";
 const SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
 const TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
 
-pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(reason) = verify(&state, &headers, &body) {
+pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let body = match body::read(&state.bodies, &headers, body, state.webhook_body_limit).await {
+        Ok(held) => held,
+        Err(e) => {
+            state.metrics.request(ENDPOINT, e.result());
+            return e.into_response();
+        }
+    };
+    let body = &body.bytes;
+    if let Err(reason) = verify(&state, &headers, body) {
         state.metrics.request(ENDPOINT, "forbidden");
         return reject(StatusCode::FORBIDDEN, reason);
     }
-    let events: Vec<Value> = match serde_json::from_slice(&body) {
+    let events: Vec<Value> = match serde_json::from_slice(body) {
         Ok(Value::Array(events)) => events,
         Ok(_) => {
             state.metrics.request(ENDPOINT, "invalid");
@@ -73,6 +85,18 @@ fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Stri
     Ok(())
 }
 
+/// The event's dedupe key: its `sg_event_id`, else a digest of the event
+/// itself (keys sorted), so a replayed batch stores it once.
+fn event_key(event: &Value) -> String {
+    match text(event, "sg_event_id") {
+        Some(id) => id.replace('\0', "\u{FFFD}"),
+        None => {
+            let canonical = serde_json::to_vec(event).unwrap_or_default();
+            format!("sha256:{}", hex::encode(Sha256::digest(&canonical)))
+        }
+    }
+}
+
 fn text<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
     event.get(key).and_then(|v| v.as_str())
 }
@@ -82,9 +106,13 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let mut new = 0;
-    for event in events {
+    for original in events {
+        let event_id = event_key(original);
+        let mut storable = original.clone();
+        let note = storable::json(&mut storable)
+            .then(|| "NUL characters replaced with U+FFFD in the payload".to_owned());
+        let event = &storable;
         let name = text(event, "event").unwrap_or("unknown");
-        let event_id = text(event, "sg_event_id");
         // sg_message_id = <X-Message-Id>.<filter suffix>
         let provider_id =
             text(event, "sg_message_id").map(|s| s.split('.').next().unwrap_or(s).to_owned());
@@ -112,6 +140,7 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
                     &name,
                     event,
                     &occurred,
+                    &note,
                 ],
             )
             .await?;

@@ -3,20 +3,21 @@
 //! transaction, announced with `NOTIFY outpost_inbound, '<id>'`, answered 200
 //! only after the commit; a retried delivery is stored once.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{AppState, reject};
+use super::{AppState, body, reject};
 use crate::db::{DbError, statements};
 use crate::inbound::{Form, FormFile, InboundEmail, parse};
 
 const ENDPOINT: &str = "inbound";
 
-pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    // From the headers alone, before a byte of the body is read.
     if !authorized(&state, &headers) {
         state.metrics.request(ENDPOINT, "unauthorized");
         return (
@@ -26,7 +27,14 @@ pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: B
         )
             .into_response();
     }
-    let form = match read_form(&headers, body).await {
+    let held = match body::read(&state.bodies, &headers, body, state.body_limit).await {
+        Ok(held) => held,
+        Err(e) => {
+            state.metrics.request(ENDPOINT, e.result());
+            return e.into_response();
+        }
+    };
+    let form = match read_form(&headers, held.bytes.clone()).await {
         Ok(form) => form,
         Err(reason) => {
             state.metrics.request(ENDPOINT, "invalid");
@@ -43,9 +51,11 @@ pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: B
     match store(&state, &email).await {
         Ok(Some(id)) => {
             state.metrics.request(ENDPOINT, "stored");
+            // Ids and counts only: addresses stay out of the logs.
             tracing::info!(
                 inbound_id = id,
-                from = email.from.as_deref().unwrap_or(""),
+                mode = email.mode,
+                attachments = email.attachments.len(),
                 "inbound e-mail stored"
             );
             (StatusCode::OK, format!("stored {id}\n")).into_response()
@@ -197,6 +207,8 @@ async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, Db
                 &email.spam_report,
                 &email.charsets,
                 &email.raw,
+                &email.raw_bytes,
+                &email.note,
             ],
         )
         .await?;

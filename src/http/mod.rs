@@ -1,16 +1,18 @@
 //! The HTTP side: SendGrid Inbound Parse, signed provider callbacks,
-//! health, readiness and metrics, behind body limits, timeouts and request logs.
+//! health, readiness and metrics, behind body limits, a shared body memory
+//! budget, connection limits, timeouts and request logs.
 
+pub mod body;
 pub mod events;
 pub mod health;
 pub mod inbound;
+pub mod server;
 pub mod twilio;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,6 +35,11 @@ pub struct AppState {
     pub heartbeat: Option<Arc<Heartbeat>>,
     /// A heartbeat older than this makes /readyz fail.
     pub stale_after: Duration,
+    /// Largest inbound mail body, and largest signed callback body.
+    pub body_limit: usize,
+    pub webhook_body_limit: usize,
+    /// The memory all bodies being read may hold together.
+    pub bodies: body::Budget,
 }
 
 impl AppState {
@@ -48,12 +55,16 @@ impl AppState {
             metrics,
             heartbeat,
             stale_after: (config.dispatch.poll_interval * 3).max(Duration::from_secs(10)),
+            body_limit: config.http.body_limit,
+            webhook_body_limit: config.http.webhook_body_limit,
+            bodies: body::Budget::new(config.http.body_memory),
         }
     }
 }
 
-/// The routes, with their limits.
-pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
+/// The routes, with their request timeout; each handler reads its body
+/// itself, after whatever it can check from the headers alone.
+pub fn router(state: AppState, timeout: Duration) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -61,7 +72,6 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         .route("/inbound/sendgrid", post(inbound::sendgrid))
         .route("/webhooks/sendgrid/events", post(events::sendgrid))
         .route("/webhooks/twilio/status", post(twilio::status))
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -74,15 +84,14 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown`.
+/// Serves `router` on `listener` within `limits` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: server::Limits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    server::serve(listener, router, limits, shutdown).await
 }
 
 /// A refusal with a plain-text reason.

@@ -2,14 +2,15 @@
 //! calls, checked against `X-Twilio-Signature`; delivered moves the message to
 //! `delivered`, undelivered and failed ones to `bounced` with the error code.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, reject};
+use super::{AppState, body, reject};
 use crate::db::{DbError, statements};
 use crate::signature::verify_twilio;
+use crate::storable;
 
 const ENDPOINT: &str = "twilio_status";
 
@@ -17,9 +18,16 @@ pub async fn status(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let body = match body::read(&state.bodies, &headers, body, state.webhook_body_limit).await {
+        Ok(held) => held,
+        Err(e) => {
+            state.metrics.request(ENDPOINT, e.result());
+            return e.into_response();
+        }
+    };
+    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body.bytes) {
         Ok(p) => p,
         Err(e) => {
             state.metrics.request(ENDPOINT, "invalid");
@@ -49,6 +57,12 @@ pub async fn status(
         state.metrics.request(ENDPOINT, "forbidden");
         return reject(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature");
     }
+    // Verified over the values as sent; stored with NUL replaced.
+    let mut params = params;
+    let nul = params.iter_mut().fold(false, |found, (k, v)| {
+        storable::text(k) | storable::text(v) | found
+    });
+    let note = nul.then(|| "NUL characters replaced with U+FFFD in the parameters".to_owned());
     let get = |name: &str| {
         params
             .iter()
@@ -80,7 +94,15 @@ pub async fn status(
         .map(|(k, v)| (k.clone(), v.clone().into()))
         .collect();
     let error_code = get("ErrorCode").filter(|c| !c.is_empty());
-    match apply(&state, outpost_id, sid, status, error_code, payload.into()).await {
+    let event = Callback {
+        outpost_id,
+        sid,
+        status,
+        error_code,
+        payload: payload.into(),
+        note,
+    };
+    match apply(&state, event).await {
         Ok(()) => {
             state.metrics.request(ENDPOINT, "stored");
             (StatusCode::OK, "").into_response()
@@ -96,14 +118,26 @@ pub async fn status(
     }
 }
 
-async fn apply(
-    state: &AppState,
+/// One verified callback, ready to store.
+struct Callback<'a> {
     outpost_id: Option<i64>,
-    sid: &str,
-    status: &str,
-    error_code: Option<&str>,
+    sid: &'a str,
+    status: &'a str,
+    error_code: Option<&'a str>,
     payload: serde_json::Value,
-) -> Result<(), DbError> {
+    /// What had to change to store it, if anything.
+    note: Option<String>,
+}
+
+async fn apply(state: &AppState, event: Callback<'_>) -> Result<(), DbError> {
+    let Callback {
+        outpost_id,
+        sid,
+        status,
+        error_code,
+        payload,
+        note,
+    } = event;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let message_id: Option<i64> = tx
@@ -122,6 +156,7 @@ async fn apply(
                 &status,
                 &payload,
                 &None::<chrono::DateTime<chrono::Utc>>,
+                &note,
             ],
         )
         .await?;

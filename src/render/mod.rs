@@ -322,9 +322,15 @@ fn html_formatter(
     }
 }
 
-/// Collapses whitespace (and so any CR/LF) into single spaces: a header line.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// A subject as a header line: trimmed, runs of spaces and tabs collapsed.
+/// A CR or LF inside is kept, so that the composer fails the message
+/// rather than folding what may be a header injection.
+pub fn one_line(text: &str) -> String {
+    text.trim()
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn template_error(dir: &Path, e: &minijinja::Error) -> RenderError {
@@ -419,7 +425,7 @@ fn install_gettext(env: &mut Environment<'static>, catalogs: &Arc<Catalogs>) {
 }
 
 /// Replaces `%(name)s` / `%(name)d` with keyword arguments (and the count).
-fn fill(mut text: String, kwargs: &Kwargs, n: Option<u64>) -> Result<String, minijinja::Error> {
+fn fill(text: String, kwargs: &Kwargs, n: Option<u64>) -> Result<String, minijinja::Error> {
     let mut values: Vec<(String, String)> = Vec::new();
     for key in kwargs.args() {
         let value: Value = kwargs.get(key)?;
@@ -431,12 +437,43 @@ fn fill(mut text: String, kwargs: &Kwargs, n: Option<u64>) -> Result<String, min
                 values.push((key.to_owned(), n.to_string()));
             }
         }
-        text = text.replace("%d", &n.to_string());
     }
-    for (key, value) in values {
-        text = text
-            .replace(&format!("%({key})s"), &value)
-            .replace(&format!("%({key})d"), &value);
+    Ok(substitute(&text, &values, n))
+}
+
+/// Fills placeholders in one pass over `text`: an inserted value is never
+/// scanned again, so a value that looks like a placeholder stays as written.
+/// Unknown placeholders are left as they are.
+fn substitute(text: &str, values: &[(String, String)], n: Option<u64>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let (Some(n), Some(after)) = (n, tail.strip_prefix("%d")) {
+            out.push_str(&n.to_string());
+            rest = after;
+            continue;
+        }
+        let named = tail.strip_prefix("%(").and_then(|inner| {
+            let close = inner.find(')')?;
+            let after = inner[close + 1..]
+                .strip_prefix('s')
+                .or_else(|| inner[close + 1..].strip_prefix('d'))?;
+            let (_, value) = values.iter().find(|(k, _)| k == &inner[..close])?;
+            Some((value, after))
+        });
+        match named {
+            Some((value, after)) => {
+                out.push_str(value);
+                rest = after;
+            }
+            None => {
+                out.push('%');
+                rest = &tail[1..];
+            }
+        }
     }
-    Ok(text)
+    out.push_str(rest);
+    out
 }

@@ -35,3 +35,39 @@ pub fn start(database_url: &str, fake: &str, extra: &[(&str, &str)]) -> Daemon {
     }
     Daemon(cmd.spawn().unwrap())
 }
+
+/// Starts `outpost run` on `database_url` with `env` (and housekeeping off),
+/// its stderr — the logs — written to `log`, for tests that read the logs.
+pub fn start_logged(database_url: &str, env: &[(String, String)], log: &std::path::Path) -> Daemon {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
+    cmd.arg("run")
+        .env_remove("RUST_LOG")
+        .env("DATABASE_URL", database_url)
+        .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
+        .env("OUTPOST__DISPATCH__POLL_INTERVAL", "200ms")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    Daemon(cmd.spawn().unwrap())
+}
+
+/// Waits up to 30 s until none of `ids` is queued or sending.
+pub async fn settled(client: &tokio_postgres::Client, ids: &[i64]) {
+    for _ in 0..300 {
+        let busy: i64 = client
+            .query_one(
+                "SELECT count(*) FROM outpost.messages WHERE id = ANY($1) AND status IN ('queued', 'sending')",
+                &[&ids],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if busy == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("messages {ids:?} were not delivered within 30 s");
+}

@@ -197,3 +197,38 @@ def test_without_any_connection_the_error_says_what_to_set(db_url: str) -> None:
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode != 0
     assert "OUTPOST_DATABASE_URL or DATABASE_URL" in out.stderr
+
+
+def test_the_application_role_is_enough(db_url: str, conn: psycopg.Connection[Any]) -> None:
+    """A login role with only outpost_app (migration 0007, 0011, 0012 grants)
+    can enqueue through every helper, read a status (the latest attempt from
+    outpost.message_status), cancel, and follow inbound e-mails and events."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from outpost.django.inbound import Consumer
+
+    login = f"outpost_py_app_{os.getpid()}"
+    conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE outpost_app")
+    try:
+        p = urlsplit(db_url)
+        url = urlunsplit((p.scheme, f"{login}@{p.hostname}:{p.port}", p.path, "", ""))
+        with psycopg.connect(url, autocommit=True) as app:
+            later = datetime.now(timezone.utc) + timedelta(days=1)
+            ids = [
+                outpost.send_simple_mail("App", "x", to_address="a@example.com", connection=app, run_at=later),
+                outpost.send_mail_template("welcome", to_user="42", connection=app, run_at=later),
+                tasks.send_phone_sms("42", "x", connection=app, run_at=later, priority=2),
+                tasks.make_phone_call("42", connection=app, run_at=later),
+                TwilioClient().send_sms("+353861234567", "en", "x", connection=app, run_at=later),
+            ]
+            assert all(isinstance(i, int) for i in ids)
+            st = outpost.status(ids[0], connection=app)
+            assert st is not None and st.status == "queued" and st.attempts == ()
+            assert outpost.cancel(ids[0], connection=app) == ids[0]
+            consumer = Consumer(f"app-{os.getpid()}", alias="default")
+            consumer.drain(app)  # reads inbound_emails and events, keeps its cursor
+            (cursors,) = app.execute("SELECT count(*) FROM outpost.consumer_cursors WHERE consumer = %s",
+                                     (consumer.consumer,)).fetchone()  # type: ignore[misc]
+            assert cursors == 2
+    finally:
+        conn.execute(f"DROP ROLE {login}")

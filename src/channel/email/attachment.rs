@@ -58,7 +58,7 @@ impl Header for PartHeader {
 }
 
 /// Checks a header name and value from an option; `reserved` names are refused.
-pub fn checked_header(
+fn checked_header(
     name: &str,
     value: &serde_json::Value,
     reserved: &[&str],

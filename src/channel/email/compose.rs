@@ -13,6 +13,7 @@ use super::attachment;
 use crate::channel::{Envelope, SendError};
 use crate::message::MessageId;
 use crate::render::RenderedEmail;
+use crate::suppression;
 
 pub use super::attachment::Attachment;
 
@@ -55,6 +56,52 @@ const RESERVED: [&str; 12] = [
     "mime-version",
     "sender",
 ];
+
+/// Headers that record a message's path or vouch for it: only servers on
+/// the way may add them.
+const TRACE_AND_AUTHENTICATION: [&str; 9] = [
+    "return-path",
+    "received",
+    "delivered-to",
+    "dkim-signature",
+    "domainkey-signature",
+    "authentication-results",
+    "received-spf",
+    "x-original-to",
+    "x-google-dkim-signature",
+];
+
+/// The recipients cap when none is configured (`email.max_recipients`).
+pub const DEFAULT_MAX_RECIPIENTS: usize = 50;
+
+/// Why `name` may not be set through `options.headers`, if it may not.
+fn forbidden(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if RESERVED.contains(&lower.as_str()) {
+        Some("the composer sets it")
+    } else if TRACE_AND_AUTHENTICATION.contains(&lower.as_str())
+        || lower.starts_with("resent-")
+        || lower.starts_with("arc-")
+    {
+        Some("a trace or authentication header")
+    } else if lower.starts_with("content-") {
+        Some("a MIME structure header")
+    } else {
+        None
+    }
+}
+
+/// Fails an e-mail with more than `max` recipients (to + cc + bcc).
+pub fn check_recipients(email: &Email, max: usize) -> Result<(), SendError> {
+    let count = email.to.len() + email.cc.len() + email.bcc.len();
+    if count > max {
+        return Err(bad(format!(
+            "too many recipients: {count} (to + cc + bcc); at most {max} per message \
+             (email.max_recipients)"
+        )));
+    }
+    Ok(())
+}
 
 fn bad(message: impl Into<String>) -> SendError {
     SendError::permanent(message)
@@ -108,9 +155,27 @@ fn headers(options: &serde_json::Value) -> Result<Vec<(String, String)>, SendErr
     let map = value
         .as_object()
         .ok_or_else(|| bad("options.headers must be an object of strings"))?;
-    map.iter()
-        .map(|(name, value)| attachment::checked_header(name, value, &RESERVED, "options"))
-        .collect()
+    let mut out = Vec::new();
+    for (name, value) in map {
+        let value = value
+            .as_str()
+            .ok_or_else(|| bad(format!("header {name} must be a string")))?;
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        if !valid_name {
+            return Err(bad(format!("invalid header name {name:?}")));
+        }
+        if let Some(why) = forbidden(name) {
+            return Err(bad(format!(
+                "header {name} cannot be set through options.headers ({why})"
+            )));
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(bad(format!("header {name} contains CR or LF")));
+        }
+        out.push((name.clone(), value.to_owned()));
+    }
+    Ok(out)
 }
 
 /// Whether `options.verbatim` is true.
@@ -135,12 +200,22 @@ pub fn compose(
         }
     };
     let from = mailbox("from", from_text)?;
-    let to = envelope
-        .to
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| mailbox("to", s))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Suppressed recipients are left out (the dispatcher has already
+    // stopped a message whose every primary recipient is suppressed).
+    let message = &envelope.message;
+    let kept = |list: Vec<Mailbox>| -> Vec<Mailbox> {
+        list.into_iter()
+            .filter(|m| !suppression::is_suppressed(message, m.email.as_ref()))
+            .collect()
+    };
+    let to = kept(
+        envelope
+            .to
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| mailbox("to", s))
+            .collect::<Result<Vec<_>, _>>()?,
+    );
     if to.is_empty() {
         return Err(bad("the e-mail has no recipient"));
     }
@@ -161,8 +236,8 @@ pub fn compose(
         message_id: format!("<outpost.{}@{}>", envelope.message.id, from.email.domain()),
         from,
         to,
-        cc: mailboxes(options, "cc")?,
-        bcc: mailboxes(options, "bcc")?,
+        cc: kept(mailboxes(options, "cc")?),
+        bcc: kept(mailboxes(options, "bcc")?),
         reply_to,
         subject: rendered.subject,
         text: rendered.text,

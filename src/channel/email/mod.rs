@@ -32,6 +32,7 @@ pub struct EmailChannel {
     transport: Arc<dyn MailTransport>,
     templates: Arc<Templates>,
     default_from: String,
+    max_recipients: usize,
     mirror: Option<Arc<Mirror>>,
 }
 
@@ -45,8 +46,15 @@ impl EmailChannel {
             transport,
             templates,
             default_from: default_from.into(),
+            max_recipients: compose::DEFAULT_MAX_RECIPIENTS,
             mirror: None,
         }
+    }
+
+    /// Most recipients (to + cc + bcc) one e-mail may have.
+    pub fn with_max_recipients(mut self, max: usize) -> Self {
+        self.max_recipients = max;
+        self
     }
 
     /// Duplicates sent e-mails into the recipient's private chat channel.
@@ -65,6 +73,7 @@ impl Channel for EmailChannel {
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
         let rendered = render(&self.templates.get(), envelope)?;
         let email = compose::compose(envelope, rendered, &self.default_from)?;
+        compose::check_recipients(&email, self.max_recipients)?;
         let mut delivery = self.transport.deliver(&email).await?;
         if let Some(mirror) = &self.mirror
             && let Some(note) = mirror
@@ -110,7 +119,7 @@ pub fn render(renderer: &Renderer, envelope: &Envelope) -> Result<RenderedEmail,
         .ok_or_else(|| SendError::permanent("the e-mail has no template and no subject"))?;
     match (&m.html, &m.body) {
         (Some(html), body) => Ok(RenderedEmail {
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            subject: crate::render::one_line(subject),
             text: body.clone().unwrap_or_default(),
             html: html.clone(),
         }),

@@ -142,6 +142,8 @@ impl MailTransport for SendGridMail {
             return Ok(Delivery::id(id));
         }
         let text = response.text().await.unwrap_or_default();
+        // A body echoing the request's credentials must not reach last_error.
+        let text = crate::scrub::credentials(&text, &[self.api_key.expose()]);
         Err(classify(status, &headers, &text))
     }
 }

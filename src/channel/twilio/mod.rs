@@ -195,7 +195,10 @@ impl Channel for TwilioChannel {
                 body.get("sid").and_then(|v| v.as_str()).map(str::to_owned);
             return Ok(delivery);
         }
-        Err(classify(status, retry_after, &body))
+        let mut error = classify(status, retry_after, &body);
+        error.message =
+            crate::scrub::credentials(&error.message, &[self.settings.auth_token.expose()]);
+        Err(error)
     }
 }
 

@@ -1,9 +1,10 @@
--- release: on shutdown, give back worker $1's unfinished messages ($2) to the
--- queue. Those whose send never began ($3 false) get their attempt back; those
--- cut short mid-send keep it and get an 'unknown' attempt row.
+-- release: give back worker $1's unfinished messages ($2, attempt numbers $5)
+-- to the queue, on shutdown or when a lease ran out before the send began.
+-- Those whose send never began ($3 false) get their attempt back; those cut
+-- short mid-send keep it and get an 'unknown' attempt row.
 WITH input AS (
-    SELECT * FROM unnest($2::bigint[], $3::bool[], $4::timestamptz[])
-        AS i(id, started, started_at)
+    SELECT * FROM unnest($2::bigint[], $3::bool[], $4::timestamptz[], $5::int[])
+        AS i(id, started, started_at, attempt)
 ), released AS (
     UPDATE outpost.messages m
     SET status = 'queued',
@@ -12,7 +13,7 @@ WITH input AS (
         run_at = now(),
         updated_at = now()
     FROM input i
-    WHERE m.id = i.id AND m.status = 'sending' AND m.worker = $1
+    WHERE m.id = i.id AND m.status = 'sending' AND m.worker = $1 AND m.attempts = i.attempt
     RETURNING m.id, m.attempts, i.started, i.started_at
 ), noted AS (
     INSERT INTO outpost.attempts (message_id, attempt, worker, started_at, finished_at,

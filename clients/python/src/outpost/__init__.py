@@ -11,7 +11,7 @@ from typing import Any, Callable, ParamSpec
 from . import _builders
 from ._call import Call
 from ._db import ConfigurationError, execute, query
-from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, Attempt, Event, MessageStatus, build
+from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, Attempt, Event, MessageStatus, build, latest_attempt
 
 __all__ = [
     "Attempt",
@@ -67,4 +67,5 @@ def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
     rows = query(STATUS_SQL, params, connection)
     if not rows:
         return None
-    return build(rows[0], query(ATTEMPTS_SQL, params, connection), query(EVENTS_SQL, params, connection))
+    attempts = query(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"] else latest_attempt(rows[0])
+    return build(rows[0], attempts, query(EVENTS_SQL, params, connection))

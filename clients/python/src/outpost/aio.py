@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable, ParamSpec
 from . import _builders
 from ._call import Call
 from ._db import aexecute, aquery
-from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, MessageStatus, build
+from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, MessageStatus, build, latest_attempt
 
 P = ParamSpec("P")
 
@@ -66,5 +66,6 @@ async def status(message_id: int, *, connection: Any = None) -> MessageStatus | 
     rows = await aquery(STATUS_SQL, params, connection)
     if not rows:
         return None
-    return build(rows[0], await aquery(ATTEMPTS_SQL, params, connection),
-                 await aquery(EVENTS_SQL, params, connection))
+    attempts = (await aquery(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"]
+                else latest_attempt(rows[0]))
+    return build(rows[0], attempts, await aquery(EVENTS_SQL, params, connection))

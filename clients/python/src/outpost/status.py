@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-STATUS_SQL = "SELECT * FROM outpost.message_status WHERE id = %(id)s"
+STATUS_SQL = (
+    "SELECT s.*, has_table_privilege('outpost.attempts', 'SELECT') AS can_read_attempts"
+    " FROM outpost.message_status s WHERE s.id = %(id)s"
+)
 ATTEMPTS_SQL = (
     "SELECT attempt, worker, provider, started_at, finished_at, outcome, provider_code, error,"
     " provider_message_id, applied, note FROM outpost.attempts WHERE message_id = %(id)s"
@@ -75,7 +78,21 @@ class MessageStatus:
     finished_at: datetime | None
     updated_at: datetime
     attempts: tuple[Attempt, ...]
+    """Every attempt; only the latest (from ``outpost.message_status``) when the
+    role may not read ``outpost.attempts`` (``outpost_app``)."""
     events: tuple[Event, ...]
+
+
+def latest_attempt(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The latest attempt as ``outpost.message_status`` shows it (for roles
+    that may not read ``outpost.attempts``)."""
+    if row.get("last_attempt") is None:
+        return []
+    return [{"attempt": row["last_attempt"], "worker": row["last_worker"], "provider": row["last_provider"],
+             "outcome": row["last_outcome"], "started_at": row["last_attempt_started_at"],
+             "finished_at": row["last_attempt_finished_at"], "provider_code": None,
+             "error": row["last_attempt_error"], "provider_message_id": None, "applied": True,
+             "note": row["last_attempt_note"]}]
 
 
 def build(row: dict[str, Any], attempts: list[dict[str, Any]], events: list[dict[str, Any]]) -> MessageStatus:

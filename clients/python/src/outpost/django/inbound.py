@@ -43,7 +43,7 @@ WHERE inbound_email_id = %(id)s ORDER BY id"""
 EVENTS_SQL = f"""
 SELECT t.id, t.message_id, t.provider, t.event, t.provider_event_id, t.payload,
        t.occurred_at, m.status
-FROM outpost.events t LEFT JOIN outpost.messages m ON m.id = t.message_id
+FROM outpost.events t LEFT JOIN outpost.message_status m ON m.id = t.message_id
 WHERE t.id > %(after)s AND {_SETTLED}
 ORDER BY t.id LIMIT 1"""
 
