@@ -7,57 +7,7 @@ use outpost::cluster::{self, Cluster};
 use outpost::config::{Config, RawConfig, Sources};
 use outpost::{daemon, db};
 
-use crate::{BenchCommand, channels, init_logging, migrate_db, shutdown_on_signals};
-
-pub(crate) async fn bench(server: &str, command: BenchCommand) -> Result<()> {
-    use outpost::bench::{self, Transport};
-    let print = |report: &bench::Report| -> Result<()> {
-        println!("{}", serde_json::to_string(report)?);
-        Ok(())
-    };
-    match command {
-        BenchCommand::Drain {
-            messages,
-            transport,
-            latency,
-            tuning,
-        } => {
-            let transport = match transport.as_str() {
-                "discard" => Transport::Discard,
-                "http" => Transport::Http(latency.into()),
-                "smtp" => Transport::Smtp,
-                other => bail!("--transport must be discard, http or smtp, not {other:?}"),
-            };
-            print(&bench::drain(server, messages, transport, tuning.into()).await?)?;
-        }
-        BenchCommand::Latency { rate, seconds } => {
-            print(&bench::latency(server, rate, seconds).await?)?
-        }
-        BenchCommand::Scale {
-            messages,
-            daemons,
-            latency,
-        } => {
-            for k in daemons {
-                print(&bench::scale(server, messages, k, latency.into()).await?)?;
-            }
-        }
-        BenchCommand::Peer { kind, latency } => {
-            let kind = match kind.as_str() {
-                "http" => bench::peer::PeerKind::Http(latency.into()),
-                "smtp" => bench::peer::PeerKind::Smtp,
-                other => bail!("--kind must be http or smtp, not {other:?}"),
-            };
-            bench::peer::serve(kind).await?;
-        }
-        BenchCommand::Growth { sizes, tuning } => {
-            for n in sizes {
-                print(&bench::drain(server, n, Transport::Discard, tuning.into()).await?)?;
-            }
-        }
-    }
-    Ok(())
-}
+use crate::{channels, init_logging, migrate_db, shutdown_on_signals};
 
 pub(crate) async fn push_test(
     config: &Config,

@@ -24,7 +24,6 @@
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 
-pub mod bench;
 pub mod channel;
 pub mod cluster;
 pub mod config;

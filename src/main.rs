@@ -84,87 +84,6 @@ enum Command {
         #[command(subcommand)]
         command: PushCommand,
     },
-    /// Benchmarks against a fresh database (see BENCHMARKS.md); one JSON line per run.
-    Bench {
-        /// A PostgreSQL server URL with rights to create databases.
-        #[arg(
-            long,
-            env = "OUTPOST_BENCH_SERVER",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-        )]
-        server: String,
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
-}
-
-#[derive(Subcommand)]
-pub(crate) enum BenchCommand {
-    /// Enqueue N messages in bulk, then drain them with one dispatcher.
-    Drain {
-        #[arg(long, default_value_t = 20_000)]
-        messages: u64,
-        /// discard, http or smtp.
-        #[arg(long, default_value = "discard")]
-        transport: String,
-        /// Latency of the HTTP fake.
-        #[arg(long, default_value = "0ms")]
-        latency: humantime::Duration,
-        #[command(flatten)]
-        tuning: TuningArgs,
-    },
-    /// Offer messages one INSERT at a time at a fixed rate to an idle daemon.
-    Latency {
-        #[arg(long, default_value_t = 200)]
-        rate: u32,
-        #[arg(long, default_value_t = 10)]
-        seconds: u32,
-    },
-    /// Drain with 1, 2 and 4 daemon processes through an HTTP fake answering after 50 ms.
-    Scale {
-        #[arg(long, default_value_t = 5_000)]
-        messages: u64,
-        #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
-        daemons: Vec<usize>,
-        #[arg(long, default_value = "50ms")]
-        latency: humantime::Duration,
-    },
-    /// Serve a drain's peer (used by `bench drain`): the HTTP fake or the SMTP sink.
-    #[command(hide = true)]
-    Peer {
-        /// http or smtp.
-        #[arg(long)]
-        kind: String,
-        #[arg(long, default_value = "0ms")]
-        latency: humantime::Duration,
-    },
-    /// The drain rate at growing queue sizes (discard transport).
-    Growth {
-        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
-        sizes: Vec<u64>,
-        #[command(flatten)]
-        tuning: TuningArgs,
-    },
-}
-
-/// The in-process dispatcher's claim batch and send concurrency.
-#[derive(clap::Args, Debug, Clone, Copy)]
-pub(crate) struct TuningArgs {
-    /// Rows per claim and per outcome batch.
-    #[arg(long, default_value_t = 500)]
-    batch_size: u32,
-    /// Sends in flight at once.
-    #[arg(long, default_value_t = 1000)]
-    concurrency: u32,
-}
-
-impl From<TuningArgs> for outpost::bench::Tuning {
-    fn from(a: TuningArgs) -> Self {
-        Self {
-            batch_size: a.batch_size,
-            concurrency: a.concurrency,
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -259,7 +178,6 @@ async fn dispatch(cli: Cli) -> Result<()> {
             command: ConfigCommand::Check,
         } => config_check(&sources),
         Command::Dev { dir } => commands::dev(sources, dir).await,
-        Command::Bench { server, command } => commands::bench(&server, command).await,
         command => {
             let config = Config::load(&sources)?;
             init_logging(&config);
@@ -288,7 +206,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                     commands::push_test(&config, app.as_deref(), &channel, device_type, &message)
                         .await
                 }
-                Command::Config { .. } | Command::Dev { .. } | Command::Bench { .. } => {
+                Command::Config { .. } | Command::Dev { .. } => {
                     bail!("internal error: handled above")
                 }
             }

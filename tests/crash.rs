@@ -29,8 +29,10 @@ async fn one(client: &tokio_postgres::Client, sql: &str) -> i64 {
 async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    outpost::bench::enqueue_bulk(&client, 20_000).await.unwrap();
-    let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(3))
+    outpost_testkit::enqueue_bulk(&client, 20_000)
+        .await
+        .unwrap();
+    let (addr, seen) = outpost_testkit::fakes::http_fake(Duration::from_millis(3))
         .await
         .unwrap();
     let fake = format!("http://{addr}");
@@ -149,10 +151,10 @@ async fn drained(client: &tokio_postgres::Client, limit: Duration) {
 async fn a_slow_provider_causes_no_duplicates() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    outpost::bench::enqueue_bulk(&client, 40).await.unwrap();
+    outpost_testkit::enqueue_bulk(&client, 40).await.unwrap();
     // Each send takes 1 s, close to the send timeout and the lease; twice as
     // many messages may be in flight as e-mails may be sent at once.
-    let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(1000))
+    let (addr, seen) = outpost_testkit::fakes::http_fake(Duration::from_millis(1000))
         .await
         .unwrap();
     let daemon = common::daemon::start(
@@ -195,9 +197,9 @@ async fn a_slow_provider_causes_no_duplicates() {
 async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    outpost::bench::enqueue_bulk(&client, 40).await.unwrap();
+    outpost_testkit::enqueue_bulk(&client, 40).await.unwrap();
     let (slow, seen_by_paused, in_flight) =
-        outpost::bench::fakes::http_fake_gauged(Duration::from_secs(2))
+        outpost_testkit::fakes::http_fake_gauged(Duration::from_secs(2))
             .await
             .unwrap();
     let settings = [
@@ -229,7 +231,7 @@ async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
     };
     signal("-STOP");
     // Another daemon rescues its messages when the leases run out, and sends everything.
-    let (fast, seen_by_rescuer) = outpost::bench::fakes::http_fake(Duration::from_millis(5))
+    let (fast, seen_by_rescuer) = outpost_testkit::fakes::http_fake(Duration::from_millis(5))
         .await
         .unwrap();
     let rescuer = common::daemon::start(&db.url, &format!("http://{fast}"), &settings);

@@ -22,7 +22,7 @@ fn channels(recorder: &Arc<Recorder>) -> Channels {
 async fn four_dispatchers_deliver_5000_messages_exactly_once() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    outpost::bench::enqueue_bulk(&client, 5000).await.unwrap();
+    outpost_testkit::enqueue_bulk(&client, 5000).await.unwrap();
     let config = db.config(&[("OUTPOST__DISPATCH__BATCH_SIZE", "50")]);
     let recorder = Recorder::accepting("rec");
     let mut handles = Vec::new();

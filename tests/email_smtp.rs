@@ -461,7 +461,7 @@ fn sink_env(port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_pool_of_one_connection_sends_every_message_once() {
-    let (port, seen) = outpost::bench::fakes::smtp_sink().await.unwrap();
+    let (port, seen) = outpost_testkit::fakes::smtp_sink().await.unwrap();
     let db = TestDb::new().await;
     let client = db.client().await;
     let mut ids = Vec::new();
@@ -482,7 +482,7 @@ async fn a_pool_of_one_connection_sends_every_message_once() {
 
 #[tokio::test]
 async fn starttls_required_but_not_offered_is_transient() {
-    let (port, seen) = outpost::bench::fakes::smtp_sink().await.unwrap();
+    let (port, seen) = outpost_testkit::fakes::smtp_sink().await.unwrap();
     let db = TestDb::new().await;
     let env = sink_env(port, &[("OUTPOST__EMAIL__SMTP__USE_TLS", "true")]);
     let id = send_one(&db, env, &welcome("ann@example.com")).await;
@@ -494,7 +494,7 @@ async fn starttls_required_but_not_offered_is_transient() {
 
 #[tokio::test]
 async fn a_connection_the_server_closed_while_idle_is_replaced() {
-    let (port, seen) = outpost::bench::fakes::smtp_sink_closing_after(Some(1))
+    let (port, seen) = outpost_testkit::fakes::smtp_sink_closing_after(Some(1))
         .await
         .unwrap();
     let db = TestDb::new().await;

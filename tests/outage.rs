@@ -66,9 +66,9 @@ async fn the_daemon_rides_out_a_database_restart() {
     {
         let mut client = outpost::db::connect(&url).await.unwrap();
         outpost::db::migrate::migrate(&mut client).await.unwrap();
-        outpost::bench::enqueue_bulk(&client, 3000).await.unwrap();
+        outpost_testkit::enqueue_bulk(&client, 3000).await.unwrap();
     }
-    let (addr, seen) = outpost::bench::fakes::http_fake(Duration::from_millis(40))
+    let (addr, seen) = outpost_testkit::fakes::http_fake(Duration::from_millis(40))
         .await
         .unwrap();
     let port = common::free_port();

@@ -1,13 +1,5 @@
-//! `outpost bench`: drains, latency and multi-daemon scaling measured against
-//! a fresh database, printing one JSON line per run (see BENCHMARKS.md).
-
-pub mod fakes;
-mod latency;
-pub mod peer;
-mod scale;
-
-pub use latency::latency;
-pub use scale::scale;
+//! A drain run: a fresh database, messages enqueued in bulk, one in-process
+//! dispatcher to empty it, and the figures of the run (see BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,11 +9,14 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::channel::{Channel, Channels, Delivery, Envelope, SendError};
-use crate::config::{Config, Sources};
-use crate::db::{self, DbError};
-use crate::dispatch::{Dispatcher, runner};
-use crate::render::Templates;
+use outpost::channel::{Channel, Channels, Delivery, Envelope, SendError};
+use outpost::config::{Config, Sources};
+use outpost::db::{self, DbError};
+use outpost::dispatch::{Dispatcher, runner};
+use outpost::render::Templates;
+use outpost_testkit::enqueue_bulk;
+
+use crate::peer;
 
 /// Where messages go during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +75,7 @@ pub struct Report {
 }
 
 /// A channel that accepts everything at once.
-struct Discard;
+pub(crate) struct Discard;
 
 #[async_trait]
 impl Channel for Discard {
@@ -94,14 +89,14 @@ impl Channel for Discard {
 }
 
 /// A throwaway database on the server `server_url` points at.
-struct BenchDb {
+pub(crate) struct BenchDb {
     server_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl BenchDb {
-    async fn create(server_url: &str) -> Result<Self, BenchError> {
+    pub(crate) async fn create(server_url: &str) -> Result<Self, BenchError> {
         let name = format!(
             "outpost_bench_{}_{}",
             std::process::id(),
@@ -123,7 +118,7 @@ impl BenchDb {
         })
     }
 
-    async fn drop_db(self) -> Result<(), BenchError> {
+    pub(crate) async fn drop_db(self) -> Result<(), BenchError> {
         let admin = db::connect(&self.server_url).await?;
         admin
             .batch_execute(&format!(
@@ -179,7 +174,11 @@ impl Default for Tuning {
     }
 }
 
-fn bench_config(url: &str, tuning: Tuning, extra: &[(&str, String)]) -> Result<Config, BenchError> {
+pub(crate) fn bench_config(
+    url: &str,
+    tuning: Tuning,
+    extra: &[(&str, String)],
+) -> Result<Config, BenchError> {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), url.to_owned()),
         (
@@ -216,7 +215,7 @@ async fn xacts(client: &tokio_postgres::Client) -> Result<i64, BenchError> {
 /// Whether any message is still queued or in flight. Answered from the
 /// partial indexes (`EXISTS` stops at the first entry), so polling it costs
 /// the database next to nothing even with a million rows.
-async fn pending(client: &tokio_postgres::Client) -> Result<bool, BenchError> {
+pub(crate) async fn pending(client: &tokio_postgres::Client) -> Result<bool, BenchError> {
     Ok(client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM outpost.messages WHERE status = 'queued')
@@ -225,24 +224,6 @@ async fn pending(client: &tokio_postgres::Client) -> Result<bool, BenchError> {
         )
         .await?
         .get(0))
-}
-
-/// Enqueues `n` e-mails in bulk, 100,000 rows per statement.
-pub async fn enqueue_bulk(client: &tokio_postgres::Client, n: u64) -> Result<(), BenchError> {
-    let mut done = 0u64;
-    while done < n {
-        let chunk = (n - done).min(100_000) as i64;
-        client
-            .execute(
-                "INSERT INTO outpost.messages (kind, to_address, subject, body)
-                 SELECT 'email', 'user' || g || '@example.com', 'Bench', 'Hello from the benchmark'
-                 FROM generate_series(1, $1::bigint) g",
-                &[&chunk],
-            )
-            .await?;
-        done += chunk as u64;
-    }
-    Ok(())
 }
 
 async fn channels_for(config: &Config, transport: Transport) -> Result<Channels, BenchError> {
@@ -254,7 +235,7 @@ async fn channels_for(config: &Config, transport: Transport) -> Result<Channels,
                     .map_err(|e| BenchError::Setup(e.to_string()))?,
             );
             let sink = Arc::new(std::sync::Mutex::new(std::io::sink()));
-            let channels = crate::daemon::build_channels_with_sink(config, templates, sink)
+            let channels = outpost::daemon::build_channels_with_sink(config, templates, sink)
                 .map_err(|e| BenchError::Setup(e.to_string()))?;
             Ok(channels)
         }
@@ -268,7 +249,7 @@ pub async fn drain(
     transport: Transport,
     tuning: Tuning,
 ) -> Result<Report, BenchError> {
-    crate::tls::install_crypto_provider();
+    outpost::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
     let mut extra: Vec<(&str, String)> = Vec::new();
     let peer = match transport {
@@ -347,17 +328,20 @@ pub async fn drain(
 }
 
 /// What a finished run measured itself, before the database is asked.
-struct Run {
-    mode: &'static str,
-    transport: Transport,
-    daemons: usize,
-    messages: u64,
-    seconds: f64,
-    statements: f64,
-    peer: Option<peer::PeerStats>,
+pub(crate) struct Run {
+    pub(crate) mode: &'static str,
+    pub(crate) transport: Transport,
+    pub(crate) daemons: usize,
+    pub(crate) messages: u64,
+    pub(crate) seconds: f64,
+    pub(crate) statements: f64,
+    pub(crate) peer: Option<peer::PeerStats>,
 }
 
-async fn finish(client: &tokio_postgres::Client, run: Run) -> Result<Report, BenchError> {
+pub(crate) async fn finish(
+    client: &tokio_postgres::Client,
+    run: Run,
+) -> Result<Report, BenchError> {
     let Run {
         mode,
         transport,

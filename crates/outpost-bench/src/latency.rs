@@ -6,19 +6,21 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{BenchDb, BenchError, Discard, Report, Run, Transport, bench_config, finish, pending};
-use crate::channel::Channels;
-use crate::db;
-use crate::dispatch::{Dispatcher, listener, runner};
+use crate::run::{
+    BenchDb, BenchError, Discard, Report, Run, Transport, bench_config, finish, pending,
+};
+use outpost::channel::Channels;
+use outpost::db;
+use outpost::dispatch::{Dispatcher, listener, runner};
 
 /// Offers `rate` messages per second, one INSERT each, for `seconds`, to an
 /// idle daemon woken by LISTEN/NOTIFY; reports enqueue → send-start latency.
 pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report, BenchError> {
-    crate::tls::install_crypto_provider();
+    outpost::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
     let config = bench_config(
         &bench.url,
-        super::Tuning::default(),
+        crate::run::Tuning::default(),
         &[("OUTPOST__DISPATCH__POLL_INTERVAL", "5s".into())],
     )?;
     let dispatcher = Arc::new(Dispatcher::new(

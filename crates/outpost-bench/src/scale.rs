@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{BenchDb, BenchError, Report, Run, Transport, enqueue_bulk, fakes, finish, pending};
-use crate::db;
+use crate::run::{BenchDb, BenchError, Report, Run, Transport, finish, pending};
+use outpost::db;
+use outpost_testkit::{enqueue_bulk, fakes};
 
 /// Drains `n` messages with `daemons` separate `outpost run` processes,
 /// through the HTTP fake answering after `provider_latency`; counts
@@ -14,14 +15,14 @@ pub async fn scale(
     daemons: usize,
     provider_latency: Duration,
 ) -> Result<Report, BenchError> {
-    crate::tls::install_crypto_provider();
+    outpost::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
     let (addr, seen) = fakes::http_fake(provider_latency)
         .await
         .map_err(|e| BenchError::Setup(e.to_string()))?;
     let client = db::connect(&bench.url).await?;
     enqueue_bulk(&client, n).await?;
-    let exe = std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let exe = outpost_exe()?;
     let started = Instant::now();
     let mut children = Vec::new();
     for _ in 0..daemons {
@@ -67,11 +68,36 @@ pub async fn scale(
             messages: n,
             seconds,
             statements: f64::NAN,
-            peer: Some(super::peer::PeerStats::of(&seen, None)),
+            peer: Some(crate::peer::PeerStats::of(&seen, None)),
         },
     )
     .await?;
     drop(client);
     bench.drop_db().await?;
     Ok(report)
+}
+
+/// The `outpost` binary built beside this one (`cargo build --release
+/// --workspace` builds both), or `OUTPOST_BIN`.
+fn outpost_exe() -> Result<std::path::PathBuf, BenchError> {
+    if let Some(path) = std::env::var_os("OUTPOST_BIN") {
+        return Ok(path.into());
+    }
+    let me = std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let sibling = me.with_file_name("outpost");
+    if sibling.exists() {
+        return Ok(sibling);
+    }
+    // Test binaries live one level down, in deps/.
+    let up = me
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("outpost"))
+        .filter(|p| p.exists());
+    up.ok_or_else(|| {
+        BenchError::Setup(format!(
+            "no outpost binary beside {}: build it (cargo build --release --workspace) or set OUTPOST_BIN",
+            me.display()
+        ))
+    })
 }

@@ -1,4 +1,4 @@
-//! The drain's peer in a process of its own (`outpost bench peer`): the HTTP
+//! The drain's peer in a process of its own (`outpost-bench peer`): the HTTP
 //! fake or the SMTP sink, plus a `/stats` endpoint. Out of process, its
 //! sockets and buffers stay out of the daemon's peak RSS, as a real
 //! provider's would.
@@ -15,8 +15,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
-use super::BenchError;
-use super::fakes::{self, InFlight, Seen};
+use crate::run::BenchError;
+use outpost_testkit::fakes::{self, InFlight, Seen};
 
 /// Which peer to serve.
 #[derive(Debug, Clone, Copy)]
@@ -91,12 +91,12 @@ pub struct PeerProcess {
 }
 
 impl PeerProcess {
-    /// Starts `outpost bench peer` (this executable) and waits for its addresses.
+    /// Starts `outpost-bench peer` (this executable) and waits for its addresses.
     pub async fn start(kind: PeerKind) -> Result<Self, BenchError> {
         let setup = |e: std::io::Error| BenchError::Setup(format!("bench peer: {e}"));
         let exe = std::env::current_exe().map_err(setup)?;
         let mut command = Command::new(exe);
-        command.args(["bench", "peer"]);
+        command.arg("peer");
         match kind {
             PeerKind::Http(latency) => command.args([
                 "--kind",

@@ -1,13 +1,38 @@
 //! The benchmark harness runs end to end (a small drain and scale run), so
 //! the documented command keeps working; the figures live in BENCHMARKS.md.
 
-mod common;
-
+use std::path::PathBuf;
 use std::process::Command;
 
+/// A PostgreSQL server the bench may create databases on: DATABASE_URL, else
+/// 127.0.0.1:5432, else the throwaway cluster Outpost's own tests use.
+async fn server_url() -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return url;
+    }
+    let local = "postgres://postgres@127.0.0.1:5432/postgres";
+    if outpost::db::connect(local).await.is_ok() {
+        return local.to_owned();
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/outpost-test-pg");
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+        lock.lock().unwrap();
+        let options = outpost::cluster::Options {
+            fast_unsafe: true,
+            tls: None,
+        };
+        outpost::cluster::Cluster::start(&dir, options)
+            .unwrap_or_else(|e| panic!("cannot start a test PostgreSQL: {e}"))
+            .url("postgres")
+    })
+    .await
+    .unwrap()
+}
+
 fn bench(args: &[&str], server: &str) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .arg("bench")
+    let out = Command::new(env!("CARGO_BIN_EXE_outpost-bench"))
         .args(["--server", server])
         .args(args)
         .env_remove("DATABASE_URL")
@@ -24,7 +49,7 @@ fn bench(args: &[&str], server: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn drain_and_scale_report_complete_runs() {
-    let server = common::server_url().await;
+    let server = server_url().await;
     let drain = bench(
         &[
             "drain",

@@ -1,4 +1,4 @@
-//! Peers for the benchmark: an HTTP fake that answers like SendGrid (202 +
+//! Peers for the tests and the benchmark: an HTTP fake that answers like SendGrid (202 +
 //! X-Message-Id) after a set latency and counts sends per outbox id, and an
 //! SMTP sink that accepts everything with prompt replies.
 
