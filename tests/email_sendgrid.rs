@@ -155,6 +155,46 @@ async fn a_numeric_looking_api_key_is_sent_as_written() {
     assert_eq!(row(&client, id).await, ("sent".into(), 1, None));
 }
 
+/// Django's features in the SendGrid request: several Reply-To addresses
+/// (`reply_to_list`), an inline part known by its Content-ID, and a verbatim
+/// text-only body (one content entry).
+#[tokio::test]
+async fn inline_parts_reply_to_lists_and_verbatim_bodies_reach_sendgrid() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202).insert_header("X-Message-Id", "abc"))
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let mut m = NewMessage::new(Kind::Email);
+    m.to_address = Some("ann@example.com".into());
+    m.subject = Some("Report".into());
+    m.body = Some("Just text.".into());
+    m.options = json!({
+        "verbatim": true,
+        "reply_to": ["a@meg.test", "b@meg.test"],
+        "attachments": [{"content": base64::engine::general_purpose::STANDARD.encode(b"png"),
+            "type": "image/png", "disposition": "inline", "content_id": "logo"}],
+    });
+    deliver(&db, &server.uri(), &m).await;
+    let requests = server.received_requests().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(
+        body["reply_to_list"],
+        json!([{"email": "a@meg.test"}, {"email": "b@meg.test"}])
+    );
+    assert!(body.get("reply_to").is_none());
+    assert_eq!(
+        body["content"],
+        json!([{"type": "text/plain", "value": "Just text."}])
+    );
+    let a = &body["attachments"][0];
+    assert_eq!(a["disposition"], "inline");
+    assert_eq!(a["content_id"], "logo");
+    assert_eq!(a["filename"], "logo");
+}
+
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let server = MockServer::start().await;
@@ -282,7 +322,19 @@ async fn requests_satisfy_the_official_openapi_spec() {
     simple.subject = Some("Report ready".into());
     simple.body = Some("Your report is ready.".into());
     simple.options = json!({"links": [{"label": "Open", "url": "https://meg.test/r/1"}]});
-    for message in [full_message(), simple] {
+    // What the Django backend sends: verbatim text only, several Reply-To
+    // addresses, an inline part known by its Content-ID.
+    let mut verbatim = NewMessage::new(Kind::Email);
+    verbatim.to_address = Some("bob@example.com".into());
+    verbatim.subject = Some("Django".into());
+    verbatim.body = Some("Text only.".into());
+    verbatim.options = json!({
+        "verbatim": true,
+        "reply_to": ["a@meg.test", "b@meg.test"],
+        "attachments": [{"content": base64::engine::general_purpose::STANDARD.encode(b"png"),
+            "type": "image/png", "disposition": "inline", "content_id": "logo"}],
+    });
+    for message in [full_message(), simple, verbatim] {
         let id = deliver(&db, &url, &message).await;
         let (status, _, error) = row(&db.client().await, id).await;
         assert_eq!(status, "sent", "Prism rejected the request: {error:?}");

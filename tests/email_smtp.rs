@@ -148,6 +148,114 @@ async fn starttls_auth_delivers_a_multipart_message_with_attachments() {
     );
 }
 
+/// What Django's `EmailMessage` can express: inline parts known only by their
+/// Content-ID, a part's own headers, several Reply-To addresses, and a
+/// verbatim text-only body. Fails without `src/channel/email/attachment.rs`.
+#[tokio::test]
+async fn inline_parts_part_headers_reply_tos_and_a_verbatim_text_body_arrive() {
+    let peer = SmtpPeer::start("starttls");
+    let db = TestDb::new().await;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut m = NewMessage::new(Kind::Email);
+    m.to_address = Some("ann@example.com".into());
+    m.subject = Some("Report".into());
+    m.body = Some("Line one.\n\nLine two, as written.".into());
+    m.options = json!({
+        "verbatim": true,
+        "reply_to": ["a@meg.test", "b@meg.test"],
+        "attachments": [
+            {"content": b64(b"\x89PNG fake"), "type": "image/png", "disposition": "inline",
+             "content_id": "<logo@meg.test>", "headers": {"Content-Description": "the logo"}},
+            {"filename": "data.csv", "content": b64(b"a,b\n1,2\n"), "type": "text/csv; charset=utf-8",
+             "headers": {"X-Attachment-Id": "csv-1"}},
+        ],
+    });
+    let id = send_one(&db, peer.env(false, PASSWORD), &m).await;
+    assert_eq!(row(&db.client().await, id).await.0, "sent");
+    let received = peer.received();
+    let mail = mailparse::parse_mail(&received[0].raw).unwrap();
+    assert_eq!(
+        mail.headers.get_first_value("Reply-To").unwrap(),
+        "a@meg.test, b@meg.test"
+    );
+    assert_eq!(mail.ctype.mimetype, "multipart/mixed");
+    assert_eq!(mail.subparts.len(), 3, "text, inline image, csv");
+    assert_eq!(mail.subparts[0].ctype.mimetype, "text/plain");
+    assert_eq!(
+        mail.subparts[0]
+            .get_body()
+            .unwrap()
+            .replace("\r\n", "\n")
+            .trim_end(),
+        "Line one.\n\nLine two, as written."
+    );
+    let image = &mail.subparts[1];
+    assert_eq!(image.ctype.mimetype, "image/png");
+    assert_eq!(
+        image.headers.get_first_value("Content-ID").unwrap(),
+        "<logo@meg.test>"
+    );
+    assert_eq!(
+        image
+            .headers
+            .get_first_value("Content-Description")
+            .unwrap(),
+        "the logo"
+    );
+    assert_eq!(
+        image.get_content_disposition().disposition,
+        mailparse::DispositionType::Inline
+    );
+    assert_eq!(image.get_body_raw().unwrap(), b"\x89PNG fake");
+    let csv = &mail.subparts[2];
+    assert_eq!(
+        csv.headers.get_first_value("X-Attachment-Id").unwrap(),
+        "csv-1"
+    );
+    assert_eq!(
+        csv.get_content_disposition()
+            .params
+            .get("filename")
+            .map(String::as_str),
+        Some("data.csv")
+    );
+    assert_eq!(csv.get_body_raw().unwrap(), b"a,b\n1,2\n");
+}
+
+/// A verbatim HTML-only e-mail is one text/html part; a part header that
+/// would override the part's own (Content-Type) fails before any send.
+#[tokio::test]
+async fn a_verbatim_html_body_is_sent_alone_and_reserved_part_headers_fail() {
+    let peer = SmtpPeer::start("starttls");
+    let db = TestDb::new().await;
+    let mut m = NewMessage::new(Kind::Email);
+    m.to_address = Some("ann@example.com".into());
+    m.subject = Some(String::new());
+    m.html = Some("<p>Only <b>HTML</b></p>".into());
+    m.options = json!({"verbatim": true});
+    let id = send_one(&db, peer.env(false, PASSWORD), &m).await;
+    assert_eq!(row(&db.client().await, id).await.0, "sent");
+    let received = peer.received();
+    let mail = mailparse::parse_mail(&received[0].raw).unwrap();
+    assert_eq!(mail.ctype.mimetype, "text/html");
+    assert_eq!(
+        mail.get_body().unwrap().trim_end(),
+        "<p>Only <b>HTML</b></p>"
+    );
+
+    m.options = json!({"verbatim": true, "attachments": [{"filename": "a.txt", "content": "",
+        "headers": {"content-type": "text/html"}}]});
+    let id = send_one(&db, peer.env(false, PASSWORD), &m).await;
+    let (status, _, error) = row(&db.client().await, id).await;
+    assert_eq!(status, "failed");
+    assert!(
+        error
+            .unwrap()
+            .contains("cannot be set through attachment headers")
+    );
+    assert_eq!(peer.received().len(), 1, "nothing more was sent");
+}
+
 #[tokio::test]
 async fn implicit_tls_delivers_too() {
     let peer = SmtpPeer::start("tls");

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0009", "attempts_trigger_cascade"),
     migration!("0010", "delivery_truth"),
     migration!("0011", "hardening"),
+    migration!("0012", "consumer_cursors"),
     migration!("0013", "retry_keeps_future_run_at"),
 ];
 

@@ -5,25 +5,17 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use base64::Engine as _;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+
+use super::attachment;
 
 use crate::channel::{Envelope, SendError};
 use crate::message::MessageId;
 use crate::render::RenderedEmail;
 use crate::suppression;
 
-/// A file attached to an e-mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
-    pub filename: String,
-    pub content_type: String,
-    pub content: Vec<u8>,
-    /// `inline` (referenced by `content_id`) rather than `attachment`.
-    pub inline: bool,
-    pub content_id: Option<String>,
-}
+pub use super::attachment::Attachment;
 
 /// An e-mail ready for any transport.
 #[derive(Debug, Clone)]
@@ -35,7 +27,7 @@ pub struct Email {
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     pub bcc: Vec<Mailbox>,
-    pub reply_to: Option<Mailbox>,
+    pub reply_to: Vec<Mailbox>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -44,6 +36,9 @@ pub struct Email {
     pub categories: Vec<String>,
     /// Always carries `outpost_id`, so provider events map back to the row.
     pub custom_args: BTreeMap<String, String>,
+    /// `options.verbatim`: the text and HTML are sent as given, either of
+    /// them may be absent (empty), and the subject may be empty.
+    pub verbatim: bool,
 }
 
 /// Headers an option may not set: the composer owns them.
@@ -183,41 +178,9 @@ fn headers(options: &serde_json::Value) -> Result<Vec<(String, String)>, SendErr
     Ok(out)
 }
 
-fn attachments(options: &serde_json::Value) -> Result<Vec<Attachment>, SendError> {
-    let Some(value) = options.get("attachments").filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let items = value
-        .as_array()
-        .ok_or_else(|| bad("options.attachments must be a list"))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let field = |name: &str| a.get(name).and_then(|v| v.as_str());
-            let filename = field("filename")
-                .filter(|f| !f.trim().is_empty() && !f.contains(['\r', '\n', '"']))
-                .ok_or_else(|| bad(format!("attachment {i} needs a filename (no quotes or line breaks)")))?;
-            let content = base64::engine::general_purpose::STANDARD
-                .decode(field("content").unwrap_or_default().trim())
-                .map_err(|e| bad(format!("attachment {filename}: content is not base64: {e}")))?;
-            let content_type = field("type").unwrap_or("application/octet-stream").to_owned();
-            ContentType::parse(&content_type)
-                .map_err(|_| bad(format!("attachment {filename}: invalid type {content_type:?}")))?;
-            let inline = match field("disposition").unwrap_or("attachment") {
-                "attachment" => false,
-                "inline" => true,
-                other => return Err(bad(format!("attachment {filename}: disposition must be inline or attachment, not {other:?}"))),
-            };
-            Ok(Attachment {
-                filename: filename.to_owned(),
-                content_type,
-                content,
-                inline,
-                content_id: field("content_id").map(str::to_owned),
-            })
-        })
-        .collect()
+/// Whether `options.verbatim` is true.
+pub fn is_verbatim(options: &serde_json::Value) -> bool {
+    options.get("verbatim").and_then(serde_json::Value::as_bool) == Some(true)
 }
 
 /// Builds the e-mail for `envelope` from its rendered parts.
@@ -256,7 +219,7 @@ pub fn compose(
     if to.is_empty() {
         return Err(bad("the e-mail has no recipient"));
     }
-    let reply_to = mailboxes(options, "reply_to")?.into_iter().next();
+    let reply_to = mailboxes(options, "reply_to")?;
     let mut custom_args = BTreeMap::new();
     if let Some(args) = options.get("custom_args").and_then(|v| v.as_object()) {
         for (k, v) in args {
@@ -280,9 +243,10 @@ pub fn compose(
         text: rendered.text,
         html: rendered.html,
         headers: headers(options)?,
-        attachments: attachments(options)?,
+        attachments: attachment::parse(options)?,
         categories: strings(options, "categories")?,
         custom_args,
+        verbatim: is_verbatim(options),
     })
 }
 
@@ -303,7 +267,7 @@ pub fn to_mime(email: &Email) -> Result<lettre::Message, SendError> {
     for bcc in &email.bcc {
         builder = builder.bcc(bcc.clone());
     }
-    if let Some(reply_to) = &email.reply_to {
+    for reply_to in &email.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
     for (name, value) in &email.headers {
@@ -311,25 +275,36 @@ pub fn to_mime(email: &Email) -> Result<lettre::Message, SendError> {
             .map_err(|_| bad(format!("invalid header name {name:?}")))?;
         builder = builder.raw_header(HeaderValue::new(name, value.clone()));
     }
-    let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
-    let body = if email.attachments.is_empty() {
-        alternative
-    } else {
-        let mut mixed = MultiPart::mixed().multipart(alternative);
-        for a in &email.attachments {
-            let content_type = ContentType::parse(&a.content_type)
-                .map_err(|_| bad(format!("invalid attachment type {:?}", a.content_type)))?;
-            let part: SinglePart = if a.inline {
-                let id = a.content_id.clone().unwrap_or_else(|| a.filename.clone());
-                MimeAttachment::new_inline_with_name(id, a.filename.clone())
-                    .body(a.content.clone(), content_type)
-            } else {
-                MimeAttachment::new(a.filename.clone()).body(a.content.clone(), content_type)
-            };
-            mixed = mixed.singlepart(part);
-        }
+    let only_text = email.verbatim && email.html.is_empty();
+    let only_html = email.verbatim && !email.html.is_empty() && email.text.is_empty();
+    if email.attachments.is_empty() && (only_text || only_html) {
+        let part = if only_html {
+            SinglePart::html(email.html.clone())
+        } else {
+            SinglePart::plain(email.text.clone())
+        };
+        return builder
+            .singlepart(part)
+            .map_err(|e| bad(format!("cannot build the e-mail: {e}")));
+    }
+    let mut mixed = MultiPart::mixed().build();
+    let body = if only_text {
+        mixed = mixed.singlepart(SinglePart::plain(email.text.clone()));
         mixed
+    } else if only_html {
+        mixed = mixed.singlepart(SinglePart::html(email.html.clone()));
+        mixed
+    } else {
+        let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+        if email.attachments.is_empty() {
+            alternative
+        } else {
+            mixed.multipart(alternative)
+        }
     };
+    let body = email.attachments.iter().try_fold(body, |body, a| {
+        Ok::<_, SendError>(body.singlepart(attachment::to_part(a)?))
+    })?;
     builder
         .multipart(body)
         .map_err(|e| bad(format!("cannot build the e-mail: {e}")))

@@ -2,6 +2,7 @@
 //! MIME message and hands it to a transport: console, SMTP, an SMTP server
 //! from the database, or SendGrid.
 
+pub mod attachment;
 pub mod compose;
 pub mod console;
 pub mod sendgrid;
@@ -88,8 +89,10 @@ impl Channel for EmailChannel {
     }
 }
 
-/// Subject, text and HTML for a message: its template; else its literal
-/// `html` with `body` as the text part; else the built-in simple mail
+/// Subject, text and HTML for a message: its template; else, with
+/// `options.verbatim`, its `subject`, `body` and `html` exactly as stored
+/// (either part may be absent); else its literal `html` with `body` as the
+/// text part; else the built-in simple mail
 /// (subject, body and `options.links`).
 pub fn render(renderer: &Renderer, envelope: &Envelope) -> Result<RenderedEmail, SendError> {
     let m = &envelope.message;
@@ -98,6 +101,16 @@ pub fn render(renderer: &Renderer, envelope: &Envelope) -> Result<RenderedEmail,
         return renderer
             .render_email(template, &m.context, &envelope.locale, m.subject.as_deref())
             .map_err(permanent);
+    }
+    if compose::is_verbatim(&m.options) {
+        if m.body.is_none() && m.html.is_none() {
+            return Err(SendError::permanent("the e-mail has no body and no html"));
+        }
+        return Ok(RenderedEmail {
+            subject: m.subject.clone().unwrap_or_default(),
+            text: m.body.clone().unwrap_or_default(),
+            html: m.html.clone().unwrap_or_default(),
+        });
     }
     let subject = m
         .subject

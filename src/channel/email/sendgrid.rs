@@ -63,15 +63,13 @@ pub fn body(email: &Email) -> Value {
         "personalizations": [personalization],
         "from": address(&email.from),
         "subject": email.subject,
-        // RFC 1341 ordering, which SendGrid enforces: text/plain first.
-        "content": [
-            {"type": "text/plain", "value": non_empty(&email.text)},
-            {"type": "text/html", "value": non_empty(&email.html)},
-        ],
+        "content": content(email),
         "headers": headers,
     });
-    if let Some(reply_to) = &email.reply_to {
-        body["reply_to"] = address(reply_to);
+    match email.reply_to.as_slice() {
+        [] => {}
+        [one] => body["reply_to"] = address(one),
+        many => body["reply_to_list"] = many.iter().map(address).collect(),
     }
     if !email.categories.is_empty() {
         body["categories"] = json!(email.categories);
@@ -83,7 +81,10 @@ pub fn body(email: &Email) -> Value {
             .map(|a| {
                 let mut item = json!({
                     "content": base64::engine::general_purpose::STANDARD.encode(&a.content),
-                    "filename": a.filename,
+                    // SendGrid requires a name; a nameless part is known by its Content-ID.
+                    "filename": a.filename.clone()
+                        .or_else(|| a.content_id.clone())
+                        .unwrap_or_else(|| "attachment".into()),
                     "type": a.content_type,
                     "disposition": if a.inline { "inline" } else { "attachment" },
                 });
@@ -95,6 +96,20 @@ pub fn body(email: &Email) -> Value {
             .collect();
     }
     body
+}
+
+/// The content array: text/plain first (RFC 1341 ordering, which SendGrid
+/// enforces), then text/html; a verbatim e-mail sends only the parts it has.
+fn content(email: &Email) -> Value {
+    let text = json!({"type": "text/plain", "value": non_empty(&email.text)});
+    let html = json!({"type": "text/html", "value": non_empty(&email.html)});
+    if email.verbatim && email.html.is_empty() {
+        json!([text])
+    } else if email.verbatim && email.text.is_empty() {
+        json!([html])
+    } else {
+        json!([text, html])
+    }
 }
 
 /// SendGrid rejects empty content values.

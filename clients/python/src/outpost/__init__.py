@@ -1,0 +1,71 @@
+"""Outpost from Python: enqueue e-mail, SMS, voice calls, push and chat
+through Outpost's SQL helpers, with the original system's names; read a
+message's status; cancel or retry it. Each function returns the message id
+(``send_system_message``: the chat message id). ``outpost.aio`` has the
+same functions as coroutines; ``outpost.django`` is the Django app."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ParamSpec
+
+from . import _builders
+from ._call import Call
+from ._db import ConfigurationError, execute, query
+from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, Attempt, Event, MessageStatus, build, latest_attempt
+
+__all__ = [
+    "Attempt",
+    "ConfigurationError",
+    "Event",
+    "MessageStatus",
+    "cancel",
+    "retry",
+    "send_mail_template",
+    "send_simple_mail",
+    "send_system_message",
+    "send_system_message_template",
+    "send_user_push_message",
+    "status",
+]
+
+P = ParamSpec("P")
+
+
+def _sync(builder: Callable[P, Call]) -> Callable[P, int]:
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        return int(execute(builder(*args, **kwargs)))
+
+    run.__name__ = builder.__name__
+    run.__qualname__ = builder.__qualname__
+    run.__doc__ = builder.__doc__
+    return run
+
+
+send_mail_template = _sync(_builders.send_mail_template)
+send_simple_mail = _sync(_builders.send_simple_mail)
+send_user_push_message = _sync(_builders.send_user_push_message)
+send_system_message = _sync(_builders.send_system_message)
+send_system_message_template = _sync(_builders.send_system_message_template)
+
+
+def cancel(message_id: int, *, connection: Any = None) -> int | None:
+    """Cancels a queued message: its id, or None when it was no longer queued."""
+    result: int | None = execute(_builders.cancel(message_id, connection=connection))
+    return result
+
+
+def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> int | None:
+    """Requeues a failed/expired/cancelled/bounced/suppressed message with
+    ``extra_attempts`` more attempts: its id, or None when it cannot be retried."""
+    result: int | None = execute(_builders.retry(message_id, extra_attempts, connection=connection))
+    return result
+
+
+def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
+    """The message with its attempts and events, or None when there is no such message."""
+    params = {"id": int(message_id)}
+    rows = query(STATUS_SQL, params, connection)
+    if not rows:
+        return None
+    attempts = query(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"] else latest_attempt(rows[0])
+    return build(rows[0], attempts, query(EVENTS_SQL, params, connection))

@@ -1,0 +1,226 @@
+"""The enqueue functions as `Call`s of Outpost's SQL helpers, with the
+original system's names and arguments. `outpost` runs them synchronously,
+`outpost.aio` asynchronously."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from ._call import COMMON_OPTIONS, Call, user_id
+
+#: TwilioClient's default sender in the original system. Outpost's own
+#: default (`[twilio] from`) is the same number; None lets that setting decide.
+ORIGINAL_TWILIO_ID = "+15005550006"
+
+
+def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Common options (columns) apart from the message's `options` JSON.
+    ``options=`` given as a dict is merged; ``from_email`` becomes ``from``."""
+    common = {k: options[k] for k in COMMON_OPTIONS if k in options}
+    extra = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
+    merged: dict[str, Any] = dict(extra.pop("options", None) or {})
+    if "from_email" in extra:
+        extra["from"] = extra.pop("from_email")
+    merged.update(extra)
+    for name in ("run_at", "expires_at"):
+        value = common.get(name)
+        if value is not None and not isinstance(value, (datetime, str)):
+            raise TypeError(f"{name} must be a datetime or an ISO 8601 string")
+    return common, (merged or None)
+
+
+def _user(user: Any) -> str | None:
+    return None if user is None else user_id(user)
+
+
+def send_mail_template(
+    template_name: str,
+    *,
+    to_user: Any = None,
+    to_address: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    locale: str | None = None,
+    connection: Any = None,
+    **options: Any,
+) -> Call:
+    common, extra = _split(options)
+    return Call(
+        "send_mail_template",
+        {"template": template_name, "to_user": _user(to_user), "to_address": to_address,
+         "context": dict(context) if context is not None else None, "locale": locale,
+         "options": extra, **common},
+        connection,
+    )
+
+
+def _links(links: Iterable[Any]) -> list[dict[str, str]]:
+    out = []
+    for link in links:
+        if isinstance(link, Mapping):
+            out.append({"label": str(link["label"]), "url": str(link["url"])})
+        else:
+            label, url = link
+            out.append({"label": str(label), "url": str(url)})
+    return out
+
+
+def send_simple_mail(
+    subject: str,
+    text: str,
+    links: Iterable[Any] = (),
+    *,
+    to_user: Any = None,
+    to_address: str | None = None,
+    locale: str | None = None,
+    connection: Any = None,
+    **options: Any,
+) -> Call:
+    common, extra = _split(options)
+    return Call(
+        "send_simple_mail",
+        {"subject": subject, "body": text, "links": _links(links), "to_user": _user(to_user),
+         "to_address": to_address, "locale": locale, "options": extra, **common},
+        connection,
+    )
+
+
+def send_user_push_message(user: Any, message: str, *, connection: Any = None, **options: Any) -> Call:
+    common, extra = _split(options)
+    return Call(
+        "send_user_push_message",
+        {"to_user": user_id(user), "message": message, "options": extra, **common},
+        connection,
+    )
+
+
+def send_system_message(
+    to: Any,
+    message: str,
+    format: str = "plaintext",
+    *,
+    tenant: str | None = None,
+    connection: Any = None,
+) -> Call:
+    """Appends at once and returns the chat message id (not an outbox id)."""
+    return Call(
+        "send_system_message",
+        {"to_user": user_id(to), "message": message, "format": format, "tenant": tenant},
+        connection,
+    )
+
+
+def send_system_message_template(
+    to: Any,
+    template_name: str,
+    context: Mapping[str, Any] | None = None,
+    format: str = "plaintext",
+    *,
+    locale: str | None = None,
+    connection: Any = None,
+    **options: Any,
+) -> Call:
+    common, extra = _split(options)
+    if extra:
+        raise TypeError(f"send_system_message_template() does not take {', '.join(sorted(extra))}")
+    return Call(
+        "send_system_message_template",
+        {"to_user": user_id(to), "template": template_name,
+         "context": dict(context or {}), "format": format, "locale": locale, **common},
+        connection,
+    )
+
+
+def send_sms(
+    to: str,
+    language: str | None,
+    msg: str,
+    twilio_id: str | None = None,
+    *,
+    connection: Any = None,
+    **options: Any,
+) -> Call:
+    """TwilioClient.send_sms: ``msg`` to the number ``to`` in ``language``."""
+    common, extra = _split(options)
+    return Call(
+        "send_sms",
+        {"body": msg, "to_address": to, "locale": language, "sender": twilio_id,
+         "options": extra, **common},
+        connection,
+    )
+
+
+def make_call(
+    to: str,
+    language: str | None,
+    voice_msg: str,
+    twilio_id: str | None = None,
+    *,
+    connection: Any = None,
+    **options: Any,
+) -> Call:
+    """TwilioClient.make_call: ``voice_msg`` read out to ``to`` in ``language``."""
+    common, extra = _split(options)
+    return Call(
+        "make_call",
+        {"body": voice_msg, "to_address": to, "locale": language, "sender": twilio_id,
+         "options": extra, **common},
+        connection,
+    )
+
+
+def make_phone_call(auditor_id: Any, *, connection: Any = None, **options: Any) -> Call:
+    """The predefined message (template ``predefined.voice.txt``) read out to the user."""
+    common, extra = _split(options)
+    return Call(
+        "make_phone_call",
+        {"to_user": user_id(auditor_id), "options": extra, **common},
+        connection,
+    )
+
+
+def send_phone_sms_predefined(
+    auditor_id: Any, note: str | None = None, *, connection: Any = None, **options: Any
+) -> Call:
+    """The predefined text (template ``predefined.sms.txt``) with an optional note."""
+    common, extra = _split(options)
+    return Call(
+        "send_phone_sms_predefined",
+        {"to_user": user_id(auditor_id), "note": note, "options": extra, **common},
+        connection,
+    )
+
+
+def send_phone_sms(auditor_id: Any, content: str, *, connection: Any = None, **options: Any) -> Call:
+    common, extra = _split(options)
+    return Call(
+        "send_phone_sms",
+        {"to_user": user_id(auditor_id), "content": content, "options": extra, **common},
+        connection,
+    )
+
+
+def send_sms_to_number(
+    phone_number: str,
+    language: str,
+    content: str,
+    twilio_id: str | None = None,
+    *,
+    connection: Any = None,
+    **options: Any,
+) -> Call:
+    common, extra = _split(options)
+    return Call(
+        "send_sms_to_number",
+        {"phone_number": phone_number, "language": language, "content": content,
+         "twilio_id": twilio_id, "options": extra, **common},
+        connection,
+    )
+
+
+def cancel(message_id: int, *, connection: Any = None) -> Call:
+    return Call("cancel", {"message_id": int(message_id)}, connection)
+
+
+def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> Call:
+    return Call("retry", {"message_id": int(message_id), "extra_attempts": int(extra_attempts)}, connection)

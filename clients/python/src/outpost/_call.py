@@ -1,0 +1,91 @@
+"""One call of an Outpost SQL helper: its name and named arguments, rendered
+as ``SELECT outpost.NAME(arg => %(arg)s::type, ...)``. Arguments left as
+None are omitted, so the helper's own defaults apply."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+#: The SQL type of every helper argument this package passes.
+SQL_TYPES: Mapping[str, str] = {
+    "kind": "text",
+    "template": "text",
+    "to_user": "text",
+    "to_address": "text",
+    "locale": "text",
+    "subject": "text",
+    "body": "text",
+    "html": "text",
+    "message": "text",
+    "note": "text",
+    "content": "text",
+    "phone_number": "text",
+    "language": "text",
+    "twilio_id": "text",
+    "sender": "text",
+    "format": "text",
+    "idempotency_key": "text",
+    "tenant": "text",
+    "provider": "text",
+    "context": "jsonb",
+    "options": "jsonb",
+    "links": "jsonb",
+    "run_at": "timestamptz",
+    "expires_at": "timestamptz",
+    "priority": "int",
+    "max_attempts": "int",
+    "extra_attempts": "int",
+    "message_id": "bigint",
+}
+
+#: Keyword options every enqueue function takes (columns of outpost.messages).
+COMMON_OPTIONS = (
+    "run_at",
+    "expires_at",
+    "priority",
+    "idempotency_key",
+    "tenant",
+    "provider",
+    "max_attempts",
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """``outpost.<function>(**args)``, run on ``connection`` (None: the default)."""
+
+    function: str
+    args: Mapping[str, Any]
+    connection: Any = field(default=None, compare=False)
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        names = [n for n, v in self.args.items() if v is not None]
+        params: dict[str, Any] = {}
+        for name in names:
+            value = self.args[name]
+            if SQL_TYPES[name] == "jsonb":
+                value = json.dumps(value)
+            elif SQL_TYPES[name] == "timestamptz" and isinstance(value, datetime):
+                value = value.isoformat()
+            params[name] = value
+        arglist = ", ".join(f"{n} => %({n})s::{SQL_TYPES[n]}" for n in names)
+        return f"SELECT outpost.{self.function}({arglist})", params
+
+
+def user_id(user: Any) -> str:
+    """An application user as Outpost's ``to_user``: a User-like object's
+    ``pk``, or the id itself."""
+    pk = getattr(user, "pk", user)
+    if pk is None:
+        raise ValueError("the user has no primary key (not saved yet?)")
+    return str(pk)
+
+
+def check_common(function: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuses options the target cannot honour, naming them."""
+    bad = sorted(k for k, v in given.items() if v is not None and k not in allowed)
+    if bad:
+        raise TypeError(f"{function}() does not take {', '.join(bad)}")

@@ -1,0 +1,130 @@
+"""Where a call runs: the connection passed as ``connection=``; else, inside
+Django, Django's connection for ``OUTPOST["DATABASE"]`` (so the message
+commits or rolls back with the caller's transaction); else a connection to
+``OUTPOST_DATABASE_URL`` or ``DATABASE_URL`` (autocommit, one per thread)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any, Sequence
+
+import psycopg
+
+from ._call import Call
+
+_local = threading.local()
+
+
+class ConfigurationError(RuntimeError):
+    """No connection was given and none can be found."""
+
+
+def django_alias() -> str | None:
+    """The Django database alias to use, when running inside a configured Django project."""
+    try:
+        from django.conf import settings
+    except ImportError:
+        return None
+    if not settings.configured:
+        return None
+    config = getattr(settings, "OUTPOST", None) or {}
+    return str(config.get("DATABASE", "default"))
+
+
+def database_url() -> str:
+    url = os.environ.get("OUTPOST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        raise ConfigurationError(
+            "no connection: pass connection=, run inside Django, "
+            "or set OUTPOST_DATABASE_URL or DATABASE_URL"
+        )
+    return url
+
+
+def _own_connection() -> psycopg.Connection[Any]:
+    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed or conn.broken:
+        conn = psycopg.connect(database_url(), autocommit=True)
+        _local.conn = conn
+    return conn
+
+
+def _cursor_rows(cursor: Any) -> tuple[list[str], list[Sequence[Any]]]:
+    names = [d[0] for d in cursor.description or ()]
+    return names, list(cursor.fetchall())
+
+
+def query(sql: str, params: dict[str, Any], connection: Any = None) -> list[dict[str, Any]]:
+    """Rows of ``sql`` as dicts, on the connection chosen as described above."""
+    if connection is None:
+        alias = django_alias()
+        if alias is not None:
+            connection = alias
+        else:
+            connection = _own_connection()
+    if isinstance(connection, str):
+        from django.db import connections
+
+        connection = connections[connection]
+    if isinstance(connection, psycopg.AsyncConnection):
+        raise TypeError("an async connection: use outpost.aio")
+    if isinstance(connection, psycopg.Connection):
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            names, rows = _cursor_rows(cur)
+    else:  # DB-API: a Django connection wrapper, psycopg2, ...
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            names, rows = _cursor_rows(cur)
+    return [dict(zip(names, row)) for row in rows]
+
+
+def execute(call: Call) -> Any:
+    """Runs ``call`` and returns the helper's result."""
+    sql, params = call.sql()
+    rows = query(sql, params, call.connection)
+    return next(iter(rows[0].values()))
+
+
+# --- async -------------------------------------------------------------------
+
+_async_conns: weakref.WeakKeyDictionary[Any, psycopg.AsyncConnection[Any]] = weakref.WeakKeyDictionary()
+
+
+async def _own_async_connection() -> psycopg.AsyncConnection[Any]:
+    import asyncio
+
+    key = asyncio.get_running_loop()
+    conn = _async_conns.get(key)
+    if conn is None or conn.closed or conn.broken:
+        conn = await psycopg.AsyncConnection.connect(database_url(), autocommit=True)
+        _async_conns[key] = conn
+    return conn
+
+
+async def aquery(sql: str, params: dict[str, Any], connection: Any = None) -> list[dict[str, Any]]:
+    if connection is None:
+        if django_alias() is not None:
+            # Django's connections are per thread; run where Django's sync code
+            # runs, so the call joins the same connection and transaction.
+            from asgiref.sync import sync_to_async
+
+            return await sync_to_async(query, thread_sensitive=True)(sql, params, None)
+        connection = await _own_async_connection()
+    if isinstance(connection, psycopg.AsyncConnection):
+        async with connection.cursor() as cur:
+            await cur.execute(sql, params)
+            names = [d[0] for d in cur.description or ()]
+            rows = await cur.fetchall()
+        return [dict(zip(names, row)) for row in rows]
+    import asyncio
+
+    return await asyncio.to_thread(query, sql, params, connection)
+
+
+async def aexecute(call: Call) -> Any:
+    sql, params = call.sql()
+    rows = await aquery(sql, params, call.connection)
+    return next(iter(rows[0].values()))

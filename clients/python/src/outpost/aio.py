@@ -1,0 +1,71 @@
+"""The same functions as coroutines: ``connection=`` takes a
+``psycopg.AsyncConnection``; without one, inside Django the call runs on
+Django's connection (in Django's thread for sync code, so it joins the same
+transaction), outside Django on a connection to ``OUTPOST_DATABASE_URL`` or
+``DATABASE_URL`` (autocommit, one per event loop)."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, ParamSpec
+
+from . import _builders
+from ._call import Call
+from ._db import aexecute, aquery
+from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, MessageStatus, build, latest_attempt
+
+P = ParamSpec("P")
+
+
+def _async(builder: Callable[P, Call]) -> Callable[P, Awaitable[int]]:
+    async def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        return int(await aexecute(builder(*args, **kwargs)))
+
+    run.__name__ = builder.__name__
+    run.__qualname__ = builder.__qualname__
+    run.__doc__ = builder.__doc__
+    return run
+
+
+send_mail_template = _async(_builders.send_mail_template)
+send_simple_mail = _async(_builders.send_simple_mail)
+send_user_push_message = _async(_builders.send_user_push_message)
+send_system_message = _async(_builders.send_system_message)
+send_system_message_template = _async(_builders.send_system_message_template)
+send_sms = _async(_builders.send_sms)
+make_call = _async(_builders.make_call)
+make_phone_call = _async(_builders.make_phone_call)
+send_phone_sms_predefined = _async(_builders.send_phone_sms_predefined)
+send_phone_sms = _async(_builders.send_phone_sms)
+send_sms_to_number = _async(_builders.send_sms_to_number)
+
+
+class TwilioClient:
+    """``outpost.twilio.TwilioClient`` with coroutine methods."""
+
+    async def send_sms(self, to: str, language: str | None, msg: str, twilio_id: str | None = None,
+                       *, connection: Any = None, **options: Any) -> int:
+        return await send_sms(to, language, msg, twilio_id, connection=connection, **options)
+
+    async def make_call(self, to: str, language: str | None, voice_msg: str, twilio_id: str | None = None,
+                        *, connection: Any = None, **options: Any) -> int:
+        return await make_call(to, language, voice_msg, twilio_id, connection=connection, **options)
+
+
+async def cancel(message_id: int, *, connection: Any = None) -> int | None:
+    result: int | None = await aexecute(_builders.cancel(message_id, connection=connection))
+    return result
+
+
+async def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> int | None:
+    result: int | None = await aexecute(_builders.retry(message_id, extra_attempts, connection=connection))
+    return result
+
+
+async def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
+    params = {"id": int(message_id)}
+    rows = await aquery(STATUS_SQL, params, connection)
+    if not rows:
+        return None
+    attempts = (await aquery(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"]
+                else latest_attempt(rows[0]))
+    return build(rows[0], attempts, await aquery(EVENTS_SQL, params, connection))

@@ -1,0 +1,35 @@
+"""A system check: Outpost's schema must exist and be at least as new as
+this package expects (``outpost.schema_migrations``, written by
+``outpost migrate``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Warning, register
+from django.db import DatabaseError, connections
+
+from .conf import REQUIRED_SCHEMA, database_alias
+
+
+@register("outpost")
+def outpost_schema(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    alias = database_alias()
+    hint = f"run `outpost migrate` against the database of DATABASES[{alias!r}]"
+    try:
+        with connections[alias].cursor() as cur:
+            cur.execute("SELECT to_regclass('outpost.schema_migrations') IS NOT NULL")
+            (exists,) = cur.fetchone()
+            if not exists:
+                return [Warning("Outpost's schema is missing (no outpost.schema_migrations)",
+                                hint=hint, id="outpost.W001")]
+            cur.execute("SELECT max(version), bool_or(version = %s) FROM outpost.schema_migrations",
+                        [REQUIRED_SCHEMA])
+            newest, has_required = cur.fetchone()
+    except DatabaseError as e:
+        return [Warning(f"cannot check Outpost's schema: {e}".strip(), hint=hint, id="outpost.W003")]
+    if not has_required:
+        return [Warning(
+            f"Outpost's schema is older than this package expects (newest migration {newest}, "
+            f"needs {REQUIRED_SCHEMA})", hint=hint, id="outpost.W002")]
+    return []

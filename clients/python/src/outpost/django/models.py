@@ -1,0 +1,40 @@
+"""Read-only views of Outpost's tables for the admin. Unmanaged: the schema
+belongs to ``outpost migrate``."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Message(models.Model):
+    id = models.BigIntegerField(primary_key=True)
+    kind = models.TextField()
+    status = models.TextField()
+    to_user = models.TextField(null=True)
+    to_address = models.TextField(null=True)
+    template = models.TextField(null=True)
+    subject = models.TextField(null=True)
+    locale = models.TextField(null=True)
+    provider = models.TextField(null=True)
+    tenant = models.TextField(null=True)
+    priority = models.SmallIntegerField()
+    attempts = models.IntegerField()
+    max_attempts = models.IntegerField(null=True)
+    provider_message_id = models.TextField(null=True)
+    last_error = models.TextField(null=True)
+    worker = models.TextField(null=True)
+    run_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = 'outpost"."messages'
+        ordering = ("-id",)
+        verbose_name = "message"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
