@@ -181,16 +181,32 @@ fn runaway_templates_run_out_of_fuel_and_undefined_names_fail() {
 }
 
 #[test]
-fn subjects_are_one_line() {
+fn subjects_are_trimmed_and_a_line_break_inside_is_kept_for_the_composer_to_refuse() {
     let (_dir, source) = scratch(&[
-        ("s.subject.txt", "Line one\r\nBcc: victim@example.com\n"),
+        ("s.subject.txt", "  Hello   {{ name }}\n"),
+        ("bad.subject.txt", "Line one\r\nBcc: victim@example.com\n"),
         ("s.txt", "t"),
         ("s.html", "h"),
+        ("bad.txt", "t"),
+        ("bad.html", "h"),
     ]);
-    let e = renderer(&source)
-        .render_email("s", &json!({}), "en", None)
+    let r = renderer(&source);
+    let ok = r
+        .render_email("s", &json!({"name": "Ann"}), "en", None)
         .unwrap();
-    assert_eq!(e.subject, "Line one Bcc: victim@example.com");
+    assert_eq!(ok.subject, "Hello Ann");
+    // Folding would hide an injection: the composer fails such a message.
+    let bad = r.render_email("bad", &json!({}), "en", None).unwrap();
+    assert_eq!(bad.subject, "Line one\r\nBcc: victim@example.com");
+    let injected = r
+        .render_email(
+            "s",
+            &json!({"name": "Ann\r\nBcc: victim@example.com"}),
+            "en",
+            None,
+        )
+        .unwrap();
+    assert!(injected.subject.contains("\r\n"), "{:?}", injected.subject);
 }
 
 #[test]
