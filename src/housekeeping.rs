@@ -2,54 +2,16 @@
 //! events and old inbound mail in small batches, expire overdue messages,
 //! fire `outpost.schedules`. Each tick of each job runs on one daemon only.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use croner::Cron;
 use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::config::{HousekeepingSettings as Settings, Job, Task};
 use crate::db::{self, DbError, statements};
 use crate::schedule;
-
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    PurgeMessages,
-    PurgeEvents,
-    PurgeInbound,
-    Expire,
-    Schedules,
-}
-
-/// A job with its cron schedule.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub name: &'static str,
-    pub cron: Cron,
-    pub task: Task,
-}
-
-/// Retention and batch settings, from `[housekeeping]`.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub retention: Duration,
-    pub event_retention: Duration,
-    pub inbound_retention: Duration,
-    pub batch_size: i64,
-    pub jobs: Vec<Job>,
-}
-
-impl Job {
-    /// Parses a job's cron expression (5 fields, or 6 with seconds first).
-    pub fn new(name: &'static str, expression: &str, task: Task) -> Result<Self, String> {
-        let cron = Cron::from_str(expression.trim())
-            .map_err(|e| format!("invalid cron expression {expression:?}: {e}"))?;
-        Ok(Self { name, cron, task })
-    }
-}
 
 /// Takes tick `tick` of `job` for `worker`; false when another daemon has it.
 pub async fn claim_tick(

@@ -36,6 +36,7 @@ pub mod http;
 pub mod inbound;
 pub mod message;
 pub mod metrics;
+pub mod phone;
 pub mod recipient;
 pub mod render;
 pub mod schedule;

@@ -27,7 +27,7 @@ pub(super) fn sender_number(
     text: &str,
     region: Option<phonenumber::country::Id>,
 ) -> Result<(), ConfigError> {
-    crate::channel::twilio::phone::e164(text, region)
+    crate::phone::e164(text, region)
         .map(|_| ())
         .map_err(|e| ConfigError::invalid(key, e))
 }

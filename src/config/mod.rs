@@ -8,6 +8,7 @@ mod legacy;
 mod redact;
 mod secret;
 mod sections;
+mod settings;
 mod validate;
 
 #[cfg(test)]
@@ -19,12 +20,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::db::Relation;
 pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
-pub use validate::{
-    Backend, BreakerSettings, Config, DispatchSettings, HttpSettings, PushApp, Relation,
-    SmtpSettings, TwilioSettings, Voice, WebhookSettings,
+pub use settings::{
+    Backend, BreakerSettings, Config, DispatchSettings, HousekeepingSettings, HttpSettings, Job,
+    LogFormat, LogSettings, PushApp, RetrySettings, SmtpSettings, Task, TwilioSettings, Voice,
+    WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.

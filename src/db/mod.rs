@@ -2,8 +2,11 @@
 //! SQL statements every runtime query comes from.
 
 pub mod migrate;
+mod relation;
 pub mod statements;
 pub mod tls;
+
+pub use relation::Relation;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Every SQL statement the daemon runs, one named file each under
 //! `src/db/queries/`.
 
-use crate::config::Relation;
+use super::Relation;
 
 /// Claims a batch; `{recipients}` is replaced by the configured relation.
 const CLAIM: &str = include_str!("queries/claim.sql");

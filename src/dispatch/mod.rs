@@ -91,7 +91,7 @@ impl Dispatcher {
             pool,
             worker: worker.into(),
             channels,
-            policy: config.retry,
+            policy: config.retry.into(),
             settings: config.dispatch.clone(),
             claim_sql: statements::claim(&config.recipients),
             recipients: config.recipients.to_string(),
@@ -305,7 +305,10 @@ impl Dispatcher {
         let mut report = Rescued::default();
         loop {
             let rows = client
-                .query(&rescue, &[&self.policy.max_attempts, &MAINTENANCE_BATCH])
+                .query(
+                    &rescue,
+                    &[&self.policy.settings.max_attempts, &MAINTENANCE_BATCH],
+                )
                 .await?;
             for row in &rows {
                 match row.get::<_, Status>(1) {

@@ -8,16 +8,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::channel::{ErrorClass, SendError};
+use crate::config::RetrySettings;
 
-/// Backoff settings, from `[retry]`.
+/// The policy of `[retry]`'s settings (base, cap, the default budget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// The first retry waits up to this long.
-    pub base: Duration,
-    /// No backoff (except a provider's Retry-After) waits longer than this.
-    pub cap: Duration,
-    /// The budget for messages whose `max_attempts` is NULL.
-    pub max_attempts: i32,
+    pub settings: RetrySettings,
+}
+
+impl From<RetrySettings> for RetryPolicy {
+    fn from(settings: RetrySettings) -> Self {
+        Self { settings }
+    }
 }
 
 /// The facts about one failed attempt that the decision depends on.
@@ -52,8 +54,8 @@ impl RetryPolicy {
     pub fn ceiling(&self, attempt: i32) -> Duration {
         let exponent = attempt.saturating_sub(1).clamp(0, 62) as u32;
         let factor = 1u64.checked_shl(exponent).unwrap_or(u64::MAX);
-        let millis = (self.base.as_millis() as u64).saturating_mul(factor);
-        Duration::from_millis(millis).min(self.cap)
+        let millis = (self.settings.base.as_millis() as u64).saturating_mul(factor);
+        Duration::from_millis(millis).min(self.settings.cap)
     }
 
     /// Full jitter: a delay drawn uniformly from `[0, ceiling)`; `jitter` is the
@@ -65,7 +67,10 @@ impl RetryPolicy {
     /// Decides what follows `failure`.
     pub fn decide(&self, failure: Failure<'_>, jitter: f64) -> Decision {
         let error = failure.error;
-        let budget = failure.max_attempts.unwrap_or(self.max_attempts).max(1);
+        let budget = failure
+            .max_attempts
+            .unwrap_or(self.settings.max_attempts)
+            .max(1);
         let delay = match error.class {
             ErrorClass::Permanent => {
                 return Decision::Fail {
@@ -109,11 +114,11 @@ mod tests {
     use super::*;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy {
+        RetryPolicy::from(RetrySettings {
             base: Duration::from_secs(5),
             cap: Duration::from_secs(60),
             max_attempts: 5,
-        }
+        })
     }
 
     fn failure(attempt: i32, error: &SendError) -> Failure<'_> {

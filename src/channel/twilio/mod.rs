@@ -2,7 +2,6 @@
 //! with Basic auth; the text rendered and translated like e-mail; numbers
 //! checked before any request; a per-account request rate respected.
 
-pub mod phone;
 pub mod segments;
 pub mod twiml;
 
@@ -18,6 +17,7 @@ use super::console::ConsoleSink;
 use super::{Channel, Delivery, Envelope, SendError, http};
 use crate::config::TwilioSettings;
 use crate::message::Kind;
+use crate::phone;
 use crate::render::Templates;
 
 /// Twilio error codes that no retry can fix (invalid or unreachable numbers).

@@ -1,0 +1,83 @@
+//! Validation, one module per configuration section: each turns its raw
+//! section into typed settings, with errors that name the key.
+
+mod database;
+mod dispatch;
+mod email;
+mod housekeeping;
+mod http;
+mod push;
+mod twilio;
+
+use std::time::Duration;
+
+pub(super) use database::database;
+pub(super) use dispatch::{dispatch, retry};
+pub(super) use email::{backends, email};
+pub(super) use housekeeping::housekeeping;
+pub(super) use http::{http, webhooks};
+pub(super) use push::push;
+pub(super) use twilio::twilio;
+
+use super::ConfigError;
+use super::settings::{Backend, LogFormat, LogSettings};
+use crate::message::Kind;
+
+pub(super) fn positive(key: &str, value: Duration) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(key, "must be longer than zero"));
+    }
+    Ok(value)
+}
+
+/// A share between 0 (exclusive) and 1 (inclusive).
+pub(super) fn rate(key: &str, value: f64) -> Result<f64, ConfigError> {
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be above 0 and at most 1, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+pub(super) fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
+    let available: &[(&str, Backend)] = match kind {
+        Kind::Email => &[
+            ("console", Backend::Console),
+            ("smtp", Backend::Smtp),
+            ("smtp_db", Backend::SmtpDb),
+            ("sendgrid", Backend::SendGrid),
+        ],
+        Kind::Sms | Kind::Voice => &[("console", Backend::Console), ("twilio", Backend::Twilio)],
+        Kind::Push => &[("console", Backend::Console), ("airship", Backend::Airship)],
+        Kind::Chat => &[("console", Backend::Console), ("inapp", Backend::InApp)],
+    };
+    let name = name.trim();
+    available
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| {
+            let names: Vec<&str> = available.iter().map(|(n, _)| *n).collect();
+            ConfigError::invalid(
+                key,
+                format!("unknown backend {name:?} (available: {})", names.join(", ")),
+            )
+        })
+}
+
+/// `[log]`.
+pub(super) fn log(raw: &super::LogSection) -> Result<LogSettings, ConfigError> {
+    let format = match raw.format.as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        _ => return Err(ConfigError::invalid("log.format", "must be text or json")),
+    };
+    tracing_subscriber::EnvFilter::try_new(&raw.level)
+        .map_err(|e| ConfigError::invalid("log.level", e.to_string()))?;
+    Ok(LogSettings {
+        level: raw.level.clone(),
+        format,
+    })
+}

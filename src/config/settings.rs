@@ -1,0 +1,229 @@
+//! The validated configuration's types: what the rest of Outpost reads.
+//! They depend on nothing of Outpost's but message kinds, database relation
+//! names and key types, so every module can use them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{RawConfig, Secret};
+use crate::db::Relation;
+use crate::message::Kind;
+
+/// A delivery backend name from `[email] backend`, `[sms] backend`, ….
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Console,
+    Smtp,
+    SmtpDb,
+    SendGrid,
+    Twilio,
+    Airship,
+    InApp,
+}
+
+/// An Airship app: the default one from `[push]`, or a row of `outpost.push_apps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushApp {
+    pub name: String,
+    pub app_key: String,
+    pub master_secret: Secret,
+    pub base_url: String,
+}
+
+/// The `[email.smtp]` server, checked.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Secret,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    pub timeout: Duration,
+    /// PEM of an extra trusted CA.
+    pub ca_pem: Option<Vec<u8>>,
+    pub pool_size: u32,
+}
+
+/// Settings of the dispatcher, from `[dispatch]`.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    pub batch_size: u32,
+    pub concurrency: usize,
+    pub kind_concurrency: HashMap<Kind, usize>,
+    pub lease: Duration,
+    pub send_timeout: Duration,
+    pub poll_interval: Duration,
+    pub rescue_interval: Duration,
+    pub shutdown_grace: Duration,
+    /// When a provider's circuit opens, and for how long.
+    pub breaker: BreakerSettings,
+}
+
+/// A provider's circuit opens when, among the calls of the last `window`
+/// (at least `min_calls` of them), the share of transient failures reaches
+/// `failure_rate`; it stays open for `open_for`, then one probe decides.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    /// 0 disables the breakers.
+    pub min_calls: u32,
+    pub failure_rate: f64,
+    pub window: Duration,
+    pub open_for: Duration,
+}
+
+/// The HTTP server, from `[http]`.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
+    pub body_limit: usize,
+    /// Largest body of a signed provider callback (SendGrid events, Twilio).
+    pub webhook_body_limit: usize,
+    /// Most bytes all request bodies being read may hold together.
+    pub body_memory: usize,
+    pub request_timeout: Duration,
+    /// Longest wait for a request's complete headers.
+    pub header_timeout: Duration,
+    /// Longest a connection may stay open with no request being handled.
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once; further ones wait in the backlog.
+    pub max_connections: usize,
+}
+
+/// Credentials and keys that authenticate inbound requests.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// HTTP Basic user and password for `/inbound/sendgrid`.
+    pub inbound: Option<(String, Secret)>,
+    pub sendgrid_key: Option<crate::signature::SendGridKey>,
+    pub sendgrid_max_age: Duration,
+    pub twilio_auth_token: Secret,
+    /// Outpost's public base URL as Twilio calls it, without a trailing slash.
+    pub twilio_public_url: Option<String>,
+}
+
+/// A `<Say>` language and voice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voice {
+    pub language: String,
+    pub voice: String,
+}
+
+/// Twilio, from `[twilio]`.
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub from: String,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: String,
+    pub public_url: Option<String>,
+    pub default_region: Option<phonenumber::country::Id>,
+    pub rate_limit: u32,
+    pub max_segments: u32,
+    pub voice_fallback: bool,
+    pub voice_default_language: String,
+    /// By normalised language (`ro`, `pt-br`).
+    pub voices: HashMap<String, Voice>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The values as loaded, for `config check`.
+    pub raw: RawConfig,
+    pub database_url: String,
+    pub pool_size: usize,
+    pub http: HttpSettings,
+    pub webhooks: WebhookSettings,
+    pub twilio: TwilioSettings,
+    /// The default push app, when `[push] app_key` is set.
+    pub push_app: Option<PushApp>,
+    pub push_device_types: Vec<String>,
+    pub chat_mirror_email: bool,
+    /// `None` when housekeeping is off.
+    pub housekeeping: Option<HousekeepingSettings>,
+    pub recipients: Relation,
+    pub dispatch: DispatchSettings,
+    pub retry: RetrySettings,
+    pub log: LogSettings,
+    pub default_locale: String,
+    pub locale_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    pub template_fuel: u64,
+    pub email_from: String,
+    /// Most recipients (to + cc + bcc) per e-mail.
+    pub email_max_recipients: usize,
+    /// The e-mail backend used while the default's circuit is open.
+    pub email_fallback: Option<Backend>,
+    pub smtp: SmtpSettings,
+    pub sendgrid_api_key: Secret,
+    pub sendgrid_base_url: String,
+    pub backends: HashMap<Kind, Backend>,
+}
+
+impl Config {
+    /// Where templates and catalogs are read from.
+    pub fn template_source(&self) -> crate::render::Source {
+        crate::render::Source {
+            templates_dir: self.templates_dir.clone(),
+            locale_dir: self.locale_dir.clone(),
+            default_locale: self.default_locale.clone(),
+            fuel: self.template_fuel,
+        }
+    }
+}
+
+/// Backoff and budget of retries, from `[retry]`: the first retry waits up to
+/// `base`, no backoff (except a provider's Retry-After) longer than `cap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    pub base: Duration,
+    pub cap: Duration,
+    /// The budget for messages whose `max_attempts` is NULL.
+    pub max_attempts: i32,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[log]`: the filter and the format.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// What a housekeeping job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    PurgeMessages,
+    PurgeEvents,
+    PurgeInbound,
+    Expire,
+    Schedules,
+}
+
+/// A housekeeping job with its cron schedule.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: &'static str,
+    pub cron: croner::Cron,
+    pub task: Task,
+}
+
+/// Retention, batch size and jobs, from `[housekeeping]`.
+#[derive(Debug, Clone)]
+pub struct HousekeepingSettings {
+    pub retention: Duration,
+    pub event_retention: Duration,
+    pub inbound_retention: Duration,
+    pub batch_size: i64,
+    pub jobs: Vec<Job>,
+}
