@@ -20,6 +20,8 @@
 //! - [`storable`]: received text with NUL made storable in PostgreSQL.
 //! - [`schedule`] and [`housekeeping`]: recurring messages and cron jobs.
 //! - [`enqueue`] and [`status`]: what `outpost send`, `status` and `stats` do.
+//! - [`console`] and [`presence`]: the operator console on its own listener,
+//!   and the daemons' heartbeats it shows.
 //! - [`bench`]: the benchmark harness behind `outpost bench`.
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
@@ -28,6 +30,7 @@ pub mod bench;
 pub mod channel;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod db;
 pub mod dispatch;
@@ -37,12 +40,13 @@ pub mod http;
 pub mod inbound;
 pub mod message;
 pub mod metrics;
+pub mod presence;
 pub mod recipient;
 pub mod render;
 pub mod schedule;
 pub mod scrub;
 pub mod signature;
 pub mod status;
-pub mod suppression;
 pub mod storable;
+pub mod suppression;
 pub mod tls;

@@ -48,6 +48,7 @@ impl ConfigError {
 pub struct RawConfig {
     pub database: DatabaseSection,
     pub http: HttpSection,
+    pub console: ConsoleSection,
     pub webhooks: WebhooksSection,
     pub twilio: TwilioSection,
     pub dispatch: DispatchSection,
@@ -87,6 +88,21 @@ pub struct HttpSection {
     #[serde(with = "humantime_serde")]
     pub keep_alive_timeout: Duration,
     pub max_connections: usize,
+}
+
+/// `[console]`: the operator console (checked by [`crate::console::Settings`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSection {
+    pub enabled: bool,
+    pub listen: String,
+    #[serde(with = "humantime_serde")]
+    pub session_idle: Duration,
+    pub login_burst: u32,
+    #[serde(with = "humantime_serde")]
+    pub login_period: Duration,
+    pub proxy_user_header: String,
+    pub proxy_addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

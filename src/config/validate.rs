@@ -181,6 +181,8 @@ pub struct Config {
     pub database_url: String,
     pub pool_size: usize,
     pub http: HttpSettings,
+    /// The operator console, from `[console]`.
+    pub console: crate::console::Settings,
     pub webhooks: WebhookSettings,
     pub twilio: TwilioSettings,
     /// The default push app, when `[push] app_key` is set.
@@ -393,6 +395,7 @@ impl Config {
             max_connections: h.max_connections,
         };
         super::sections::http_limits(&http)?;
+        let console = crate::console::Settings::validate(&raw.console, &http)?;
         let w = &raw.webhooks;
         if w.inbound_username.is_empty() != w.inbound_password.is_empty() {
             return Err(ConfigError::invalid(
@@ -487,6 +490,7 @@ impl Config {
             database_url: raw.database.url.clone(),
             pool_size: raw.database.pool_size,
             http,
+            console,
             webhooks,
             twilio,
             push_app,
