@@ -106,7 +106,13 @@ impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let status = match &self {
             ConsoleError::Db(_) | ConsoleError::Render(_) => {
-                tracing::error!(error = %self, "console request failed");
+                let mut reason = self.to_string();
+                let mut source = std::error::Error::source(&self);
+                while let Some(cause) = source {
+                    reason = format!("{reason}: {cause}");
+                    source = cause.source();
+                }
+                tracing::error!(error = %reason, "console request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ConsoleError::NotFound => StatusCode::NOT_FOUND,

@@ -107,7 +107,7 @@ fn with_filter(sql: &str) -> String {
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
-    sql.replace("{filter}", &format!("({filter})"))
+    sql.replace("WHERE {filter}", &format!("WHERE ({filter})"))
 }
 
 /// One page of the message search.

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0009", "attempts_trigger_cascade"),
     migration!("0010", "delivery_truth"),
     migration!("0011", "hardening"),
+    migration!("0014", "console"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).
