@@ -1278,3 +1278,331 @@ async fn outpost_dev_prints_the_console_url_and_a_one_time_login() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Where the browser test leaves its screenshots.
+fn screenshot_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots")
+}
+
+/// Chromium and its WebDriver, or why they are missing.
+fn browser() -> Result<(String, String), String> {
+    let find = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"]
+                .iter()
+                .map(|d| std::path::Path::new(d).join(n))
+                .find(|p| p.exists())
+                .map(|p| p.display().to_string())
+        })
+    };
+    let chromium = find(&["chromium", "chromium-browser"]).ok_or(
+        "no chromium (Debian: apt-get install chromium chromium-driver; scripts/test does)",
+    )?;
+    let driver = find(&["chromedriver"])
+        .ok_or("no chromedriver (Debian: apt-get install chromium-driver)")?;
+    Ok((chromium, driver))
+}
+
+/// Recent history for the overview's charts: attempts spread over the last day.
+async fn seed_history(client: &tokio_postgres::Client) {
+    client
+        .batch_execute(
+            "WITH m AS (
+                 INSERT INTO outpost.messages (kind, to_address, subject, body, status, attempts, created_at, sent_at, finished_at)
+                 SELECT (ARRAY['email','sms','push','chat'])[1 + i % 4], 'history' || i || '@example.com', 'History', 'B',
+                        CASE WHEN i % 11 = 0 THEN 'failed' WHEN i % 3 = 0 THEN 'delivered' ELSE 'sent' END, 1,
+                        now() - (i * interval '4 minutes'), now() - (i * interval '4 minutes'), now() - (i * interval '4 minutes')
+                 FROM generate_series(1, 340) i
+                 RETURNING id, status, created_at)
+             INSERT INTO outpost.attempts (message_id, attempt, worker, provider, started_at, finished_at, outcome, error)
+             SELECT id, 1, 'seed', 'console', created_at, created_at + interval '80 ms',
+                    CASE WHEN status = 'failed' THEN 'failed' WHEN id % 7 = 0 THEN 'retry' ELSE 'sent' END,
+                    CASE WHEN status = 'failed' THEN 'SMTP server relay:587 refused: 550 mailbox unavailable' END
+             FROM m;",
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
+    use fantoccini::{ClientBuilder, Locator};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let (chromium, driver) = match browser() {
+        Ok(found) => found,
+        Err(why) => {
+            println!("SKIPPED: a_real_browser_logs_in_retries_tests_smtp_and_pushes: {why}");
+            return;
+        }
+    };
+    let peer = common::smtp::SmtpPeer::start("starttls");
+    let airship = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/push"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({
+            "ok": true, "operation_id": "op-browser", "push_ids": ["push-browser-1"]
+        })))
+        .mount(&airship)
+        .await;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    seed_history(&client).await;
+    let id = failed_email(&db, "dr.byrne@example.com").await;
+    let cert = peer.cert_path().display().to_string();
+    let console = Console::start(&db, &[("OUTPOST__EMAIL__SMTP__CA_FILE", &cert)]).await;
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    let dispatcher = db.dispatcher(&config, channels, "vm-1:4242:a1f3");
+    outpost::presence::beat(&dispatcher).await.unwrap();
+
+    let port = common::free_port();
+    let mut chromedriver = common::daemon::Daemon(
+        std::process::Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    let mut browser = None;
+    for _ in 0..100 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                browser = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    let b = browser.expect("chromedriver did not start a browser session");
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = |name: &'static str| {
+        let b = b.clone();
+        let file = shots.join(format!("{name}.png"));
+        async move {
+            std::fs::write(&file, b.screenshot().await.unwrap()).unwrap();
+        }
+    };
+    let base = console.base.clone();
+
+    // Log in.
+    b.goto(&format!("{base}/")).await.unwrap();
+    assert!(b.current_url().await.unwrap().path().starts_with("/login"));
+    shot("login").await;
+    b.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN.0)
+        .await
+        .unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN.1)
+        .await
+        .unwrap();
+    b.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Id("counts")).await.unwrap();
+    assert_eq!(b.current_url().await.unwrap().path(), "/");
+    assert!(b.source().await.unwrap().contains("vm-1:4242:a1f3"));
+    shot("overview").await;
+
+    // Find the failed message and retry it.
+    b.goto(&format!("{base}/messages")).await.unwrap();
+    b.find(Locator::Id("f-status"))
+        .await
+        .unwrap()
+        .select_by_value("failed")
+        .await
+        .unwrap();
+    b.find(Locator::Id("f-address"))
+        .await
+        .unwrap()
+        .send_keys("dr.byrne@example.com")
+        .await
+        .unwrap();
+    b.find(Locator::Id("search"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = b
+        .wait()
+        .for_element(Locator::LinkText(&id.0.to_string()))
+        .await
+        .unwrap();
+    shot("messages").await;
+    link.click().await.unwrap();
+    b.wait()
+        .for_element(Locator::Id("retry"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = b
+        .wait()
+        .for_element(Locator::Id("result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("queued again"), "{result}");
+    assert_eq!(row(&client, id).await.0, "queued");
+    dispatcher.drain().await.unwrap();
+    assert_eq!(row(&client, id).await.0, "sent");
+    b.goto(&format!("{base}/messages/{}", id.0)).await.unwrap();
+    assert!(b.source().await.unwrap().contains("attempt 2: sent"));
+    shot("message").await;
+
+    // Add an SMTP server and test it against the aiosmtpd peer.
+    b.goto(&format!("{base}/smtp-servers/new")).await.unwrap();
+    for (field, value) in [
+        ("name", "relay-test"),
+        ("host", "localhost"),
+        ("username", common::smtp::USER),
+        ("password", common::smtp::PASSWORD),
+    ] {
+        b.find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    let port_field = b.find(Locator::Id("port")).await.unwrap();
+    port_field.clear().await.unwrap();
+    port_field.send_keys(&peer.port.to_string()).await.unwrap();
+    b.find(Locator::Id("save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Id("add-smtp")).await.unwrap();
+    shot("smtp-servers").await;
+    b.find(Locator::Css("button.test"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = b
+        .wait()
+        .for_element(Locator::Id("result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        result.contains("TLS and authentication as configured succeeded"),
+        "{result}"
+    );
+    shot("smtp-test").await;
+
+    // Add an eGuide app and send a test push to the Airship fake.
+    b.goto(&format!("{base}/push-apps/new")).await.unwrap();
+    for (field, value) in [
+        ("name", "eguide-dublin"),
+        ("app_key", "KEY"),
+        ("master_secret", "SECRET"),
+    ] {
+        b.find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    let url_field = b.find(Locator::Id("base_url")).await.unwrap();
+    url_field.clear().await.unwrap();
+    url_field.send_keys(&airship.uri()).await.unwrap();
+    b.find(Locator::Css("form.narrow button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Id("send-push"))
+        .await
+        .unwrap();
+    shot("push-apps").await;
+    b.find(Locator::Id("app"))
+        .await
+        .unwrap()
+        .select_by_value("eguide-dublin")
+        .await
+        .unwrap();
+    b.find(Locator::Id("channel"))
+        .await
+        .unwrap()
+        .send_keys("9c36e8c7-5a73-47c0-9716-99fd3d4197d5")
+        .await
+        .unwrap();
+    b.find(Locator::Id("send-push"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = b
+        .wait()
+        .for_element(Locator::Id("result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("push-browser-1"), "{result}");
+    let sent: serde_json::Value =
+        serde_json::from_slice(&airship.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(
+        sent["audience"]["channel"],
+        "9c36e8c7-5a73-47c0-9716-99fd3d4197d5"
+    );
+
+    for page in [
+        "suppressions",
+        "schedules",
+        "inbound",
+        "audit-log",
+        "messaging",
+    ] {
+        b.goto(&format!("{base}/{page}")).await.unwrap();
+        let name: &'static str = Box::leak(page.to_owned().into_boxed_str());
+        shot(name).await;
+    }
+    // A phone-sized window still shows the message page.
+    b.set_window_size(390, 844).await.unwrap();
+    b.goto(&format!("{base}/messages/{}", id.0)).await.unwrap();
+    shot("message-phone").await;
+    b.close().await.unwrap();
+    let _ = chromedriver.0.kill();
+}
