@@ -253,7 +253,8 @@ async fn a_post_without_the_token_or_from_another_origin_is_refused() {
     let path = format!("/messages/{}/retry", id.0);
     let token = admin.csrf.clone().unwrap();
     let base = admin.base.clone();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    type Pairs<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Pairs, Pairs)> = vec![
         ("no token", vec![], vec![("origin", &base)]),
         (
             "wrong token",
@@ -1605,4 +1606,93 @@ async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
     shot("message-phone").await;
     b.close().await.unwrap();
     let _ = chromedriver.0.kill();
+}
+
+/// Page times at a million messages (BENCHMARKS.md). Run with
+/// `cargo test --release --test console -- --ignored console_pages_at_scale`;
+/// `OUTPOST_CONSOLE_BENCH_ROWS` changes the size.
+#[tokio::test]
+#[ignore]
+async fn console_pages_at_scale() {
+    let rows: i64 = std::env::var("OUTPOST_CONSOLE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let started = std::time::Instant::now();
+    // 30 days of traffic (the default retention), 3 % failed, 0.5 % queued,
+    // one attempt per sent or failed message, with tenants and users.
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE outpost.messages SET (autovacuum_enabled = false);
+             INSERT INTO outpost.messages (kind, to_user, to_address, tenant, subject, body, status, attempts,
+                                           created_at, run_at, sent_at, finished_at, idempotency_key)
+             SELECT (ARRAY['email','email','email','sms','push','chat'])[1 + i % 6],
+                    'user' || (i % 50000), 'person' || i || '@example.com', 'tenant' || (i % 40),
+                    'Subject ' || i, 'Body',
+                    CASE WHEN i % 200 = 0 THEN 'queued' WHEN i % 33 = 0 THEN 'failed'
+                         WHEN i % 3 = 0 THEN 'delivered' ELSE 'sent' END,
+                    CASE WHEN i % 200 = 0 THEN 0 ELSE 1 END,
+                    now() - ({rows} - i) * (interval '30 days' / {rows}),
+                    now() - ({rows} - i) * (interval '30 days' / {rows}),
+                    now() - ({rows} - i) * (interval '30 days' / {rows}),
+                    now() - ({rows} - i) * (interval '30 days' / {rows}),
+                    'bench-' || i
+             FROM generate_series(1, {rows}) i;
+             INSERT INTO outpost.attempts (message_id, attempt, worker, provider, started_at, finished_at, outcome, error)
+             SELECT id, 1, 'bench', 'smtp', created_at, created_at + interval '40 ms',
+                    CASE status WHEN 'failed' THEN 'failed' ELSE 'sent' END,
+                    CASE status WHEN 'failed' THEN '550 mailbox unavailable' END
+             FROM outpost.messages WHERE status <> 'queued';
+             ALTER TABLE outpost.messages SET (autovacuum_enabled = true);"
+        ))
+        .await
+        .unwrap();
+    for table in ["messages", "attempts"] {
+        client
+            .batch_execute(&format!("VACUUM ANALYZE outpost.{table}"))
+            .await
+            .unwrap();
+    }
+    let load = started.elapsed();
+    let console = Console::start(&db, &[]).await;
+    let mut admin = console.signed_in(ADMIN).await;
+    let failed_id: i64 = client
+        .query_one(
+            "SELECT max(id) FROM outpost.messages WHERE status = 'failed'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let pages = [
+        "/".to_owned(),
+        "/messages".into(),
+        "/messages?status=failed".into(),
+        "/messages?status=failed&before=500000".into(),
+        "/messages?tenant=tenant7&kind=sms".into(),
+        "/messages?address=person777777%40example.com".into(),
+        "/messages?user=user4242".into(),
+        format!("/messages/{failed_id}"),
+    ];
+    let mut report = serde_json::Map::new();
+    for page in &pages {
+        let mut times = Vec::new();
+        for _ in 0..25 {
+            let t = std::time::Instant::now();
+            let (status, _, _) = admin.get(page).await;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(status, StatusCode::OK, "{page}");
+        }
+        times.sort_by(f64::total_cmp);
+        report.insert(
+            page.clone(),
+            json!({ "median_ms": (times[12] * 10.0).round() / 10.0, "max_ms": (times[24] * 10.0).round() / 10.0 }),
+        );
+    }
+    println!(
+        "{}",
+        json!({ "messages": rows, "load_seconds": load.as_secs(), "pages": report })
+    );
 }

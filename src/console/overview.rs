@@ -81,11 +81,23 @@ pub async fn page(
     State(state): State<ConsoleState>,
     Extension(session): Extension<Session>,
 ) -> Result<Html<String>> {
-    let client = state.pool.get().await?;
+    // The three costly reads run at once, each on its own connection.
+    let (client, second, third) =
+        tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
     let now: DateTime<Utc> = client.query_one(queries::NOW, &[]).await?.get(0);
+    let (count_rows, hours, minutes) = tokio::try_join!(
+        async {
+            client
+                .query(queries::OVERVIEW_COUNTS, &[])
+                .await
+                .map_err(super::ConsoleError::from)
+        },
+        activity(&second, now, 24, Duration::hours(1), "hour", "%H:00"),
+        activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M"),
+    )?;
 
     let mut table: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for row in client.query(queries::OVERVIEW_COUNTS, &[]).await? {
+    for row in count_rows {
         let kind: String = row.get("kind");
         let status: String = row.get("status");
         let Some(k) = Kind::ALL.iter().find(|k| k.as_str() == kind) else {
@@ -111,8 +123,6 @@ pub async fn page(
         })
         .collect();
 
-    let minutes = activity(&client, now, 60, Duration::minutes(1), "minute", "%H:%M").await?;
-    let hours = activity(&client, now, 24, Duration::hours(1), "hour", "%H:00").await?;
     let per_minute = chart::stacked("Attempts per minute, last hour", &minutes, 10);
     let per_hour = chart::stacked("Attempts per hour, last 24 hours", &hours, 3);
 
