@@ -4,17 +4,18 @@ use std::sync::LazyLock;
 
 /// One change made through the console.
 pub const AUDIT_INSERT: &str = include_str!("../db/queries/console_audit_insert.sql");
-/// Audit entries older than id $1 (all when NULL), of actor
+/// Audit entries older than id $1 (all when NULL), of actor $2 (all when NULL), newest first,
+/// at most $3.
 pub const AUDIT_PAGE: &str = include_str!("../db/queries/console_audit_page.sql");
 /// Outpost.cancel for one message; its id, or NULL when it is no longer queued.
 pub const CANCEL: &str = include_str!("../db/queries/console_cancel.sql");
-/// Daemon $1 (host $2, pid $3, version $4) is alive, with
+/// Daemon $1 (host $2, pid $3, version $4) is alive, with its circuits $5.
 pub const DAEMON_BEAT: &str = include_str!("../db/queries/console_daemon_beat.sql");
-/// Daemon $1 stopped cleanly; also forget daemons silent
+/// Daemon $1 stopped cleanly; also forget daemons silent for a day.
 pub const DAEMON_GONE: &str = include_str!("../db/queries/console_daemon_gone.sql");
-/// The status of one message.
+/// The status of message $1.
 pub const MESSAGE_STATUS: &str = include_str!("../db/queries/console_message_status.sql");
-/// The database clock.
+/// The database clock, which every timestamp the console shows comes from.
 pub const NOW: &str = include_str!("../db/queries/console_now.sql");
 /// Every daemon's heartbeat with its age in seconds, most recent first.
 pub const DAEMONS: &str = include_str!("../db/queries/console_daemons.sql");
@@ -24,7 +25,8 @@ pub const INBOUND_ATTACHMENT: &str = include_str!("../db/queries/console_inbound
 pub const INBOUND_ATTACHMENTS: &str = include_str!("../db/queries/console_inbound_attachments.sql");
 /// Received e-mail $1.
 pub const INBOUND_GET: &str = include_str!("../db/queries/console_inbound_get.sql");
-/// Received e-mails before id $1 (all when NULL), newest
+/// Received e-mails before id $1 (all when NULL), newest first, at most $2, with their verdicts
+/// and attachment counts.
 pub const INBOUND_LIST: &str = include_str!("../db/queries/console_inbound_list.sql");
 /// One message with everything the console shows.
 pub const MESSAGE: &str = include_str!("../db/queries/console_message.sql");
@@ -40,9 +42,12 @@ pub const MESSAGING_GET: &str = include_str!("../db/queries/console_messaging_ge
 pub const MESSAGING_LIST: &str = include_str!("../db/queries/console_messaging_list.sql");
 /// Set tenant $1's messaging configuration.
 pub const MESSAGING_UPSERT: &str = include_str!("../db/queries/console_messaging_upsert.sql");
-/// Attempts finished since $1, by $2 ('minute' or
+/// Attempts finished since $1, by $2 ('minute' or 'hour') and outcome: sent, failed, retried
+/// (retry) and unknown.
 pub const OVERVIEW_ACTIVITY: &str = include_str!("../db/queries/console_overview_activity.sql");
-/// Messages by kind and status: every queued and
+/// Messages by kind and status: every queued and sending one (partial indexes), and the others
+/// created in the last 24 hours (messages_created_idx), so the page costs the same at any table
+/// size.
 pub const OVERVIEW_COUNTS: &str = include_str!("../db/queries/console_overview_counts.sql");
 /// Enable ($2 true) or disable push app $1.
 pub const PUSH_ENABLE: &str = include_str!("../db/queries/console_push_enable.sql");
@@ -50,9 +55,9 @@ pub const PUSH_ENABLE: &str = include_str!("../db/queries/console_push_enable.sq
 pub const PUSH_GET: &str = include_str!("../db/queries/console_push_get.sql");
 /// A new push app.
 pub const PUSH_INSERT: &str = include_str!("../db/queries/console_push_insert.sql");
-/// The eGuide apps of outpost.push_apps; the master secret
+/// The eGuide apps of outpost.push_apps; the master secret only as set / not set.
 pub const PUSH_LIST: &str = include_str!("../db/queries/console_push_list.sql");
-/// Edit push app $1; the master secret changes only when
+/// Edit push app $1; the master secret changes only when $3 is not NULL (write-only).
 pub const PUSH_UPDATE: &str = include_str!("../db/queries/console_push_update.sql");
 /// Outpost.retry for one message; its id, or NULL when it cannot be retried.
 pub const RETRY: &str = include_str!("../db/queries/console_retry.sql");
@@ -62,9 +67,10 @@ pub const SCHEDULE_ENABLE: &str = include_str!("../db/queries/console_schedule_e
 pub const SCHEDULES_LIST: &str = include_str!("../db/queries/console_schedules_list.sql");
 /// End the session whose token hashes to $1 (logout).
 pub const SESSION_DELETE: &str = include_str!("../db/queries/console_session_delete.sql");
-/// A new session (token hash $1) for user $2 with
+/// A new session (token hash $1) for user $2 with form token $3, from address $4, idle for at
+/// most $5 seconds.
 pub const SESSION_INSERT: &str = include_str!("../db/queries/console_session_insert.sql");
-/// The live session whose token hashes to $1, its idle
+/// The live session whose token hashes to $1, its idle expiry pushed $2 seconds from now.
 pub const SESSION_TOUCH: &str = include_str!("../db/queries/console_session_touch.sql");
 /// End every session of console user $1.
 pub const SESSIONS_DELETE_USER: &str =
@@ -79,23 +85,28 @@ pub const SMTP_ENABLE: &str = include_str!("../db/queries/console_smtp_enable.sq
 pub const SMTP_GET: &str = include_str!("../db/queries/console_smtp_get.sql");
 /// A new SMTP server, last in order unless $7 is given.
 pub const SMTP_INSERT: &str = include_str!("../db/queries/console_smtp_insert.sql");
-/// Every SMTP server in the order smtp_db picks them
+/// Every SMTP server in the order smtp_db picks them (enabled first, lowest "order"); the
+/// password only as set / not set.
 pub const SMTP_LIST: &str = include_str!("../db/queries/console_smtp_list.sql");
-/// Move SMTP server $1 one place up ($2 = 'up') or down in
+/// Move SMTP server $1 one place up ($2 = 'up') or down in "order", by swapping orders with its
+/// neighbour (ties broken by id).
 pub const SMTP_SWAP: &str = include_str!("../db/queries/console_smtp_swap.sql");
-/// Edit SMTP server $1; the password changes only when
+/// Edit SMTP server $1; the password changes only when $6 is not NULL (write-only: an empty
+/// field keeps it).
 pub const SMTP_UPDATE: &str = include_str!("../db/queries/console_smtp_update.sql");
 /// Suppress address $2 (normalised) of family $1 with reason $3.
 pub const SUPPRESSION_ADD: &str = include_str!("../db/queries/console_suppression_add.sql");
 /// Lift the suppression of address $2 of family $1.
 pub const SUPPRESSION_REMOVE: &str = include_str!("../db/queries/console_suppression_remove.sql");
-/// Suppressions of family $1 (all when NULL)
+/// Suppressions of family $1 (all when NULL) whose address starts with $2 (normalised; all when
+/// NULL), newest first, created before $3 (keyset), at most $4.
 pub const SUPPRESSIONS_SEARCH: &str = include_str!("../db/queries/console_suppressions_search.sql");
 /// Remove console user $1 (its sessions go with it).
 pub const USER_DELETE: &str = include_str!("../db/queries/console_user_delete.sql");
 /// Console user $1 with its password hash.
 pub const USER_FIND: &str = include_str!("../db/queries/console_user_find.sql");
-/// Add console user $1 with role $2 and password hash $3,
+/// Add console user $1 with role $2 and password hash $3, or replace the role and hash of an
+/// existing one.
 pub const USER_UPSERT: &str = include_str!("../db/queries/console_user_upsert.sql");
 
 /// The search's WHERE clause, shared by the page, the count and the bulk actions.
