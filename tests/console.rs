@@ -1451,6 +1451,14 @@ async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
         .click()
         .await
         .unwrap();
+    // Wait for the filtered page (the unfiltered one lists the message too).
+    for _ in 0..200 {
+        let url = b.current_url().await.unwrap();
+        if url.query().is_some_and(|q| q.contains("status=failed")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     let link = b
         .wait()
         .for_element(Locator::LinkText(&id.0.to_string()))

@@ -35,6 +35,7 @@ pub(crate) mod queries;
 mod schedules;
 pub mod settings;
 mod smtp_servers;
+mod smtp_test;
 mod suppressions;
 pub mod users;
 
@@ -172,14 +173,8 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/smtp-servers/{id}/disable", post(smtp_servers::disable))
         .route("/smtp-servers/{id}/move", post(smtp_servers::reorder))
         .route("/smtp-servers/{id}/delete", post(smtp_servers::delete))
-        .route(
-            "/smtp-servers/{id}/test",
-            post(smtp_servers::test_connection),
-        )
-        .route(
-            "/smtp-servers/{id}/send-test",
-            post(smtp_servers::send_test),
-        )
+        .route("/smtp-servers/{id}/test", post(smtp_test::test_connection))
+        .route("/smtp-servers/{id}/send-test", post(smtp_test::send_test))
         .route("/push-apps", get(push_apps::list).post(push_apps::create))
         .route("/push-apps/new", get(push_apps::new_form))
         .route("/push-apps/test", post(push_apps::test_push))
