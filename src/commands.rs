@@ -81,6 +81,7 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     ] {
         *backend = "console".into();
     }
+    raw.console.enabled = true;
     let config = Config::validate(raw)?;
     init_logging(&config);
     migrate_db(&config.database_url).await?;
@@ -120,6 +121,13 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
         } else {
             ""
         }
+    );
+    let password = hex::encode(rand::random::<[u8; 12]>());
+    let admin = db::connect(&config.database_url).await?;
+    outpost::console::users::add(&admin, "dev", "admin", &password).await?;
+    eprintln!(
+        "The operator console: {}  (user dev, password {password}; a new one every run)",
+        outpost::console::url_for(config.console.listen)
     );
     eprintln!();
 

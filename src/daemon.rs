@@ -39,8 +39,9 @@ pub enum DaemonError {
     Pending(String),
     #[error("cannot set up the {backend} backend: {message}")]
     Backend { backend: String, message: String },
-    #[error("cannot listen on {addr} (http.listen): {source}")]
+    #[error("cannot listen on {addr} ({key}): {source}")]
     Listen {
+        key: &'static str,
         addr: std::net::SocketAddr,
         #[source]
         source: std::io::Error,
@@ -201,6 +202,43 @@ pub fn reload_on_sighup(templates: Arc<Templates>) {
     });
 }
 
+/// Binds and serves the operator console when `[console] enabled`, on its
+/// own listener (never the webhook port).
+async fn start_console(
+    config: &Config,
+    stop: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, DaemonError> {
+    if !config.console.enabled {
+        return Ok(None);
+    }
+    let addr = config.console.listen;
+    let listen_error = |source| DaemonError::Listen {
+        key: "console.listen",
+        addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
+    let templates =
+        Templates::load(&config.template_source()).map_err(|e| DaemonError::Backend {
+            backend: "console".into(),
+            message: e.to_string(),
+        })?;
+    let state = crate::console::ConsoleState::new(
+        db::pool(&config.database_url, 4)?,
+        config,
+        Arc::new(templates),
+    );
+    tracing::info!(url = %crate::console::url_for(bound), "operator console listening");
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = crate::console::serve(listener, state, stop).await {
+            tracing::error!(error = %e, "console stopped");
+        }
+    })))
+}
+
 /// Runs until `shutdown` is cancelled, then finishes or releases in-flight
 /// messages within the grace period.
 pub async fn run(
@@ -227,12 +265,14 @@ pub async fn run(
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .map_err(|source| DaemonError::Listen {
+                key: "http.listen",
                 addr: config.http.listen,
                 source,
             })?;
         let addr = listener
             .local_addr()
             .map_err(|source| DaemonError::Listen {
+                key: "http.listen",
                 addr: config.http.listen,
                 source,
             })?;
@@ -250,6 +290,8 @@ pub async fn run(
     } else {
         None
     };
+    let console = start_console(config, background.clone()).await?;
+    let presence = tokio::spawn(crate::presence::run(dispatcher.clone(), background.clone()));
     tracing::info!(%worker, "outpost dispatcher started");
     if let Some(interval) = sd_notify::watchdog_enabled() {
         dispatcher.heartbeat().enable_watchdog(interval);
@@ -291,6 +333,10 @@ pub async fn run(
     if let Some(http) = http {
         let _ = http.await;
     }
+    if let Some(console) = console {
+        let _ = console.await;
+    }
+    let _ = presence.await;
     tracing::info!(
         claimed = report.claimed,
         released = report.released,

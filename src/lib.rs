@@ -20,6 +20,8 @@
 //! - [`storable`]: received text with NUL made storable in PostgreSQL.
 //! - [`schedule`] and [`housekeeping`]: recurring messages and cron jobs.
 //! - [`enqueue`] and [`status`]: what `outpost send`, `status` and `stats` do.
+//! - [`console`] and [`presence`]: the operator console on its own listener,
+//!   and the daemons' heartbeats it shows.
 //! - [`bench`]: the benchmark harness behind `outpost bench`.
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
@@ -27,6 +29,7 @@
 pub mod channel;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod db;
 pub mod dispatch;
@@ -37,6 +40,7 @@ pub mod inbound;
 pub mod message;
 pub mod metrics;
 pub mod phone;
+pub mod presence;
 pub mod recipient;
 pub mod render;
 pub mod schedule;

@@ -1,6 +1,7 @@
 //! The `outpost` command line: run, migrate, dev, send, status, config check.
 
 mod commands;
+mod console_cmd;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +79,11 @@ enum Command {
     Templates {
         #[command(subcommand)]
         command: TemplatesCommand,
+    },
+    /// The operator console's users.
+    Console {
+        #[command(subcommand)]
+        command: console_cmd::ConsoleCommand,
     },
     /// Push tools.
     Push {
@@ -194,6 +200,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Command::Templates {
                     command: TemplatesCommand::Check,
                 } => templates_check(&config),
+                Command::Console { command } => console_cmd::run(&config, command).await,
                 Command::Push {
                     command:
                         PushCommand::Test {

@@ -25,9 +25,9 @@ pub use legacy::BACKENDS as LEGACY_EMAIL_BACKENDS;
 pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
-    Backend, BreakerSettings, Config, DispatchSettings, HousekeepingSettings, HttpSettings, Job,
-    LogFormat, LogSettings, PushApp, RetrySettings, SmtpSettings, Task, TwilioSettings, Voice,
-    WebhookSettings,
+    Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
+    HttpSettings, Job, LogFormat, LogSettings, PushApp, RetrySettings, SmtpSettings, Task,
+    TwilioSettings, Voice, WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -56,6 +56,7 @@ impl ConfigError {
 pub struct RawConfig {
     pub database: DatabaseSection,
     pub http: HttpSection,
+    pub console: ConsoleSection,
     pub webhooks: WebhooksSection,
     pub twilio: TwilioSection,
     pub dispatch: DispatchSection,
@@ -95,6 +96,21 @@ pub struct HttpSection {
     #[serde(with = "duration")]
     pub keep_alive_timeout: Duration,
     pub max_connections: usize,
+}
+
+/// `[console]`: the operator console (checked by [`crate::console::Settings`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSection {
+    pub enabled: bool,
+    pub listen: String,
+    #[serde(with = "duration")]
+    pub session_idle: Duration,
+    pub login_burst: u32,
+    #[serde(with = "duration")]
+    pub login_period: Duration,
+    pub proxy_user_header: String,
+    pub proxy_addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

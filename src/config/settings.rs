@@ -3,6 +3,7 @@
 //! names and key types, so every module can use them.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -137,6 +138,8 @@ pub struct Config {
     pub database_url: String,
     pub pool_size: usize,
     pub http: HttpSettings,
+    /// The operator console, from `[console]`.
+    pub console: ConsoleSettings,
     pub webhooks: WebhookSettings,
     pub twilio: TwilioSettings,
     /// The default push app, when `[push] app_key` is set.
@@ -226,4 +229,26 @@ pub struct HousekeepingSettings {
     pub inbound_retention: Duration,
     pub batch_size: i64,
     pub jobs: Vec<Job>,
+}
+
+/// The validated `[console]` section.
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// A session unused this long is over.
+    pub session_idle: Duration,
+    pub login_burst: u32,
+    pub login_period: Duration,
+    /// Header carrying the user a trusted reverse proxy authenticated.
+    pub proxy_user_header: Option<axum::http::HeaderName>,
+    /// Peers whose `proxy_user_header` is believed.
+    pub proxy_addresses: Vec<IpAddr>,
+}
+
+impl ConsoleSettings {
+    /// Cookies get `Secure` unless the console listens on loopback only.
+    pub fn secure_cookies(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
 }

@@ -18,6 +18,7 @@ impl Config {
         let backends = sections::backends(&raw)?;
         let email = sections::email(&raw, &backends)?;
         let http = sections::http(&raw)?;
+        let console = sections::console(&raw.console, &http)?;
         let (webhooks, public_url) = sections::webhooks(&raw)?;
         let twilio = sections::twilio(&raw.twilio, &public_url)?;
         for kind in [Kind::Sms, Kind::Voice] {
@@ -43,6 +44,7 @@ impl Config {
             database_url,
             pool_size,
             http,
+            console,
             webhooks,
             twilio,
             push_app,

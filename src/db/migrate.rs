@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0011", "hardening"),
     migration!("0012", "consumer_cursors"),
     migration!("0013", "retry_keeps_future_run_at"),
+    migration!("0014", "console"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -98,6 +98,29 @@ impl Breakers {
         })
     }
 
+    /// Every provider's circuit now: `closed`, `open` (with the time left)
+    /// or `half-open` (a probe is in flight), by provider name.
+    pub fn snapshot(&self) -> Vec<(String, &'static str, Option<Duration>)> {
+        let now = Instant::now();
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out: Vec<_> = states
+            .iter()
+            .map(|(provider, state)| match state {
+                State::Closed { .. } => (provider.clone(), "closed", None),
+                State::Open { until } if *until > now => {
+                    (provider.clone(), "open", Some(*until - now))
+                }
+                State::Open { .. } => (provider.clone(), "half-open", None),
+                State::HalfOpen => (provider.clone(), "half-open", None),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The provider answered (accepted, or refused for a reason of the message's own).
     pub fn success(&self, provider: &str) {
         self.outcome(provider, false);

@@ -125,6 +125,11 @@ impl Dispatcher {
         )
     }
 
+    /// Each provider's circuit breaker state (see [`Breakers::snapshot`]).
+    pub fn circuits(&self) -> Vec<(String, &'static str, Option<std::time::Duration>)> {
+        self.breakers.snapshot()
+    }
+
     pub fn worker(&self) -> &str {
         &self.worker
     }

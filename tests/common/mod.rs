@@ -3,6 +3,7 @@
 //! migrated template, and a recording channel.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod daemon;
 pub mod prism;
 pub mod recorder;

@@ -90,6 +90,18 @@ impl SmtpMail {
         }
     }
 
+    /// Opens one connection (TCP, TLS, AUTH) and closes it with QUIT,
+    /// sending no mail: the console's "test connection".
+    pub async fn test_connection(&self) -> Result<(), SendError> {
+        let conn = self.pool.get().await.map_err(|e| match e {
+            deadpool::managed::PoolError::Backend(e) => self.connect_error(&e),
+            other => SendError::transient(format!("SMTP server {}: {other}", self.label)),
+        })?;
+        let mut conn = deadpool::managed::Object::take(conn);
+        let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+        Ok(())
+    }
+
     fn connect_error(&self, e: &ConnectError) -> SendError {
         match e {
             ConnectError::Smtp(e) => classify(&self.label, e),

@@ -1,6 +1,7 @@
 //! Validation, one module per configuration section: each turns its raw
 //! section into typed settings, with errors that name the key.
 
+mod console;
 mod database;
 mod dispatch;
 mod email;
@@ -11,6 +12,7 @@ mod twilio;
 
 use std::time::Duration;
 
+pub(super) use console::console;
 pub(super) use database::database;
 pub(super) use dispatch::{dispatch, retry};
 pub(super) use email::{backends, email};

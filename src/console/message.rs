@@ -1,0 +1,389 @@
+//! `GET /messages/{id}`: the message, its rendered preview and one timeline
+//! of enqueue, attempts, provider events and the chat message it became;
+//! `POST /messages/{id}/retry|cancel` call `outpost.retry` / `outpost.cancel`.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::auth::Session;
+use super::overview::time;
+use super::pages::PAGES;
+use super::{ConsoleError, ConsoleState, Result, audit, queries};
+use crate::channel::Envelope;
+use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
+
+/// The preview may show inline styles and data: images; nothing else loads,
+/// no script runs, and it may only be framed by the console itself.
+const PREVIEW_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                           font-src data:; sandbox; frame-ancestors 'self'";
+
+#[derive(Serialize)]
+struct Event {
+    at: String,
+    sort: DateTime<Utc>,
+    what: String,
+    class: String,
+    lines: Vec<(String, String)>,
+}
+
+fn line(label: &str, value: impl Into<String>) -> (String, String) {
+    (label.to_owned(), value.into())
+}
+
+/// `GET /messages/{id}`.
+pub async fn page(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Result<Html<String>> {
+    let client = state.pool.get().await?;
+    let m = client
+        .query_opt(queries::MESSAGE, &[&id])
+        .await?
+        .ok_or(ConsoleError::NotFound)?;
+    let created: DateTime<Utc> = m.get("created_at");
+    let run_at: DateTime<Utc> = m.get("run_at");
+    let mut timeline = vec![Event {
+        at: time(created),
+        sort: created,
+        what: "enqueued".into(),
+        class: "enqueue".into(),
+        lines: [
+            Some(line("due", time(run_at))),
+            m.get::<_, Option<String>>("idempotency_key")
+                .map(|k| line("idempotency key", k)),
+            m.get::<_, Option<DateTime<Utc>>>("expires_at")
+                .map(|e| line("expires", time(e))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    }];
+    for a in client.query(statements_attempts(), &[&id]).await? {
+        let started: DateTime<Utc> = a.get("started_at");
+        let finished: Option<DateTime<Utc>> = a.get("finished_at");
+        let outcome: String = a.get("outcome");
+        let mut lines = vec![
+            line(
+                "provider",
+                a.get::<_, Option<String>>("provider").unwrap_or_default(),
+            ),
+            line("worker", a.get::<_, String>("worker")),
+        ];
+        if let Some(f) = finished {
+            lines.push(line(
+                "duration",
+                format!("{} ms", (f - started).num_milliseconds()),
+            ));
+        }
+        for (label, column) in [
+            ("provider code", "provider_code"),
+            ("error", "error"),
+            ("provider id", "provider_message_id"),
+            ("note", "note"),
+            ("late outcome", "late_outcome"),
+        ] {
+            if let Some(v) = a.get::<_, Option<String>>(column) {
+                lines.push(line(label, v));
+            }
+        }
+        if !a.get::<_, bool>("applied") {
+            lines.push(line(
+                "applied",
+                "no: the message had been rescued or claimed again",
+            ));
+        }
+        timeline.push(Event {
+            at: time(started),
+            sort: started,
+            what: format!("attempt {}: {outcome}", a.get::<_, i32>("attempt")),
+            class: format!("attempt {outcome}"),
+            lines,
+        });
+    }
+    for e in client.query(queries::MESSAGE_EVENTS, &[&id]).await? {
+        let received: DateTime<Utc> = e.get("received_at");
+        let payload: Value = e.get("payload");
+        let mut lines = vec![line("provider", e.get::<_, String>("provider"))];
+        if let Some(at) = e.get::<_, Option<DateTime<Utc>>>("occurred_at") {
+            lines.push(line("occurred", time(at)));
+        }
+        for key in ["reason", "response", "status", "ErrorCode", "MessageStatus"] {
+            if let Some(v) = payload.get(key).and_then(|v| v.as_str()) {
+                lines.push(line(key, v));
+            }
+        }
+        if let Some(note) = e.get::<_, Option<String>>("note") {
+            lines.push(line("note", note));
+        }
+        timeline.push(Event {
+            at: time(received),
+            sort: received,
+            what: format!("provider event: {}", e.get::<_, String>("event")),
+            class: "event".into(),
+            lines,
+        });
+    }
+    for c in client.query(queries::MESSAGE_CHAT, &[&id]).await? {
+        let at: DateTime<Utc> = c.get("created_at");
+        timeline.push(Event {
+            at: time(at),
+            sort: at,
+            what: format!("chat message {}", c.get::<_, i64>("id")),
+            class: "chat".into(),
+            lines: vec![
+                line(
+                    "channel",
+                    format!(
+                        "{} ({})",
+                        c.get::<_, i64>("channel_id"),
+                        c.get::<_, Option<String>>("owner").unwrap_or_default()
+                    ),
+                ),
+                line("text", c.get::<_, String>("body")),
+            ],
+        });
+    }
+    timeline.sort_by_key(|e| e.sort);
+
+    let status: String = m.get("status");
+    let kind: String = m.get("kind");
+    let opt = |c: &str| m.get::<_, Option<String>>(c);
+    let fields: Vec<(String, String)> = [
+        ("kind", Some(kind.clone())),
+        ("status", Some(status.clone())),
+        ("to user", opt("to_user")),
+        ("to address", opt("to_address")),
+        ("tenant", opt("tenant")),
+        ("template", opt("template")),
+        ("locale", opt("locale")),
+        ("subject", opt("subject")),
+        ("provider (forced)", opt("provider")),
+        (
+            "attempts",
+            Some(format!(
+                "{} of {}",
+                m.get::<_, i32>("attempts"),
+                m.get::<_, Option<i32>>("max_attempts").map_or_else(
+                    || state.config.retry.max_attempts.to_string(),
+                    |n| n.to_string()
+                )
+            )),
+        ),
+        ("deferrals", Some(m.get::<_, i32>("deferrals").to_string())),
+        ("provider id", opt("provider_message_id")),
+        ("last error", opt("last_error")),
+        ("worker", opt("worker")),
+        (
+            "sent",
+            m.get::<_, Option<DateTime<Utc>>>("sent_at").map(time),
+        ),
+        (
+            "finished",
+            m.get::<_, Option<DateTime<Utc>>>("finished_at").map(time),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+    .collect();
+    let context: Value = m.get("context");
+    let options: Value = m.get("options");
+    PAGES.render(
+        "message.html",
+        Some(&session),
+        "messages",
+        ctx! {
+            id,
+            kind,
+            status => status.clone(),
+            fields,
+            possible_duplicate => m.get::<_, bool>("possible_duplicate"),
+            context => serde_json::to_string_pretty(&context).unwrap_or_default(),
+            options => serde_json::to_string_pretty(&options).unwrap_or_default(),
+            body => opt("body"),
+            timeline,
+            can_retry => matches!(status.as_str(), "failed" | "expired" | "cancelled" | "bounced" | "suppressed"),
+            can_cancel => status == "queued",
+        },
+    )
+}
+
+fn statements_attempts() -> &'static str {
+    crate::db::statements::MESSAGE_ATTEMPTS
+}
+
+/// `GET /messages/{id}/preview`: the e-mail as rendered now (template,
+/// literal HTML or the simple mail), served with a CSP that forbids every
+/// remote load and script; the page frames it in a sandboxed iframe.
+pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> Result<Response> {
+    let client = state.pool.get().await?;
+    let m = client
+        .query_opt(queries::MESSAGE, &[&id])
+        .await?
+        .ok_or(ConsoleError::NotFound)?;
+    let kind: Kind = m
+        .get::<_, String>("kind")
+        .parse()
+        .map_err(|e: crate::message::UnknownKind| ConsoleError::BadRequest(e.to_string()))?;
+    let to_user: Option<String> = m.get("to_user");
+    let recipient = match &to_user {
+        Some(user) => client
+            .query_opt(&queries::recipient(&state.config.recipients), &[user])
+            .await
+            .ok()
+            .flatten()
+            .map(|r| Recipient {
+                user_id: r.get("user_id"),
+                email: r.get("email"),
+                phone: r.get("phone"),
+                locale: r.get("locale"),
+                timezone: r.get("timezone"),
+                tenant: r.get("tenant"),
+                push_named_user: r.get("push_named_user"),
+                name: r.get("name"),
+            }),
+        None => None,
+    };
+    let locale = m
+        .get::<_, Option<String>>("locale")
+        .or_else(|| recipient.as_ref().and_then(|r| r.locale.clone()))
+        .unwrap_or_else(|| state.config.default_locale.clone());
+    let message = ClaimedMessage {
+        id: MessageId(id),
+        attempt: m.get("attempts"),
+        kind,
+        to_user,
+        to_address: m.get("to_address"),
+        template: m.get("template"),
+        context: m.get("context"),
+        locale: m.get("locale"),
+        subject: m.get("subject"),
+        body: m.get("body"),
+        html: m.get("html"),
+        options: m.get("options"),
+        provider: m.get("provider"),
+        tenant: m.get("tenant"),
+        max_attempts: m.get("max_attempts"),
+        expires_at: m.get("expires_at"),
+        created_at: m.get("created_at"),
+        recipient,
+        suppressed: Vec::new(),
+        lease_deadline: std::time::Instant::now(),
+    };
+    let envelope = Envelope {
+        to: message.to_address.clone().unwrap_or_default(),
+        message,
+        locale,
+    };
+    let html = if kind == Kind::Email {
+        match crate::channel::email::render(&state.templates.get(), &envelope) {
+            Ok(rendered) => rendered.html,
+            Err(e) => {
+                PAGES
+                    .render(
+                        "bare.html",
+                        None,
+                        "",
+                        ctx! { title => "Cannot render this e-mail", text => e.message },
+                    )?
+                    .0
+            }
+        }
+    } else {
+        PAGES
+            .render(
+                "bare.html",
+                None,
+                "",
+                ctx! {
+                    title => format!("{kind} message"),
+                    text => envelope.message.body.clone().unwrap_or_default(),
+                },
+            )?
+            .0
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, PREVIEW_CSP),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+        ],
+        html,
+    )
+        .into_response())
+}
+
+async fn act(state: &ConsoleState, session: &Session, id: i64, action: &str) -> Result<Response> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let before: Option<String> = tx
+        .query_opt(queries::MESSAGE_STATUS, &[&id])
+        .await?
+        .map(|r| r.get(0));
+    let Some(before) = before else {
+        return Err(ConsoleError::NotFound);
+    };
+    let sql = if action == "retry" {
+        queries::RETRY
+    } else {
+        queries::CANCEL
+    };
+    let done: Option<i64> = tx.query_one(sql, &[&id]).await?.get("id");
+    if done.is_some() {
+        let after: String = tx.query_one(queries::MESSAGE_STATUS, &[&id]).await?.get(0);
+        audit::record(
+            &tx,
+            session,
+            &format!("message.{action}"),
+            &format!("message {id}"),
+            Some(json!({ "status": before })),
+            Some(json!({ "status": after })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let text = match (action, done.is_some()) {
+        ("retry", true) => format!("Message {id} is queued again with 3 more attempts."),
+        ("retry", false) => {
+            format!("Message {id} is {before}: only a finished, unsent message can be retried.")
+        }
+        (_, true) => format!("Message {id} is cancelled."),
+        (_, false) => format!("Message {id} is {before}: only a queued message can be cancelled."),
+    };
+    Ok(PAGES
+        .render(
+            "result.html",
+            Some(session),
+            "messages",
+            ctx! {
+                title => format!("{} message {id}", if action == "retry" { "Retry" } else { "Cancel" }),
+                ok => done.is_some(),
+                text,
+                back => format!("/messages/{id}"),
+            },
+        )?
+        .into_response())
+}
+
+/// `POST /messages/{id}/retry`.
+pub async fn retry(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    act(&state, &session, id, "retry").await
+}
+
+/// `POST /messages/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    act(&state, &session, id, "cancel").await
+}

@@ -1,0 +1,370 @@
+//! `GET /messages`: search by status, kind, user, address, tenant, provider,
+//! date range, id and idempotency key, newest first with keyset pagination;
+//! `POST /messages/bulk` (count and confirmation) and
+//! `POST /messages/bulk/confirm`: retry or cancel everything that matches.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_postgres::types::ToSql;
+
+use super::auth::Session;
+use super::overview::{STATUSES, time};
+use super::pages::PAGES;
+use super::{ConsoleState, Result, audit, queries};
+use crate::message::Kind;
+
+/// Rows per page.
+const PAGE: i64 = 50;
+
+/// The filter as the form sends it: every field optional text.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// The filter checked and typed, in the parameter order of
+/// `console_message_filter.sql`.
+#[derive(Debug, Default)]
+pub struct Filter {
+    status: Option<String>,
+    kind: Option<String>,
+    user: Option<String>,
+    address: Option<String>,
+    tenant: Option<String>,
+    provider: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    id: Option<i64>,
+    key: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// `2026-11-25`, `2026-11-25T08:30` (a datetime-local field) or RFC 3339; UTC.
+fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let day = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(format!(
+        "{field}: {text:?} is not a date (2026-11-25) or a time (2026-11-25T08:30)"
+    ))
+}
+
+impl RawFilter {
+    pub fn check(&self) -> Result<Filter, String> {
+        let status = given(&self.status);
+        if let Some(s) = &status
+            && !STATUSES.contains(&s.as_str())
+        {
+            return Err(format!("status: unknown status {s:?}"));
+        }
+        let kind = given(&self.kind);
+        if let Some(k) = &kind {
+            k.parse::<Kind>().map_err(|e| format!("kind: {e}"))?;
+        }
+        let id = match given(&self.id) {
+            Some(text) => Some(
+                text.trim_start_matches('#')
+                    .parse::<i64>()
+                    .map_err(|_| format!("id: {text:?} is not a message id"))?,
+            ),
+            None => None,
+        };
+        Ok(Filter {
+            status,
+            kind,
+            user: given(&self.user),
+            address: given(&self.address),
+            tenant: given(&self.tenant),
+            provider: given(&self.provider),
+            from: given(&self.from)
+                .map(|t| parse_time("from", &t, false))
+                .transpose()?,
+            to: given(&self.to)
+                .map(|t| parse_time("to", &t, true))
+                .transpose()?,
+            id,
+            key: given(&self.key),
+        })
+    }
+
+    /// The filter as a query string, for links and hidden fields.
+    pub fn query(&self) -> String {
+        serde_urlencoded::to_string(self).unwrap_or_default()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.query()
+            .split('&')
+            .all(|p| p.ends_with('=') || p.is_empty())
+    }
+}
+
+impl Filter {
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.status,
+            &self.kind,
+            &self.user,
+            &self.address,
+            &self.tenant,
+            &self.provider,
+            &self.from,
+            &self.to,
+            &self.id,
+            &self.key,
+        ]
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(flatten)]
+    filter: RawFilter,
+    before: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: i64,
+    kind: String,
+    status: String,
+    to: String,
+    tenant: Option<String>,
+    what: String,
+    attempts: i32,
+    last_error: Option<String>,
+    created_at: String,
+    deferrals: i32,
+}
+
+/// `GET /messages`.
+pub async fn list(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response> {
+    let filter = match q.filter.check() {
+        Ok(f) => f,
+        Err(error) => {
+            let page = PAGES.render(
+                "messages.html",
+                Some(&session),
+                "messages",
+                context(&q.filter, Vec::new(), None, Some(error)),
+            )?;
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    let before: Option<i64> = q.before.as_deref().and_then(|b| b.parse().ok());
+    let client = state.pool.get().await?;
+    let mut params = filter.params();
+    params.push(&before);
+    params.push(&PAGE);
+    let rows: Vec<Row> = client
+        .query(queries::MESSAGES_PAGE.as_str(), &params)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let to_user: Option<String> = r.get("to_user");
+            let to_address: Option<String> = r.get("to_address");
+            let subject: Option<String> = r.get("subject");
+            let template: Option<String> = r.get("template");
+            Row {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                status: r.get("status"),
+                to: match (to_user, to_address) {
+                    (_, Some(a)) => a,
+                    (Some(u), None) => format!("user {u}"),
+                    (None, None) => String::new(),
+                },
+                tenant: r.get("tenant"),
+                what: subject
+                    .or(template.map(|t| format!("template {t}")))
+                    .unwrap_or_default(),
+                attempts: r.get("attempts"),
+                last_error: r.get("last_error"),
+                created_at: time(r.get("created_at")),
+                deferrals: r.get("deferrals"),
+            }
+        })
+        .collect();
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    Ok(PAGES
+        .render(
+            "messages.html",
+            Some(&session),
+            "messages",
+            context(&q.filter, rows, next, None),
+        )?
+        .into_response())
+}
+
+fn context(
+    raw: &RawFilter,
+    rows: Vec<Row>,
+    next: Option<i64>,
+    error: Option<String>,
+) -> minijinja::Value {
+    ctx! {
+        f => raw,
+        query => raw.query(),
+        filtered => !raw.is_empty(),
+        rows,
+        next,
+        error,
+        statuses => STATUSES,
+        kinds => Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct BulkForm {
+    #[serde(flatten)]
+    filter: RawFilter,
+    action: String,
+}
+
+fn action(name: &str) -> Result<&'static str> {
+    match name {
+        "retry" => Ok("retry"),
+        "cancel" => Ok("cancel"),
+        other => Err(super::ConsoleError::BadRequest(format!(
+            "unknown bulk action {other:?} (retry or cancel)"
+        ))),
+    }
+}
+
+/// `POST /messages/bulk`: how many match and how many the action would
+/// touch, with a form to confirm.
+pub async fn bulk_preview(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<BulkForm>,
+) -> Result<Response> {
+    let action = action(&form.action)?;
+    let filter = form
+        .filter
+        .check()
+        .map_err(super::ConsoleError::BadRequest)?;
+    let client = state.pool.get().await?;
+    let row = client
+        .query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
+        .await?;
+    let total: i64 = row.get("total");
+    let affected: i64 = row.get(if action == "retry" {
+        "retryable"
+    } else {
+        "cancellable"
+    });
+    let hidden: Vec<(String, String)> =
+        serde_urlencoded::from_str(&form.filter.query()).unwrap_or_default();
+    Ok(PAGES
+        .render(
+            "bulk.html",
+            Some(&session),
+            "messages",
+            ctx! { action, total, affected, hidden, query => form.filter.query() },
+        )?
+        .into_response())
+}
+
+/// `POST /messages/bulk/confirm`: `outpost.retry` or `outpost.cancel` on
+/// every matching message, in one transaction, recorded in the audit log.
+pub async fn bulk_apply(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<BulkForm>,
+) -> Result<Response> {
+    let action = action(&form.action)?;
+    let filter = form
+        .filter
+        .check()
+        .map_err(super::ConsoleError::BadRequest)?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let sql = if action == "retry" {
+        queries::MESSAGES_RETRY.as_str()
+    } else {
+        queries::MESSAGES_CANCEL.as_str()
+    };
+    let ids: Vec<i64> = tx
+        .query(sql, &filter.params())
+        .await?
+        .into_iter()
+        .filter_map(|r| r.get::<_, Option<i64>>("id"))
+        .collect();
+    audit::record(
+        &tx,
+        &session,
+        &format!("messages.bulk_{action}"),
+        &format!("messages matching {}", form.filter.query()),
+        None,
+        Some(json!({ "count": ids.len(), "ids": ids.iter().take(1000).collect::<Vec<_>>() })),
+    )
+    .await?;
+    tx.commit().await?;
+    let verb = if action == "retry" {
+        "queued again"
+    } else {
+        "cancelled"
+    };
+    Ok(PAGES
+        .render(
+            "result.html",
+            Some(&session),
+            "messages",
+            ctx! {
+                title => format!("Bulk {action}"),
+                ok => true,
+                text => format!("{} message(s) {verb}.", ids.len()),
+                back => format!("/messages?{}", form.filter.query()),
+            },
+        )?
+        .into_response())
+}

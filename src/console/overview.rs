@@ -1,0 +1,216 @@
+//! `GET /`: messages by kind and status, attempt outcomes per minute over
+//! the last hour and per hour over the last day, the oldest queued
+//! message's age, each daemon's heartbeat and its providers' circuits.
+
+use std::collections::BTreeMap;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::response::Html;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::Serialize;
+
+use super::auth::Session;
+use super::chart::{self, Chart};
+use super::pages::PAGES;
+use super::{ConsoleState, Result, queries};
+use crate::db::statements;
+use crate::message::Kind;
+
+/// Statuses in the order the table shows them.
+pub const STATUSES: [&str; 9] = [
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "cancelled",
+    "expired",
+    "suppressed",
+];
+
+/// A daemon is alive while its heartbeat is younger than this (it beats every 10 s).
+pub const ALIVE_SECONDS: f64 = 45.0;
+
+/// A time as the console prints it (UTC, to the second).
+pub fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A duration in words: "3 s", "4 min", "2 h 5 min", "3 d".
+pub fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[derive(Serialize)]
+struct CountRow {
+    kind: &'static str,
+    counts: Vec<i64>,
+    total: i64,
+}
+
+#[derive(Serialize)]
+struct Circuit {
+    provider: String,
+    state: String,
+    retry_in: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Daemon {
+    worker: String,
+    host: String,
+    pid: i32,
+    version: String,
+    started_at: String,
+    last_seen: String,
+    age: String,
+    alive: bool,
+    circuits: Vec<Circuit>,
+}
+
+/// `GET /`.
+pub async fn page(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+) -> Result<Html<String>> {
+    // The three costly reads run at once, each on its own connection.
+    let (client, second, third) =
+        tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
+    let now: DateTime<Utc> = client.query_one(queries::NOW, &[]).await?.get(0);
+    let (count_rows, hours, minutes) = tokio::try_join!(
+        async {
+            client
+                .query(queries::OVERVIEW_COUNTS, &[])
+                .await
+                .map_err(super::ConsoleError::from)
+        },
+        activity(&second, now, 24, Duration::hours(1), "hour", "%H:00"),
+        activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M"),
+    )?;
+
+    let mut table: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for row in count_rows {
+        let kind: String = row.get("kind");
+        let status: String = row.get("status");
+        let Some(k) = Kind::ALL.iter().find(|k| k.as_str() == kind) else {
+            continue;
+        };
+        if let Some(i) = STATUSES.iter().position(|s| *s == status) {
+            table
+                .entry(k.as_str())
+                .or_insert_with(|| vec![0; STATUSES.len()])[i] += row.get::<_, i64>("n");
+        }
+    }
+    let counts: Vec<CountRow> = Kind::ALL
+        .iter()
+        .map(|k| {
+            let counts = table
+                .remove(k.as_str())
+                .unwrap_or_else(|| vec![0; STATUSES.len()]);
+            CountRow {
+                kind: k.as_str(),
+                total: counts.iter().sum(),
+                counts,
+            }
+        })
+        .collect();
+
+    let per_minute = chart::stacked("Attempts per minute, last hour", &minutes, 10);
+    let per_hour = chart::stacked("Attempts per hour, last 24 hours", &hours, 3);
+
+    let oldest: Option<f64> = client
+        .query_one(statements::OLDEST_QUEUED, &[])
+        .await?
+        .get(0);
+    let daemons: Vec<Daemon> = client
+        .query(queries::DAEMONS, &[])
+        .await?
+        .into_iter()
+        .map(|r| {
+            let seconds: f64 = r.get("age");
+            let circuits: serde_json::Value = r.get("circuits");
+            Daemon {
+                worker: r.get("worker"),
+                host: r.get("host"),
+                pid: r.get("pid"),
+                version: r.get("version"),
+                started_at: time(r.get("started_at")),
+                last_seen: time(r.get("last_seen")),
+                age: age(seconds),
+                alive: seconds < ALIVE_SECONDS,
+                circuits: circuits
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|c| Circuit {
+                                provider: c["provider"].as_str().unwrap_or("?").to_owned(),
+                                state: c["state"].as_str().unwrap_or("?").to_owned(),
+                                retry_in: c["retry_in_ms"]
+                                    .as_f64()
+                                    .map(|ms| age((ms / 1000.0).ceil())),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    PAGES.render(
+        "overview.html",
+        Some(&session),
+        "overview",
+        ctx! {
+            statuses => STATUSES,
+            counts,
+            per_minute => chart_value(per_minute),
+            per_hour => chart_value(per_hour),
+            oldest_queued => oldest.map(age),
+            daemons,
+            now => time(now),
+        },
+    )
+}
+
+fn chart_value(chart: Chart) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(&chart))
+}
+
+/// `n` buckets of `step` ending at `now`: (label, [sent, retried, failed]).
+async fn activity(
+    client: &deadpool_postgres::Object,
+    now: DateTime<Utc>,
+    n: i64,
+    step: Duration,
+    unit: &str,
+    format: &str,
+) -> Result<Vec<(String, [i64; 3])>> {
+    let end = now.duration_trunc(step).unwrap_or(now);
+    let start = end - step * (n as i32 - 1);
+    let mut buckets: Vec<(DateTime<Utc>, [i64; 3])> =
+        (0..n).map(|i| (start + step * i as i32, [0; 3])).collect();
+    for row in client
+        .query(queries::OVERVIEW_ACTIVITY, &[&start, &unit])
+        .await?
+    {
+        let at: DateTime<Utc> = row.get("bucket");
+        let outcome: String = row.get("outcome");
+        let Some(series) = chart::SERIES.iter().position(|(o, _)| *o == outcome) else {
+            continue;
+        };
+        if let Some(b) = buckets.iter_mut().find(|(t, _)| *t == at) {
+            b.1[series] += row.get::<_, i64>("n");
+        }
+    }
+    Ok(buckets
+        .into_iter()
+        .map(|(t, v)| (t.format(format).to_string(), v))
+        .collect())
+}

@@ -1,0 +1,94 @@
+//! The console's templates (minijinja, autoescaped, compiled into the
+//! binary) and its stylesheet.
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::Result;
+use super::auth::Session;
+
+/// The stylesheet, served from the binary.
+const CSS: &str = include_str!("static/console.css");
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "login.html",
+    "overview.html",
+    "messages.html",
+    "bulk.html",
+    "message.html",
+    "smtp_servers.html",
+    "smtp_server_form.html",
+    "push_apps.html",
+    "push_app_form.html",
+    "messaging.html",
+    "suppressions.html",
+    "schedules.html",
+    "inbound.html",
+    "inbound_email.html",
+    "audit.html",
+    "result.html",
+    "error.html",
+    "bare.html",
+);
+
+/// The templates, compiled once.
+pub static PAGES: std::sync::LazyLock<Pages> = std::sync::LazyLock::new(Pages::new);
+
+/// The compiled templates.
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+impl Pages {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("console template {name} does not compile: {e}"));
+        }
+        Self { env }
+    }
+
+    /// Renders `name` with `context` plus the signed-in user and the form token.
+    pub fn render<C: Serialize>(
+        &self,
+        name: &str,
+        session: Option<&Session>,
+        nav: &str,
+        context: C,
+    ) -> Result<Html<String>> {
+        let template = self.env.get_template(name)?;
+        let page = minijinja::context! {
+            user => session.map(|s| minijinja::context! {
+                name => s.user.clone(),
+                admin => s.is_admin(),
+                role => s.role.clone(),
+            }),
+            csrf => session.map(|s| s.csrf.clone()),
+            nav => nav,
+            ..minijinja::Value::from(minijinja::value::Serde(&context))
+        };
+        Ok(Html(template.render(page)?))
+    }
+}
+
+/// `GET /static/console.css`.
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+}

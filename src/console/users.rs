@@ -1,0 +1,121 @@
+//! Console users: argon2id password hashes in `outpost.console_users`,
+//! managed with `outpost console user add|remove`.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use tokio_postgres::Client;
+
+use super::queries;
+use crate::db::DbError;
+
+/// Why a user could not be added or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("invalid user name {0:?}: use 1 to 64 letters, digits, '.', '_', '@' or '-'")]
+    Name(String),
+    #[error("invalid role {0:?}: admin or viewer")]
+    Role(String),
+    #[error("the password must be at least 8 characters")]
+    ShortPassword,
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    #[error("no console user named {0:?}")]
+    Unknown(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<tokio_postgres::Error> for UserError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+}
+
+/// An argon2id PHC string for `password`, with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, UserError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| UserError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UserError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches the PHC string `hash`.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Adds `name` with `role`, or replaces its role and password (ending its sessions).
+/// Returns true when the user is new.
+pub async fn add(
+    client: &Client,
+    name: &str,
+    role: &str,
+    password: &str,
+) -> Result<bool, UserError> {
+    if !valid_name(name) {
+        return Err(UserError::Name(name.to_owned()));
+    }
+    if !matches!(role, "admin" | "viewer") {
+        return Err(UserError::Role(role.to_owned()));
+    }
+    if password.chars().count() < 8 {
+        return Err(UserError::ShortPassword);
+    }
+    let hash = hash_password(password)?;
+    let row = client
+        .query_one(queries::USER_UPSERT, &[&name, &role, &hash])
+        .await?;
+    let created: bool = row.get("created");
+    if !created {
+        client
+            .execute(queries::SESSIONS_DELETE_USER, &[&name])
+            .await?;
+    }
+    Ok(created)
+}
+
+/// Removes `name`; its sessions end with it.
+pub async fn remove(client: &Client, name: &str) -> Result<(), UserError> {
+    let removed = client.execute(queries::USER_DELETE, &[&name]).await?;
+    if removed == 0 {
+        return Err(UserError::Unknown(name.to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("ann.byrne@example"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(&"x".repeat(65)));
+    }
+}

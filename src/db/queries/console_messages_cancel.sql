@@ -1,0 +1,6 @@
+-- console_messages_cancel: outpost.cancel every matching queued message; the
+-- ids it took effect on. {filter} is console_message_filter.sql.
+SELECT outpost.cancel(m.id) AS id
+FROM outpost.messages m
+WHERE {filter}
+  AND m.status = 'queued'
