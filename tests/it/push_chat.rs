@@ -1,7 +1,7 @@
 //! Push through an Airship fake that enforces its contract, and in-app
 //! messaging in SQL and through the daemon.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;

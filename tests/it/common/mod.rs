@@ -1,7 +1,6 @@
 //! Test harness: a real PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else a
 //! throwaway cluster started here), a fresh database per test cloned from a
 //! migrated template, and a recording channel.
-#![allow(dead_code)]
 
 pub mod console;
 pub mod daemon;

@@ -2,7 +2,7 @@
 //! body, error codes and 429s, and Prism checking requests against the
 //! official OpenAPI spec.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use outpost::config::Config;
 use outpost::console::{self, ConsoleState};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -18,7 +17,6 @@ pub const VIEWER: (&str, &str) = ("viewer", "viewer-password-1");
 /// A console serving a test database.
 pub struct Console {
     pub base: String,
-    pub config: Config,
     stop: CancellationToken,
 }
 
@@ -49,7 +47,7 @@ impl Console {
         let state = ConsoleState::new(outpost::db::pool(&db.url, 4).unwrap(), &config, templates);
         let stop = CancellationToken::new();
         tokio::spawn(console::serve(listener, state, stop.clone()));
-        Self { base, config, stop }
+        Self { base, stop }
     }
 
     pub fn agent(&self) -> Agent {

@@ -2,7 +2,7 @@
 //! the notify protocol: READY=1 once it serves, watchdog pings from the claim
 //! loop, RELOADING=1 on SIGHUP, STOPPING=1 on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! daemon is killed with SIGKILL five times and restarted. Nothing is lost;
 //! duplicates are counted and bounded by what was in flight at each kill.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! E-mail over a real SMTP server (aiosmtpd): STARTTLS + AUTH, implicit TLS,
 //! MIME structure, recipients, attachments, reply codes; and `smtp_db`.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::smtp::{PASSWORD, SmtpPeer};

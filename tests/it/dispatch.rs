@@ -1,7 +1,7 @@
 //! The dispatcher step by step against a real PostgreSQL: claims, outcomes,
 //! retries, failures, expiry, cancellation, rescue and exactly-once delivery.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The `outpost` binary end to end: config check, send, status, run with
 //! SIGTERM, and `outpost dev` on its own throwaway PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! Provider faults: a fake answering 20% 500, 10% 429 with Retry-After, 5%
 //! hangs and 5% dropped connections; the circuit breaker; e-mail failover.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

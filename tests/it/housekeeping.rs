@@ -1,7 +1,7 @@
 //! Cron housekeeping (batched purges, one daemon per tick) and recurring
 //! notifications (exactly once per firing, caught up once).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

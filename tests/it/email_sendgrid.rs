@@ -2,7 +2,7 @@
 //! spec does not describe (X-Message-Id, 429, error bodies), and Prism
 //! validating our requests against the official OpenAPI spec.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

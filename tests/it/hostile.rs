@@ -3,7 +3,7 @@
 //! alone with a clear error, nothing is stored half-way, and the next message
 //! is still delivered.
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 use serde_json::json;

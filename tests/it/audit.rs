@@ -1,7 +1,7 @@
 //! Auditing and least privilege: the message_status view, `outpost status
 //! --user` and `outpost stats`, query plans on many rows, and the two roles.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

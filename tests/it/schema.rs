@@ -1,7 +1,7 @@
 //! Migrations (idempotent, concurrent, tamper-evident) and the schema's
 //! contract: constraints, the statement-level NOTIFY trigger, SQL helpers.
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 use futures_util::StreamExt;
@@ -305,7 +305,11 @@ async fn test_databases_are_dropped_when_the_binary_exits() {
     let file = dir.path().join("name");
     let started = std::time::Instant::now();
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "creates_a_database_and_exits"])
+        .args([
+            "--ignored",
+            "--exact",
+            "schema::creates_a_database_and_exits",
+        ])
         .env("DATABASE_URL", &server)
         .env("OUTPOST_TEST_CLEANUP_FILE", &file)
         .stdout(std::process::Stdio::null())

@@ -2,7 +2,7 @@
 //! the daemon keeps running, says 503 on /readyz meanwhile, reconnects
 //! (LISTEN included) and finishes the work with nothing lost or left sending.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

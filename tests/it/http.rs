@@ -2,7 +2,7 @@
 //! signed event webhook, Twilio status callbacks, suppression, health,
 //! readiness and metrics.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

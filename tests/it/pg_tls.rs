@@ -1,7 +1,7 @@
 //! PostgreSQL over TLS (rustls): `sslmode` in DATABASE_URL is honoured
 //! against a throwaway cluster that serves TLS.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! action, sessions, roles, form tokens, origin checks, write-only secrets,
 //! and a failed message found, retried and delivered.
 
-mod common;
+use crate::common;
 
 use common::console::{ADMIN, Agent, Console, VIEWER};
 use common::{TestDb, row};
@@ -608,7 +608,7 @@ async fn smtp_servers_are_added_edited_reordered_tested_and_deleted() {
         )
         .await;
     let in_use: String = client
-        .query_one(include_str!("../src/db/queries/smtp_server.sql"), &[])
+        .query_one(outpost::db::statements::SMTP_SERVER, &[])
         .await
         .unwrap()
         .get("name");

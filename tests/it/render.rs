@@ -1,7 +1,7 @@
 //! Templates and catalogs: the shipped samples in three locales with plural
 //! forms, fallbacks, escaping, missing parts, runaway templates, the check.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! The long-running daemon loop: LISTEN wake-ups, and graceful shutdown that
 //! finishes or returns in-flight messages.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,27 @@
+//! Outpost's integration tests, one binary (as ripgrep and zero-to-production
+//! arrange theirs): every area is a module, sharing one harness (`common`): a
+//! real PostgreSQL with a fresh database per test, real peers (aiosmtpd,
+//! Prism, HTTP fakes, Chromium), and the real `outpost` binary where a test
+//! needs a process.
+
+mod common;
+
+mod audit;
+mod cli;
+mod console;
+mod crash;
+mod dispatch;
+mod email_sendgrid;
+mod email_smtp;
+mod faults;
+mod hostile;
+mod housekeeping;
+mod http;
+mod outage;
+mod pg_tls;
+mod push_chat;
+mod render;
+mod runner;
+mod schema;
+mod systemd;
+mod twilio;
