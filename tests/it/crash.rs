@@ -32,10 +32,8 @@ async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     outpost_testkit::enqueue_bulk(&client, 20_000)
         .await
         .unwrap();
-    let (addr, seen) = outpost_testkit::fakes::http_fake(Duration::from_millis(3))
-        .await
-        .unwrap();
-    let fake = format!("http://{addr}");
+    let provider = common::fake::sendgrid(Duration::from_millis(3)).await;
+    let (fake, seen) = (provider.uri.clone(), provider.seen.clone());
     // Every message that was in flight (claimed, outcome not recorded) at some kill.
     let mut in_flight = std::collections::HashSet::new();
     let mut daemon = start(&db, &fake);
@@ -154,12 +152,11 @@ async fn a_slow_provider_causes_no_duplicates() {
     outpost_testkit::enqueue_bulk(&client, 40).await.unwrap();
     // Each send takes 1 s, close to the send timeout and the lease; twice as
     // many messages may be in flight as e-mails may be sent at once.
-    let (addr, seen) = outpost_testkit::fakes::http_fake(Duration::from_millis(1000))
-        .await
-        .unwrap();
+    let provider = common::fake::sendgrid(Duration::from_millis(1000)).await;
+    let seen = provider.seen.clone();
     let daemon = common::daemon::start(
         &db.url,
-        &format!("http://{addr}"),
+        &provider.uri,
         &[
             ("OUTPOST__DISPATCH__CONCURRENCY", "16"),
             ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "8"),
@@ -198,10 +195,8 @@ async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
     let db = TestDb::new().await;
     let client = db.client().await;
     outpost_testkit::enqueue_bulk(&client, 40).await.unwrap();
-    let (slow, seen_by_paused, in_flight) =
-        outpost_testkit::fakes::http_fake_gauged(Duration::from_secs(2))
-            .await
-            .unwrap();
+    let slow = common::fake::sendgrid(Duration::from_secs(2)).await;
+    let seen_by_paused = slow.seen.clone();
     let settings = [
         ("OUTPOST__DISPATCH__CONCURRENCY", "16"),
         ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "8"),
@@ -210,10 +205,10 @@ async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
         ("OUTPOST__DISPATCH__RESCUE_INTERVAL", "100ms"),
         ("OUTPOST__HTTP__ENABLED", "false"),
     ];
-    let paused = common::daemon::start(&db.url, &format!("http://{slow}"), &settings);
+    let paused = common::daemon::start(&db.url, &slow.uri, &settings);
     // Pause it (as a stalled VM or a debugger would) once its sends are out.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while in_flight.max() < 8 {
+    while slow.arrived.load(std::sync::atomic::Ordering::SeqCst) < 8 {
         assert!(
             Instant::now() < deadline,
             "the daemon never had 8 sends out"
@@ -231,10 +226,9 @@ async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
     };
     signal("-STOP");
     // Another daemon rescues its messages when the leases run out, and sends everything.
-    let (fast, seen_by_rescuer) = outpost_testkit::fakes::http_fake(Duration::from_millis(5))
-        .await
-        .unwrap();
-    let rescuer = common::daemon::start(&db.url, &format!("http://{fast}"), &settings);
+    let fast = common::fake::sendgrid(Duration::from_millis(5)).await;
+    let seen_by_rescuer = fast.seen.clone();
+    let rescuer = common::daemon::start(&db.url, &fast.uri, &settings);
     drained(&client, Duration::from_secs(60)).await;
     signal("-CONT");
     // The resumed daemon gets its old answers back, and must start nothing.

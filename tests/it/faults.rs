@@ -1,5 +1,6 @@
-//! Provider faults: a fake answering 20% 500, 10% 429 with Retry-After, 5%
-//! hangs and 5% dropped connections; the circuit breaker; e-mail failover.
+//! Provider faults: a fake answering about 20% 500, 10% 429 with
+//! Retry-After, 5% hangs and 5% dropped connections; the circuit breaker;
+//! e-mail failover.
 
 use crate::common;
 
@@ -8,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path};
+use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// What the fake does with request number n.
 #[derive(Clone, Copy)]
@@ -23,76 +24,74 @@ enum Fault {
     Coin,
 }
 
-async fn chaos(fault: Fault) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let counter = Arc::new(AtomicU64::new(0));
-    let seen = counter.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                // Read the request head and body (Content-Length).
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let body_start = loop {
-                    let Ok(read) = socket.read(&mut chunk).await else {
-                        return;
-                    };
-                    if read == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..read]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while buf.len() < body_start + length {
-                    let Ok(read) = socket.read(&mut chunk).await else {
-                        return;
-                    };
-                    if read == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..read]);
-                }
-                if let Fault::Coin = fault {
-                    let reply = if rand::random::<bool>() {
-                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    } else {
-                        tokio::time::sleep(Duration::from_millis(40)).await;
-                        "HTTP/1.1 202 Accepted\r\nX-Message-Id: ok\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    };
-                    let _ = socket.write_all(reply.as_bytes()).await;
-                    return;
-                }
-                let reply: &str = match (fault, n % 20) {
-                    (Fault::AlwaysFail | Fault::Coin, _) | (Fault::Mixed, 0..=3) => {
-                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    }
-                    (Fault::Mixed, 4..=5) => {
-                        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    }
-                    (Fault::Mixed, 6) => {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                        return;
-                    }
-                    (Fault::Mixed, 7) => return, // dropped without an answer
-                    _ => {
-                        "HTTP/1.1 202 Accepted\r\nX-Message-Id: ok\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    }
-                };
-                let _ = socket.write_all(reply.as_bytes()).await;
-            });
+/// Counts every request; with `drop`, every 20th one (5 %) is answered by
+/// resetting the connection. Mounted first, so it sees each request once.
+struct Arrivals {
+    total: Arc<AtomicU64>,
+    drop: bool,
+}
+
+impl Match for Arrivals {
+    fn matches(&self, _: &Request) -> bool {
+        let n = self.total.fetch_add(1, Ordering::SeqCst);
+        self.drop && n % 20 == 7
+    }
+}
+
+/// The answers of the requests that are not dropped.
+struct Answers {
+    fault: Fault,
+    n: AtomicU64,
+}
+
+impl Respond for Answers {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.n.fetch_add(1, Ordering::SeqCst);
+        let failed = ResponseTemplate::new(500);
+        let accepted = ResponseTemplate::new(202).insert_header("X-Message-Id", "ok");
+        match self.fault {
+            Fault::AlwaysFail => failed,
+            Fault::Coin if rand::random::<bool>() => failed,
+            Fault::Coin => accepted.set_delay(Duration::from_millis(40)),
+            // Of the 19 in 20 not dropped: 4 fail, 2 are rate-limited, 1 hangs.
+            Fault::Mixed => match n % 19 {
+                0..=3 => failed,
+                4..=5 => ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+                6 => accepted.set_delay(Duration::from_secs(30)),
+                _ => accepted,
+            },
         }
-    });
-    (url, counter)
+    }
+}
+
+/// A SendGrid fake (wiremock) misbehaving as `fault` says; returns its URL
+/// and the count of requests it received.
+async fn chaos(fault: Fault) -> (String, Arc<AtomicU64>, MockServer) {
+    let server = MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    let total = Arc::new(AtomicU64::new(0));
+    Mock::given(Arrivals {
+        total: total.clone(),
+        drop: matches!(fault, Fault::Mixed),
+    })
+    .respond_with_err(|_: &Request| {
+        std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped by the fake")
+    })
+    .with_priority(1)
+    .mount(&server)
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(Answers {
+            fault,
+            n: AtomicU64::new(0),
+        })
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    (server.uri(), total, server)
 }
 
 fn env(url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -158,7 +157,7 @@ async fn run_until_done(db: &TestDb, env: Vec<(String, String)>, limit: Duration
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_ends_sent_or_failed_and_retry_after_is_honoured() {
-    let (url, requests) = chaos(Fault::Mixed).await;
+    let (url, requests, _fake) = chaos(Fault::Mixed).await;
     let db = TestDb::new().await;
     let client = db.client().await;
     insert(&client, 200).await;
@@ -206,7 +205,7 @@ async fn every_message_ends_sent_or_failed_and_retry_after_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
-    let (url, requests) = chaos(Fault::AlwaysFail).await;
+    let (url, requests, _fake) = chaos(Fault::AlwaysFail).await;
     let db = TestDb::new().await;
     let client = db.client().await;
     insert(&client, 50).await;
@@ -269,7 +268,7 @@ async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
-    let (url, requests) = chaos(Fault::AlwaysFail).await;
+    let (url, requests, _fake) = chaos(Fault::AlwaysFail).await;
     let db = TestDb::new().await;
     let client = db.client().await;
     insert(&client, 20).await;
@@ -311,7 +310,7 @@ async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_failing_half_the_time_keeps_its_circuit_closed() {
-    let (url, requests) = chaos(Fault::Coin).await;
+    let (url, requests, _fake) = chaos(Fault::Coin).await;
     let db = TestDb::new().await;
     let client = db.client().await;
     client
@@ -372,7 +371,7 @@ async fn a_provider_failing_half_the_time_keeps_its_circuit_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_failing_every_call_opens_its_circuit_with_the_defaults() {
-    let (url, requests) = chaos(Fault::AlwaysFail).await;
+    let (url, requests, _fake) = chaos(Fault::AlwaysFail).await;
     let db = TestDb::new().await;
     let client = db.client().await;
     insert(&client, 300).await;

@@ -68,14 +68,13 @@ async fn the_daemon_rides_out_a_database_restart() {
         outpost::db::migrate::migrate(&mut client).await.unwrap();
         outpost_testkit::enqueue_bulk(&client, 3000).await.unwrap();
     }
-    let (addr, seen) = outpost_testkit::fakes::http_fake(Duration::from_millis(40))
-        .await
-        .unwrap();
+    let provider = common::fake::sendgrid(Duration::from_millis(40)).await;
+    let seen = provider.seen.clone();
     let port = common::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut daemon = common::daemon::start(
         &url,
-        &format!("http://{addr}"),
+        &provider.uri,
         &[
             ("OUTPOST__HTTP__LISTEN", &listen),
             ("OUTPOST__DISPATCH__CONCURRENCY", "20"),

@@ -2,6 +2,7 @@
 //! against a fresh database, one JSON line per run (see BENCHMARKS.md). It
 //! lives outside the product: the installed `outpost` has no bench code.
 
+mod http_fake;
 mod latency;
 mod peer;
 mod run;

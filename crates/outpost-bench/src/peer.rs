@@ -15,8 +15,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
+use crate::http_fake::{self, InFlight};
 use crate::run::BenchError;
-use outpost_testkit::fakes::{self, InFlight, Seen};
+use outpost_testkit::fakes::{self, Seen};
 
 /// Which peer to serve.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +58,7 @@ type StatsState = (Seen, Option<Arc<InFlight>>);
 pub async fn serve(kind: PeerKind) -> std::io::Result<()> {
     let (listen, state): (String, StatsState) = match kind {
         PeerKind::Http(latency) => {
-            let (addr, seen, gauge) = fakes::http_fake_gauged(latency).await?;
+            let (addr, seen, gauge) = http_fake::http_fake_gauged(latency).await?;
             (addr.to_string(), (seen, Some(gauge)))
         }
         PeerKind::Smtp => {

@@ -2,9 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::http_fake;
 use crate::run::{BenchDb, BenchError, Report, Run, Transport, finish, pending};
 use outpost::db;
-use outpost_testkit::{enqueue_bulk, fakes};
+use outpost_testkit::enqueue_bulk;
 
 /// Drains `n` messages with `daemons` separate `outpost run` processes,
 /// through the HTTP fake answering after `provider_latency`; counts
@@ -17,7 +18,7 @@ pub async fn scale(
 ) -> Result<Report, BenchError> {
     outpost::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
-    let (addr, seen) = fakes::http_fake(provider_latency)
+    let (addr, seen) = http_fake::http_fake(provider_latency)
         .await
         .map_err(|e| BenchError::Setup(e.to_string()))?;
     let client = db::connect(&bench.url).await?;

@@ -1,6 +1,6 @@
-//! Test and benchmark peers for Outpost, outside the product: an HTTP fake
-//! answering like SendGrid that counts sends per outbox id, an SMTP sink, and
-//! bulk enqueueing. Used by Outpost's integration tests and by outpost-bench.
+//! Test and benchmark peers for Outpost, outside the product: an SMTP sink
+//! that counts what it accepted per outbox id, and bulk enqueueing. Used by
+//! Outpost's integration tests and by outpost-bench.
 
 pub mod fakes;
 

@@ -4,6 +4,7 @@
 
 pub mod console;
 pub mod daemon;
+pub mod fake;
 pub mod prism;
 pub mod recorder;
 pub mod smtp;
