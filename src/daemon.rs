@@ -261,6 +261,7 @@ pub async fn run(
             .with_metrics(metrics.clone()),
     );
     let background = shutdown.child_token();
+    let listen_state = Arc::new(ListenState::default());
     let http = if config.http.enabled {
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
@@ -277,7 +278,8 @@ pub async fn run(
                 source,
             })?;
         let state =
-            http::AppState::new(pool, config, metrics, Some(dispatcher.heartbeat().clone()));
+            http::AppState::new(pool, config, metrics, Some(dispatcher.heartbeat().clone()))
+                .with_listen(listen_state.clone());
         let router = http::router(state, config.http.request_timeout);
         tracing::info!(%addr, "HTTP server listening");
         let stop = background.clone();
@@ -305,7 +307,7 @@ pub async fn run(
     let listen = tokio::spawn(listener::listen(
         config.database_url.clone(),
         wake.clone(),
-        Arc::new(ListenState::default()),
+        listen_state,
         background.clone(),
     ));
     let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));

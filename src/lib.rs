@@ -36,7 +36,7 @@ pub mod dispatch;
 pub mod enqueue;
 pub mod housekeeping;
 pub mod http;
-pub mod inbound;
+pub mod inbound_mail;
 pub mod message;
 pub mod metrics;
 pub mod phone;

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use outpost::inbound::{Form, parse};
+use outpost::inbound_mail::{Form, parse};
 
 fuzz_target!(|data: &[u8]| {
     let _ = outpost::http::inbound::crlf_delimiters(data.to_vec().into(), "xYzZY");

@@ -10,7 +10,7 @@ use deadpool_postgres::Pool;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Channel, Delivery, Envelope, SendError, http};
+use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::{PushApp, Secret};
 use crate::db::statements;
 use crate::render::Templates;
@@ -105,9 +105,11 @@ pub async fn push(
         .send()
         .await
         // A timeout after the request left may still have delivered the push.
-        .map_err(|e| http::network_error("Airship", e, " (the push may have been sent)"))?;
+        .map_err(|e| {
+            provider_http::network_error("Airship", e, " (the push may have been sent)")
+        })?;
     let status = response.status();
-    let retry_after = http::retry_after(response.headers());
+    let retry_after = provider_http::retry_after(response.headers());
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
         let id = body
@@ -197,7 +199,7 @@ impl AirshipChannel {
 
 /// An HTTP client for Airship.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SendError> {
-    http::client(timeout)
+    provider_http::client(timeout)
 }
 
 /// An enabled app of `outpost.push_apps`.

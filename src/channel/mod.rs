@@ -5,7 +5,7 @@ pub mod airship;
 pub mod chat;
 pub mod console;
 pub mod email;
-pub mod http;
+pub mod provider_http;
 pub mod twilio;
 
 use std::collections::HashMap;

@@ -13,7 +13,7 @@ pub const UNPARSABLE: &str = "[not a valid PostgreSQL connection string; not sho
 
 /// `postgres://app:secret@db/x` → `user=app password=[redacted] host=db dbname=x`.
 pub fn redact_url(url: &str) -> String {
-    let (prepared, mode, root) = crate::db::tls::split_params(url);
+    let (prepared, mode, root) = crate::db::sslmode::split_params(url);
     let Ok(config) = prepared.parse::<tokio_postgres::Config>() else {
         return UNPARSABLE.to_owned();
     };

@@ -3,8 +3,8 @@
 
 pub mod migrate;
 mod relation;
+pub mod sslmode;
 pub mod statements;
-pub mod tls;
 
 pub use relation::Relation;
 
@@ -26,7 +26,7 @@ pub enum DbError {
     Query(#[from] tokio_postgres::Error),
 }
 
-/// Parses a connection URL (after [`tls::prepare`]), adding a connect timeout
+/// Parses a connection URL (after [`sslmode::prepare`]), adding a connect timeout
 /// and application name when it has none.
 fn parse_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
     let mut config: tokio_postgres::Config = url.parse().map_err(DbError::Url)?;
@@ -49,7 +49,7 @@ fn parse_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
 
 /// The settings and TLS connector for `url`, its `sslmode` honoured.
 pub fn pg_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), DbError> {
-    let prepared = tls::prepare(url)?;
+    let prepared = sslmode::prepare(url)?;
     Ok((parse_config(&prepared.url)?, prepared.connector))
 }
 
@@ -105,4 +105,15 @@ pub async fn in_batches(
             return Ok(total);
         }
     }
+}
+
+/// How the daemon waits between attempts when the database fails it (a
+/// claim, an outcome write, the LISTEN connection): exponential from 100 ms to
+/// 10 s, with jitter, without end.
+pub fn reconnect_backoff() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times()
 }

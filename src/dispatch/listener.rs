@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_postgres::AsyncMessage;
@@ -37,11 +37,7 @@ pub async fn listen(
     state: Arc<ListenState>,
     shutdown: CancellationToken,
 ) {
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(10))
-        .with_jitter()
-        .without_max_times();
+    let backoff = crate::db::reconnect_backoff();
     while !shutdown.is_cancelled() {
         let connect = || subscribe(&url);
         let attempt = connect.retry(backoff).notify(|e: &DbError, after| {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backon::BackoffBuilder;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -131,7 +132,7 @@ impl Runner {
     async fn claim_loop(&mut self, wake: &Notify, shutdown: &CancellationToken) -> usize {
         let settings = self.dispatcher.settings().clone();
         let mut claimed = 0;
-        let mut failures = 0u32;
+        let mut backoff = crate::db::reconnect_backoff().build();
         while !shutdown.is_cancelled() {
             self.dispatcher.heartbeat().beat();
             while self.tasks.try_join_next().is_some() {}
@@ -149,7 +150,7 @@ impl Runner {
             };
             match self.dispatcher.claim_startable(limit, &per_kind).await {
                 Ok(batch) => {
-                    failures = 0;
+                    backoff = crate::db::reconnect_backoff().build();
                     claimed += batch.len();
                     let mut got: HashMap<Kind, u32> = HashMap::new();
                     for startable in &batch {
@@ -168,8 +169,7 @@ impl Runner {
                     }
                 }
                 Err(e) => {
-                    failures += 1;
-                    let delay = backoff(failures);
+                    let delay = backoff.next().unwrap_or(Duration::from_secs(10));
                     tracing::warn!(error = %e, retry_in = ?delay, "claim failed");
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -359,7 +359,7 @@ async fn record_loop(
             break;
         }
         let give_up_at = tokio::time::Instant::now() + dispatcher.settings().lease;
-        let mut failures = 0;
+        let mut backoff = crate::db::reconnect_backoff().build();
         loop {
             match dispatcher.record(&buffer).await {
                 Ok(r) => {
@@ -372,8 +372,7 @@ async fn record_loop(
                     break;
                 }
                 Err(e) if tokio::time::Instant::now() < give_up_at => {
-                    failures += 1;
-                    let delay = backoff(failures);
+                    let delay = backoff.next().unwrap_or(Duration::from_secs(10));
                     tracing::warn!(error = %e, retry_in = ?delay, "recording outcomes failed");
                     tokio::time::sleep(delay).await;
                 }
@@ -385,10 +384,6 @@ async fn record_loop(
         }
         buffer.clear();
     }
-}
-
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << failures.min(7))).min(Duration::from_secs(10))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -52,6 +52,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             None => "starting".to_owned(),
         },
     };
+    // Without LISTEN the dispatcher still polls every poll_interval: slower
+    // wake-ups, not unreadiness; reported so an operator sees it.
+    let listen = match &state.listen {
+        None => "not running in this process",
+        Some(l) if l.is_connected() => "connected",
+        Some(_) => "reconnecting (polling meanwhile)",
+    };
     let ready = database == "ok" && migrations == "current" && dispatcher == "running";
     let status = if ready {
         StatusCode::OK
@@ -60,7 +67,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     (
         status,
-        axum::Json(json!({"ready": ready, "database": database, "migrations": migrations, "dispatcher": dispatcher})),
+        axum::Json(
+            json!({"ready": ready, "database": database, "migrations": migrations, "dispatcher": dispatcher, "listen": listen}),
+        ),
     )
         .into_response()
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{AppState, body, reject};
 use crate::db::{DbError, statements};
-use crate::inbound::{Form, FormFile, InboundEmail, parse};
+use crate::inbound_mail::{Form, FormFile, InboundEmail, parse};
 
 const ENDPOINT: &str = "inbound";
 

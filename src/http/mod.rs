@@ -23,6 +23,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::config::{Config, WebhookSettings};
 use crate::dispatch::Heartbeat;
+use crate::dispatch::listener::ListenState;
 use crate::metrics::Metrics;
 
 /// What every handler shares.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The dispatcher's claim loop, when this process runs one.
     pub heartbeat: Option<Arc<Heartbeat>>,
+    /// The dispatcher's LISTEN connection, when this process runs one.
+    pub listen: Option<Arc<ListenState>>,
     /// A heartbeat older than this makes /readyz fail.
     pub stale_after: Duration,
     /// Largest inbound mail body, and largest signed callback body.
@@ -54,11 +57,20 @@ impl AppState {
             webhooks: Arc::new(config.webhooks.clone()),
             metrics,
             heartbeat,
+            listen: None,
             stale_after: (config.dispatch.poll_interval * 3).max(Duration::from_secs(10)),
             body_limit: config.http.body_limit,
             webhook_body_limit: config.http.webhook_body_limit,
             bodies: body::Budget::new(config.http.body_memory),
         }
+    }
+}
+
+impl AppState {
+    /// Reports the dispatcher's LISTEN connection in `/readyz`.
+    pub fn with_listen(mut self, listen: Arc<ListenState>) -> Self {
+        self.listen = Some(listen);
+        self
     }
 }
 

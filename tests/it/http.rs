@@ -885,7 +885,7 @@ fn no_prefix_of_a_payload_panics_or_parses_into_garbage() {
 
     let mime = b"Message-ID: <m@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n";
     let parse = |bytes: &[u8]| {
-        outpost::inbound::parse(&outpost::inbound::Form {
+        outpost::inbound_mail::parse(&outpost::inbound_mail::Form {
             fields: vec![("email".into(), bytes.to_vec())],
             files: Vec::new(),
         })

@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{Email, MailTransport};
-use crate::channel::{Delivery, SendError, http};
+use crate::channel::{Delivery, SendError, provider_http};
 use crate::config::Secret;
 
 pub struct SendGridMail {
@@ -25,7 +25,7 @@ pub struct SendGridMail {
 impl SendGridMail {
     /// `base_url` without the path, e.g. `https://api.sendgrid.com`.
     pub fn new(base_url: &str, api_key: Secret, timeout: Duration) -> Result<Self, SendError> {
-        let client = http::client(timeout)?;
+        let client = provider_http::client(timeout)?;
         Ok(Self {
             client,
             url: format!("{}/v3/mail/send", base_url.trim_end_matches('/')),
@@ -131,7 +131,7 @@ impl MailTransport for SendGridMail {
             .json(&body(email))
             .send()
             .await
-            .map_err(|e| http::network_error("SendGrid", e, ""))?;
+            .map_err(|e| provider_http::network_error("SendGrid", e, ""))?;
         let status = response.status();
         let headers = response.headers().clone();
         if status.is_success() {
@@ -153,7 +153,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> SendErro
     let detail = errors(body);
     let message = format!("SendGrid {}: {detail}", status.as_u16());
     let error = if status == StatusCode::TOO_MANY_REQUESTS {
-        SendError::rate_limited(http::retry_after(headers), message)
+        SendError::rate_limited(provider_http::retry_after(headers), message)
     } else if status.is_server_error() {
         SendError::transient(message)
     } else {
@@ -226,7 +226,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         let reset = chrono::Utc::now().timestamp() + 60;
         headers.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
-        let after = http::retry_after(&headers).unwrap();
+        let after = provider_http::retry_after(&headers).unwrap();
         assert!((58..=60).contains(&after.as_secs()), "{after:?}");
     }
 }

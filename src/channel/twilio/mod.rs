@@ -14,7 +14,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 
 use super::console::ConsoleSink;
-use super::{Channel, Delivery, Envelope, SendError, http};
+use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::TwilioSettings;
 use crate::message::Kind;
 use crate::phone;
@@ -46,7 +46,7 @@ impl TwilioChannel {
         templates: Arc<Templates>,
         timeout: Duration,
     ) -> Result<Self, SendError> {
-        let client = http::client(timeout)?;
+        let client = provider_http::client(timeout)?;
         let limiter = NonZeroU32::new(settings.rate_limit)
             .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
         Ok(Self {
@@ -252,9 +252,9 @@ impl Channel for TwilioChannel {
             .form(&form)
             .send()
             .await
-            .map_err(|e| http::network_error("Twilio", e, ""))?;
+            .map_err(|e| provider_http::network_error("Twilio", e, ""))?;
         let status = response.status();
-        let retry_after = http::retry_after(response.headers());
+        let retry_after = provider_http::retry_after(response.headers());
         let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
         if status.is_success() {
             delivery.provider_message_id =
