@@ -37,8 +37,16 @@ pub enum DaemonError {
         "the database schema is not current (pending migrations: {0}); run `outpost migrate` first"
     )]
     Pending(String),
-    #[error("cannot set up the {backend} backend: {message}")]
-    Backend { backend: String, message: String },
+    #[error("cannot set up the {backend} backend: {source}")]
+    Backend {
+        backend: String,
+        #[source]
+        source: crate::channel::SendError,
+    },
+    #[error("the {backend} backend is not available for {kind} messages")]
+    Unavailable { backend: String, kind: Kind },
+    #[error("cannot load the templates: {0}")]
+    Templates(#[source] crate::render::RenderError),
     #[error("cannot listen on {addr} ({key}): {source}")]
     Listen {
         key: &'static str,
@@ -72,10 +80,7 @@ pub fn build_channels_with_sink(
     ));
     let backend_error = |backend: &str| {
         let backend = backend.to_owned();
-        move |e: crate::channel::SendError| DaemonError::Backend {
-            backend,
-            message: e.message,
-        }
+        move |e: crate::channel::SendError| DaemonError::Backend { backend, source: e }
     };
     // Channels that read the database share one small pool.
     let pool = db::pool(&config.database_url, 4)?;
@@ -131,9 +136,9 @@ pub fn build_channels_with_sink(
             }
         }
         if !found {
-            return Err(DaemonError::Backend {
+            return Err(DaemonError::Unavailable {
                 backend: format!("{default:?}"),
-                message: format!("not available for {kind} messages"),
+                kind,
             });
         }
     }
@@ -221,11 +226,7 @@ async fn start_console(
         .await
         .map_err(listen_error)?;
     let bound = listener.local_addr().map_err(listen_error)?;
-    let templates =
-        Templates::load(&config.template_source()).map_err(|e| DaemonError::Backend {
-            backend: "console".into(),
-            message: e.to_string(),
-        })?;
+    let templates = Templates::load(&config.template_source()).map_err(DaemonError::Templates)?;
     let state = crate::console::ConsoleState::new(
         db::pool(&config.database_url, 4)?,
         config,

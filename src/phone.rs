@@ -4,21 +4,40 @@
 use phonenumber::Mode;
 use phonenumber::country::Id;
 
+/// Why a text is not a usable phone number.
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneError {
+    #[error("the phone number is empty")]
+    Empty,
+    #[error(
+        "{0:?} is not an E.164 number (+ and country code); set twilio.default_region to accept national numbers"
+    )]
+    National(String),
+    #[error("{text:?} is not a phone number: {source}")]
+    Unparsable {
+        text: String,
+        #[source]
+        source: phonenumber::ParseError,
+    },
+    #[error("{0:?} is not a valid phone number")]
+    Invalid(String),
+}
+
 /// `input` as E.164 (`+353861234567`), or why it is not a phone number.
-pub fn e164(input: &str, region: Option<Id>) -> Result<String, String> {
+pub fn e164(input: &str, region: Option<Id>) -> Result<String, PhoneError> {
     let text = input.trim();
     if text.is_empty() {
-        return Err("the phone number is empty".into());
+        return Err(PhoneError::Empty);
     }
     if !text.starts_with('+') && region.is_none() {
-        return Err(format!(
-            "{text:?} is not an E.164 number (+ and country code); set twilio.default_region to accept national numbers"
-        ));
+        return Err(PhoneError::National(text.to_owned()));
     }
-    let number = phonenumber::parse(region, text)
-        .map_err(|e| format!("{text:?} is not a phone number: {e}"))?;
+    let number = phonenumber::parse(region, text).map_err(|source| PhoneError::Unparsable {
+        text: text.to_owned(),
+        source,
+    })?;
     if !phonenumber::is_valid(&number) {
-        return Err(format!("{text:?} is not a valid phone number"));
+        return Err(PhoneError::Invalid(text.to_owned()));
     }
     Ok(number.format().mode(Mode::E164).to_string())
 }
@@ -33,12 +52,14 @@ mod tests {
         assert!(
             e164("086 123 4567", None)
                 .unwrap_err()
+                .to_string()
                 .contains("not an E.164 number")
         );
         assert_eq!(e164("086 123 4567", Some(Id::IE)).unwrap(), "+353861234567");
         assert!(
             e164("+11234567890", None)
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid phone number")
         );
         assert!(e164("+3531", None).is_err());

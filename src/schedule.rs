@@ -25,12 +25,27 @@ pub fn due_fire(
     (latest > since).then_some(latest)
 }
 
+/// What is wrong with a schedule's cron expression or time zone.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("invalid cron expression {cron:?}: {source}")]
+    Cron {
+        cron: String,
+        #[source]
+        source: croner::errors::CronError,
+    },
+    #[error("unknown time zone {0:?}")]
+    TimeZone(String),
+}
+
 /// Parses a schedule's cron expression and time zone, or says what is wrong.
-pub fn parse(cron: &str, timezone: &str) -> Result<(Cron, chrono_tz::Tz), String> {
-    let parsed = Cron::from_str(cron.trim())
-        .map_err(|e| format!("invalid cron expression {cron:?}: {e}"))?;
+pub fn parse(cron: &str, timezone: &str) -> Result<(Cron, chrono_tz::Tz), ScheduleError> {
+    let parsed = Cron::from_str(cron.trim()).map_err(|source| ScheduleError::Cron {
+        cron: cron.to_owned(),
+        source,
+    })?;
     let tz = chrono_tz::Tz::from_str(timezone.trim())
-        .map_err(|_| format!("unknown time zone {timezone:?}"))?;
+        .map_err(|_| ScheduleError::TimeZone(timezone.to_owned()))?;
     Ok((parsed, tz))
 }
 
@@ -45,7 +60,7 @@ pub async fn fire_due(pool: &Pool) -> Result<usize, DbError> {
             Ok(parsed) => parsed,
             Err(e) => {
                 client
-                    .execute(statements::SCHEDULE_ERROR, &[&name, &e])
+                    .execute(statements::SCHEDULE_ERROR, &[&name, &e.to_string()])
                     .await?;
                 continue;
             }
@@ -131,11 +146,13 @@ mod tests {
         assert!(
             parse("0 9 * * *", "Mars/Olympus")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown time zone")
         );
         assert!(
             parse("every day", "UTC")
                 .unwrap_err()
+                .to_string()
                 .contains("invalid cron expression")
         );
     }

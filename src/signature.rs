@@ -23,16 +23,21 @@ impl std::fmt::Debug for SendGridKey {
     }
 }
 
+/// Why a SendGrid verification key is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("not base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("not an uncompressed P-256 public key in DER SubjectPublicKeyInfo form")]
+    NotP256,
+}
+
 impl SendGridKey {
     /// Parses the key SendGrid shows in its settings (base64 DER SPKI, P-256).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let der = B64
-            .decode(text.trim())
-            .map_err(|e| format!("not base64: {e}"))?;
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let der = B64.decode(text.trim())?;
         if der.len() != 91 || der[..26] != P256_SPKI_PREFIX || der[26] != 0x04 {
-            return Err(
-                "not an uncompressed P-256 public key in DER SubjectPublicKeyInfo form".into(),
-            );
+            return Err(KeyError::NotP256);
         }
         Ok(Self(der[26..].to_vec()))
     }

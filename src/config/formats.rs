@@ -29,7 +29,7 @@ pub(super) fn sender_number(
 ) -> Result<(), ConfigError> {
     crate::phone::e164(text, region)
         .map(|_| ())
-        .map_err(|e| ConfigError::invalid(key, e))
+        .map_err(|e| ConfigError::invalid(key, e.to_string()))
 }
 
 /// An absolute http(s) URL with a host; returned trimmed, without a trailing slash.

@@ -44,7 +44,7 @@ fn next_fire(cron: &str, timezone: &str, enabled: bool) -> String {
                 )
             })
             .unwrap_or_else(|e| format!("none: {e}")),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

@@ -13,13 +13,28 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+/// Why a CA file named by `sslrootcert` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RootCertError {
+    #[error(transparent)]
+    Pem(#[from] rustls::pki_types::pem::Error),
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+}
+
 /// A database failure, with what Outpost was doing.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("invalid database URL: {0}")]
     Url(#[source] tokio_postgres::Error),
     #[error("cannot build the connection pool: {0}")]
-    Build(String),
+    Build(#[source] deadpool_postgres::BuildError),
+    #[error("sslrootcert {path}: {source}")]
+    RootCert {
+        path: String,
+        #[source]
+        source: RootCertError,
+    },
     #[error("cannot get a database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database error: {0}")]
@@ -69,7 +84,7 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
         .wait_timeout(Some(Duration::from_secs(30)))
         .create_timeout(Some(Duration::from_secs(10)))
         .build()
-        .map_err(|e| DbError::Build(e.to_string()))
+        .map_err(DbError::Build)
 }
 
 /// One connection outside the pool (migrations, LISTEN, tooling), driven on

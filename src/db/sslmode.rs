@@ -30,14 +30,14 @@ pub fn prepare(url: &str) -> Result<Prepared, DbError> {
         let mut roots = rustls::RootCertStore::empty();
         match &root {
             Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| DbError::Build(format!("sslrootcert {path}: {e}")))?;
+                let bad = |e: super::RootCertError| DbError::RootCert {
+                    path: path.clone(),
+                    source: e,
+                };
+                let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.into()))?;
                 for cert in certs {
-                    let cert =
-                        cert.map_err(|e| DbError::Build(format!("sslrootcert {path}: {e}")))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| DbError::Build(format!("sslrootcert {path}: {e}")))?;
+                    let cert = cert.map_err(|e| bad(e.into()))?;
+                    roots.add(cert).map_err(|e| bad(e.into()))?;
                 }
             }
             None => {

@@ -8,7 +8,7 @@ use minijinja::UndefinedBehavior;
 use super::{RenderError, Renderer, Source};
 
 /// One problem found by the check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Problem {
     pub locale: Option<String>,
     pub error: RenderError,
@@ -67,7 +67,10 @@ pub fn check(source: &Source) -> Result<Report, RenderError> {
         for locale in &locales {
             report.rendered += 1;
             if let Err(error) = renderer.render_file(name, &context, locale) {
-                let duplicate = report.problems.iter().any(|p| p.error == error);
+                let duplicate = report
+                    .problems
+                    .iter()
+                    .any(|p| p.error.to_string() == error.to_string());
                 if !duplicate {
                     report.problems.push(Problem {
                         locale: Some(locale.clone()),

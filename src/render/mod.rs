@@ -18,7 +18,7 @@ use minijinja::{Environment, State, UndefinedBehavior, Value};
 use catalog::Catalogs;
 
 /// Why a template could not be rendered or loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RenderError {
     #[error("template {name:?} is missing {file} in {dir}")]
     MissingPart {
@@ -34,8 +34,12 @@ pub enum RenderError {
     },
     #[error("translation catalog {file}: {reason}")]
     Catalog { file: String, reason: String },
-    #[error("cannot read templates in {dir}: {reason}")]
-    Io { dir: String, reason: String },
+    #[error("cannot read templates in {dir}: {source}")]
+    Io {
+        dir: String,
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
 }
 
 /// Subject, plain text and HTML of an e-mail.
@@ -360,7 +364,7 @@ fn read_tree(dir: &Path) -> Result<Vec<(String, String)>, RenderError> {
     }
     let io = |e: std::io::Error| RenderError::Io {
         dir: dir.display().to_string(),
-        reason: e.to_string(),
+        source: std::sync::Arc::new(e),
     };
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {

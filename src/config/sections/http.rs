@@ -43,7 +43,7 @@ pub(in crate::config) fn webhooks(
         "" => None,
         key => Some(
             crate::signature::SendGridKey::parse(key)
-                .map_err(|e| ConfigError::invalid("webhooks.sendgrid_public_key", e))?,
+                .map_err(|e| ConfigError::invalid("webhooks.sendgrid_public_key", e.to_string()))?,
         ),
     };
     let public_url = match raw.twilio.public_url.trim() {
