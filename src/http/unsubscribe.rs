@@ -57,20 +57,20 @@ fn page(name: &str, target: &Target) -> Response {
 }
 
 /// The token's target, or the 400 (or 404 when unsubscribe is off) to answer.
-fn target(state: &AppState, token: &str) -> Result<Target, Response> {
+fn target(state: &AppState, token: &str) -> Result<Target, Box<Response>> {
     let Some(settings) = state.unsubscribe.as_deref() else {
         state.metrics.request(ENDPOINT, "not_found");
-        return Err(reject(
+        return Err(Box::new(reject(
             StatusCode::NOT_FOUND,
             "unsubscribe links are not configured",
-        ));
+        )));
     };
     settings.verify(token).map_err(|e| {
         state.metrics.request(ENDPOINT, "invalid");
-        reject(
+        Box::new(reject(
             StatusCode::BAD_REQUEST,
             format!("this unsubscribe link is not valid ({e})"),
-        )
+        ))
     })
 }
 
@@ -81,7 +81,7 @@ pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -
             state.metrics.request(ENDPOINT, "shown");
             page("confirm.html", &target)
         }
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -95,7 +95,7 @@ pub async fn one_click(
 ) -> Response {
     let target = match target(&state, &token) {
         Ok(target) => target,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let body = match body::read(&state.bodies, &headers, body, BODY_LIMIT).await {
         Ok(held) => held,
