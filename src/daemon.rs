@@ -175,7 +175,8 @@ pub fn build_channels_with_sink(
     for (backend, transport) in transports {
         let channel = EmailChannel::new(transport, templates.clone(), config.email_from.clone())
             .with_max_recipients(config.email_max_recipients)
-            .with_mirror(mirror.clone());
+            .with_mirror(mirror.clone())
+            .with_unsubscribe(config.unsubscribe.clone());
         let channel: Arc<dyn Channel> = Arc::new(channel);
         if config.email_fallback == Some(backend) {
             channels.set_fallback(Kind::Email, channel.clone());

@@ -26,6 +26,11 @@ pub struct NewMessage {
     pub expires_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
     pub max_attempts: Option<i32>,
+    /// NULL: transactional, never subject to the recipient's preferences.
+    pub category: Option<String>,
+    /// Messages to one recipient of one kind with the same key are combined
+    /// within `options.digest_window`.
+    pub digest_key: Option<String>,
 }
 
 impl NewMessage {
@@ -49,6 +54,8 @@ impl NewMessage {
             expires_at: None,
             idempotency_key: None,
             max_attempts: None,
+            category: None,
+            digest_key: None,
         }
     }
 }
@@ -81,6 +88,8 @@ pub async fn enqueue(
                 &m.expires_at,
                 &m.idempotency_key,
                 &m.max_attempts,
+                &m.category,
+                &m.digest_key,
             ],
         )
         .await?;

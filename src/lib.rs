@@ -23,6 +23,9 @@
 //! - [`console`] and [`presence`]: the operator console on its own listener,
 //!   and the daemons' heartbeats it shows.
 //! - [`bench`]: the benchmark harness behind `outpost bench`.
+//! - [`digest`]: a message that carries others of its group, as one send.
+//! - [`unsubscribe`] and [`quiet_hours`]: signed one-click unsubscribe
+//!   tokens and their headers; quiet-hours windows across time zones.
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 
@@ -32,6 +35,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod db;
+pub mod digest;
 pub mod dispatch;
 pub mod enqueue;
 pub mod housekeeping;
@@ -41,6 +45,7 @@ pub mod message;
 pub mod metrics;
 pub mod phone;
 pub mod presence;
+pub mod quiet_hours;
 pub mod recipient;
 pub mod render;
 pub mod schedule;
@@ -50,3 +55,4 @@ pub mod status;
 pub mod storable;
 pub mod suppression;
 pub mod tls;
+pub mod unsubscribe;

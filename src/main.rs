@@ -165,6 +165,14 @@ struct SendArgs {
     idempotency_key: Option<String>,
     #[arg(long)]
     max_attempts: Option<i32>,
+    /// The message's category (subject to the recipient's preferences and
+    /// one-click unsubscribe); without one it is transactional.
+    #[arg(long)]
+    category: Option<String>,
+    /// Combine with other messages to the same recipient and kind that carry
+    /// this key (window: options.digest_window).
+    #[arg(long)]
+    digest_key: Option<String>,
 }
 
 fn main() -> Result<()> {
@@ -350,6 +358,8 @@ async fn send(config: &Config, a: Box<SendArgs>) -> Result<()> {
         expires_at: a.expires_at,
         idempotency_key: a.idempotency_key,
         max_attempts: a.max_attempts,
+        category: a.category,
+        digest_key: a.digest_key,
         ..NewMessage::new(a.kind)
     };
     let client = db::connect(&config.database_url).await?;

@@ -204,4 +204,22 @@ pub struct ClaimedMessage {
     /// When this worker's lease on the message runs out, as this process
     /// measures time (never later than the database's `leased_until`).
     pub lease_deadline: std::time::Instant,
+    /// What the recipient controls about it, as the claim found it.
+    pub controls: Controls,
+}
+
+/// A message's category, priority and what its recipient decided about it:
+/// a preference that stops it, quiet hours, the messages it is a digest of.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Controls {
+    /// `None`: transactional, never subject to preferences.
+    pub category: Option<String>,
+    pub priority: i32,
+    /// The preference that stops it, as a sentence for `last_error`.
+    pub blocked_by: Option<String>,
+    /// The recipient's own quiet hours (`22:00-07:00`), as stored.
+    pub quiet_hours: Option<String>,
+    /// When this message leads a digest: every member's item (itself
+    /// first), for the digest template.
+    pub digest: Option<Vec<serde_json::Value>>,
 }

@@ -109,6 +109,7 @@ mod tests {
             recipient: None,
             suppressed: Vec::new(),
             lease_deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
+            controls: Default::default(),
         }
     }
 

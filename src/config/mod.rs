@@ -26,8 +26,9 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, Job, LogFormat, LogSettings, PushApp, RetrySettings, SmtpSettings, Task,
-    TwilioSettings, Voice, WebhookSettings,
+    HttpSettings, Job, LogFormat, LogSettings, PushApp, QuietHoursSettings, RetrySettings,
+    SmtpSettings, Task, TwilioSettings, UnsubscribeKey, UnsubscribeSettings, Voice,
+    WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -69,6 +70,8 @@ pub struct RawConfig {
     pub push: PushSection,
     pub chat: ChatSection,
     pub housekeeping: HousekeepingSection,
+    pub unsubscribe: UnsubscribeSection,
+    pub quiet_hours: QuietHoursSection,
     pub log: LogSection,
 }
 
@@ -267,6 +270,27 @@ pub struct HousekeepingSection {
     pub purge_inbound: String,
     pub expire: String,
     pub schedules: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsubscribeSection {
+    pub public_url: String,
+    pub mailto: String,
+    pub secret: Secret,
+    pub version: u32,
+    pub previous_secret: Secret,
+    pub previous_version: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursSection {
+    pub default: String,
+    pub kinds: Vec<String>,
+    pub bypass_priority: i32,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

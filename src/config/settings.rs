@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::{RawConfig, Secret};
 use crate::db::Relation;
 use crate::message::Kind;
+pub use crate::quiet_hours::QuietHoursSettings;
 
 /// A delivery backend name from `[email] backend`, `[sms] backend`, ….
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +166,9 @@ pub struct Config {
     pub sendgrid_api_key: Secret,
     pub sendgrid_base_url: String,
     pub backends: HashMap<Kind, Backend>,
+    /// `None` until `[unsubscribe] public_url` and `secret` are set.
+    pub unsubscribe: Option<UnsubscribeSettings>,
+    pub quiet_hours: QuietHoursSettings,
 }
 
 impl Config {
@@ -251,4 +255,25 @@ impl ConsoleSettings {
     pub fn secure_cookies(&self) -> bool {
         !self.listen.ip().is_loopback()
     }
+}
+
+/// A key that signs unsubscribe tokens, and the version the tokens carry.
+#[derive(Debug, Clone)]
+pub struct UnsubscribeKey {
+    pub version: u32,
+    pub secret: Secret,
+}
+
+/// `[unsubscribe]`, checked: where the one-click links point and the keys
+/// (what they do: [`crate::unsubscribe`]).
+#[derive(Debug, Clone)]
+pub struct UnsubscribeSettings {
+    /// `https://notify.example.com`: links are `{public_url}/unsubscribe/{token}`.
+    pub public_url: String,
+    /// Adds `<mailto:ADDRESS?subject=unsubscribe%20TOKEN>` to the header.
+    pub mailto: Option<String>,
+    /// Signs new tokens and verifies its own.
+    pub current: UnsubscribeKey,
+    /// Still verifies tokens signed before a rotation.
+    pub previous: Option<UnsubscribeKey>,
 }

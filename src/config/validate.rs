@@ -39,6 +39,8 @@ impl Config {
         if raw.templates.fuel == 0 {
             return Err(ConfigError::invalid("templates.fuel", "must be at least 1"));
         }
+        let unsubscribe = sections::unsubscribe(&raw.unsubscribe)?;
+        let quiet_hours = sections::quiet_hours(&raw.quiet_hours)?;
         let log = sections::log(&raw.log)?;
         Ok(Self {
             database_url,
@@ -66,6 +68,8 @@ impl Config {
             sendgrid_api_key: email.sendgrid_api_key,
             sendgrid_base_url: email.sendgrid_base_url,
             backends,
+            unsubscribe,
+            quiet_hours,
             raw,
         })
     }

@@ -274,6 +274,7 @@ pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> 
         recipient,
         suppressed: Vec::new(),
         lease_deadline: std::time::Instant::now(),
+        controls: Default::default(),
     };
     let envelope = Envelope {
         to: message.to_address.clone().unwrap_or_default(),

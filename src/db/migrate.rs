@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0012", "consumer_cursors"),
     migration!("0013", "retry_keeps_future_run_at"),
     migration!("0014", "console"),
+    migration!("0015", "recipient_controls"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -86,3 +86,7 @@ pub const MIGRATION_RECORD: &str = include_str!("queries/migration_record.sql");
 pub const MIGRATIONS_TABLE_EXISTS: &str = include_str!("queries/migrations_table_exists.sql");
 /// The applied migrations.
 pub const MIGRATIONS_APPLIED: &str = include_str!("queries/migrations_applied.sql");
+/// One-click unsubscribe of a user from a category.
+pub const UNSUBSCRIBE_USER: &str = include_str!("queries/unsubscribe_user.sql");
+/// One-click unsubscribe of an address without a user.
+pub const UNSUBSCRIBE_ADDRESS: &str = include_str!("queries/unsubscribe_address.sql");

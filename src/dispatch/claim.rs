@@ -87,5 +87,14 @@ fn decode(row: &Row, lease_deadline: Instant) -> ClaimedMessage {
         recipient,
         suppressed: row.get("suppressed"),
         lease_deadline,
+        controls: crate::message::Controls {
+            category: row.get("category"),
+            priority: i32::from(row.get::<_, i16>("priority")),
+            blocked_by: row.get("blocked_by"),
+            quiet_hours: row.get("r_quiet_hours"),
+            digest: row
+                .get::<_, Option<serde_json::Value>>("digest")
+                .and_then(|items| serde_json::from_value(items).ok()),
+        },
     }
 }

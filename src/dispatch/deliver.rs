@@ -110,6 +110,7 @@ impl Dispatcher {
         slot: Option<OwnedSemaphorePermit>,
         on_start: impl FnOnce(chrono::DateTime<Utc>) -> Start + Send,
     ) -> Result<Outcome, ClaimedMessage> {
+        let message = crate::digest::combine(message);
         let started_at = Utc::now();
         let plan = match self.plan(&message, started_at) {
             Ok(plan) => plan,
@@ -179,6 +180,16 @@ impl Dispatcher {
                 dropped.join(", ")
             )),
         };
+        if let Some(preference) = &message.controls.blocked_by {
+            let mut outcome = permanent(preference.clone());
+            outcome.status = Status::Suppressed;
+            return Err(outcome);
+        }
+        if let Some(held) = self.quiet_hours(message) {
+            let mut outcome = handed_back(message, &held.reason, started_at);
+            outcome.run_at = Some(held.until);
+            return Err(Box::new(outcome));
+        }
         let channel = self
             .channels
             .pick(message.kind, message.provider.as_deref())
@@ -190,6 +201,21 @@ impl Dispatcher {
             channel,
             note,
         })
+    }
+
+    /// Until when the recipient's quiet hours hold `message` back, if they do.
+    fn quiet_hours(&self, message: &ClaimedMessage) -> Option<crate::quiet_hours::Held> {
+        let r = message.recipient.as_ref();
+        let to = crate::quiet_hours::Recipient {
+            own: message.controls.quiet_hours.as_deref(),
+            tenant: r
+                .and_then(|r| r.tenant.as_deref())
+                .or(message.tenant.as_deref()),
+            timezone: r.and_then(|r| r.timezone.as_deref()),
+        };
+        let priority = message.controls.priority;
+        self.quiet_hours
+            .hold(message.kind, priority, to, Utc::now())
     }
 
     /// The channel to send through now: `channel` while its circuit is

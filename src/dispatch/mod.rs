@@ -46,6 +46,7 @@ pub struct Dispatcher {
     metrics: Option<Arc<Metrics>>,
     heartbeat: Arc<Heartbeat>,
     breakers: Breakers,
+    quiet_hours: crate::quiet_hours::QuietHoursSettings,
 }
 
 /// What one rescue pass did.
@@ -100,6 +101,7 @@ impl Dispatcher {
             metrics: None,
             heartbeat: Arc::default(),
             breakers: Breakers::new(config.dispatch.breaker),
+            quiet_hours: config.quiet_hours.clone(),
         }
     }
 

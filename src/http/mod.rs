@@ -8,6 +8,7 @@ pub mod health;
 pub mod inbound;
 pub mod server;
 pub mod twilio;
+pub mod unsubscribe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub webhook_body_limit: usize,
     /// The memory all bodies being read may hold together.
     pub bodies: body::Budget,
+    /// One-click unsubscribe links, when configured.
+    pub unsubscribe: Option<Arc<crate::config::UnsubscribeSettings>>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             body_limit: config.http.body_limit,
             webhook_body_limit: config.http.webhook_body_limit,
             bodies: body::Budget::new(config.http.body_memory),
+            unsubscribe: config.unsubscribe.clone().map(Arc::new),
         }
     }
 }
@@ -84,6 +88,10 @@ pub fn router(state: AppState, timeout: Duration) -> Router {
         .route("/inbound/sendgrid", post(inbound::sendgrid))
         .route("/webhooks/sendgrid/events", post(events::sendgrid))
         .route("/webhooks/twilio/status", post(twilio::status))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe::confirm).post(unsubscribe::one_click),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

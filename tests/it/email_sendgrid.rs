@@ -15,6 +15,7 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "SG.test-key-123";
+const UNSUBSCRIBE_SECRET: &str = "unsubscribe-secret-of-at-least-32-chars";
 
 fn full_message() -> NewMessage {
     let mut m = NewMessage::new(Kind::Email);
@@ -46,6 +47,11 @@ async fn deliver(db: &TestDb, base_url: &str, message: &NewMessage) -> MessageId
         ("OUTPOST__EMAIL__SENDGRID__BASE_URL", base_url),
         ("OUTPOST__EMAIL__SENDGRID__API_KEY", KEY),
         ("OUTPOST__EMAIL__FROM", "Outpost <noreply@meg.test>"),
+        (
+            "OUTPOST__UNSUBSCRIBE__PUBLIC_URL",
+            "https://notify.meg.test",
+        ),
+        ("OUTPOST__UNSUBSCRIBE__SECRET", UNSUBSCRIBE_SECRET),
     ]);
     let (channels, _) = db.channels(&config);
     let d = db.dispatcher(&config, channels, "sg-test");
@@ -334,7 +340,9 @@ async fn requests_satisfy_the_official_openapi_spec() {
         "attachments": [{"content": base64::engine::general_purpose::STANDARD.encode(b"png"),
             "type": "image/png", "disposition": "inline", "content_id": "logo"}],
     });
-    for message in [full_message(), simple, verbatim] {
+    let mut categorised = full_message();
+    categorised.category = Some("newsletter".into());
+    for message in [full_message(), simple, verbatim, categorised] {
         let id = deliver(&db, &url, &message).await;
         let (status, _, error) = row(&db.client().await, id).await;
         assert_eq!(status, "sent", "Prism rejected the request: {error:?}");
@@ -361,4 +369,61 @@ async fn an_error_body_echoing_the_api_key_is_stored_without_it() {
         error.contains("Authorization: Bearer [redacted] (key [redacted] revoked)"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn an_email_with_a_category_carries_one_click_unsubscribe_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let db = TestDb::new().await;
+    let mut categorised = full_message();
+    categorised.to_address = Some("ann@example.com".into());
+    categorised.category = Some("newsletter".into());
+    deliver(&db, &server.uri(), &categorised).await;
+    deliver(&db, &server.uri(), &full_message()).await;
+    let requests = server.received_requests().await.unwrap();
+    let headers: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| r.body_json::<serde_json::Value>().unwrap()["headers"].clone())
+        .collect();
+    let list = headers[0]["List-Unsubscribe"].as_str().unwrap();
+    let url = list
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix('>'))
+        .unwrap();
+    assert!(
+        url.starts_with("https://notify.meg.test/unsubscribe/v1."),
+        "{list}"
+    );
+    assert_eq!(
+        headers[0]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
+    // The token names the address (no user), the category and the kind.
+    let config = db.config(&[
+        (
+            "OUTPOST__UNSUBSCRIBE__PUBLIC_URL",
+            "https://notify.meg.test",
+        ),
+        ("OUTPOST__UNSUBSCRIBE__SECRET", UNSUBSCRIBE_SECRET),
+    ]);
+    let token = url.rsplit('/').next().unwrap();
+    let target = config.unsubscribe.unwrap().verify(token).unwrap();
+    assert_eq!(
+        target.who,
+        outpost::unsubscribe::Who::Address("ann@example.com".into())
+    );
+    assert_eq!(target.category, "newsletter");
+    // A transactional e-mail (no category) has neither header.
+    assert!(
+        headers[1].get("List-Unsubscribe").is_none(),
+        "{}",
+        headers[1]
+    );
+    assert!(headers[1].get("List-Unsubscribe-Post").is_none());
 }

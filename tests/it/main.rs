@@ -20,6 +20,7 @@ mod http;
 mod outage;
 mod pg_tls;
 mod push_chat;
+mod recipient_controls;
 mod render;
 mod runner;
 mod schema;

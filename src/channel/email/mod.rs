@@ -16,7 +16,9 @@ use async_trait::async_trait;
 
 use super::chat::Mirror;
 use super::{Channel, Delivery, Envelope, SendError};
+use crate::config::UnsubscribeSettings;
 use crate::render::{RenderedEmail, Renderer, Templates};
+use crate::unsubscribe::{Target, Who};
 pub use compose::Email;
 
 /// Sends a composed e-mail somewhere.
@@ -34,6 +36,7 @@ pub struct EmailChannel {
     default_from: String,
     max_recipients: usize,
     mirror: Option<Arc<Mirror>>,
+    unsubscribe: Option<Arc<UnsubscribeSettings>>,
 }
 
 impl EmailChannel {
@@ -48,7 +51,15 @@ impl EmailChannel {
             default_from: default_from.into(),
             max_recipients: compose::DEFAULT_MAX_RECIPIENTS,
             mirror: None,
+            unsubscribe: None,
         }
+    }
+
+    /// Gives e-mails with a category one-click unsubscribe headers and
+    /// their templates `unsubscribe_url`.
+    pub fn with_unsubscribe(mut self, settings: Option<UnsubscribeSettings>) -> Self {
+        self.unsubscribe = settings.map(Arc::new);
+        self
     }
 
     /// Most recipients (to + cc + bcc) one e-mail may have.
@@ -71,8 +82,20 @@ impl Channel for EmailChannel {
     }
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
-        let rendered = render(&self.templates.get(), envelope)?;
-        let email = compose::compose(envelope, rendered, &self.default_from)?;
+        let unsubscribe = self
+            .unsubscribe
+            .as_deref()
+            .and_then(|settings| Some((settings, unsubscribe_target(envelope)?)));
+        let url = unsubscribe.as_ref().map(|(s, target)| s.url(target));
+        let rendered = render_with(&self.templates.get(), envelope, url.as_deref())?;
+        let mut email = compose::compose(envelope, rendered, &self.default_from)?;
+        if let Some((settings, target)) = &unsubscribe {
+            email.headers.retain(|(name, _)| {
+                !name.eq_ignore_ascii_case("list-unsubscribe")
+                    && !name.eq_ignore_ascii_case("list-unsubscribe-post")
+            });
+            email.headers.extend(settings.headers(target));
+        }
         compose::check_recipients(&email, self.max_recipients)?;
         let mut delivery = self.transport.deliver(&email).await?;
         if let Some(mirror) = &self.mirror
@@ -95,11 +118,50 @@ impl Channel for EmailChannel {
 /// text part; else the built-in simple mail
 /// (subject, body and `options.links`).
 pub fn render(renderer: &Renderer, envelope: &Envelope) -> Result<RenderedEmail, SendError> {
+    render_with(renderer, envelope, None)
+}
+
+/// Who an e-mail with a category unsubscribes when they click: its user, else
+/// its (first) address; `None` for a transactional e-mail.
+fn unsubscribe_target(envelope: &Envelope) -> Option<Target> {
+    let m = &envelope.message;
+    let category = m.controls.category.clone()?;
+    let who = match m
+        .to_user
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        Some(user) => Who::User(user.to_owned()),
+        None => {
+            let first = envelope.to.split(',').next()?.trim();
+            let mailbox: lettre::message::Mailbox = first.parse().ok()?;
+            Who::Address(mailbox.email.to_string().to_lowercase())
+        }
+    };
+    Some(Target {
+        who,
+        category,
+        kind: m.kind,
+    })
+}
+
+/// As [`render`], with `unsubscribe_url` in a template's context when the
+/// e-mail has one.
+fn render_with(
+    renderer: &Renderer,
+    envelope: &Envelope,
+    unsubscribe_url: Option<&str>,
+) -> Result<RenderedEmail, SendError> {
     let m = &envelope.message;
     let permanent = |e: crate::render::RenderError| SendError::permanent(e.to_string());
     if let Some(template) = m.template.as_deref().filter(|t| !t.trim().is_empty()) {
+        let mut context = m.context.clone();
+        if let (Some(url), Some(map)) = (unsubscribe_url, context.as_object_mut()) {
+            map.insert("unsubscribe_url".into(), url.into());
+        }
         return renderer
-            .render_email(template, &m.context, &envelope.locale, m.subject.as_deref())
+            .render_email(template, &context, &envelope.locale, m.subject.as_deref())
             .map_err(permanent);
     }
     if compose::is_verbatim(&m.options) {

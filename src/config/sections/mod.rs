@@ -8,7 +8,9 @@ mod email;
 mod housekeeping;
 mod http;
 mod push;
+mod quiet_hours;
 mod twilio;
+mod unsubscribe;
 
 use std::time::Duration;
 
@@ -19,7 +21,9 @@ pub(super) use email::{backends, email};
 pub(super) use housekeeping::housekeeping;
 pub(super) use http::{http, webhooks};
 pub(super) use push::push;
+pub(super) use quiet_hours::quiet_hours;
 pub(super) use twilio::twilio;
+pub(super) use unsubscribe::unsubscribe;
 
 use super::ConfigError;
 use super::settings::{Backend, LogFormat, LogSettings};

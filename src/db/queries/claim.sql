@@ -3,7 +3,11 @@
 -- and at most $1 in all, in priority order. Returns them with their recipient
 -- row ({recipients} is the configured relation) and the normalised addresses
 -- among all their recipients (to, lists included, cc and bcc) that are on the
--- suppression list. Committed at once, before any send.
+-- suppression list, the preference that stops it (outpost.preference_block)
+-- and the recipient's quiet hours (a column the relation may lack). A digest
+-- group (same recipient, kind and digest_key) is claimed whole: its first due
+-- message, with the others' items in `digest`. Committed at once, before any
+-- send.
 WITH claimed AS (
     UPDATE outpost.messages m
     SET status = 'sending',
@@ -17,23 +21,58 @@ WITH claimed AS (
         SELECT q.id
         FROM unnest($4::text[], $5::int[]) AS k(kind, n)
         CROSS JOIN LATERAL (
-            SELECT id, priority, run_at FROM outpost.messages
-            WHERE status = 'queued'
-              AND kind = k.kind
-              AND run_at <= now()
-              AND (expires_at IS NULL OR expires_at > now())
-            ORDER BY priority DESC, run_at, id
+            SELECT q0.id, q0.priority, q0.run_at FROM outpost.messages q0
+            WHERE q0.status = 'queued'
+              AND q0.kind = k.kind
+              AND q0.run_at <= now()
+              AND (q0.expires_at IS NULL OR q0.expires_at > now())
+              -- Of a digest group only its first due message: it carries the rest.
+              AND (q0.digest_key IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM outpost.messages e
+                  WHERE e.status = 'queued' AND e.digest_key = q0.digest_key
+                    AND e.kind = q0.kind AND e.id < q0.id AND e.run_at <= now()
+                    AND e.to_user IS NOT DISTINCT FROM q0.to_user
+                    AND e.to_address IS NOT DISTINCT FROM q0.to_address))
+            ORDER BY q0.priority DESC, q0.run_at, q0.id
             LIMIT k.n
             FOR UPDATE SKIP LOCKED) q
         ORDER BY q.priority DESC, q.run_at, q.id
         LIMIT $1))
     RETURNING m.id, m.attempts, m.kind, m.to_user, m.to_address, m.template, m.context,
               m.locale, m.subject, m.body, m.html, m.options, m.provider, m.tenant,
-              m.max_attempts, m.expires_at, m.created_at, m.priority, m.run_at
+              m.max_attempts, m.expires_at, m.created_at, m.priority, m.run_at, m.category,
+              m.digest_key
+), members AS (
+    -- The rest of each claimed digest group due within its window: sent by
+    -- the claimed message, they follow it (trigger digest_follow).
+    UPDATE outpost.messages d
+    SET status = 'sending', worker = $2, leased_until = 'infinity', digest_of = c.id,
+        updated_at = now()
+    FROM claimed c
+    WHERE c.digest_key IS NOT NULL
+      AND d.status = 'queued' AND d.digest_key = c.digest_key AND d.kind = c.kind
+      AND d.to_user IS NOT DISTINCT FROM c.to_user
+      AND d.to_address IS NOT DISTINCT FROM c.to_address
+      AND d.id <> c.id
+      AND d.run_at <= now() + coalesce(outpost.digest_window(c.options), interval '0')
+      AND (d.expires_at IS NULL OR d.expires_at > now())
+    RETURNING d.id, d.digest_of, d.subject, d.body, d.context, d.created_at
 )
 SELECT c.id, c.attempts, c.kind, c.to_user, c.to_address, c.template, c.context,
        c.locale, c.subject, c.body, c.html, c.options, c.provider, c.tenant,
-       c.max_attempts, c.expires_at, c.created_at,
+       c.max_attempts, c.expires_at, c.created_at, c.priority, c.category,
+       CASE WHEN c.category IS NOT NULL AND c.to_user IS NOT NULL
+            THEN outpost.preference_block(c.to_user, c.category, c.kind) END AS blocked_by,
+       to_jsonb(r) ->> 'quiet_hours' AS r_quiet_hours,
+       CASE WHEN c.digest_key IS NOT NULL THEN (
+           SELECT jsonb_agg(jsonb_build_object('id', x.id, 'subject', x.subject, 'body', x.body,
+                                               'context', x.context, 'created_at', x.created_at)
+                            ORDER BY x.id)
+           FROM (SELECT c.id, c.subject, c.body, c.context, c.created_at
+                 UNION ALL
+                 SELECT d.id, d.subject, d.body, d.context, d.created_at
+                 FROM members d WHERE d.digest_of = c.id) x
+           HAVING count(*) > 1) END AS digest,
        r.user_id AS r_user_id, r.email AS r_email, r.phone AS r_phone,
        r.locale AS r_locale, r.timezone AS r_timezone, r.tenant AS r_tenant,
        r.push_named_user AS r_push_named_user, r.name AS r_name,

@@ -23,5 +23,7 @@ SELECT outpost.enqueue(
     expires_at => CASE WHEN message ? 'expires_in'
                        THEN $2 + (message->>'expires_in')::interval END,
     idempotency_key => 'schedule:' || $1 || ':' || to_char($2 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-    max_attempts => (message->>'max_attempts')::int)
+    max_attempts => (message->>'max_attempts')::int,
+    category => message->>'category',
+    digest_key => message->>'digest_key')
 FROM claimed

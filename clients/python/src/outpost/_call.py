@@ -30,6 +30,8 @@ SQL_TYPES: Mapping[str, str] = {
     "idempotency_key": "text",
     "tenant": "text",
     "provider": "text",
+    "category": "text",
+    "digest_key": "text",
     "context": "jsonb",
     "options": "jsonb",
     "links": "jsonb",
@@ -50,6 +52,8 @@ COMMON_OPTIONS = (
     "tenant",
     "provider",
     "max_attempts",
+    "category",
+    "digest_key",
 )
 
 

@@ -1,0 +1,151 @@
+//! `/unsubscribe/{token}`: one-click unsubscribe (RFC 8058). `POST` with
+//! `List-Unsubscribe=One-Click` turns the category off for the token's user
+//! (or suppresses its address) and answers 200; `GET` only shows a page with
+//! a button that does the same POST, because mail scanners follow links. A
+//! bad or tampered token is refused with 400 and changes nothing.
+
+use std::sync::LazyLock;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{AppState, body, reject};
+use crate::db::statements;
+use crate::unsubscribe::{Target, Who};
+
+const ENDPOINT: &str = "unsubscribe";
+/// A one-click body is 26 bytes; a form post from the page a little more.
+const BODY_LIMIT: usize = 1024;
+
+static PAGES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    env.add_template("confirm.html", CONFIRM)
+        .expect("the confirmation page parses");
+    env.add_template("done.html", DONE)
+        .expect("the done page parses");
+    env
+});
+
+const CONFIRM: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Unsubscribe</title></head>
+<body><h1>Unsubscribe</h1>
+<p>Stop receiving <strong>{{ category }}</strong> messages by {{ kind }}?</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button></form>
+</body></html>
+"#;
+
+const DONE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Unsubscribed</title></head>
+<body><h1>Unsubscribed</h1>
+<p>You will no longer receive <strong>{{ category }}</strong> messages by {{ kind }}.</p>
+</body></html>
+"#;
+
+fn page(name: &str, target: &Target) -> Response {
+    let context = minijinja::context! {
+        category => &target.category,
+        kind => target.kind.as_str(),
+    };
+    match PAGES.get_template(name).and_then(|t| t.render(context)) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => reject(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// The token's target, or the 400 (or 404 when unsubscribe is off) to answer.
+fn target(state: &AppState, token: &str) -> Result<Target, Box<Response>> {
+    let Some(settings) = state.unsubscribe.as_deref() else {
+        state.metrics.request(ENDPOINT, "not_found");
+        return Err(Box::new(reject(
+            StatusCode::NOT_FOUND,
+            "unsubscribe links are not configured",
+        )));
+    };
+    settings.verify(token).map_err(|e| {
+        state.metrics.request(ENDPOINT, "invalid");
+        Box::new(reject(
+            StatusCode::BAD_REQUEST,
+            format!("this unsubscribe link is not valid ({e})"),
+        ))
+    })
+}
+
+/// `GET`: a confirmation page; changes nothing.
+pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match target(&state, &token) {
+        Ok(target) => {
+            state.metrics.request(ENDPOINT, "shown");
+            page("confirm.html", &target)
+        }
+        Err(response) => *response,
+    }
+}
+
+/// `POST` with `List-Unsubscribe=One-Click`: the preference off (or the
+/// address suppressed), then 200.
+pub async fn one_click(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let target = match target(&state, &token) {
+        Ok(target) => target,
+        Err(response) => return *response,
+    };
+    let body = match body::read(&state.bodies, &headers, body, BODY_LIMIT).await {
+        Ok(held) => held,
+        Err(e) => {
+            state.metrics.request(ENDPOINT, e.result());
+            return e.into_response();
+        }
+    };
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body.bytes).unwrap_or_default();
+    if !fields
+        .iter()
+        .any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click")
+    {
+        state.metrics.request(ENDPOINT, "invalid");
+        return reject(
+            StatusCode::BAD_REQUEST,
+            "expected the form body List-Unsubscribe=One-Click",
+        );
+    }
+    let result = match state.pool.get().await {
+        Ok(client) => {
+            let (sql, who) = match &target.who {
+                Who::User(user) => (statements::UNSUBSCRIBE_USER, user),
+                Who::Address(address) => (statements::UNSUBSCRIBE_ADDRESS, address),
+            };
+            client
+                .execute(sql, &[who, &target.category, &target.kind.as_str()])
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(_) => {
+            state.metrics.request(ENDPOINT, "unsubscribed");
+            tracing::info!(
+                category = target.category,
+                kind = target.kind.as_str(),
+                "one-click unsubscribe"
+            );
+            page("done.html", &target)
+        }
+        Err(e) => {
+            state.metrics.request(ENDPOINT, "error");
+            tracing::error!(error = e, "one-click unsubscribe could not be stored");
+            reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not store the request; please try again",
+            )
+        }
+    }
+}
