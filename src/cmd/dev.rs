@@ -1,53 +1,12 @@
-//! The longer `outpost` commands: `dev`, `bench` and `push test`.
+//! `outpost dev`: a throwaway local PostgreSQL (its port kept between runs),
+//! console backends, the operator console with a one-time login.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use outpost::cluster::{self, Cluster};
 use outpost::config::{Config, RawConfig, Sources};
 use outpost::{daemon, db};
-
-use crate::{channels, init_logging, migrate_db, shutdown_on_signals};
-
-pub(crate) async fn push_test(
-    config: &Config,
-    app: Option<&str>,
-    channel: &str,
-    device_type: Option<String>,
-    message: &str,
-) -> Result<()> {
-    use outpost::channel::airship::{self, Audience, Notification};
-    let app = match app {
-        Some(name) => airship::find_app(&db::pool(&config.database_url, 1)?, name).await?,
-        None => config.push_app.clone().context(
-            "no [push] app_key configured; pass --app NAME for an app of outpost.push_apps",
-        )?,
-    };
-    let client = airship::http_client(config.dispatch.send_timeout)?;
-    let audience = Audience::Channel {
-        id: channel.to_owned(),
-        device_type,
-    };
-    let notification = Notification {
-        alert: message.to_owned(),
-        ..Notification::default()
-    };
-    let payload = airship::payload(&audience, &notification, &config.push_device_types);
-    match airship::push(&client, &app, &payload).await {
-        Ok(delivery) => {
-            println!(
-                "sent to channel {channel} with app {}: push id {}",
-                app.name,
-                delivery.provider_message_id.as_deref().unwrap_or("-")
-            );
-            Ok(())
-        }
-        Err(e) => bail!(
-            "push to channel {channel} with app {} failed: {e}",
-            app.name
-        ),
-    }
-}
 
 pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     let external = sources.env.iter().any(|(k, _)| k == "DATABASE_URL");
@@ -83,8 +42,8 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     }
     raw.console.enabled = true;
     let config = Config::validate(raw)?;
-    init_logging(&config);
-    migrate_db(&config.database_url).await?;
+    crate::cmd::logging::init(&config);
+    crate::cmd::migrate::migrate_db(&config.database_url).await?;
 
     eprintln!();
     eprintln!(
@@ -131,8 +90,8 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     );
     eprintln!();
 
-    let result = match channels(&config) {
-        Ok(channels) => daemon::run(&config, channels, shutdown_on_signals())
+    let result = match crate::cmd::run::channels_reloaded_on_sighup(&config) {
+        Ok(channels) => daemon::run(&config, channels, crate::cmd::run::shutdown_on_signals())
             .await
             .map_err(anyhow::Error::from),
         Err(e) => Err(e),
