@@ -101,7 +101,7 @@ pub struct HttpSection {
     pub max_connections: usize,
 }
 
-/// `[console]`: the operator console (checked by [`crate::console::Settings`]).
+/// `[console]`: the operator console (checked in `sections/console.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleSection {

@@ -265,7 +265,7 @@ pub struct UnsubscribeKey {
 }
 
 /// `[unsubscribe]`, checked: where the one-click links point and the keys
-/// (what they do: [`crate::unsubscribe`]).
+/// (what they do: the `unsubscribe` module).
 #[derive(Debug, Clone)]
 pub struct UnsubscribeSettings {
     /// `https://notify.example.com`: links are `{public_url}/unsubscribe/{token}`.

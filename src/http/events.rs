@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::Value;
 
 use sha2::{Digest, Sha256};
@@ -31,7 +32,7 @@ pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: B
     let body = &body.bytes;
     if let Err(reason) = verify(&state, &headers, body) {
         state.metrics.request(ENDPOINT, "forbidden");
-        return reject(StatusCode::FORBIDDEN, reason);
+        return reject(StatusCode::FORBIDDEN, reason.to_string());
     }
     let events: Vec<Value> = match serde_json::from_slice(body) {
         Ok(Value::Array(events)) => events,
@@ -64,41 +65,127 @@ pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
-fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+/// Why a batch of events is refused before anything is stored.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("the signed event webhook is not configured (webhooks.sendgrid_public_key)")]
+    NotConfigured,
+    #[error("missing signature or timestamp header")]
+    MissingHeader,
+    #[error("invalid timestamp")]
+    BadTimestamp,
+    #[error("timestamp outside the accepted window")]
+    Stale,
+    #[error("invalid signature")]
+    BadSignature,
+}
+
+fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
     let key = state
         .webhooks
         .sendgrid_key
         .as_ref()
-        .ok_or("the signed event webhook is not configured (webhooks.sendgrid_public_key)")?;
+        .ok_or(Refusal::NotConfigured)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(signature), Some(timestamp)) = (header(SIGNATURE), header(TIMESTAMP)) else {
-        return Err("missing signature or timestamp header".into());
+        return Err(Refusal::MissingHeader);
     };
-    let at: i64 = timestamp.trim().parse().map_err(|_| "invalid timestamp")?;
+    let at: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| Refusal::BadTimestamp)?;
     let age = (chrono::Utc::now().timestamp() - at).unsigned_abs();
     if age > state.webhooks.sendgrid_max_age.as_secs() {
-        return Err("timestamp outside the accepted window".into());
+        return Err(Refusal::Stale);
     }
     if !key.verify(timestamp, body, signature) {
-        return Err("invalid signature".into());
+        return Err(Refusal::BadSignature);
     }
     Ok(())
+}
+
+/// The fields of a SendGrid event that Outpost acts on; the whole event is
+/// stored as received. Fields of an unexpected type read as absent.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct SendGridEvent {
+    #[serde(deserialize_with = "lenient")]
+    event: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    sg_message_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    email: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    reason: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    status: Option<String>,
+    #[serde(rename = "type", deserialize_with = "lenient")]
+    kind: Option<String>,
+    /// Outpost's custom argument, a string or a number.
+    outpost_id: Option<Value>,
+    timestamp: Option<Value>,
+}
+
+/// A string field, or `None` when it is anything else.
+fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+impl SendGridEvent {
+    fn of(event: &Value) -> Self {
+        serde_json::from_value(event.clone()).unwrap_or_default()
+    }
+
+    fn name(&self) -> &str {
+        self.event.as_deref().unwrap_or("unknown")
+    }
+
+    /// `sg_message_id` is `<X-Message-Id>.<filter suffix>`.
+    fn provider_id(&self) -> Option<String> {
+        self.sg_message_id
+            .as_deref()
+            .map(|s| s.split('.').next().unwrap_or(s).to_owned())
+    }
+
+    fn outpost_id(&self) -> Option<i64> {
+        match &self.outpost_id {
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    fn occurred(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.timestamp
+            .as_ref()
+            .and_then(Value::as_i64)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+    }
+
+    /// Why a bounce or drop happened, as SendGrid says it.
+    fn reason(&self) -> String {
+        [&self.reason, &self.status, &self.kind]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// The event's dedupe key: its `sg_event_id`, else a digest of the event
 /// itself (keys sorted), so a replayed batch stores it once.
 fn event_key(event: &Value) -> String {
-    match text(event, "sg_event_id") {
+    match event.get("sg_event_id").and_then(Value::as_str) {
         Some(id) => id.replace('\0', "\u{FFFD}"),
         None => {
             let canonical = serde_json::to_vec(event).unwrap_or_default();
             format!("sha256:{}", hex::encode(Sha256::digest(&canonical)))
         }
     }
-}
-
-fn text<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
-    event.get(key).and_then(|v| v.as_str())
 }
 
 /// Stores the events and applies the new ones, in one transaction.
@@ -112,19 +199,11 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
         let note = storable::json(&mut storable)
             .then(|| "NUL characters replaced with U+FFFD in the payload".to_owned());
         let event = &storable;
-        let name = text(event, "event").unwrap_or("unknown");
-        // sg_message_id = <X-Message-Id>.<filter suffix>
-        let provider_id =
-            text(event, "sg_message_id").map(|s| s.split('.').next().unwrap_or(s).to_owned());
-        let outpost_id: Option<i64> = match event.get("outpost_id") {
-            Some(Value::String(s)) => s.parse().ok(),
-            Some(Value::Number(n)) => n.as_i64(),
-            _ => None,
-        };
-        let occurred = event
-            .get("timestamp")
-            .and_then(Value::as_i64)
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+        let fields = SendGridEvent::of(event);
+        let name = fields.name();
+        let provider_id = fields.provider_id();
+        let outpost_id = fields.outpost_id();
+        let occurred = fields.occurred();
         let message_id: Option<i64> = tx
             .query_opt(statements::EVENT_MATCH, &[&outpost_id, &provider_id])
             .await?
@@ -155,21 +234,13 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
                 }
             }
             "bounce" | "dropped" => {
-                let reason = [
-                    text(event, "reason"),
-                    text(event, "status"),
-                    text(event, "type"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
+                let reason = fields.reason();
                 if let Some(id) = message_id {
                     let error = format!("SendGrid {name}: {reason}");
                     tx.execute(statements::EVENT_BOUNCED, &[&id, &error])
                         .await?;
                 }
-                if let Some(address) = text(event, "email") {
+                if let Some(address) = fields.email.as_deref() {
                     let source = format!("sendgrid:{name}");
                     tx.execute(
                         statements::SUPPRESS,
