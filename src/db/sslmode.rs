@@ -102,15 +102,91 @@ pub(crate) fn split_params(url: &str) -> (String, Option<String>, Option<String>
             }
         }
     } else {
-        url.split_whitespace()
-            .filter_map(|p| match p.split_once('=') {
-                Some((k, v)) => keep(k, v),
-                None => Some(p.to_owned()),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        // Key/value form: only the sslmode and sslrootcert pairs change;
+        // every other byte (quoted values with their spaces and escapes
+        // included) stays as written.
+        let mut out = String::with_capacity(url.len());
+        let mut last = 0;
+        for pair in key_value_pairs(url) {
+            if let Some(replacement) = keep(&pair.key, &pair.value)
+                .filter(|_| pair.key == "sslmode" || pair.key == "sslrootcert")
+            {
+                out.push_str(&url[last..pair.start]);
+                out.push_str(&replacement);
+                last = pair.end;
+            } else if pair.key == "sslrootcert" {
+                out.push_str(&url[last..pair.start]);
+                last = pair.end;
+            }
+        }
+        out.push_str(&url[last..]);
+        out
     };
     (rewritten, mode, root)
+}
+
+/// One `key = value` pair of a key/value connection string: where it stands
+/// and its value unquoted (libpq's rules: spaces around `=`, single quotes,
+/// backslash escapes).
+struct Pair {
+    start: usize,
+    end: usize,
+    key: String,
+    value: String,
+}
+
+fn key_value_pairs(text: &str) -> Vec<Pair> {
+    let bytes = text.as_bytes();
+    let mut pairs = Vec::new();
+    let mut i = 0;
+    let skip_spaces = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    loop {
+        i = skip_spaces(i);
+        if i >= bytes.len() {
+            return pairs;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = text[start..i].to_owned();
+        i = skip_spaces(i);
+        if i >= bytes.len() || bytes[i] != b'=' {
+            // Not a pair (the parser will say so); keep scanning.
+            continue;
+        }
+        i = skip_spaces(i + 1);
+        let mut value = String::new();
+        if i < bytes.len() && bytes[i] == b'\'' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'\'' {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                let ch = text[i..].chars().next().unwrap_or_default();
+                value.push(ch);
+                i += ch.len_utf8();
+            }
+            i = (i + 1).min(bytes.len());
+        } else {
+            let from = i;
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            value.push_str(&text[from..i]);
+        }
+        pairs.push(Pair {
+            start,
+            end: i,
+            key,
+            value,
+        });
+    }
 }
 
 /// `sslmode=prefer`/`require`: encrypted, but any certificate is accepted,
@@ -182,5 +258,19 @@ mod tests {
         assert_eq!(url, "host=db user=u sslmode=disable");
         assert_eq!(mode.as_deref(), Some("disable"));
         assert_eq!(split_params("postgres://u@db/app").0, "postgres://u@db/app");
+    }
+
+    #[test]
+    fn key_value_strings_keep_every_other_byte_as_written() {
+        let written = "host=db  password='two  spaces \\' and'  sslmode = verify-ca sslrootcert='/etc/my ca.pem' user=u";
+        let (rewritten, mode, root) = split_params(written);
+        assert_eq!(
+            rewritten,
+            "host=db  password='two  spaces \\' and'  sslmode=require  user=u"
+        );
+        assert_eq!(mode.as_deref(), Some("verify-ca"));
+        assert_eq!(root.as_deref(), Some("/etc/my ca.pem"));
+        let config: tokio_postgres::Config = rewritten.parse().unwrap();
+        assert_eq!(config.get_password(), Some(&b"two  spaces ' and"[..]));
     }
 }
