@@ -117,6 +117,12 @@ pub fn build_channels_with_sink(
         TwilioChannel::console(config.twilio.clone(), templates.clone(), sink.clone())
             .map_err(backend_error("console"))?,
     );
+    // So does push: composed, rendered and checked as for Airship, printed.
+    let push_console: Arc<dyn Channel> = Arc::new(crate::channel::airship::ConsolePush::new(
+        config.push_device_types.clone(),
+        templates.clone(),
+        sink.clone(),
+    ));
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config
             .backends
@@ -125,6 +131,7 @@ pub fn build_channels_with_sink(
             .unwrap_or(Backend::Console);
         let console = match kind {
             Kind::Sms | Kind::Voice => phone_console.clone(),
+            Kind::Push => push_console.clone(),
             _ => console.clone(),
         };
         channels.register(kind, console, default == Backend::Console);

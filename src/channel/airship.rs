@@ -10,6 +10,7 @@ use deadpool_postgres::Pool;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::console::ConsoleSink;
 use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::{PushApp, Secret};
 use crate::db::statements;
@@ -231,67 +232,125 @@ impl Channel for AirshipChannel {
     }
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
-        let m = &envelope.message;
-        let option = |key: &str| {
-            m.options
-                .get(key)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        };
-        let app = self.app(option("app").as_deref()).await?;
-        let audience = if m
-            .to_address
-            .as_deref()
-            .is_some_and(|a| !a.trim().is_empty())
-        {
-            let device_type = option("device_type");
-            if let Some(t) = &device_type
-                && !matches!(t.as_str(), "ios" | "android" | "web" | "amazon")
-            {
-                return Err(SendError::permanent(format!(
-                    "options.device_type {t:?} is not ios, android, web or amazon"
-                )));
-            }
-            Audience::Channel {
-                id: envelope.to.clone(),
-                device_type,
-            }
-        } else {
-            Audience::NamedUser(envelope.to.clone())
-        };
-        let renderer = self.templates.get();
-        let alert = match (
-            m.template.as_deref().filter(|t| !t.trim().is_empty()),
-            m.body.as_deref(),
-        ) {
-            (Some(t), _) => renderer
-                .render_file(&format!("{t}.push.txt"), &m.context, &envelope.locale)
-                .map_err(|e| SendError::permanent(e.to_string()))?,
-            (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
-            (None, None) => {
-                return Err(SendError::permanent("the push has no template and no body"));
-            }
-        };
-        let notification = Notification {
-            alert: alert.trim().to_owned(),
-            title: option("title").map(|t| renderer.catalogs().gettext(&envelope.locale, None, &t)),
-            deep_link: option("deep_link"),
-            extra: m
-                .options
-                .get("extra")
-                .and_then(|e| e.as_object())
-                .cloned()
-                .unwrap_or_default(),
-        };
-        if notification.alert.is_empty() {
-            return Err(SendError::permanent("the push alert is empty"));
-        }
+        let (app, audience, notification) = compose(&self.templates, envelope)?;
+        let app = self.app(app.as_deref()).await?;
         push(
             &self.client,
             &app,
             &payload(&audience, &notification, &self.device_types),
         )
         .await
+    }
+}
+
+/// The push a message becomes: its app (`options.app`), its audience (a
+/// channel id with `options.device_type`, else the named user) and the
+/// notification rendered in its locale; or why it cannot be sent. The same
+/// checks on the console as on Airship.
+fn compose(
+    templates: &Templates,
+    envelope: &Envelope,
+) -> Result<(Option<String>, Audience, Notification), SendError> {
+    let m = &envelope.message;
+    let option = |key: &str| {
+        m.options
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let audience = if m
+        .to_address
+        .as_deref()
+        .is_some_and(|a| !a.trim().is_empty())
+    {
+        let device_type = option("device_type");
+        if let Some(t) = &device_type
+            && !matches!(t.as_str(), "ios" | "android" | "web" | "amazon")
+        {
+            return Err(SendError::permanent(format!(
+                "options.device_type {t:?} is not ios, android, web or amazon"
+            )));
+        }
+        Audience::Channel {
+            id: envelope.to.clone(),
+            device_type,
+        }
+    } else {
+        Audience::NamedUser(envelope.to.clone())
+    };
+    let renderer = templates.get();
+    let alert = match (
+        m.template.as_deref().filter(|t| !t.trim().is_empty()),
+        m.body.as_deref(),
+    ) {
+        (Some(t), _) => renderer
+            .render_file(&format!("{t}.push.txt"), &m.context, &envelope.locale)
+            .map_err(|e| SendError::permanent(e.to_string()))?,
+        (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
+        (None, None) => {
+            return Err(SendError::permanent("the push has no template and no body"));
+        }
+    };
+    let notification = Notification {
+        alert: alert.trim().to_owned(),
+        title: option("title").map(|t| renderer.catalogs().gettext(&envelope.locale, None, &t)),
+        deep_link: option("deep_link"),
+        extra: m
+            .options
+            .get("extra")
+            .and_then(|e| e.as_object())
+            .cloned()
+            .unwrap_or_default(),
+    };
+    if notification.alert.is_empty() {
+        return Err(SendError::permanent("the push alert is empty"));
+    }
+    Ok((option("app"), audience, notification))
+}
+
+/// Push on the console: composed and checked as for Airship, then the
+/// request Airship would get printed instead of sent.
+pub struct ConsolePush {
+    device_types: Vec<String>,
+    templates: Arc<Templates>,
+    sink: ConsoleSink,
+}
+
+impl ConsolePush {
+    pub fn new(device_types: Vec<String>, templates: Arc<Templates>, sink: ConsoleSink) -> Self {
+        Self {
+            device_types,
+            templates,
+            sink,
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for ConsolePush {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
+        let (app, audience, notification) = compose(&self.templates, envelope)?;
+        let body = payload(&audience, &notification, &self.device_types);
+        let rule = "-".repeat(72);
+        let out = format!(
+            "{rule}\nOutpost-Id: {}\nKind: push\nLocale: {}\nApp: {}\nPOST /api/push\n{}\n{rule}\n",
+            envelope.message.id,
+            envelope.locale,
+            app.as_deref().unwrap_or("default"),
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
+        let mut sink = self
+            .sink
+            .lock()
+            .map_err(|_| SendError::transient("console output is unavailable"))?;
+        sink.write_all(out.as_bytes())
+            .and_then(|()| sink.flush())
+            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        Ok(Delivery::default())
     }
 }
 

@@ -623,3 +623,64 @@ async fn sent_emails_are_mirrored_into_the_private_channel() {
         1
     );
 }
+
+/// Push on the console backend goes through Airship's checks and rendering
+/// and prints the request Airship would get: development shows what
+/// production will do.
+#[tokio::test]
+async fn the_console_push_backend_checks_and_renders_like_airship() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .execute(
+            "INSERT INTO outpost.recipients (user_id, push_named_user) VALUES ('u-7', 'u-7')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bad_type: i64 = client
+        .query_one(
+            "INSERT INTO outpost.messages (kind, to_address, body, options)
+             VALUES ('push', 'channel-1', 'Hi', '{\"device_type\": \"blackberry\"}') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let no_template: i64 = client
+        .query_one(
+            "INSERT INTO outpost.messages (kind, to_address, template) VALUES ('push', 'channel-2', 'no-such-template') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let good: i64 = client
+        .query_one(
+            "INSERT INTO outpost.messages (kind, to_user, body, options)
+             VALUES ('push', 'u-7', 'Your report is ready', '{\"title\": \"MEG\", \"deep_link\": \"meg://r/1\"}') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let config = db.config(&[]);
+    let (channels, sink) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "console-push");
+    assert_eq!(d.run_once().await.unwrap(), 3);
+    let (status, _, error) = row(&client, MessageId(bad_type)).await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("blackberry"));
+    let (status, _, error) = row(&client, MessageId(no_template)).await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("no-such-template"));
+    assert_eq!(row(&client, MessageId(good)).await.0, "sent");
+    let printed = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
+    assert!(printed.contains("\"named_user\": \"u-7\""), "{printed}");
+    assert!(
+        printed.contains("\"alert\": \"Your report is ready\""),
+        "{printed}"
+    );
+    assert!(printed.contains("meg://r/1"), "{printed}");
+    assert!(!printed.contains("channel-1"), "a refused push was printed");
+}
