@@ -123,6 +123,10 @@ pub fn build_channels_with_sink(
         templates.clone(),
         sink.clone(),
     ));
+    let chat_console: Arc<dyn Channel> = Arc::new(crate::channel::chat::ConsoleChat::new(
+        templates.clone(),
+        sink.clone(),
+    ));
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config
             .backends
@@ -132,6 +136,7 @@ pub fn build_channels_with_sink(
         let console = match kind {
             Kind::Sms | Kind::Voice => phone_console.clone(),
             Kind::Push => push_console.clone(),
+            Kind::Chat => chat_console.clone(),
             _ => console.clone(),
         };
         channels.register(kind, console, default == Backend::Console);

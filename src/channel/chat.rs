@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
+use super::console::ConsoleSink;
 use super::{Channel, Delivery, Envelope, SendError};
 use crate::db::statements;
 use crate::message::ClaimedMessage;
@@ -43,39 +44,7 @@ impl Channel for InAppChannel {
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
         let m = &envelope.message;
-        let format = m
-            .options
-            .get("format")
-            .and_then(|v| v.as_str())
-            .unwrap_or("plaintext");
-        let extension = match format {
-            "plaintext" => "txt",
-            "html" => "html",
-            other => {
-                return Err(SendError::permanent(format!(
-                    "chat format must be plaintext or html, not {other:?}"
-                )));
-            }
-        };
-        let renderer = self.templates.get();
-        let text = match (
-            m.template.as_deref().filter(|t| !t.trim().is_empty()),
-            m.body.as_deref(),
-        ) {
-            (Some(t), _) => renderer
-                .render_file(&format!("{t}.{extension}"), &m.context, &envelope.locale)
-                .map_err(|e| SendError::permanent(e.to_string()))?,
-            (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
-            (None, None) => {
-                return Err(SendError::permanent(
-                    "the chat message has no template and no body",
-                ));
-            }
-        };
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(SendError::permanent("the chat message is empty"));
-        }
+        let (text, format) = compose(&self.templates, envelope)?;
         let client = self
             .pool
             .get()
@@ -92,6 +61,86 @@ impl Channel for InAppChannel {
             "chat-message-{}",
             row.get::<_, i64>(0)
         ))))
+    }
+}
+
+/// The chat message a row becomes: its text rendered from `NAME.txt` or
+/// `NAME.html` (by `options.format`), else its body, translated; or why it
+/// cannot be sent. The same checks on the console as in the app.
+fn compose(
+    templates: &Templates,
+    envelope: &Envelope,
+) -> Result<(String, &'static str), SendError> {
+    let m = &envelope.message;
+    let (format, extension) = match m
+        .options
+        .get("format")
+        .and_then(|v| v.as_str())
+        .unwrap_or("plaintext")
+    {
+        "plaintext" => ("plaintext", "txt"),
+        "html" => ("html", "html"),
+        other => {
+            return Err(SendError::permanent(format!(
+                "chat format must be plaintext or html, not {other:?}"
+            )));
+        }
+    };
+    let renderer = templates.get();
+    let text = match (
+        m.template.as_deref().filter(|t| !t.trim().is_empty()),
+        m.body.as_deref(),
+    ) {
+        (Some(t), _) => renderer
+            .render_file(&format!("{t}.{extension}"), &m.context, &envelope.locale)
+            .map_err(|e| SendError::permanent(e.to_string()))?,
+        (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
+        (None, None) => {
+            return Err(SendError::permanent(
+                "the chat message has no template and no body",
+            ));
+        }
+    };
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        return Err(SendError::permanent("the chat message is empty"));
+    }
+    Ok((text, format))
+}
+
+/// Chat on the console: composed and checked as in the app, then printed.
+pub struct ConsoleChat {
+    templates: Arc<Templates>,
+    sink: ConsoleSink,
+}
+
+impl ConsoleChat {
+    pub fn new(templates: Arc<Templates>, sink: ConsoleSink) -> Self {
+        Self { templates, sink }
+    }
+}
+
+#[async_trait]
+impl Channel for ConsoleChat {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
+        let (text, format) = compose(&self.templates, envelope)?;
+        let rule = "-".repeat(72);
+        let out = format!(
+            "{rule}\nOutpost-Id: {}\nKind: chat\nTo: {}\nLocale: {}\nFormat: {format}\n\n{text}\n{rule}\n",
+            envelope.message.id, envelope.to, envelope.locale
+        );
+        let mut sink = self
+            .sink
+            .lock()
+            .map_err(|_| SendError::transient("console output is unavailable"))?;
+        sink.write_all(out.as_bytes())
+            .and_then(|()| sink.flush())
+            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        Ok(Delivery::default())
     }
 }
 

@@ -684,3 +684,34 @@ async fn the_console_push_backend_checks_and_renders_like_airship() {
     assert!(printed.contains("meg://r/1"), "{printed}");
     assert!(!printed.contains("channel-1"), "a refused push was printed");
 }
+
+/// Chat on the console backend renders and checks as the in-app backend does.
+#[tokio::test]
+async fn the_console_chat_backend_checks_and_renders_like_the_app() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let insert = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let bad_format = insert("INSERT INTO outpost.messages (kind, to_address, body, options) VALUES ('chat', 'u-1', 'Hi', '{\"format\": \"markdown\"}') RETURNING id").await;
+    let no_template = insert("INSERT INTO outpost.messages (kind, to_address, template) VALUES ('chat', 'u-2', 'no-such-template') RETURNING id").await;
+    let good = insert("INSERT INTO outpost.messages (kind, to_address, body) VALUES ('chat', 'u-3', 'Audit due tomorrow') RETURNING id").await;
+    let config = db.config(&[]);
+    let (channels, sink) = db.channels(&config);
+    let d = db.dispatcher(&config, channels, "console-chat");
+    assert_eq!(d.run_once().await.unwrap(), 3);
+    let (status, _, error) = row(&client, MessageId(bad_format)).await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("markdown"));
+    let (status, _, error) = row(&client, MessageId(no_template)).await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("no-such-template"));
+    assert_eq!(row(&client, MessageId(good)).await.0, "sent");
+    let printed = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
+    assert!(
+        printed.contains("Format: plaintext\n\nAudit due tomorrow"),
+        "{printed}"
+    );
+    assert!(!printed.contains("u-1"), "a refused message was printed");
+}
