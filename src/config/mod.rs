@@ -222,6 +222,8 @@ pub struct SmtpSection {
     pub timeout: Duration,
     pub ca_file: String,
     pub pool_size: u32,
+    #[serde(with = "duration")]
+    pub idle_check: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -46,6 +46,8 @@ pub struct SmtpSettings {
     /// PEM of an extra trusted CA.
     pub ca_pem: Option<Vec<u8>>,
     pub pool_size: u32,
+    /// A pooled connection idle longer than this is checked before reuse.
+    pub idle_check: Duration,
 }
 
 /// Settings of the dispatcher, from `[dispatch]`.

@@ -36,6 +36,7 @@ async fn transport(state: &ConsoleState, id: i64) -> Result<(String, SmtpMail)> 
         timeout: Duration::from_secs(r.get::<_, i32>("timeout_seconds").clamp(1, 60) as u64),
         ca_pem: state.config.smtp.ca_pem.clone(),
         pool_size: 1,
+        idle_check: crate::channel::email::smtp_pool::DEFAULT_IDLE_CHECK,
     };
     let mail =
         SmtpMail::new("console", &settings).map_err(|e| ConsoleError::BadRequest(e.message))?;

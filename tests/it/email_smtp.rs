@@ -527,13 +527,19 @@ async fn a_connection_the_server_closed_while_idle_is_replaced() {
         .unwrap();
     let db = TestDb::new().await;
     let client = db.client().await;
-    let config = db.config_env(sink_env(port, &[("OUTPOST__EMAIL__SMTP__POOL_SIZE", "1")]));
+    let config = db.config_env(sink_env(
+        port,
+        &[
+            ("OUTPOST__EMAIL__SMTP__POOL_SIZE", "1"),
+            ("OUTPOST__EMAIL__SMTP__IDLE_CHECK", "200ms"),
+        ],
+    ));
     let (channels, _) = db.channels(&config);
     let d = db.dispatcher(&config, channels, "smtp-test");
     let first = enqueue(&client, &welcome("a@example.com")).await.unwrap();
     assert_eq!(d.run_once().await.unwrap(), 1);
     // Past the pool's idle check: the pooled connection is tested before reuse.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let second = enqueue(&client, &welcome("b@example.com")).await.unwrap();
     assert_eq!(d.run_once().await.unwrap(), 1);
     for id in [first, second] {

@@ -57,6 +57,7 @@ impl SmtpMail {
             security,
             credentials,
             hello: ClientId::default(),
+            idle_check: settings.idle_check,
         };
         let pool = connector
             .into_pool(settings.pool_size as usize)

@@ -92,6 +92,7 @@ impl SmtpDbMail {
             timeout: Duration::from_secs(server.timeout_seconds.max(1) as u64),
             ca_pem: self.ca_pem.clone(),
             pool_size: self.pool_size,
+            idle_check: crate::channel::email::smtp_pool::DEFAULT_IDLE_CHECK,
         };
         let transport = Arc::new(SmtpMail::new("smtp_db", &settings)?);
         tracing::info!(server = %server.name, host = %server.host, port = server.port, "using SMTP server from outpost.smtp_servers");

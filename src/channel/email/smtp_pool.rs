@@ -21,8 +21,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// A connection idle this long is checked with NOOP before it is reused.
-const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
+/// A connection idle longer than this is checked with NOOP before it is
+/// reused, unless configured otherwise (`[email.smtp] idle_check`).
+pub const DEFAULT_IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// How a connection is secured once the TCP socket is open.
 pub enum Security {
@@ -53,6 +54,8 @@ pub struct Connector {
     pub security: Security,
     pub credentials: Option<Credentials>,
     pub hello: ClientId,
+    /// A connection idle longer than this is checked before reuse.
+    pub idle_check: Duration,
 }
 
 /// A pool of ready connections to one server.
@@ -119,7 +122,7 @@ impl managed::Manager for Connector {
         if conn.has_broken() {
             return Err(RecycleError::message("the connection broke"));
         }
-        if metrics.last_used() > CHECK_AFTER_IDLE && !conn.test_connected().await {
+        if metrics.last_used() > self.idle_check && !conn.test_connected().await {
             return Err(RecycleError::message(
                 "the server closed the idle connection",
             ));

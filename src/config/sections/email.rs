@@ -126,5 +126,6 @@ fn smtp(raw: &super::super::SmtpSection) -> Result<SmtpSettings, ConfigError> {
         timeout: positive("email.smtp.timeout", raw.timeout)?,
         ca_pem,
         pool_size: raw.pool_size.max(1),
+        idle_check: raw.idle_check,
     })
 }
