@@ -74,74 +74,19 @@ pub fn build_channels_with_sink(
     sink: ConsoleSink,
 ) -> Result<Channels, DaemonError> {
     let mut channels = Channels::new();
-    let console: Arc<dyn Channel> = Arc::new(ConsoleChannel::with_sink(
-        sink.clone(),
-        config.email_from.clone(),
-    ));
-    let backend_error = |backend: &str| {
-        let backend = backend.to_owned();
-        move |e: crate::channel::SendError| DaemonError::Backend { backend, source: e }
-    };
     // Channels that read the database share one small pool.
     let pool = db::pool(&config.database_url, 4)?;
-    let mut extra: Vec<(Kind, Backend, Arc<dyn Channel>)> = Vec::new();
-    if !config.twilio.account_sid.is_empty() && !config.twilio.auth_token.is_empty() {
-        let twilio: Arc<dyn Channel> = Arc::new(
-            TwilioChannel::new(
-                config.twilio.clone(),
-                templates.clone(),
-                config.dispatch.send_timeout,
-            )
-            .map_err(backend_error("twilio"))?,
-        );
-        extra.push((Kind::Sms, Backend::Twilio, twilio.clone()));
-        extra.push((Kind::Voice, Backend::Twilio, twilio));
-    }
-    let airship = AirshipChannel::new(
-        config.push_app.clone(),
-        config.push_device_types.clone(),
-        pool.clone(),
-        templates.clone(),
-        config.dispatch.send_timeout,
-    )
-    .map_err(backend_error("airship"))?;
-    extra.push((Kind::Push, Backend::Airship, Arc::new(airship)));
-    extra.push((
-        Kind::Chat,
-        Backend::InApp,
-        Arc::new(InAppChannel::new(pool.clone(), templates.clone())),
-    ));
-    // SMS and voice on the console still go through every Twilio check, so
-    // development shows what production will do.
-    let phone_console: Arc<dyn Channel> = Arc::new(
-        TwilioChannel::console(config.twilio.clone(), templates.clone(), sink.clone())
-            .map_err(backend_error("console"))?,
-    );
-    // So does push: composed, rendered and checked as for Airship, printed.
-    let push_console: Arc<dyn Channel> = Arc::new(crate::channel::airship::ConsolePush::new(
-        config.push_device_types.clone(),
-        templates.clone(),
-        sink.clone(),
-    ));
-    let chat_console: Arc<dyn Channel> = Arc::new(crate::channel::chat::ConsoleChat::new(
-        templates.clone(),
-        sink.clone(),
-    ));
+    let providers = provider_channels(config, &templates, &pool)?;
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config
             .backends
             .get(&kind)
             .copied()
             .unwrap_or(Backend::Console);
-        let console = match kind {
-            Kind::Sms | Kind::Voice => phone_console.clone(),
-            Kind::Push => push_console.clone(),
-            Kind::Chat => chat_console.clone(),
-            _ => console.clone(),
-        };
+        let console = console_channel(config, kind, &templates, &sink)?;
         channels.register(kind, console, default == Backend::Console);
         let mut found = default == Backend::Console;
-        for (k, backend, channel) in &extra {
+        for (k, backend, channel) in &providers {
             if *k == kind {
                 channels.register(kind, channel.clone(), *backend == default);
                 found |= *backend == default;
@@ -154,6 +99,95 @@ pub fn build_channels_with_sink(
             });
         }
     }
+    register_email(&mut channels, config, &templates, &pool, sink)?;
+    Ok(channels)
+}
+
+fn backend_error(backend: &str) -> impl FnOnce(crate::channel::SendError) -> DaemonError {
+    let backend = backend.to_owned();
+    move |e| DaemonError::Backend { backend, source: e }
+}
+
+/// A provider channel and the kind and backend name it serves.
+type Provider = (Kind, Backend, Arc<dyn Channel>);
+
+/// The providers other than e-mail that the configuration can reach: Twilio
+/// (when it has credentials), Airship, in-app chat.
+fn provider_channels(
+    config: &Config,
+    templates: &Arc<Templates>,
+    pool: &deadpool_postgres::Pool,
+) -> Result<Vec<Provider>, DaemonError> {
+    let mut providers: Vec<Provider> = Vec::new();
+    if !config.twilio.account_sid.is_empty() && !config.twilio.auth_token.is_empty() {
+        let twilio: Arc<dyn Channel> = Arc::new(
+            TwilioChannel::new(
+                config.twilio.clone(),
+                templates.clone(),
+                config.dispatch.send_timeout,
+            )
+            .map_err(backend_error("twilio"))?,
+        );
+        providers.push((Kind::Sms, Backend::Twilio, twilio.clone()));
+        providers.push((Kind::Voice, Backend::Twilio, twilio));
+    }
+    let airship = AirshipChannel::new(
+        config.push_app.clone(),
+        config.push_device_types.clone(),
+        pool.clone(),
+        templates.clone(),
+        config.dispatch.send_timeout,
+    )
+    .map_err(backend_error("airship"))?;
+    providers.push((Kind::Push, Backend::Airship, Arc::new(airship)));
+    providers.push((
+        Kind::Chat,
+        Backend::InApp,
+        Arc::new(InAppChannel::new(pool.clone(), templates.clone())),
+    ));
+    Ok(providers)
+}
+
+/// The console backend of `kind`: SMS, voice, push and chat go through
+/// every check their provider makes and print the request instead, so
+/// development shows what production will do.
+fn console_channel(
+    config: &Config,
+    kind: Kind,
+    templates: &Arc<Templates>,
+    sink: &ConsoleSink,
+) -> Result<Arc<dyn Channel>, DaemonError> {
+    Ok(match kind {
+        Kind::Sms | Kind::Voice => Arc::new(
+            TwilioChannel::console(config.twilio.clone(), templates.clone(), sink.clone())
+                .map_err(backend_error("console"))?,
+        ),
+        Kind::Push => Arc::new(crate::channel::airship::ConsolePush::new(
+            config.push_device_types.clone(),
+            templates.clone(),
+            sink.clone(),
+        )),
+        Kind::Chat => Arc::new(crate::channel::chat::ConsoleChat::new(
+            templates.clone(),
+            sink.clone(),
+        )),
+        Kind::Email => Arc::new(ConsoleChannel::with_sink(
+            sink.clone(),
+            config.email_from.clone(),
+        )),
+    })
+}
+
+/// Every usable e-mail transport as a channel (the configured one the
+/// default, the fallback set), each mirroring into chat and adding
+/// unsubscribe headers.
+fn register_email(
+    channels: &mut Channels,
+    config: &Config,
+    templates: &Arc<Templates>,
+    pool: &deadpool_postgres::Pool,
+    sink: ConsoleSink,
+) -> Result<(), DaemonError> {
     let mirror = Arc::new(Mirror::new(pool.clone(), config.chat_mirror_email));
     let mut transports: Vec<(Backend, Arc<dyn MailTransport>)> = vec![
         (Backend::Console, Arc::new(ConsoleMail::new(sink))),
@@ -195,7 +229,7 @@ pub fn build_channels_with_sink(
         }
         channels.register(Kind::Email, channel, backend == default);
     }
-    Ok(channels)
+    Ok(())
 }
 
 /// Reloads templates and catalogs on every SIGHUP (systemd's ExecReload).
