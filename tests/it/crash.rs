@@ -21,10 +21,6 @@ fn start(db: &TestDb, fake: &str) -> Daemon {
     )
 }
 
-async fn one(client: &tokio_postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     let db = TestDb::new().await;
@@ -55,7 +51,7 @@ async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
         daemon = start(&db, &fake);
     }
     let deadline = Instant::now() + Duration::from_secs(240);
-    while one(
+    while common::count(
         &client,
         "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
     )
@@ -101,7 +97,7 @@ async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
     assert!(duplicates as usize <= in_flight.len() * 5);
     let in_flight_at_kills = in_flight.len();
     // Every possible duplicate is visible in the audit trail.
-    let unknown = one(
+    let unknown = common::count(
         &client,
         "SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown'",
     )
@@ -132,17 +128,13 @@ async fn sigkill_loses_nothing_and_duplicates_stay_bounded() {
 
 /// Waits until no message is queued or sending.
 async fn drained(client: &tokio_postgres::Client, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while one(
+    common::wait_until(
         client,
         "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
+        limit,
+        |n| n == 0,
     )
-    .await
-        > 0
-    {
-        assert!(Instant::now() < deadline, "the queue did not drain");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,7 +164,7 @@ async fn a_slow_provider_causes_no_duplicates() {
     let duplicates: u32 = seen.values().map(|&n| n - 1).sum();
     assert_eq!((seen.len(), duplicates), (40, 0));
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE status = 'sent'"
         )
@@ -180,7 +172,7 @@ async fn a_slow_provider_causes_no_duplicates() {
         40
     );
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.attempts WHERE NOT applied OR outcome = 'unknown'"
         )
@@ -233,7 +225,7 @@ async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
     signal("-CONT");
     // The resumed daemon gets its old answers back, and must start nothing.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while one(
+    while common::count(
         &client,
         "SELECT count(*) FROM outpost.attempts WHERE late_outcome IS NOT NULL",
     )
@@ -258,7 +250,7 @@ async fn a_paused_daemon_sends_nothing_after_losing_its_leases() {
     assert_eq!(seen_by_rescuer.lock().unwrap().len(), 40);
     // The eight sent twice say so: 'unknown' kept, the late report beside it.
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND late_outcome IS NOT NULL").await,
+        common::count(&client, "SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND late_outcome IS NOT NULL").await,
         8
     );
     let flagged: Vec<i64> = client

@@ -113,10 +113,6 @@ fn env(url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     env
 }
 
-async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0)
-}
-
 async fn insert(client: &tokio_postgres::Client, n: i64) {
     client
         .execute(
@@ -141,7 +137,7 @@ async fn run_until_done(db: &TestDb, env: Vec<(String, String)>, limit: Duration
     ));
     let client = db.client().await;
     let deadline = Instant::now() + limit;
-    while count(
+    while common::count(
         &client,
         "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
     )
@@ -167,12 +163,12 @@ async fn every_message_ends_sent_or_failed_and_retry_after_is_honoured() {
         Duration::from_secs(120),
     )
     .await;
-    let sent = count(
+    let sent = common::count(
         &client,
         "SELECT count(*) FROM outpost.messages WHERE status = 'sent'",
     )
     .await;
-    let failed = count(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'failed' AND last_error LIKE 'gave up after 10 attempts%'").await;
+    let failed = common::count(&client, "SELECT count(*) FROM outpost.messages WHERE status = 'failed' AND last_error LIKE 'gave up after 10 attempts%'").await;
     assert_eq!(sent + failed, 200, "every message is terminal per policy");
     assert!(sent > 150, "{sent} sent");
     assert!(
@@ -181,19 +177,19 @@ async fn every_message_ends_sent_or_failed_and_retry_after_is_honoured() {
     );
     // Each kind of fault was seen and classified as transient.
     for (code, what) in [("500", "500s"), ("429", "429s")] {
-        let n = count(&client, &format!("SELECT count(*) FROM outpost.attempts WHERE provider_code = '{code}' AND outcome = 'retry'")).await;
+        let n = common::count(&client, &format!("SELECT count(*) FROM outpost.attempts WHERE provider_code = '{code}' AND outcome = 'retry'")).await;
         assert!(n > 0, "no retried {what}");
     }
-    let timeouts = count(&client, "SELECT count(*) FROM outpost.attempts WHERE error LIKE '%did not answer within%' OR error LIKE '%timed out%'").await;
+    let timeouts = common::count(&client, "SELECT count(*) FROM outpost.attempts WHERE error LIKE '%did not answer within%' OR error LIKE '%timed out%'").await;
     assert!(timeouts > 0, "no timeouts");
-    let drops = count(
+    let drops = common::count(
         &client,
         "SELECT count(*) FROM outpost.attempts WHERE error LIKE 'SendGrid unreachable%'",
     )
     .await;
     assert!(drops > 0, "no dropped connections");
     // After a 429 with Retry-After: 1, the next attempt waited at least a second.
-    let early = count(
+    let early = common::count(
         &client,
         "SELECT count(*) FROM outpost.attempts a JOIN outpost.attempts b
            ON b.message_id = a.message_id AND b.attempt = a.attempt + 1
@@ -227,7 +223,7 @@ async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
     }
     assert_eq!(requests.load(Ordering::SeqCst), 5);
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE status = 'queued'"
         )
@@ -235,21 +231,21 @@ async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
         50
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.attempts").await,
+        common::count(&client, "SELECT count(*) FROM outpost.attempts").await,
         5
     );
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT max(attempts)::bigint FROM outpost.messages"
         )
         .await,
         1
     );
-    assert_eq!(count(&client, "SELECT count(*) FROM outpost.messages WHERE attempts = 0 AND last_error LIKE 'circuit open for provider sendgrid%'").await, 45);
+    assert_eq!(common::count(&client, "SELECT count(*) FROM outpost.messages WHERE attempts = 0 AND last_error LIKE 'circuit open for provider sendgrid%'").await, 45);
     // Every deferral is counted on its message, where the audit trail sees it.
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT sum(deferrals)::bigint FROM outpost.messages WHERE attempts = 0"
         )
@@ -257,7 +253,7 @@ async fn an_open_circuit_stops_hammering_and_spends_no_attempts() {
         45
     );
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.message_status WHERE deferrals = 1"
         )
@@ -287,7 +283,7 @@ async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
     )
     .await;
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE status = 'sent'"
         )
@@ -296,16 +292,16 @@ async fn a_fallback_takes_over_while_the_primary_circuit_is_open() {
     );
     assert_eq!(requests.load(Ordering::SeqCst), 3);
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.attempts WHERE outcome = 'sent' AND provider = 'console'"
         )
         .await,
         20
     );
-    let noted = count(&client, "SELECT count(*) FROM outpost.attempts WHERE note LIKE 'sendgrid circuit open; sent through the fallback console%'").await;
+    let noted = common::count(&client, "SELECT count(*) FROM outpost.attempts WHERE note LIKE 'sendgrid circuit open; sent through the fallback console%'").await;
     assert_eq!(noted, 20, "every message sent by the fallback says so");
-    assert_eq!(count(&client, "SELECT count(*) FROM outpost.attempts WHERE provider = 'sendgrid' AND outcome = 'retry'").await, requests.load(Ordering::SeqCst) as i64);
+    assert_eq!(common::count(&client, "SELECT count(*) FROM outpost.attempts WHERE provider = 'sendgrid' AND outcome = 'retry'").await, requests.load(Ordering::SeqCst) as i64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,14 +331,14 @@ async fn a_provider_failing_half_the_time_keeps_its_circuit_closed() {
     )
     .await;
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE status = 'sent'"
         )
         .await,
         1000
     );
-    let failures = count(
+    let failures = common::count(
         &client,
         "SELECT count(*) FROM outpost.attempts WHERE outcome = 'retry'",
     )
@@ -351,7 +347,7 @@ async fn a_provider_failing_half_the_time_keeps_its_circuit_closed() {
     // Bunched failures (20 and more in a row in completion order) never
     // opened the circuit: nothing was deferred.
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT coalesce(sum(deferrals), 0)::bigint FROM outpost.messages"
         )
@@ -359,7 +355,7 @@ async fn a_provider_failing_half_the_time_keeps_its_circuit_closed() {
         0
     );
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE last_error LIKE 'circuit open%'"
         )
@@ -391,7 +387,7 @@ async fn a_provider_failing_every_call_opens_its_circuit_with_the_defaults() {
         stop.clone(),
     ));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(
+    while common::count(
         &client,
         "SELECT coalesce(sum(deferrals), 0)::bigint FROM outpost.messages",
     )
@@ -408,7 +404,7 @@ async fn a_provider_failing_every_call_opens_its_circuit_with_the_defaults() {
     let made = requests.load(Ordering::SeqCst);
     assert!((40..=40 + 32).contains(&made), "{made} requests");
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.attempts").await,
+        common::count(&client, "SELECT count(*) FROM outpost.attempts").await,
         made as i64
     );
 }

@@ -10,10 +10,6 @@ use common::recorder::Recorder;
 use outpost::channel::{Channel, Channels};
 use outpost::housekeeping::{Task, claim_tick, run_task};
 
-async fn one(client: &tokio_postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0)
-}
-
 fn dispatcher(
     db: &TestDb,
     overrides: &[(&str, &str)],
@@ -60,11 +56,11 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
         35
     );
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.messages").await,
+        common::count(&client, "SELECT count(*) FROM outpost.messages").await,
         10
     );
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE to_address = 'waiting@example.com'"
         )
@@ -72,7 +68,7 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
         5
     );
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.attempts").await,
+        common::count(&client, "SELECT count(*) FROM outpost.attempts").await,
         5,
         "attempts went with their messages"
     );
@@ -82,7 +78,10 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
             .unwrap(),
         12
     );
-    assert_eq!(one(&client, "SELECT count(*) FROM outpost.events").await, 1);
+    assert_eq!(
+        common::count(&client, "SELECT count(*) FROM outpost.events").await,
+        1
+    );
     assert_eq!(
         run_task(d.pool(), &settings, Task::PurgeInbound)
             .await
@@ -90,7 +89,7 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
         1
     );
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
         1
     );
     // Nothing left to purge.
@@ -189,7 +188,7 @@ async fn schedules_fire_exactly_once_and_catch_up_once() {
     let pool = outpost::db::pool(&db.url, 1).unwrap();
     assert_eq!(outpost::schedule::fire_due(&pool).await.unwrap(), 0);
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.messages").await,
+        common::count(&client, "SELECT count(*) FROM outpost.messages").await,
         1
     );
     // Errors are recorded on the schedule, and do not stop the others.
@@ -215,7 +214,7 @@ async fn schedules_fire_exactly_once_and_catch_up_once() {
         .unwrap();
     assert_eq!(outpost::schedule::fire_due(&pool).await.unwrap(), 1);
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.messages").await,
+        common::count(&client, "SELECT count(*) FROM outpost.messages").await,
         1,
         "the same firing's key inserts nothing new"
     );

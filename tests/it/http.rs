@@ -151,10 +151,6 @@ async fn post_inbound(
     request.send().await.unwrap()
 }
 
-async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0)
-}
-
 #[tokio::test]
 async fn parsed_mode_is_stored_with_attachments_and_announced() {
     let server = start("31457280").await;
@@ -244,7 +240,7 @@ async fn parsed_mode_is_stored_with_attachments_and_announced() {
         assert_eq!(row.get::<_, Vec<u8>>(12), b"ward,score\n4,97\n");
     }
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
         2
     );
 }
@@ -261,11 +257,11 @@ async fn a_retried_delivery_is_stored_once() {
     }
     let client = server.db.client().await;
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
         1
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
         1
     );
 }
@@ -491,11 +487,11 @@ async fn bad_requests_store_nothing() {
 
     let client = server.db.client().await;
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
         0
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_attachments").await,
         0
     );
     // And the server still answers.
@@ -585,7 +581,7 @@ async fn signed_events_deliver_bounce_and_suppress() {
     );
     assert_eq!(post_events(&server, &body, &now, None).await, 403);
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.events").await,
+        common::count(&client, "SELECT count(*) FROM outpost.events").await,
         0
     );
 
@@ -599,7 +595,7 @@ async fn signed_events_deliver_bounce_and_suppress() {
         200
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.events").await,
+        common::count(&client, "SELECT count(*) FROM outpost.events").await,
         3
     );
     assert_eq!(row(&client, delivered).await.0, "delivered");
@@ -625,7 +621,7 @@ async fn signed_events_deliver_bounce_and_suppress() {
             "sendgrid:bounce".into()
         )
     );
-    let matched: i64 = count(
+    let matched: i64 = common::count(
         &client,
         "SELECT count(*) FROM outpost.events WHERE message_id IS NOT NULL",
     )
@@ -741,7 +737,7 @@ async fn twilio_callbacks_are_verified_and_applied() {
         ("bounced", Some("Twilio undelivered: error 30005"))
     );
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.events WHERE provider = 'twilio'"
         )
@@ -1112,7 +1108,7 @@ async fn bodies_in_flight_share_one_memory_budget() {
     assert_eq!(refused.status(), 503);
     let client = server.db.client().await;
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
+        common::count(&client, "SELECT count(*) FROM outpost.inbound_emails").await,
         0
     );
     // When the slow client goes away, its share comes back.
@@ -1267,7 +1263,7 @@ async fn events_without_an_event_id_are_stored_once() {
     }
     let client = server.db.client().await;
     assert_eq!(
-        count(&client, "SELECT count(*) FROM outpost.events").await,
+        common::count(&client, "SELECT count(*) FROM outpost.events").await,
         2
     );
 }
@@ -1405,7 +1401,7 @@ async fn events_that_arrive_before_the_outcome_are_applied_with_it() {
     );
     assert_eq!(row(&client, sms).await.0, "delivered");
     assert_eq!(
-        count(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE pending_status IS NOT NULL"
         )

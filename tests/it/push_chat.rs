@@ -86,10 +86,6 @@ async fn run(db: &TestDb, env: Vec<(String, String)>) {
     db.dispatcher(&config, channels, "w").drain().await.unwrap();
 }
 
-async fn one(client: &tokio_postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).await.unwrap().get(0)
-}
-
 #[tokio::test]
 async fn pushes_reach_named_users_and_channels() {
     let server = airship(KEY, SECRET).await;
@@ -99,8 +95,8 @@ async fn pushes_reach_named_users_and_channels() {
         .batch_execute("INSERT INTO outpost.recipients (user_id, push_named_user, locale) VALUES ('42', 'user-42', 'ro')")
         .await
         .unwrap();
-    let to_user = one(&client, "SELECT outpost.send_user_push_message('42', 'Report ready', options => '{\"title\": \"MEG\", \"deep_link\": \"meg://reports/1\"}')").await;
-    let to_device = one(
+    let to_user = common::count(&client, "SELECT outpost.send_user_push_message('42', 'Report ready', options => '{\"title\": \"MEG\", \"deep_link\": \"meg://reports/1\"}')").await;
+    let to_device = common::count(
         &client,
         "SELECT outpost.enqueue('push', to_address => 'chan-abc', body => 'Test', options => '{\"device_type\": \"ios\", \"extra\": {\"audit\": 7}}')",
     )
@@ -154,7 +150,7 @@ async fn numeric_looking_airship_credentials_reach_airship_as_written() {
     let server = airship(key, secret).await;
     let db = TestDb::new().await;
     let client = db.client().await;
-    let id = one(
+    let id = common::count(
         &client,
         "SELECT outpost.enqueue('push', to_address => 'chan-abc', body => 'Test')",
     )
@@ -202,7 +198,7 @@ async fn airship_errors_are_classified() {
             .respond_with(response)
             .mount(&server)
             .await;
-        let id = one(
+        let id = common::count(
             &client,
             "SELECT outpost.enqueue('push', to_address => 'chan-1', body => 'x')",
         )
@@ -234,8 +230,8 @@ async fn eguide_apps_come_from_the_table_by_options_app() {
         )
         .await
         .unwrap();
-    let ok = one(&client, "SELECT outpost.enqueue('push', to_address => 'c1', body => 'x', options => '{\"app\": \"eguide\"}')").await;
-    let off = one(&client, "SELECT outpost.enqueue('push', to_address => 'c1', body => 'x', options => '{\"app\": \"retired\"}')").await;
+    let ok = common::count(&client, "SELECT outpost.enqueue('push', to_address => 'c1', body => 'x', options => '{\"app\": \"eguide\"}')").await;
+    let off = common::count(&client, "SELECT outpost.enqueue('push', to_address => 'c1', body => 'x', options => '{\"app\": \"retired\"}')").await;
     run(&db, push_env(&default_app.uri())).await;
     assert_eq!(row(&client, MessageId(ok)).await.0, "sent");
     assert_eq!(eguide.received_requests().await.unwrap().len(), 1);
@@ -347,7 +343,7 @@ async fn concurrent_system_messages_share_one_private_channel() {
         h.await.unwrap();
     }
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.chat_channels WHERE owner = 'ann'"
         )
@@ -355,11 +351,11 @@ async fn concurrent_system_messages_share_one_private_channel() {
         1
     );
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.chat_messages").await,
+        common::count(&client, "SELECT count(*) FROM outpost.chat_messages").await,
         100
     );
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE kind = 'push' AND to_user = 'ann'"
         )
@@ -374,7 +370,7 @@ async fn concurrent_system_messages_share_one_private_channel() {
         .unwrap()
         .get(0);
     assert_eq!(unread, 100);
-    let channel: i64 = one(
+    let channel: i64 = common::count(
         &client,
         "SELECT id FROM outpost.chat_channels WHERE owner = 'ann'",
     )
@@ -423,7 +419,7 @@ async fn a_disabled_tenant_gets_no_chat_messages() {
         err.as_db_error().unwrap().message(),
         "messaging not enabled for tenant clinic-2"
     );
-    let queued = one(
+    let queued = common::count(
         &client,
         "SELECT outpost.send_system_message_template('dan', 'welcome', '{\"name\": \"Dan\", \"site\": \"MEG\", \"messages\": 1, \"url\": \"u\"}')",
     )
@@ -438,7 +434,7 @@ async fn a_disabled_tenant_gets_no_chat_messages() {
         )
     );
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.chat_messages").await,
+        common::count(&client, "SELECT count(*) FROM outpost.chat_messages").await,
         0
     );
 }
@@ -449,12 +445,12 @@ async fn templated_system_messages_are_rendered_and_pushed() {
     let db = TestDb::new().await;
     let client = messaging(&db).await;
     let ctx = r#"{"name": "Ann", "site": "MEG", "messages": 2, "url": "https://meg.test"}"#;
-    let html = one(
+    let html = common::count(
         &client,
         &format!("SELECT outpost.send_system_message_template('ann', 'welcome', '{ctx}', 'html')"),
     )
     .await;
-    let text = one(
+    let text = common::count(
         &client,
         &format!("SELECT outpost.send_system_message_template('ann', 'welcome', '{ctx}')"),
     )
@@ -493,7 +489,7 @@ async fn templated_system_messages_are_rendered_and_pushed() {
 async fn user_messages_fan_out_and_cannot_be_html() {
     let db = TestDb::new().await;
     let client = messaging(&db).await;
-    let channel = one(&client, "INSERT INTO outpost.chat_channels (kind, tenant, subject) VALUES ('group', 'hospital-1', 'Ward 4') RETURNING id").await;
+    let channel = common::count(&client, "INSERT INTO outpost.chat_channels (kind, tenant, subject) VALUES ('group', 'hospital-1', 'Ward 4') RETURNING id").await;
     client
         .execute(
             "INSERT INTO outpost.chat_members (channel_id, user_id) SELECT $1, u FROM unnest(ARRAY['ann', 'bob', 'cy']) u",
@@ -543,7 +539,7 @@ async fn user_messages_fan_out_and_cannot_be_html() {
         .await
         .unwrap();
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE kind = 'push'"
         )
@@ -556,22 +552,22 @@ async fn user_messages_fan_out_and_cannot_be_html() {
 async fn sent_emails_are_mirrored_into_the_private_channel() {
     let db = TestDb::new().await;
     let client = messaging(&db).await;
-    let mirrored = one(
+    let mirrored = common::count(
         &client,
         "SELECT outpost.send_simple_mail('Monthly report', 'Scores are up.', to_user => 'ann')",
     )
     .await;
-    let opted_out = one(
+    let opted_out = common::count(
         &client,
         "SELECT outpost.send_simple_mail('Private', 'Not for chat.', to_user => 'bob', options => '{\"mirror_to_chat\": false}')",
     )
     .await;
-    let disabled = one(
+    let disabled = common::count(
         &client,
         "SELECT outpost.send_simple_mail('Clinic', 'Messaging off.', to_user => 'dan')",
     )
     .await;
-    let by_address = one(
+    let by_address = common::count(
         &client,
         "SELECT outpost.send_simple_mail('Direct', 'No user.', to_address => 'x@example.com')",
     )
@@ -602,7 +598,7 @@ async fn sent_emails_are_mirrored_into_the_private_channel() {
     assert!(note.unwrap().starts_with("mirrored to chat message"));
     // The mirror does not push: the user already has the e-mail.
     assert_eq!(
-        one(
+        common::count(
             &client,
             "SELECT count(*) FROM outpost.messages WHERE kind = 'push'"
         )
@@ -612,14 +608,14 @@ async fn sent_emails_are_mirrored_into_the_private_channel() {
     // The config default can turn mirroring off.
     let mut env = push_env("http://127.0.0.1:9");
     env.push(("OUTPOST__CHAT__MIRROR_EMAIL".into(), "false".into()));
-    one(
+    common::count(
         &client,
         "SELECT outpost.send_simple_mail('Again', 'Twice.', to_user => 'ann')",
     )
     .await;
     run(&db, env).await;
     assert_eq!(
-        one(&client, "SELECT count(*) FROM outpost.chat_messages").await,
+        common::count(&client, "SELECT count(*) FROM outpost.chat_messages").await,
         1
     );
 }

@@ -13,14 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Polls `sql` (returning one bigint) until it equals `want`, for up to 10 s.
 async fn wait_for(client: &tokio_postgres::Client, sql: &str, want: i64) {
-    for _ in 0..200 {
-        let n: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
-        if n == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {sql} = {want}");
+    common::wait_until(client, sql, Duration::from_secs(10), |n| n == want).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

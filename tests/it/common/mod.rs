@@ -335,6 +335,33 @@ impl TestDb {
     }
 }
 
+/// The one bigint a query returns (a count, a sum, an id).
+pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Polls `sql` (one bigint) until `done` says yes, every 50 ms, failing the
+/// test after `limit`.
+pub async fn wait_until(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    limit: std::time::Duration,
+    done: impl Fn(i64) -> bool,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let n = count(client, sql).await;
+        if done(n) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting on {sql} (last {n})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The status, attempts and last_error of a message.
 pub async fn row(client: &tokio_postgres::Client, id: MessageId) -> (String, i32, Option<String>) {
     let r = client
