@@ -822,7 +822,11 @@ async fn connections_plan_every_execution_without_jit() {
         .await
         .unwrap();
     let settings = "SELECT current_setting('jit'), current_setting('plan_cache_mode')";
-    let plain = db.client().await;
+    // A connection without Outpost's session options sees the default.
+    let (plain, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
     let row = plain.query_one(settings, &[]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "on", "the database default");
     let pool = outpost::db::pool(&db.url, 1).unwrap();
