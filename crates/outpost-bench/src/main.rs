@@ -75,6 +75,10 @@ enum BenchCommand {
     Growth {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
         sizes: Vec<u64>,
+        /// Leave each drained database in place (its name is in the report),
+        /// to time queries on the grown tables; drop it yourself afterwards.
+        #[arg(long)]
+        keep_database: bool,
         #[command(flatten)]
         tuning: TuningArgs,
     },
@@ -124,7 +128,7 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
                 "smtp" => run::Transport::Smtp,
                 other => bail!("--transport must be discard, http or smtp, not {other:?}"),
             };
-            print(&run::drain(server, messages, transport, tuning.into()).await?)?;
+            print(&run::drain(server, messages, transport, tuning.into(), false).await?)?;
         }
         BenchCommand::Latency { rate, seconds } => {
             print(&latency::latency(server, rate, seconds).await?)?
@@ -146,9 +150,14 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
             };
             peer::serve(kind).await?;
         }
-        BenchCommand::Growth { sizes, tuning } => {
+        BenchCommand::Growth {
+            sizes,
+            keep_database,
+            tuning,
+        } => {
             for n in sizes {
-                print(&run::drain(server, n, run::Transport::Discard, tuning.into()).await?)?;
+                let transport = run::Transport::Discard;
+                print(&run::drain(server, n, transport, tuning.into(), keep_database).await?)?;
             }
         }
     }

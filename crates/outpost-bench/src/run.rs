@@ -72,6 +72,9 @@ pub struct Report {
     /// The most requests the HTTP fake answered at once.
     pub peer_max_in_flight: Option<u32>,
     pub unfinished: i64,
+    /// The database left in place (`growth --keep-database`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// A channel that accepts everything at once.
@@ -242,12 +245,14 @@ async fn channels_for(config: &Config, transport: Transport) -> Result<Channels,
     }
 }
 
-/// Drains `n` messages through `transport` with one dispatcher.
+/// Drains `n` messages through `transport` with one dispatcher; `keep` leaves
+/// the database in place afterwards.
 pub async fn drain(
     server_url: &str,
     n: u64,
     transport: Transport,
     tuning: Tuning,
+    keep: bool,
 ) -> Result<Report, BenchError> {
     outpost::tls::install_crypto_provider();
     let bench = BenchDb::create(server_url).await?;
@@ -323,6 +328,12 @@ pub async fn drain(
     )
     .await?;
     drop(client);
+    if keep {
+        return Ok(Report {
+            database: Some(bench.name),
+            ..report
+        });
+    }
     bench.drop_db().await?;
     Ok(report)
 }
