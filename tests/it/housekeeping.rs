@@ -219,3 +219,28 @@ async fn schedules_fire_exactly_once_and_catch_up_once() {
         "the same firing's key inserts nothing new"
     );
 }
+
+/// A schedule's message may carry a category (and so preferences and
+/// one-click unsubscribe apply to what it fires).
+#[tokio::test]
+async fn a_schedule_sets_the_category_of_what_it_fires() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            r#"INSERT INTO outpost.schedules (name, cron, timezone, message, created_at) VALUES
+                 ('weekly-news', '* * * * *', 'UTC',
+                  '{"kind": "email", "to_address": "ops@example.com", "subject": "News", "body": "This week", "category": "newsletter"}',
+                  now() - interval '5 minutes')"#,
+        )
+        .await
+        .unwrap();
+    let pool = outpost::db::pool(&db.url, 1).unwrap();
+    assert_eq!(outpost::schedule::fire_due(&pool).await.unwrap(), 1);
+    let category: Option<String> = client
+        .query_one("SELECT category FROM outpost.messages", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(category.as_deref(), Some("newsletter"));
+}
