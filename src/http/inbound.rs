@@ -38,7 +38,7 @@ pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: B
         Ok(form) => form,
         Err(reason) => {
             state.metrics.request(ENDPOINT, "invalid");
-            return reject(StatusCode::BAD_REQUEST, reason);
+            return reject(StatusCode::BAD_REQUEST, reason.to_string());
         }
     };
     let email = match parse(&form) {
@@ -97,20 +97,29 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     Sha256::digest(&given) == Sha256::digest(expected.as_bytes())
 }
 
+/// Why a request body is not a form Outpost can read.
+#[derive(Debug, thiserror::Error)]
+enum FormError {
+    #[error("expected multipart/form-data{}", .0.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    NotMultipart(Option<multer::Error>),
+    #[error("malformed multipart body: {0}")]
+    Malformed(#[source] multer::Error),
+}
+
 /// Reads the whole multipart form. Bodies whose delimiters use bare LF (as
 /// SendGrid's own sample payloads do) are first given CRLF delimiters.
-async fn read_form(headers: &HeaderMap, body: Bytes) -> Result<Form, String> {
+async fn read_form(headers: &HeaderMap, body: Bytes) -> Result<Form, FormError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .ok_or("expected multipart/form-data")?;
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| format!("expected multipart/form-data: {e}"))?;
+        .ok_or(FormError::NotMultipart(None))?;
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| FormError::NotMultipart(Some(e)))?;
     let body = crlf_delimiters(body, &boundary);
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut form = Form::default();
-    let fail = |e: multer::Error| format!("malformed multipart body: {e}");
+    let fail = FormError::Malformed;
     while let Some(field) = multipart.next_field().await.map_err(fail)? {
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field.file_name().map(str::to_owned);

@@ -163,7 +163,7 @@ impl TwilioChannel {
                     self.settings.voice_fallback,
                     &self.settings.voice_default_language,
                 )
-                .map_err(SendError::permanent)?;
+                .map_err(|e| SendError::permanent(e.to_string()))?;
                 delivery.note = chosen.note;
                 form.push(("From", self.sender(explicit_from)?));
                 form.push(("Twiml", twiml::say(&text, &chosen.voice)));

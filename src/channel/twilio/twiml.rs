@@ -13,6 +13,11 @@ pub struct Chosen {
     pub note: Option<String>,
 }
 
+/// A locale no configured voice reads.
+#[derive(Debug, thiserror::Error)]
+#[error("voice language {0} not supported")]
+pub struct Unsupported(pub String);
+
 /// The voice for `locale`: exact (`pt-br`), then the language (`pt`); else the
 /// default language's, only if `fallback` allows it.
 pub fn choose(
@@ -20,7 +25,7 @@ pub fn choose(
     locale: &str,
     fallback: bool,
     default_language: &str,
-) -> Result<Chosen, String> {
+) -> Result<Chosen, Unsupported> {
     let wanted = normalise(locale);
     let base = wanted.split('-').next().unwrap_or_default().to_owned();
     if let Some(voice) = voices.get(&wanted).or_else(|| voices.get(&base)) {
@@ -37,7 +42,7 @@ pub fn choose(
                 voice.language, voice.voice
             )),
         }),
-        _ => Err(format!("voice language {locale} not supported")),
+        _ => Err(Unsupported(locale.to_owned())),
     }
 }
 
@@ -109,7 +114,7 @@ mod tests {
     fn unsupported_languages_fail_or_fall_back_visibly() {
         let v = voices();
         assert_eq!(
-            choose(&v, "hu", false, "en").unwrap_err(),
+            choose(&v, "hu", false, "en").unwrap_err().to_string(),
             "voice language hu not supported"
         );
         let chosen = choose(&v, "hu", true, "en").unwrap();
