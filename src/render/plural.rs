@@ -33,7 +33,25 @@ pub enum Op {
 #[error("invalid plural expression {expr:?}: {reason}")]
 pub struct PluralError {
     pub expr: String,
-    pub reason: String,
+    #[source]
+    pub reason: Syntax,
+}
+
+/// What is wrong in a plural expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Syntax {
+    #[error("number too large")]
+    NumberTooLarge,
+    #[error("unexpected character {0:?}")]
+    Character(char),
+    #[error("expected ':' in conditional")]
+    NoColon,
+    #[error("expected ')'")]
+    NoParen,
+    #[error("unexpected {0}")]
+    Unexpected(String),
+    #[error("unexpected end of expression")]
+    End,
 }
 
 impl Expr {
@@ -49,7 +67,7 @@ impl Expr {
             Ok(e) if parser.pos == parser.tokens.len() => Ok(e),
             Ok(_) => Err(PluralError {
                 expr: text.to_owned(),
-                reason: format!("unexpected {:?}", parser.tokens[parser.pos]),
+                reason: Syntax::Unexpected(format!("{:?}", parser.tokens[parser.pos])),
             }),
             Err(reason) => Err(PluralError {
                 expr: text.to_owned(),
@@ -100,7 +118,7 @@ enum Token {
     Op(&'static str),
 }
 
-fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+fn tokenize(text: &str) -> Result<Vec<Token>, Syntax> {
     const OPS: [&str; 19] = [
         "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "!", "?", ":", "(",
         ")", ";",
@@ -118,7 +136,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(rest.len());
             tokens.push(Token::Num(
-                rest[..end].parse().map_err(|_| "number too large")?,
+                rest[..end].parse().map_err(|_| Syntax::NumberTooLarge)?,
             ));
             rest = &rest[end..];
         } else if let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) {
@@ -128,7 +146,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             }
             tokens.push(Token::Op(op));
         } else {
-            return Err(format!("unexpected character {c:?}"));
+            return Err(Syntax::Character(c));
         }
     }
     Ok(tokens)
@@ -159,20 +177,20 @@ impl Parser {
         }
     }
 
-    fn ternary(&mut self) -> Result<Expr, String> {
+    fn ternary(&mut self) -> Result<Expr, Syntax> {
         let cond = self.binary(0)?;
         if !self.eat("?") {
             return Ok(cond);
         }
         let yes = self.ternary()?;
         if !self.eat(":") {
-            return Err("expected ':' in conditional".into());
+            return Err(Syntax::NoColon);
         }
         let no = self.ternary()?;
         Ok(Expr::Ternary(Box::new(cond), Box::new(yes), Box::new(no)))
     }
 
-    fn binary(&mut self, level: usize) -> Result<Expr, String> {
+    fn binary(&mut self, level: usize) -> Result<Expr, Syntax> {
         if level == LEVELS.len() {
             return self.unary();
         }
@@ -189,14 +207,14 @@ impl Parser {
         }
     }
 
-    fn unary(&mut self) -> Result<Expr, String> {
+    fn unary(&mut self) -> Result<Expr, Syntax> {
         if self.eat("!") {
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
         if self.eat("(") {
             let inner = self.ternary()?;
             if !self.eat(")") {
-                return Err("expected ')'".into());
+                return Err(Syntax::NoParen);
             }
             return Ok(inner);
         }
@@ -205,8 +223,8 @@ impl Parser {
         match token {
             Some(Token::N) => Ok(Expr::N),
             Some(Token::Num(v)) => Ok(Expr::Num(v)),
-            Some(other) => Err(format!("unexpected {other:?}")),
-            None => Err("unexpected end of expression".into()),
+            Some(other) => Err(Syntax::Unexpected(format!("{other:?}"))),
+            None => Err(Syntax::End),
         }
     }
 }
