@@ -279,18 +279,7 @@ fn compose(
         Audience::NamedUser(envelope.to.clone())
     };
     let renderer = templates.get();
-    let alert = match (
-        m.template.as_deref().filter(|t| !t.trim().is_empty()),
-        m.body.as_deref(),
-    ) {
-        (Some(t), _) => renderer
-            .render_file(&format!("{t}.push.txt"), &m.context, &envelope.locale)
-            .map_err(|e| SendError::permanent(e.to_string()))?,
-        (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
-        (None, None) => {
-            return Err(SendError::permanent("the push has no template and no body"));
-        }
-    };
+    let alert = envelope.text(&renderer, "push.txt", "push")?;
     let notification = Notification {
         alert: alert.trim().to_owned(),
         title: option("title").map(|t| renderer.catalogs().gettext(&envelope.locale, None, &t)),

@@ -10,7 +10,7 @@ use deadpool_postgres::Pool;
 
 use super::console::ConsoleSink;
 use super::{Channel, Delivery, Envelope, SendError};
-use crate::db::statements;
+use crate::db::{DbError, statements};
 use crate::message::ClaimedMessage;
 use crate::render::Templates;
 
@@ -86,21 +86,7 @@ fn compose(
             )));
         }
     };
-    let renderer = templates.get();
-    let text = match (
-        m.template.as_deref().filter(|t| !t.trim().is_empty()),
-        m.body.as_deref(),
-    ) {
-        (Some(t), _) => renderer
-            .render_file(&format!("{t}.{extension}"), &m.context, &envelope.locale)
-            .map_err(|e| SendError::permanent(e.to_string()))?,
-        (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
-        (None, None) => {
-            return Err(SendError::permanent(
-                "the chat message has no template and no body",
-            ));
-        }
-    };
+    let text = envelope.text(&templates.get(), extension, "chat message")?;
     let text = text.trim().to_owned();
     if text.is_empty() {
         return Err(SendError::permanent("the chat message is empty"));
@@ -178,15 +164,14 @@ impl Mirror {
             return None;
         }
         let result = async {
-            let client = self.pool.get().await.map_err(|e| e.to_string())?;
+            let client = self.pool.get().await?;
             let row = client
                 .query_one(
                     statements::MIRROR_TO_CHAT,
                     &[&user, &subject, &text, &message.id.0, &message.tenant],
                 )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<Option<i64>, String>(row.get(0))
+                .await?;
+            Ok::<Option<i64>, DbError>(row.try_get(0)?)
         }
         .await;
         match result {

@@ -6,6 +6,7 @@ pub mod chat;
 pub mod console;
 pub mod email;
 pub mod provider_http;
+mod text;
 pub mod twilio;
 
 use std::collections::HashMap;

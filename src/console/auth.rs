@@ -153,7 +153,7 @@ async fn start(state: &ConsoleState, user: &str, address: IpAddr) -> Result<Head
     HeaderValue::from_str(&format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
     ))
-    .map_err(|e| super::ConsoleError::BadRequest(e.to_string()))
+    .map_err(super::ConsoleError::from)
 }
 
 /// Only paths on this site: never `//host` or an absolute URL.

@@ -61,8 +61,8 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn refuse(reason: &str) -> Response {
-    ConsoleError::Forbidden(reason.to_owned()).into_response()
+fn refuse(reason: &'static str) -> Response {
+    ConsoleError::Forbidden(reason).into_response()
 }
 
 /// Finds the session and enforces the rules above.

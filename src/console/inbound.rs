@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Session;
 use super::overview::time;
 use super::pages::PAGES;
-use super::{ConsoleError, ConsoleState, Result, queries};
+use super::{ConsoleState, Result, queries};
 
 const PAGE: i64 = 50;
 
@@ -83,10 +83,7 @@ pub async fn page(
     Path(id): Path<i64>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
-    let r = client
-        .query_opt(queries::INBOUND_GET, &[&id])
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
+    let r = queries::found(&client, queries::INBOUND_GET, &[&id]).await?;
     let attachments: Vec<Attachment> = client
         .query(queries::INBOUND_ATTACHMENTS, &[&id])
         .await?
@@ -144,10 +141,7 @@ pub async fn attachment(
     Path((id, attachment)): Path<(i64, i64)>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
-    let r = client
-        .query_opt(queries::INBOUND_ATTACHMENT, &[&id, &attachment])
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
+    let r = queries::found(&client, queries::INBOUND_ATTACHMENT, &[&id, &attachment]).await?;
     let filename: Option<String> = r.get("filename");
     let safe: String = filename
         .unwrap_or_else(|| format!("attachment-{attachment}"))

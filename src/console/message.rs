@@ -42,10 +42,7 @@ pub async fn page(
     Path(id): Path<i64>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
-    let m = client
-        .query_opt(queries::MESSAGE, &[&id])
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
+    let m = queries::found(&client, queries::MESSAGE, &[&id]).await?;
     let created: DateTime<Utc> = m.get("created_at");
     let run_at: DateTime<Utc> = m.get("run_at");
     let mut timeline = vec![Event {
@@ -222,14 +219,8 @@ fn statements_attempts() -> &'static str {
 /// remote load and script; the page frames it in a sandboxed iframe.
 pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> Result<Response> {
     let client = state.pool.get().await?;
-    let m = client
-        .query_opt(queries::MESSAGE, &[&id])
-        .await?
-        .ok_or(ConsoleError::NotFound)?;
-    let kind: Kind = m
-        .get::<_, String>("kind")
-        .parse()
-        .map_err(|e: crate::message::UnknownKind| ConsoleError::BadRequest(e.to_string()))?;
+    let m = queries::found(&client, queries::MESSAGE, &[&id]).await?;
+    let kind: Kind = m.try_get("kind")?;
     let to_user: Option<String> = m.get("to_user");
     let recipient = match &to_user {
         Some(user) => client

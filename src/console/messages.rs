@@ -4,7 +4,6 @@
 //! `POST /messages/bulk/confirm`: retry or cancel everything that matches.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -13,8 +12,9 @@ use serde_json::json;
 use tokio_postgres::types::ToSql;
 
 use super::auth::Session;
+use super::form::{Refusal, respond};
 use super::overview::{STATUSES, time};
-use super::pages::PAGES;
+use super::pages::{self, Outcome, PAGES};
 use super::{ConsoleState, Result, audit, queries};
 use crate::message::Kind;
 
@@ -61,7 +61,7 @@ fn given(v: &Option<String>) -> Option<String> {
 }
 
 /// `2026-11-25`, `2026-11-25T08:30` (a datetime-local field) or RFC 3339; UTC.
-fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+fn parse_time(field: &'static str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>, Refusal> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -78,28 +78,30 @@ fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>
         };
         return Ok(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    Err(format!(
-        "{field}: {text:?} is not a date (2026-11-25) or a time (2026-11-25T08:30)"
+    Err(Refusal::new(
+        field,
+        format!("{text:?} is not a date (2026-11-25) or a time (2026-11-25T08:30)"),
     ))
 }
 
 impl RawFilter {
-    pub fn check(&self) -> Result<Filter, String> {
+    pub fn check(&self) -> Result<Filter, Refusal> {
         let status = given(&self.status);
         if let Some(s) = &status
             && !STATUSES.contains(&s.as_str())
         {
-            return Err(format!("status: unknown status {s:?}"));
+            return Err(Refusal::new("status", format!("unknown status {s:?}")));
         }
         let kind = given(&self.kind);
         if let Some(k) = &kind {
-            k.parse::<Kind>().map_err(|e| format!("kind: {e}"))?;
+            k.parse::<Kind>()
+                .map_err(|e| Refusal::new("kind", e.to_string()))?;
         }
         let id = match given(&self.id) {
             Some(text) => Some(
                 text.trim_start_matches('#')
                     .parse::<i64>()
-                    .map_err(|_| format!("id: {text:?} is not a message id"))?,
+                    .map_err(|_| Refusal::new("id", format!("{text:?} is not a message id")))?,
             ),
             None => None,
         };
@@ -184,9 +186,9 @@ pub async fn list(
                 "messages.html",
                 Some(&session),
                 "messages",
-                context(&q.filter, Vec::new(), None, Some(error)),
+                context(&q.filter, Vec::new(), None, Some(&error)),
             )?;
-            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+            return Ok(respond(page, Some(&error)));
         }
     };
     let before: Option<i64> = q.before.as_deref().and_then(|b| b.parse().ok());
@@ -240,7 +242,7 @@ fn context(
     raw: &RawFilter,
     rows: Vec<Row>,
     next: Option<i64>,
-    error: Option<String>,
+    error: Option<&Refusal>,
 ) -> minijinja::Value {
     ctx! {
         f => raw,
@@ -261,13 +263,30 @@ pub struct BulkForm {
     action: String,
 }
 
-fn action(name: &str) -> Result<&'static str> {
-    match name {
-        "retry" => Ok("retry"),
-        "cancel" => Ok("cancel"),
-        other => Err(super::ConsoleError::BadRequest(format!(
-            "unknown bulk action {other:?} (retry or cancel)"
-        ))),
+/// What a bulk action does to every matching message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BulkAction {
+    Retry,
+    Cancel,
+}
+
+impl BulkAction {
+    fn parse(name: &str) -> Result<Self, Refusal> {
+        match name {
+            "retry" => Ok(Self::Retry),
+            "cancel" => Ok(Self::Cancel),
+            other => Err(Refusal::new(
+                "action",
+                format!("unknown bulk action {other:?} (retry or cancel)"),
+            )),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Cancel => "cancel",
+        }
     }
 }
 
@@ -278,21 +297,18 @@ pub async fn bulk_preview(
     Extension(session): Extension<Session>,
     Form(form): Form<BulkForm>,
 ) -> Result<Response> {
-    let action = action(&form.action)?;
-    let filter = form
-        .filter
-        .check()
-        .map_err(super::ConsoleError::BadRequest)?;
+    let action = BulkAction::parse(&form.action)?;
+    let filter = form.filter.check()?;
     let client = state.pool.get().await?;
     let row = client
         .query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
         .await?;
     let total: i64 = row.get("total");
-    let affected: i64 = row.get(if action == "retry" {
-        "retryable"
-    } else {
-        "cancellable"
+    let affected: i64 = row.get(match action {
+        BulkAction::Retry => "retryable",
+        BulkAction::Cancel => "cancellable",
     });
+    let action = action.as_str();
     let hidden: Vec<(String, String)> =
         serde_urlencoded::from_str(&form.filter.query()).unwrap_or_default();
     Ok(PAGES
@@ -312,18 +328,15 @@ pub async fn bulk_apply(
     Extension(session): Extension<Session>,
     Form(form): Form<BulkForm>,
 ) -> Result<Response> {
-    let action = action(&form.action)?;
-    let filter = form
-        .filter
-        .check()
-        .map_err(super::ConsoleError::BadRequest)?;
+    let action = BulkAction::parse(&form.action)?;
+    let filter = form.filter.check()?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let sql = if action == "retry" {
-        queries::MESSAGES_RETRY.as_str()
-    } else {
-        queries::MESSAGES_CANCEL.as_str()
+    let (sql, verb) = match action {
+        BulkAction::Retry => (queries::MESSAGES_RETRY.as_str(), "queued again"),
+        BulkAction::Cancel => (queries::MESSAGES_CANCEL.as_str(), "cancelled"),
     };
+    let action = action.as_str();
     let ids: Vec<i64> = tx
         .query(sql, &filter.params())
         .await?
@@ -340,22 +353,11 @@ pub async fn bulk_apply(
     )
     .await?;
     tx.commit().await?;
-    let verb = if action == "retry" {
-        "queued again"
-    } else {
-        "cancelled"
-    };
-    Ok(PAGES
-        .render(
-            "result.html",
-            Some(&session),
-            "messages",
-            ctx! {
-                title => format!("Bulk {action}"),
-                ok => true,
-                text => format!("{} message(s) {verb}.", ids.len()),
-                back => format!("/messages?{}", form.filter.query()),
-            },
-        )?
-        .into_response())
+    pages::result(
+        &session,
+        "messages",
+        &format!("Bulk {action}"),
+        &format!("/messages?{}", form.filter.query()),
+        Outcome::done(format!("{} message(s) {verb}.", ids.len())),
+    )
 }

@@ -2,13 +2,13 @@
 //! message): list, set, remove.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth::Session;
+use super::form::{Refusal, respond};
 use super::overview::time;
 use super::pages::PAGES;
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
@@ -29,7 +29,7 @@ fn row_json(r: &tokio_postgres::Row) -> Value {
 async fn render(
     state: &ConsoleState,
     session: &Session,
-    error: Option<String>,
+    error: Option<Refusal>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
     let configs: Vec<Config> = client
@@ -43,18 +43,13 @@ async fn render(
             created_at: time(r.get("created_at")),
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let page = PAGES.render(
         "messaging.html",
         Some(session),
         "messaging",
         ctx! { configs, error },
     )?;
-    Ok((status, page).into_response())
+    Ok(respond(page, error.as_ref()))
 }
 
 /// `GET /messaging`.
@@ -83,7 +78,7 @@ pub async fn save(
 ) -> Result<Response> {
     let tenant = form.tenant.trim();
     if tenant.is_empty() || tenant.len() > 200 {
-        return render(&state, &session, Some("tenant: required".into())).await;
+        return render(&state, &session, Some(Refusal::new("tenant", "required, at most 200 characters"))).await;
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

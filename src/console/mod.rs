@@ -23,6 +23,7 @@ macro_rules! ctx {
 pub mod audit;
 pub mod auth;
 mod chart;
+mod form;
 mod guard;
 mod inbound;
 mod message;
@@ -84,11 +85,19 @@ pub enum ConsoleError {
     #[error("not found")]
     NotFound,
     #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    BadRequest(String),
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Refused(#[from] form::Refusal),
+    /// A provider client could not be set up from what is stored (a test
+    /// connection or a test push); the operator sees why.
+    #[error("cannot set up the client: {0}")]
+    Setup(#[source] crate::channel::SendError),
     #[error("cannot render the page: {0}")]
     Render(#[from] minijinja::Error),
+    #[error("cannot build the session cookie: {0}")]
+    Cookie(#[from] axum::http::header::InvalidHeaderValue),
+    #[error("the configuration's {0} is unusable here")]
+    Misconfigured(&'static str),
 }
 
 impl From<tokio_postgres::Error> for ConsoleError {
@@ -106,7 +115,10 @@ impl From<deadpool_postgres::PoolError> for ConsoleError {
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ConsoleError::Db(_) | ConsoleError::Render(_) => {
+            ConsoleError::Db(_)
+            | ConsoleError::Render(_)
+            | ConsoleError::Cookie(_)
+            | ConsoleError::Misconfigured(_) => {
                 let mut reason = self.to_string();
                 let mut source = std::error::Error::source(&self);
                 while let Some(cause) = source {
@@ -118,10 +130,13 @@ impl IntoResponse for ConsoleError {
             }
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::Refused(_) | ConsoleError::Setup(_) => StatusCode::BAD_REQUEST,
         };
         let text = match &self {
-            ConsoleError::Db(_) | ConsoleError::Render(_) => {
+            ConsoleError::Db(_)
+            | ConsoleError::Render(_)
+            | ConsoleError::Cookie(_)
+            | ConsoleError::Misconfigured(_) => {
                 "internal error (see the daemon's log)".to_owned()
             }
             other => other.to_string(),
@@ -169,8 +184,7 @@ pub fn router(state: ConsoleState) -> Router {
             "/smtp-servers/{id}",
             get(smtp_servers::edit_form).post(smtp_servers::update),
         )
-        .route("/smtp-servers/{id}/enable", post(smtp_servers::enable))
-        .route("/smtp-servers/{id}/disable", post(smtp_servers::disable))
+        .route("/smtp-servers/{id}/{switch}", post(smtp_servers::switch))
         .route("/smtp-servers/{id}/move", post(smtp_servers::reorder))
         .route("/smtp-servers/{id}/delete", post(smtp_servers::delete))
         .route("/smtp-servers/{id}/test", post(smtp_test::test_connection))
@@ -182,8 +196,7 @@ pub fn router(state: ConsoleState) -> Router {
             "/push-apps/{name}",
             get(push_apps::edit_form).post(push_apps::update),
         )
-        .route("/push-apps/{name}/enable", post(push_apps::enable))
-        .route("/push-apps/{name}/disable", post(push_apps::disable))
+        .route("/push-apps/{name}/{switch}", post(push_apps::switch))
         .route("/messaging", get(messaging::list).post(messaging::save))
         .route("/messaging/{tenant}/delete", post(messaging::delete))
         .route(
@@ -192,8 +205,7 @@ pub fn router(state: ConsoleState) -> Router {
         )
         .route("/suppressions/remove", post(suppressions::remove))
         .route("/schedules", get(schedules::list))
-        .route("/schedules/{name}/enable", post(schedules::enable))
-        .route("/schedules/{name}/disable", post(schedules::disable))
+        .route("/schedules/{name}/{switch}", post(schedules::switch))
         .route("/schedules/{name}/fire", post(schedules::fire))
         .route("/inbound", get(inbound::list))
         .route("/inbound/{id}", get(inbound::page))

@@ -1,8 +1,8 @@
 //! The console's templates (minijinja, autoescaped, compiled into the
 //! binary) and its stylesheet.
 
-use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use serde::Serialize;
 
@@ -80,6 +80,52 @@ impl Pages {
         };
         Ok(Html(template.render(page)?))
     }
+}
+
+/// What an action reports on the result page: done, or not and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    pub text: String,
+    pub status: StatusCode,
+}
+
+impl Outcome {
+    pub fn done(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+            status: StatusCode::OK,
+        }
+    }
+
+    /// Not done: `status` is 400 for what the operator typed, 502 for a
+    /// provider's refusal.
+    pub fn failed(status: StatusCode, text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+            status,
+        }
+    }
+}
+
+/// The result page of an action: its title, what happened, and a link back.
+pub fn result(
+    session: &Session,
+    nav: &str,
+    title: &str,
+    back: &str,
+    outcome: Outcome,
+) -> Result<Response> {
+    let Outcome { ok, text, status } = outcome;
+    let page = PAGES.render(
+        "result.html",
+        Some(session),
+        nav,
+        minijinja::context! { title, ok, text, back },
+    )?;
+    Ok((status, page).into_response())
 }
 
 /// `GET /static/console.css`.

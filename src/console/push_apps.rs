@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth::Session;
-use super::pages::PAGES;
+use super::form::{Refusal, Switch, respond};
+use super::pages::{self, Outcome, PAGES};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::channel::airship::{self, Audience, Notification};
 use crate::config::{PushApp, Secret};
@@ -81,19 +82,25 @@ pub struct AppForm {
 }
 
 impl AppForm {
-    fn check(&self, new: bool) -> Result<(), String> {
+    fn check(&self, new: bool) -> Result<(), Refusal> {
         if new && !valid_name(self.name.trim()) {
-            return Err("name: 1 to 64 letters, digits, '.', '_' or '-'".into());
+            return Err(Refusal::new(
+                "name",
+                "1 to 64 letters, digits, '.', '_' or '-'",
+            ));
         }
         if self.app_key.trim().is_empty() {
-            return Err("app key: required".into());
+            return Err(Refusal::new("app key", "required"));
         }
         if new && self.master_secret.is_empty() {
-            return Err("master secret: required".into());
+            return Err(Refusal::new("master secret", "required"));
         }
         let base = self.base_url.trim();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err("base URL: an http(s) URL such as https://go.airship.eu".into());
+            return Err(Refusal::new(
+                "base URL",
+                "an http(s) URL such as https://go.airship.eu",
+            ));
         }
         Ok(())
     }
@@ -111,19 +118,14 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn form_page(session: &Session, app: Value, error: Option<String>) -> Result<Response> {
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+fn form_page(session: &Session, app: Value, error: Option<Refusal>) -> Result<Response> {
     let page = PAGES.render(
         "push_app_form.html",
         Some(session),
         "push",
         ctx! { app, error },
     )?;
-    Ok((status, page).into_response())
+    Ok(respond(page, error.as_ref()))
 }
 
 /// `GET /push-apps/new`.
@@ -166,7 +168,7 @@ pub async fn create(
             return form_page(
                 &session,
                 form.echo(false, false),
-                Some("name: an app with this name exists".into()),
+                Some(Refusal::new("name", "an app with this name exists")),
             );
         }
         return Err(e.into());
@@ -189,10 +191,7 @@ async fn load(
     client: &impl deadpool_postgres::GenericClient,
     name: &str,
 ) -> Result<tokio_postgres::Row> {
-    client
-        .query_opt(queries::PUSH_GET, &[&name])
-        .await?
-        .ok_or(ConsoleError::NotFound)
+    queries::found(client, queries::PUSH_GET, &[&name]).await
 }
 
 /// `GET /push-apps/{name}`.
@@ -251,25 +250,21 @@ pub async fn update(
     Ok(Redirect::to("/push-apps").into_response())
 }
 
-async fn set_enabled(
-    state: &ConsoleState,
-    session: &Session,
-    name: &str,
-    enabled: bool,
+/// `POST /push-apps/{name}/enable` and `…/disable`.
+pub async fn switch(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Path((name, to)): Path<(String, Switch)>,
 ) -> Result<Response> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let before = app(&load(&tx, name).await?);
-    tx.execute(queries::PUSH_ENABLE, &[&name, &enabled]).await?;
-    let after = app(&load(&tx, name).await?);
+    let before = app(&load(&tx, &name).await?);
+    tx.execute(queries::PUSH_ENABLE, &[&name, &to.on()]).await?;
+    let after = app(&load(&tx, &name).await?);
     audit::record(
         &tx,
-        session,
-        if enabled {
-            "push_app.enable"
-        } else {
-            "push_app.disable"
-        },
+        &session,
+        &to.action("push_app"),
         &format!("push app {name}"),
         Some(audited(&before)),
         Some(audited(&after)),
@@ -277,24 +272,6 @@ async fn set_enabled(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to("/push-apps").into_response())
-}
-
-/// `POST /push-apps/{name}/enable`.
-pub async fn enable(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    set_enabled(&state, &session, &name, true).await
-}
-
-/// `POST /push-apps/{name}/disable`.
-pub async fn disable(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    set_enabled(&state, &session, &name, false).await
 }
 
 #[derive(Deserialize)]
@@ -317,43 +294,33 @@ pub async fn test_push(
 ) -> Result<Response> {
     let channel = form.channel.trim();
     let device_type = Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty());
-    let reply = |ok: bool, text: String, status: StatusCode| -> Result<Response> {
-        let page = PAGES.render(
-            "result.html",
-            Some(&session),
-            "push",
-            ctx! { title => "Send test push", ok, text, back => "/push-apps" },
-        )?;
-        Ok((status, page).into_response())
+    let reply = |outcome: Outcome| -> Result<Response> {
+        pages::result(&session, "push", "Send test push", "/push-apps", outcome)
     };
     if channel.is_empty() || channel.len() > 128 || channel.contains(char::is_whitespace) {
-        return reply(
-            false,
-            "Channel ID: required, without spaces (the app shows it in its \"About app\" screen)."
-                .into(),
+        return reply(Outcome::failed(
             StatusCode::BAD_REQUEST,
-        );
+            "Channel ID: required, without spaces (the app shows it in its \"About app\" screen).",
+        ));
     }
     if device_type
         .as_deref()
         .is_some_and(|t| !matches!(t, "ios" | "android" | "web" | "amazon"))
     {
-        return reply(
-            false,
-            "device type: ios, android, web or amazon".into(),
+        return reply(Outcome::failed(
             StatusCode::BAD_REQUEST,
-        );
+            "device type: ios, android, web or amazon",
+        ));
     }
     let client = state.pool.get().await?;
     let app = match form.app.trim() {
         "" => match &state.config.push_app {
             Some(app) => app.clone(),
             None => {
-                return reply(
-                    false,
-                    "No client app is configured ([push] app_key); choose an eGuide app.".into(),
+                return reply(Outcome::failed(
                     StatusCode::BAD_REQUEST,
-                );
+                    "No client app is configured ([push] app_key); choose an eGuide app.",
+                ));
             }
         },
         name => {
@@ -367,7 +334,7 @@ pub async fn test_push(
         }
     };
     let http = airship::http_client(state.config.dispatch.send_timeout)
-        .map_err(|e| ConsoleError::BadRequest(e.message))?;
+        .map_err(ConsoleError::Setup)?;
     let notification = Notification {
         alert: Some(form.message.trim().to_owned())
             .filter(|m| !m.is_empty())
@@ -390,23 +357,20 @@ pub async fn test_push(
     )
     .await?;
     match result {
-        Ok(delivery) => reply(
-            true,
+        Ok(delivery) => reply(Outcome::done(
             format!(
                 "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
                 app.name,
                 delivery.provider_message_id.as_deref().unwrap_or("-"),
                 delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
             ),
-            StatusCode::OK,
-        ),
-        Err(e) => reply(
-            false,
+        )),
+        Err(e) => reply(Outcome::failed(
+            StatusCode::BAD_GATEWAY,
             format!(
                 "Airship refused the push to channel {channel} with app {}: {}",
                 app.name, e.message
             ),
-            StatusCode::BAD_GATEWAY,
-        ),
+        )),
     }
 }

@@ -138,3 +138,15 @@ pub static MESSAGES_CANCEL: LazyLock<String> =
 pub fn recipient(relation: &crate::config::Relation) -> String {
     include_str!("../db/queries/console_recipient.sql").replace("{recipients}", relation.quoted())
 }
+
+/// The one row `sql` finds, or the console's 404.
+pub(crate) async fn found(
+    client: &impl deadpool_postgres::GenericClient,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> super::Result<tokio_postgres::Row> {
+    client
+        .query_opt(sql, params)
+        .await?
+        .ok_or(super::ConsoleError::NotFound)
+}

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Session;
+use super::form::Switch;
 use super::overview::time;
-use super::pages::PAGES;
+use super::pages::{self, Outcome, PAGES};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::db::statements;
 
@@ -83,12 +84,13 @@ pub async fn list(
     )
 }
 
-async fn set_enabled(
-    state: &ConsoleState,
-    session: &Session,
-    name: &str,
-    enabled: bool,
+/// `POST /schedules/{name}/enable` and `…/disable`.
+pub async fn switch(
+    State(state): State<ConsoleState>,
+    Extension(session): Extension<Session>,
+    Path((name, to)): Path<(String, Switch)>,
 ) -> Result<Response> {
+    let enabled = to.on();
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let changed = tx
@@ -99,12 +101,8 @@ async fn set_enabled(
     }
     audit::record(
         &tx,
-        session,
-        if enabled {
-            "schedule.enable"
-        } else {
-            "schedule.disable"
-        },
+        &session,
+        &to.action("schedule"),
         &format!("schedule {name}"),
         Some(json!({ "enabled": !enabled })),
         Some(json!({ "enabled": enabled })),
@@ -112,24 +110,6 @@ async fn set_enabled(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to("/schedules").into_response())
-}
-
-/// `POST /schedules/{name}/enable`.
-pub async fn enable(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    set_enabled(&state, &session, &name, true).await
-}
-
-/// `POST /schedules/{name}/disable`.
-pub async fn disable(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    set_enabled(&state, &session, &name, false).await
 }
 
 /// `POST /schedules/{name}/fire`: insert its message now (once), as a
@@ -142,11 +122,12 @@ pub async fn fire(
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let now: DateTime<Utc> = tx.query_one(queries::NOW, &[]).await?.get(0);
-    let (ok, text) = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
+    let reply = |outcome| pages::result(&session, "schedules", "Fire now", "/schedules", outcome);
+    let outcome = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
         Ok(rows) => match rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
-            Some(id) => (true, format!("Schedule {name} fired: message {id}.")),
-            None => (
-                false,
+            Some(id) => Outcome::done(format!("Schedule {name} fired: message {id}.")),
+            None => Outcome::failed(
+                StatusCode::OK,
                 format!("Schedule {name} did not fire: it is disabled or unknown."),
             ),
         },
@@ -155,20 +136,13 @@ pub async fn fire(
                 .as_db_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_owned());
             drop(tx);
-            return Ok((
+            return reply(Outcome::failed(
                 StatusCode::BAD_REQUEST,
-                PAGES.render(
-                    "result.html",
-                    Some(&session),
-                    "schedules",
-                    ctx! { title => "Fire now", ok => false,
-                        text => format!("Schedule {name} could not fire: {reason}"), back => "/schedules" },
-                )?,
-            )
-                .into_response());
+                format!("Schedule {name} could not fire: {reason}"),
+            ));
         }
     };
-    if ok {
+    if outcome.ok {
         audit::record(
             &tx,
             &session,
@@ -180,12 +154,5 @@ pub async fn fire(
         .await?;
     }
     tx.commit().await?;
-    Ok(PAGES
-        .render(
-            "result.html",
-            Some(&session),
-            "schedules",
-            ctx! { title => "Fire now", ok, text, back => "/schedules" },
-        )?
-        .into_response())
+    reply(outcome)
 }

@@ -5,16 +5,16 @@
 //! new one.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth::Session;
+use super::form::{Refusal, Switch, respond};
 use super::overview::time;
 use super::pages::PAGES;
-use super::{ConsoleError, ConsoleState, Result, audit, queries};
+use super::{ConsoleState, Result, audit, queries};
 
 #[derive(Serialize)]
 struct Server {
@@ -110,14 +110,14 @@ struct Checked {
 }
 
 impl ServerForm {
-    fn check(&self) -> Result<Checked, String> {
+    fn check(&self) -> Result<Checked, Refusal> {
         let name = self.name.trim();
         if name.is_empty() {
-            return Err("name: required".into());
+            return Err(Refusal::new("name", "required"));
         }
         let host = self.host.trim();
         if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err("host: required, without spaces".into());
+            return Err(Refusal::new("host", "required, without spaces"));
         }
         let port: i32 = self
             .port
@@ -125,13 +125,16 @@ impl ServerForm {
             .parse()
             .ok()
             .filter(|p| (1..=65535).contains(p))
-            .ok_or("port: a number from 1 to 65535")?;
+            .ok_or(Refusal::new("port", "a number from 1 to 65535"))?;
         if !matches!(self.security.as_str(), "none" | "starttls" | "tls") {
-            return Err("security: none, starttls or tls".into());
+            return Err(Refusal::new("security", "none, starttls or tls"));
         }
         let order = match self.order.trim() {
             "" => None,
-            o => Some(o.parse().map_err(|_| "order: a whole number")?),
+            o => Some(
+                o.parse()
+                    .map_err(|_| Refusal::new("order", "a whole number"))?,
+            ),
         };
         let timeout_seconds = match self.timeout_seconds.trim() {
             "" => 60,
@@ -139,7 +142,7 @@ impl ServerForm {
                 .parse()
                 .ok()
                 .filter(|t| *t > 0)
-                .ok_or("timeout: a positive number of seconds")?,
+                .ok_or(Refusal::new("timeout", "a positive number of seconds"))?,
         };
         Ok(Checked {
             name: name.to_owned(),
@@ -153,19 +156,18 @@ impl ServerForm {
     }
 }
 
-fn form_page(session: &Session, server: Option<Value>, error: Option<String>) -> Result<Response> {
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+fn form_page(
+    session: &Session,
+    server: Option<Value>,
+    error: Option<Refusal>,
+) -> Result<Response> {
     let page = PAGES.render(
         "smtp_server_form.html",
         Some(session),
         "smtp",
         ctx! { server, error },
     )?;
-    Ok((status, page).into_response())
+    Ok(respond(page, error.as_ref()))
 }
 
 /// What a form posted, for showing it again with an error (never the password).
@@ -179,10 +181,10 @@ fn echo(form: &ServerForm, id: Option<i64>, password_set: bool) -> Value {
 }
 
 /// A database refusal (duplicate name, a CHECK) in words.
-fn refusal(e: &tokio_postgres::Error) -> Option<String> {
+fn refusal(e: &tokio_postgres::Error) -> Option<Refusal> {
     e.as_db_error().map(|d| match d.constraint() {
-        Some("smtp_servers_name_key") => "name: another server has this name".to_owned(),
-        _ => d.message().to_owned(),
+        Some("smtp_servers_name_key") => Refusal::new("name", "another server has this name"),
+        _ => Refusal::new("server", d.message().to_owned()),
     })
 }
 
@@ -252,10 +254,7 @@ pub(super) async fn load(
     client: &impl deadpool_postgres::GenericClient,
     id: i64,
 ) -> Result<tokio_postgres::Row> {
-    client
-        .query_opt(queries::SMTP_GET, &[&id])
-        .await?
-        .ok_or(ConsoleError::NotFound)
+    queries::found(client, queries::SMTP_GET, &[&id]).await
 }
 
 /// `GET /smtp-servers/{id}`: the edit form (the password never included).
@@ -371,26 +370,14 @@ async fn change(
     Ok(Redirect::to("/smtp-servers").into_response())
 }
 
-/// `POST /smtp-servers/{id}/enable`.
-pub async fn enable(
+/// `POST /smtp-servers/{id}/enable` and `…/disable`.
+pub async fn switch(
     State(state): State<ConsoleState>,
     Extension(session): Extension<Session>,
-    Path(id): Path<i64>,
+    Path((id, to)): Path<(i64, Switch)>,
 ) -> Result<Response> {
-    change(&state, &session, id, "smtp_server.enable", async |tx| {
-        tx.execute(queries::SMTP_ENABLE, &[&id, &true]).await
-    })
-    .await
-}
-
-/// `POST /smtp-servers/{id}/disable`.
-pub async fn disable(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    change(&state, &session, id, "smtp_server.disable", async |tx| {
-        tx.execute(queries::SMTP_ENABLE, &[&id, &false]).await
+    change(&state, &session, id, &to.action("smtp_server"), async |tx| {
+        tx.execute(queries::SMTP_ENABLE, &[&id, &to.on()]).await
     })
     .await
 }
@@ -410,7 +397,7 @@ pub async fn reorder(
     let direction = match form.direction.as_str() {
         "up" => "up",
         "down" => "down",
-        _ => return Err(ConsoleError::BadRequest("direction: up or down".into())),
+        _ => return Err(Refusal::new("direction", "up or down").into()),
     };
     change(
         &state,

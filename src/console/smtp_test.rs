@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Session;
-use super::pages::PAGES;
+use super::pages::{self, Outcome};
 use super::smtp_servers::load;
 use super::{ConsoleError, ConsoleState, Result, audit};
 use crate::channel::email::Email;
@@ -39,30 +39,12 @@ async fn transport(state: &ConsoleState, id: i64) -> Result<(String, SmtpMail)> 
         idle_check: crate::channel::email::smtp_pool::DEFAULT_IDLE_CHECK,
     };
     let mail =
-        SmtpMail::new("console", &settings).map_err(|e| ConsoleError::BadRequest(e.message))?;
+        SmtpMail::new("console", &settings).map_err(ConsoleError::Setup)?;
     Ok((name, mail))
 }
 
-fn outcome(
-    session: &Session,
-    title: String,
-    result: Result<String, String>,
-    status_ok: bool,
-) -> Result<Response> {
-    let ok = result.is_ok();
-    let text = result.unwrap_or_else(|e| e);
-    let page = PAGES.render(
-        "result.html",
-        Some(session),
-        "smtp",
-        ctx! { title, ok, text, back => "/smtp-servers" },
-    )?;
-    let status = if ok || status_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_GATEWAY
-    };
-    Ok((status, page).into_response())
+fn reply(session: &Session, title: &str, outcome: Outcome) -> Result<Response> {
+    pages::result(session, "smtp", title, "/smtp-servers", outcome)
 }
 
 /// `POST /smtp-servers/{id}/test`: connect, TLS, AUTH, QUIT; no mail.
@@ -72,12 +54,16 @@ pub async fn test_connection(
     Path(id): Path<i64>,
 ) -> Result<Response> {
     let (name, mail) = transport(&state, id).await?;
-    let result = mail
-        .test_connection()
-        .await
-        .map(|()| format!("Connected to {name}: TLS and authentication as configured succeeded. No mail was sent."))
-        .map_err(|e| format!("Connection test of {name} failed: {}", e.message));
-    outcome(&session, format!("Test connection: {name}"), result, false)
+    let outcome = match mail.test_connection().await {
+        Ok(()) => Outcome::done(format!(
+            "Connected to {name}: TLS and authentication as configured succeeded. No mail was sent."
+        )),
+        Err(e) => Outcome::failed(
+            StatusCode::BAD_GATEWAY,
+            format!("Connection test of {name} failed: {}", e.message),
+        ),
+    };
+    reply(&session, &format!("Test connection: {name}"), outcome)
 }
 
 #[derive(Deserialize)]
@@ -95,20 +81,21 @@ pub async fn send_test(
     let to: lettre::message::Mailbox = match form.to.trim().parse() {
         Ok(to) => to,
         Err(_) => {
-            return outcome(
+            return reply(
                 &session,
-                "Send a test e-mail".into(),
-                Err(format!("{:?} is not an e-mail address", form.to.trim())),
-                false,
-            )
-            .map(|r| (StatusCode::BAD_REQUEST, r).into_response());
+                "Send a test e-mail",
+                Outcome::failed(
+                    StatusCode::BAD_REQUEST,
+                    format!("{:?} is not an e-mail address", form.to.trim()),
+                ),
+            );
         }
     };
     let from: lettre::message::Mailbox = state
         .config
         .email_from
         .parse()
-        .map_err(|_| ConsoleError::BadRequest("email.from is not an address".into()))?;
+        .map_err(|_| ConsoleError::Misconfigured("email.from"))?;
     let (name, mail) = transport(&state, id).await?;
     let domain = from.email.domain().to_owned();
     let email = Email {
@@ -138,11 +125,13 @@ pub async fn send_test(
         custom_args: Default::default(),
     };
     use crate::channel::email::MailTransport;
-    let result = mail
-        .deliver(&email)
-        .await
-        .map(|_| format!("{name} accepted the test e-mail to {}.", to.email))
-        .map_err(|e| format!("{name} did not accept the test e-mail: {}", e.message));
+    let outcome = match mail.deliver(&email).await {
+        Ok(_) => Outcome::done(format!("{name} accepted the test e-mail to {}.", to.email)),
+        Err(e) => Outcome::failed(
+            StatusCode::BAD_GATEWAY,
+            format!("{name} did not accept the test e-mail: {}", e.message),
+        ),
+    };
     let client = state.pool.get().await?;
     audit::record(
         &client,
@@ -150,13 +139,8 @@ pub async fn send_test(
         "smtp_server.send_test",
         &format!("smtp server {name}"),
         None,
-        Some(json!({ "to": to.email.to_string(), "ok": result.is_ok() })),
+        Some(json!({ "to": to.email.to_string(), "ok": outcome.ok })),
     )
     .await?;
-    outcome(
-        &session,
-        format!("Send a test e-mail: {name}"),
-        result,
-        false,
-    )
+    reply(&session, &format!("Send a test e-mail: {name}"), outcome)
 }

@@ -2,7 +2,6 @@
 //! add an address, remove one with a reason (the reason goes to the audit log).
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use chrono::{DateTime, Utc};
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::auth::Session;
+use super::form::{Refusal, respond};
 use super::overview::time;
 use super::pages::PAGES;
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
@@ -45,7 +45,7 @@ async fn render(
     state: &ConsoleState,
     session: &Session,
     q: SearchQuery,
-    error: Option<String>,
+    error: Option<Refusal>,
 ) -> Result<Response> {
     let family = q.family.clone().filter(|f| FAMILIES.contains(&f.as_str()));
     let address = q
@@ -81,18 +81,13 @@ async fn render(
             created_at: time(r.get("created_at")),
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let page = PAGES.render(
         "suppressions.html",
         Some(session),
         "suppressions",
         ctx! { entries, families => FAMILIES, family, address, next, error },
     )?;
-    Ok((status, page).into_response())
+    Ok(respond(page, error.as_ref()))
 }
 
 /// `GET /suppressions`.
@@ -115,15 +110,15 @@ pub struct EntryForm {
 }
 
 impl EntryForm {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Refusal> {
         if !FAMILIES.contains(&self.family.as_str()) {
-            return Err("family: email, phone, push or chat".into());
+            return Err(Refusal::new("family", "email, phone, push or chat"));
         }
         if self.address.trim().is_empty() {
-            return Err("address: required".into());
+            return Err(Refusal::new("address", "required"));
         }
         if self.reason.trim().is_empty() {
-            return Err("reason: say why".into());
+            return Err(Refusal::new("reason", "say why"));
         }
         Ok(())
     }
@@ -154,9 +149,9 @@ pub async fn add(
                 &state,
                 &session,
                 SearchQuery::default(),
-                Some(format!(
-                    "address: {:?} cannot be suppressed",
-                    form.address.trim()
+                Some(Refusal::new(
+                    "address",
+                    format!("{:?} cannot be suppressed", form.address.trim()),
                 )),
             )
             .await;

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{AppState, body, reject};
-use crate::db::statements;
+use crate::db::{DbError, statements};
 use crate::unsubscribe::{Target, Who};
 
 const ENDPOINT: &str = "unsubscribe";
@@ -116,19 +116,18 @@ pub async fn one_click(
             "expected the form body List-Unsubscribe=One-Click",
         );
     }
-    let result = match state.pool.get().await {
-        Ok(client) => {
-            let (sql, who) = match &target.who {
-                Who::User(user) => (statements::UNSUBSCRIBE_USER, user),
-                Who::Address(address) => (statements::UNSUBSCRIBE_ADDRESS, address),
-            };
-            client
-                .execute(sql, &[who, &target.category, &target.kind.as_str()])
-                .await
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
+    let (sql, who) = match &target.who {
+        Who::User(user) => (statements::UNSUBSCRIBE_USER, user),
+        Who::Address(address) => (statements::UNSUBSCRIBE_ADDRESS, address),
     };
+    let result = async {
+        let client = state.pool.get().await?;
+        client
+            .execute(sql, &[who, &target.category, &target.kind.as_str()])
+            .await?;
+        Ok::<_, DbError>(())
+    }
+    .await;
     match result {
         Ok(_) => {
             state.metrics.request(ENDPOINT, "unsubscribed");
@@ -141,7 +140,7 @@ pub async fn one_click(
         }
         Err(e) => {
             state.metrics.request(ENDPOINT, "error");
-            tracing::error!(error = e, "one-click unsubscribe could not be stored");
+            tracing::error!(error = %e, "one-click unsubscribe could not be stored");
             reject(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "could not store the request; please try again",

@@ -1281,29 +1281,6 @@ async fn outpost_dev_prints_the_console_url_and_a_one_time_login() {
 }
 
 /// Where the browser test leaves its screenshots.
-fn screenshot_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots")
-}
-
-/// Chromium and its WebDriver, or why they are missing.
-fn browser() -> Result<(String, String), String> {
-    let find = |names: &[&str]| {
-        names.iter().find_map(|n| {
-            ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"]
-                .iter()
-                .map(|d| std::path::Path::new(d).join(n))
-                .find(|p| p.exists())
-                .map(|p| p.display().to_string())
-        })
-    };
-    let chromium = find(&["chromium", "chromium-browser"]).ok_or(
-        "no chromium (Debian: apt-get install chromium chromium-driver; scripts/test does)",
-    )?;
-    let driver = find(&["chromedriver"])
-        .ok_or("no chromedriver (Debian: apt-get install chromium-driver)")?;
-    Ok((chromium, driver))
-}
-
 /// Recent history for the overview's charts: attempts spread over the last day.
 async fn seed_history(client: &tokio_postgres::Client) {
     client
@@ -1327,11 +1304,12 @@ async fn seed_history(client: &tokio_postgres::Client) {
 
 #[tokio::test]
 async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
-    use fantoccini::{ClientBuilder, Locator};
+    use common::browser::Browser;
+    use fantoccini::Locator;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
-    let (chromium, driver) = match browser() {
-        Ok(found) => found,
+    let b = match Browser::start().await {
+        Ok(b) => b,
         Err(why) => {
             println!("SKIPPED: a_real_browser_logs_in_retries_tests_smtp_and_pushes: {why}");
             return;
@@ -1356,239 +1334,80 @@ async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
     let (channels, _) = db.channels(&config);
     let dispatcher = db.dispatcher(&config, channels, "vm-1:4242:a1f3");
     outpost::presence::beat(&dispatcher).await.unwrap();
-
-    let port = common::free_port();
-    let mut chromedriver = common::daemon::Daemon(
-        std::process::Command::new(&driver)
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", format!("--user-data-dir={}", profile.path().display())]
-        }),
-    );
-    let mut browser = None;
-    for _ in 0..100 {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => {
-                browser = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
-    }
-    let b = browser.expect("chromedriver did not start a browser session");
-    let shots = screenshot_dir();
-    std::fs::create_dir_all(&shots).unwrap();
-    let shot = |name: &'static str| {
-        let b = b.clone();
-        let file = shots.join(format!("{name}.png"));
-        async move {
-            std::fs::write(&file, b.screenshot().await.unwrap()).unwrap();
-        }
-    };
     let base = console.base.clone();
 
     // Log in.
-    b.goto(&format!("{base}/")).await.unwrap();
-    assert!(b.current_url().await.unwrap().path().starts_with("/login"));
-    shot("login").await;
-    b.find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN.0)
-        .await
-        .unwrap();
-    b.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN.1)
-        .await
-        .unwrap();
-    b.find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.wait().for_element(Locator::Id("counts")).await.unwrap();
-    assert_eq!(b.current_url().await.unwrap().path(), "/");
-    assert!(b.source().await.unwrap().contains("vm-1:4242:a1f3"));
-    shot("overview").await;
+    b.goto(&format!("{base}/")).await;
+    assert!(b.path().await.starts_with("/login"));
+    b.shot("login").await;
+    b.fill("name", ADMIN.0).await;
+    b.fill("password", ADMIN.1).await;
+    b.click(Locator::Css("form button[type=submit]")).await;
+    b.wait_for(Locator::Id("counts")).await;
+    assert_eq!(b.path().await, "/");
+    assert!(b.source().await.contains("vm-1:4242:a1f3"));
+    b.shot("overview").await;
 
     // Find the failed message and retry it.
-    b.goto(&format!("{base}/messages")).await.unwrap();
-    b.find(Locator::Id("f-status"))
-        .await
-        .unwrap()
-        .select_by_value("failed")
-        .await
-        .unwrap();
-    b.find(Locator::Id("f-address"))
-        .await
-        .unwrap()
-        .send_keys("dr.byrne@example.com")
-        .await
-        .unwrap();
-    b.find(Locator::Id("search"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.goto(&format!("{base}/messages")).await;
+    b.select("f-status", "failed").await;
+    b.fill("f-address", "dr.byrne@example.com").await;
+    b.click(Locator::Id("search")).await;
     // Wait for the filtered page (the unfiltered one lists the message too).
-    for _ in 0..200 {
-        let url = b.current_url().await.unwrap();
-        if url.query().is_some_and(|q| q.contains("status=failed")) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let link = b
-        .wait()
-        .for_element(Locator::LinkText(&id.0.to_string()))
-        .await
-        .unwrap();
-    shot("messages").await;
-    link.click().await.unwrap();
-    b.wait()
-        .for_element(Locator::Id("retry"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let result = b
-        .wait()
-        .for_element(Locator::Id("result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    b.wait_for_query("status=failed").await;
+    let link = id.0.to_string();
+    b.wait_for(Locator::LinkText(&link)).await;
+    b.shot("messages").await;
+    b.click(Locator::LinkText(&link)).await;
+    b.click(Locator::Id("retry")).await;
+    let result = b.text("result").await;
     assert!(result.contains("queued again"), "{result}");
     assert_eq!(row(&client, id).await.0, "queued");
     dispatcher.drain().await.unwrap();
     assert_eq!(row(&client, id).await.0, "sent");
-    b.goto(&format!("{base}/messages/{}", id.0)).await.unwrap();
-    assert!(b.source().await.unwrap().contains("attempt 2: sent"));
-    shot("message").await;
+    b.goto(&format!("{base}/messages/{}", id.0)).await;
+    assert!(b.source().await.contains("attempt 2: sent"));
+    b.shot("message").await;
 
     // Add an SMTP server and test it against the aiosmtpd peer.
-    b.goto(&format!("{base}/smtp-servers/new")).await.unwrap();
+    b.goto(&format!("{base}/smtp-servers/new")).await;
     for (field, value) in [
         ("name", "relay-test"),
         ("host", "localhost"),
         ("username", common::smtp::USER),
         ("password", common::smtp::PASSWORD),
+        ("port", &peer.port.to_string()),
     ] {
-        b.find(Locator::Id(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
+        b.fill(field, value).await;
     }
-    let port_field = b.find(Locator::Id("port")).await.unwrap();
-    port_field.clear().await.unwrap();
-    port_field.send_keys(&peer.port.to_string()).await.unwrap();
-    b.find(Locator::Id("save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.wait().for_element(Locator::Id("add-smtp")).await.unwrap();
-    shot("smtp-servers").await;
-    b.find(Locator::Css("button.test"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let result = b
-        .wait()
-        .for_element(Locator::Id("result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    b.click(Locator::Id("save")).await;
+    b.wait_for(Locator::Id("add-smtp")).await;
+    b.shot("smtp-servers").await;
+    b.click(Locator::Css("button.test")).await;
+    let result = b.text("result").await;
     assert!(
         result.contains("TLS and authentication as configured succeeded"),
         "{result}"
     );
-    shot("smtp-test").await;
+    b.shot("smtp-test").await;
 
     // Add an eGuide app and send a test push to the Airship fake.
-    b.goto(&format!("{base}/push-apps/new")).await.unwrap();
+    b.goto(&format!("{base}/push-apps/new")).await;
     for (field, value) in [
         ("name", "eguide-dublin"),
         ("app_key", "KEY"),
         ("master_secret", "SECRET"),
+        ("base_url", &airship.uri()),
     ] {
-        b.find(Locator::Id(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
+        b.fill(field, value).await;
     }
-    let url_field = b.find(Locator::Id("base_url")).await.unwrap();
-    url_field.clear().await.unwrap();
-    url_field.send_keys(&airship.uri()).await.unwrap();
-    b.find(Locator::Css("form.narrow button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.wait()
-        .for_element(Locator::Id("send-push"))
-        .await
-        .unwrap();
-    shot("push-apps").await;
-    b.find(Locator::Id("app"))
-        .await
-        .unwrap()
-        .select_by_value("eguide-dublin")
-        .await
-        .unwrap();
-    b.find(Locator::Id("channel"))
-        .await
-        .unwrap()
-        .send_keys("9c36e8c7-5a73-47c0-9716-99fd3d4197d5")
-        .await
-        .unwrap();
-    b.find(Locator::Id("send-push"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let result = b
-        .wait()
-        .for_element(Locator::Id("result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    b.click(Locator::Css("form.narrow button[type=submit]")).await;
+    b.wait_for(Locator::Id("send-push")).await;
+    b.shot("push-apps").await;
+    b.select("app", "eguide-dublin").await;
+    b.fill("channel", "9c36e8c7-5a73-47c0-9716-99fd3d4197d5").await;
+    b.click(Locator::Id("send-push")).await;
+    let result = b.text("result").await;
     assert!(result.contains("push-browser-1"), "{result}");
     let sent: serde_json::Value =
         serde_json::from_slice(&airship.received_requests().await.unwrap()[0].body).unwrap();
@@ -1604,16 +1423,14 @@ async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
         "audit-log",
         "messaging",
     ] {
-        b.goto(&format!("{base}/{page}")).await.unwrap();
-        let name: &'static str = Box::leak(page.to_owned().into_boxed_str());
-        shot(name).await;
+        b.goto(&format!("{base}/{page}")).await;
+        b.shot(page).await;
     }
     // A phone-sized window still shows the message page.
-    b.set_window_size(390, 844).await.unwrap();
-    b.goto(&format!("{base}/messages/{}", id.0)).await.unwrap();
-    shot("message-phone").await;
-    b.close().await.unwrap();
-    let _ = chromedriver.0.kill();
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.goto(&format!("{base}/messages/{}", id.0)).await;
+    b.shot("message-phone").await;
+    b.close().await;
 }
 
 /// Page times at a million messages (BENCHMARKS.md). Run with

@@ -109,26 +109,8 @@ impl TwilioChannel {
     /// body, translated into the message's language.
     fn text(&self, envelope: &Envelope) -> Result<String, SendError> {
         let m = &envelope.message;
-        let renderer = self.templates.get();
-        let text = match (
-            m.template.as_deref().filter(|t| !t.trim().is_empty()),
-            m.body.as_deref(),
-        ) {
-            (Some(template), _) => renderer
-                .render_file(
-                    &format!("{template}.{}.txt", m.kind),
-                    &m.context,
-                    &envelope.locale,
-                )
-                .map_err(|e| SendError::permanent(e.to_string()))?,
-            (None, Some(body)) => renderer.catalogs().gettext(&envelope.locale, None, body),
-            (None, None) => {
-                return Err(SendError::permanent(format!(
-                    "the {} has no template and no body",
-                    m.kind
-                )));
-            }
-        };
+        let kind = m.kind.as_str();
+        let text = envelope.text(&self.templates.get(), &format!("{kind}.txt"), kind)?;
         let text = text.trim().to_owned();
         if text.is_empty() {
             return Err(SendError::permanent(format!(

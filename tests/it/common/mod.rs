@@ -2,6 +2,7 @@
 //! throwaway cluster started here), a fresh database per test cloned from a
 //! migrated template, and a recording channel.
 
+pub mod browser;
 pub mod console;
 pub mod daemon;
 pub mod fake;
