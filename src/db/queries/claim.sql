@@ -57,45 +57,55 @@ WITH claimed AS (
       AND d.run_at <= now() + coalesce(outpost.digest_window(c.options), interval '0')
       AND (d.expires_at IS NULL OR d.expires_at > now())
     RETURNING d.id, d.digest_of, d.subject, d.body, d.context, d.created_at
+
+), targets AS (
+    SELECT c.*, t.address AS target, r.user_id AS r_user_id, r.email AS r_email, r.phone AS r_phone,
+           r.locale AS r_locale, r.timezone AS r_timezone, r.tenant AS r_tenant,
+           r.push_named_user AS r_push_named_user, r.name AS r_name,
+           to_jsonb(r) ->> 'quiet_hours' AS r_quiet_hours
+    FROM claimed c
+    LEFT JOIN {recipients} r ON r.user_id = c.to_user
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN nullif(btrim(c.to_address), '') IS NOT NULL THEN c.to_address
+                    WHEN c.kind = 'email' THEN r.email
+                    WHEN c.kind IN ('sms', 'voice') THEN r.phone
+                    WHEN c.kind = 'push' THEN coalesce(r.push_named_user, r.user_id)
+                    ELSE r.user_id END AS address
+    ) t
+), suppressed AS (
+    -- One join of every claimed message's recipients (to, lists included,
+    -- cc and bcc) with the suppression list, not a subquery per message:
+    -- that cost about 15 us a row.
+    SELECT x.id, array_agg(DISTINCT s.address) AS addresses
+    FROM targets x
+    CROSS JOIN LATERAL unnest(
+        CASE WHEN x.kind = 'email' THEN string_to_array(x.target, ',') ELSE ARRAY[x.target] END
+        || CASE WHEN x.kind = 'email' AND (x.options ? 'cc' OR x.options ? 'bcc')
+                THEN ARRAY(SELECT jsonb_array_elements_text(outpost.address_list(x.options -> 'cc')
+                                                            || outpost.address_list(x.options -> 'bcc')))
+                ELSE '{}'::text[] END) AS a(address)
+    JOIN outpost.suppressions s
+      ON s.family = outpost.address_family(x.kind) AND s.address = outpost.normalize_address(a.address)
+    GROUP BY x.id
 )
-SELECT c.id, c.attempts, c.kind, c.to_user, c.to_address, c.template, c.context,
-       c.locale, c.subject, c.body, c.html, c.options, c.provider, c.tenant,
-       c.max_attempts, c.expires_at, c.created_at, c.priority, c.category,
-       CASE WHEN c.category IS NOT NULL AND c.to_user IS NOT NULL
-            THEN outpost.preference_block(c.to_user, c.category, c.kind) END AS blocked_by,
-       to_jsonb(r) ->> 'quiet_hours' AS r_quiet_hours,
-       CASE WHEN c.digest_key IS NOT NULL THEN (
-           SELECT jsonb_agg(jsonb_build_object('id', x.id, 'subject', x.subject, 'body', x.body,
-                                               'context', x.context, 'created_at', x.created_at)
-                            ORDER BY x.id)
-           FROM (SELECT c.id, c.subject, c.body, c.context, c.created_at
+SELECT x.id, x.attempts, x.kind, x.to_user, x.to_address, x.template, x.context,
+       x.locale, x.subject, x.body, x.html, x.options, x.provider, x.tenant,
+       x.max_attempts, x.expires_at, x.created_at, x.priority, x.category,
+       CASE WHEN x.category IS NOT NULL AND x.to_user IS NOT NULL
+            THEN outpost.preference_block(x.to_user, x.category, x.kind) END AS blocked_by,
+       x.r_quiet_hours,
+       CASE WHEN x.digest_key IS NOT NULL THEN (
+           SELECT jsonb_agg(jsonb_build_object('id', y.id, 'subject', y.subject, 'body', y.body,
+                                               'context', y.context, 'created_at', y.created_at)
+                            ORDER BY y.id)
+           FROM (SELECT x.id, x.subject, x.body, x.context, x.created_at
                  UNION ALL
                  SELECT d.id, d.subject, d.body, d.context, d.created_at
-                 FROM members d WHERE d.digest_of = c.id) x
+                 FROM members d WHERE d.digest_of = x.id) y
            HAVING count(*) > 1) END AS digest,
-       r.user_id AS r_user_id, r.email AS r_email, r.phone AS r_phone,
-       r.locale AS r_locale, r.timezone AS r_timezone, r.tenant AS r_tenant,
-       r.push_named_user AS r_push_named_user, r.name AS r_name,
-       ARRAY(
-           SELECT DISTINCT s.address FROM outpost.suppressions s
-           WHERE s.family = outpost.address_family(c.kind)
-             AND s.address IN (
-                 SELECT outpost.normalize_address(a)
-                 FROM unnest(CASE WHEN c.kind = 'email' THEN string_to_array(t.address, ',')
-                                  ELSE ARRAY[t.address] END) a
-                 UNION ALL
-                 SELECT outpost.normalize_address(a)
-                 FROM jsonb_array_elements_text(CASE WHEN c.kind <> 'email' THEN '[]'::jsonb
-                          ELSE outpost.address_list(c.options -> 'cc')
-                               || outpost.address_list(c.options -> 'bcc') END) a)
-       ) AS suppressed
-FROM claimed c
-LEFT JOIN {recipients} r ON r.user_id = c.to_user
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN nullif(btrim(c.to_address), '') IS NOT NULL THEN c.to_address
-                WHEN c.kind = 'email' THEN r.email
-                WHEN c.kind IN ('sms', 'voice') THEN r.phone
-                WHEN c.kind = 'push' THEN coalesce(r.push_named_user, r.user_id)
-                ELSE r.user_id END AS address
-) t
-ORDER BY c.priority DESC, c.run_at, c.id
+       x.r_user_id, x.r_email, x.r_phone, x.r_locale, x.r_timezone, x.r_tenant,
+       x.r_push_named_user, x.r_name,
+       coalesce(su.addresses, '{}'::text[]) AS suppressed
+FROM targets x
+LEFT JOIN suppressed su ON su.id = x.id
+ORDER BY x.priority DESC, x.run_at, x.id
