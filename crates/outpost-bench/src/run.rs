@@ -114,6 +114,14 @@ impl BenchDb {
         db::migrate::migrate(&mut client)
             .await
             .map_err(|e| BenchError::Setup(e.to_string()))?;
+        // For schema experiments (BENCHMARKS.md): SQL applied after the
+        // migrations, e.g. an index dropped or replaced.
+        if let Some(path) = std::env::var_os("OUTPOST_BENCH_SETUP_SQL") {
+            let sql = std::fs::read_to_string(&path).map_err(|e| {
+                BenchError::Setup(format!("OUTPOST_BENCH_SETUP_SQL {}: {e}", path.display()))
+            })?;
+            client.batch_execute(&sql).await?;
+        }
         Ok(Self {
             server_url: server_url.to_owned(),
             name,
