@@ -208,6 +208,36 @@ pub struct ClaimedMessage {
     pub controls: Controls,
 }
 
+#[cfg(test)]
+impl ClaimedMessage {
+    /// A claimed message of `kind` with nothing set, for unit tests.
+    pub(crate) fn example(kind: Kind) -> Self {
+        Self {
+            id: MessageId(1),
+            attempt: 1,
+            kind,
+            to_user: None,
+            to_address: None,
+            template: None,
+            context: serde_json::json!({}),
+            locale: None,
+            subject: None,
+            body: None,
+            html: None,
+            options: serde_json::json!({}),
+            provider: None,
+            tenant: None,
+            max_attempts: None,
+            expires_at: None,
+            created_at: chrono::Utc::now(),
+            recipient: None,
+            suppressed: Vec::new(),
+            lease_deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
+            controls: Controls::default(),
+        }
+    }
+}
+
 /// A message's category, priority and what its recipient decided about it:
 /// a preference that stops it, quiet hours, the messages it is a digest of.
 #[derive(Debug, Clone, Default, PartialEq)]

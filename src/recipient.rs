@@ -85,31 +85,12 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::MessageId;
 
     fn message(kind: Kind, to_user: Option<&str>, to_address: Option<&str>) -> ClaimedMessage {
         ClaimedMessage {
-            id: MessageId(1),
-            attempt: 1,
-            kind,
             to_user: to_user.map(Into::into),
             to_address: to_address.map(Into::into),
-            template: None,
-            context: serde_json::json!({}),
-            locale: None,
-            subject: None,
-            body: None,
-            html: None,
-            options: serde_json::json!({}),
-            provider: None,
-            tenant: None,
-            max_attempts: None,
-            expires_at: None,
-            created_at: chrono::Utc::now(),
-            recipient: None,
-            suppressed: Vec::new(),
-            lease_deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
-            controls: Default::default(),
+            ..ClaimedMessage::example(kind)
         }
     }
 

@@ -332,13 +332,7 @@ impl Channel for ConsolePush {
             app.as_deref().unwrap_or("default"),
             serde_json::to_string_pretty(&body).unwrap_or_default()
         );
-        let mut sink = self
-            .sink
-            .lock()
-            .map_err(|_| SendError::transient("console output is unavailable"))?;
-        sink.write_all(out.as_bytes())
-            .and_then(|()| sink.flush())
-            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        super::console::print(&self.sink, &out)?;
         Ok(Delivery::default())
     }
 }

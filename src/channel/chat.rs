@@ -119,13 +119,7 @@ impl Channel for ConsoleChat {
             "{rule}\nOutpost-Id: {}\nKind: chat\nTo: {}\nLocale: {}\nFormat: {format}\n\n{text}\n{rule}\n",
             envelope.message.id, envelope.to, envelope.locale
         );
-        let mut sink = self
-            .sink
-            .lock()
-            .map_err(|_| SendError::transient("console output is unavailable"))?;
-        sink.write_all(out.as_bytes())
-            .and_then(|()| sink.flush())
-            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        super::console::print(&self.sink, &out)?;
         Ok(Delivery::default())
     }
 }

@@ -13,6 +13,17 @@ use crate::message::Kind;
 /// Where the console backend writes: stdout, or a buffer in tests.
 pub type ConsoleSink = Arc<Mutex<dyn Write + Send>>;
 
+/// Writes `text` to `sink` and flushes it: what every console backend does
+/// instead of sending.
+pub fn print(sink: &ConsoleSink, text: &str) -> Result<(), SendError> {
+    let mut sink = sink
+        .lock()
+        .map_err(|_| SendError::transient("console output is unavailable"))?;
+    sink.write_all(text.as_bytes())
+        .and_then(|()| sink.flush())
+        .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))
+}
+
 /// Prints messages instead of sending them.
 pub struct ConsoleChannel {
     sink: ConsoleSink,
@@ -82,13 +93,7 @@ impl Channel for ConsoleChannel {
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
         let text = self.render(envelope);
-        let mut sink = self
-            .sink
-            .lock()
-            .map_err(|_| SendError::transient("console output is unavailable"))?;
-        sink.write_all(text.as_bytes())
-            .and_then(|()| sink.flush())
-            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        print(&self.sink, &text)?;
         Ok(Delivery::id(Some(format!(
             "console-{}-{}",
             envelope.message.id, envelope.message.attempt
@@ -105,26 +110,12 @@ mod tests {
         Envelope {
             message: ClaimedMessage {
                 id: MessageId(7),
-                attempt: 1,
-                kind,
-                to_user: None,
                 to_address: Some("x".into()),
-                template: None,
-                context: serde_json::json!({}),
-                locale: None,
                 subject: Some("Audit due".into()),
                 body: Some("Please complete the audit.".into()),
                 html: Some("<p>Please complete the audit.</p>".into()),
-                options: serde_json::json!({}),
-                provider: None,
                 tenant: Some("hospital-1".into()),
-                max_attempts: None,
-                expires_at: None,
-                created_at: chrono::Utc::now(),
-                recipient: None,
-                suppressed: Vec::new(),
-                lease_deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
-                controls: Default::default(),
+                ..ClaimedMessage::example(kind)
             },
             to: "ann@example.com".into(),
             locale: "ro".into(),

@@ -26,18 +26,12 @@ impl MailTransport for ConsoleMail {
     async fn deliver(&self, email: &Email) -> Result<Delivery, SendError> {
         let mime = compose::to_mime(email)?.formatted();
         let rule = "-".repeat(72);
-        let mut sink = self
-            .sink
-            .lock()
-            .map_err(|_| SendError::transient("console output is unavailable"))?;
         let text = format!(
             "{rule}\nOutpost-Id: {}\n{}\n{rule}\n",
             email.id,
             String::from_utf8_lossy(&mime)
         );
-        sink.write_all(text.as_bytes())
-            .and_then(|()| sink.flush())
-            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))?;
+        crate::channel::console::print(&self.sink, &text)?;
         Ok(Delivery::id(Some(email.message_id.clone())))
     }
 }

@@ -97,12 +97,7 @@ impl TwilioChannel {
         }
         out.push_str(&rule);
         out.push('\n');
-        let mut sink = sink
-            .lock()
-            .map_err(|_| SendError::transient("console output is unavailable"))?;
-        sink.write_all(out.as_bytes())
-            .and_then(|()| sink.flush())
-            .map_err(|e| SendError::transient(format!("writing to the console failed: {e}")))
+        super::console::print(sink, &out)
     }
 
     /// The text to send: `TEMPLATE.sms.txt` / `TEMPLATE.voice.txt`, else the
