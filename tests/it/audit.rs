@@ -147,33 +147,19 @@ async fn the_app_role_may_enqueue_and_read_but_not_touch_secrets_or_rows() {
     let app = db.client().await;
     app.batch_execute("SET ROLE outpost_app").await.unwrap();
     // Allowed.
-    let id: i64 = app
-        .query_one("SELECT outpost.send_mail_template('welcome', to_address => 'a@example.com', idempotency_key => 'k1')", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let again: i64 = app
-        .query_one("SELECT outpost.send_mail_template('welcome', to_address => 'a@example.com', idempotency_key => 'k1')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let id: i64 = common::scalar(&app, "SELECT outpost.send_mail_template('welcome', to_address => 'a@example.com', idempotency_key => 'k1')", &[]).await;
+    let again: i64 = common::scalar(&app, "SELECT outpost.send_mail_template('welcome', to_address => 'a@example.com', idempotency_key => 'k1')", &[]).await;
     assert_eq!(id, again);
     app.execute("INSERT INTO outpost.messages (kind, to_address, body) VALUES ('sms', '+353861234567', 'x')", &[]).await.unwrap();
     app.execute("INSERT INTO outpost.recipients (user_id, email, tenant) VALUES ('9', 'n@example.com', 't1')", &[]).await.unwrap();
-    let status: String = app
-        .query_one(
-            "SELECT status FROM outpost.message_status WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let status: String = common::scalar(
+        &app,
+        "SELECT status FROM outpost.message_status WHERE id = $1",
+        &[&id],
+    )
+    .await;
     assert_eq!(status, "queued");
-    let cancelled: Option<i64> = app
-        .query_one("SELECT outpost.cancel($1)", &[&id])
-        .await
-        .unwrap()
-        .get(0);
+    let cancelled: Option<i64> = common::scalar(&app, "SELECT outpost.cancel($1)", &[&id]).await;
     assert_eq!(cancelled, Some(id));
     app.query_one("SELECT outpost.send_system_message('9', 'hello')", &[])
         .await

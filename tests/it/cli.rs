@@ -696,11 +696,7 @@ async fn json_logs_carry_a_span_per_message_and_no_bodies_at_info() {
         )
         .await
         .unwrap();
-    let failed: i64 = client
-        .query_one("SELECT outpost.send_sms('CONFIDENTIAL-SMS', to_address => '+353861234567', provider => 'nope')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let failed: i64 = common::scalar(&client, "SELECT outpost.send_sms('CONFIDENTIAL-SMS', to_address => '+353861234567', provider => 'nope')", &[]).await;
     let mut child = Guard(
         outpost()
             .arg("run")

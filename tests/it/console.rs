@@ -74,11 +74,12 @@ async fn pages_need_a_session_and_carry_security_headers() {
     );
     // The session is a row; the cookie's token is stored only as its hash.
     let client = db.client().await;
-    let stored: String = client
-        .query_one("SELECT token_hash FROM outpost.console_sessions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let stored: String = common::scalar(
+        &client,
+        "SELECT token_hash FROM outpost.console_sessions",
+        &[],
+    )
+    .await;
     assert_ne!(&stored, anonymous.cookie.as_ref().unwrap());
     let (status, _, body) = anonymous.get("/").await;
     assert_eq!(status, StatusCode::OK);
@@ -88,11 +89,12 @@ async fn pages_need_a_session_and_carry_security_headers() {
     let kept = anonymous.cookie.clone();
     let (status, _, _) = anonymous.post("/logout", &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM outpost.console_sessions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.console_sessions",
+        &[],
+    )
+    .await;
     assert_eq!(n, 0);
     anonymous.cookie = kept;
     assert_eq!(anonymous.get("/").await.0, StatusCode::SEE_OTHER);
@@ -458,14 +460,12 @@ async fn secrets_are_write_only_and_never_in_any_response() {
         .await;
     assert!(!body.contains(PUSH_SECRET));
     let client = db.client().await;
-    let id: i64 = client
-        .query_one(
-            "SELECT id FROM outpost.smtp_servers WHERE name = 'relay-eu'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let id: i64 = common::scalar(
+        &client,
+        "SELECT id FROM outpost.smtp_servers WHERE name = 'relay-eu'",
+        &[],
+    )
+    .await;
     // Editing without typing a password keeps it.
     let (_, _, form) = admin.get(&format!("/smtp-servers/{id}")).await;
     assert!(form.contains("set; type a new one to replace it"));
@@ -508,14 +508,12 @@ async fn secrets_are_write_only_and_never_in_any_response() {
             ],
         )
         .await;
-    let secret: String = client
-        .query_one(
-            "SELECT master_secret FROM outpost.push_apps WHERE name = 'eguide-dublin'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let secret: String = common::scalar(
+        &client,
+        "SELECT master_secret FROM outpost.push_apps WHERE name = 'eguide-dublin'",
+        &[],
+    )
+    .await;
     assert_eq!(secret, PUSH_SECRET);
     for page in [
         "/".to_owned(),
@@ -649,14 +647,12 @@ async fn smtp_servers_are_added_edited_reordered_tested_and_deleted() {
     admin
         .post(&format!("/smtp-servers/{}/disable", id("peer")), &[])
         .await;
-    let enabled: bool = client
-        .query_one(
-            "SELECT enabled FROM outpost.smtp_servers WHERE id = $1",
-            &[&id("peer")],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let enabled: bool = common::scalar(
+        &client,
+        "SELECT enabled FROM outpost.smtp_servers WHERE id = $1",
+        &[&id("peer")],
+    )
+    .await;
     assert!(!enabled);
     admin
         .post(&format!("/smtp-servers/{}/enable", id("peer")), &[])
@@ -664,11 +660,7 @@ async fn smtp_servers_are_added_edited_reordered_tested_and_deleted() {
     admin
         .post(&format!("/smtp-servers/{}/delete", id("backup")), &[])
         .await;
-    let left: i64 = client
-        .query_one("SELECT count(*) FROM outpost.smtp_servers", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let left: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.smtp_servers", &[]).await;
     assert_eq!(left, 1);
     let (_, _, audit) = admin.get("/audit-log").await;
     for action in [
@@ -764,16 +756,12 @@ async fn push_apps_and_a_test_push_show_airships_answer() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     admin.post("/push-apps/eguide-dublin/disable", &[]).await;
-    let enabled: bool = db
-        .client()
-        .await
-        .query_one(
-            "SELECT enabled FROM outpost.push_apps WHERE name = 'eguide-dublin'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let enabled: bool = common::scalar(
+        &db.client().await,
+        "SELECT enabled FROM outpost.push_apps WHERE name = 'eguide-dublin'",
+        &[],
+    )
+    .await;
     assert!(!enabled);
     let (_, _, audit) = admin.get("/audit-log").await;
     assert!(
@@ -808,14 +796,12 @@ async fn messaging_suppressions_schedules_and_inbound() {
         .await;
     let (_, _, body) = admin.get("/messaging").await;
     assert!(body.contains("hospital-1"));
-    let push: bool = client
-        .query_one(
-            "SELECT push_on_message FROM outpost.messaging_configs WHERE tenant = 'hospital-1'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let push: bool = common::scalar(
+        &client,
+        "SELECT push_on_message FROM outpost.messaging_configs WHERE tenant = 'hospital-1'",
+        &[],
+    )
+    .await;
     assert!(!push);
     admin.post("/messaging/hospital-1/delete", &[]).await;
     assert!(
@@ -861,11 +847,7 @@ async fn messaging_suppressions_schedules_and_inbound() {
             ],
         )
         .await;
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM outpost.suppressions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.suppressions", &[]).await;
     assert_eq!(n, 0);
 
     let (_, _, body) = admin.get("/schedules").await;
@@ -875,14 +857,12 @@ async fn messaging_suppressions_schedules_and_inbound() {
     );
     let (_, _, body) = admin.post("/schedules/digest/fire", &[]).await;
     assert!(body.contains("Schedule digest fired: message"), "{body}");
-    let fired: i64 = client
-        .query_one(
-            "SELECT count(*) FROM outpost.messages WHERE subject = 'Digest'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let fired: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE subject = 'Digest'",
+        &[],
+    )
+    .await;
     assert_eq!(fired, 1);
     admin.post("/schedules/digest/disable", &[]).await;
     let (_, _, body) = admin.get("/schedules").await;
@@ -891,21 +871,15 @@ async fn messaging_suppressions_schedules_and_inbound() {
 
     let (_, _, body) = admin.get("/inbound").await;
     assert!(body.contains("Hello in") && body.contains("pass") && body.contains("1.5"));
-    let inbound_id: i64 = client
-        .query_one("SELECT id FROM outpost.inbound_emails", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let inbound_id: i64 =
+        common::scalar(&client, "SELECT id FROM outpost.inbound_emails", &[]).await;
     let (_, _, body) = admin.get(&format!("/inbound/{inbound_id}")).await;
     assert!(
         body.contains("The text") && !body.contains("<script>alert"),
         "HTML is shown as source only"
     );
-    let attachment: i64 = client
-        .query_one("SELECT id FROM outpost.inbound_attachments", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let attachment: i64 =
+        common::scalar(&client, "SELECT id FROM outpost.inbound_attachments", &[]).await;
     let (status, headers, body) = admin
         .get(&format!("/inbound/{inbound_id}/attachments/{attachment}"))
         .await;
@@ -946,14 +920,7 @@ async fn a_message_page_shows_preview_timeline_events_and_chat() {
         )
         .await
         .unwrap();
-    let id: i64 = client
-        .query_one(
-            "SELECT outpost.send_mail_template('welcome', to_user => '42', context => '{\"name\": \"Ann\", \"site\": \"MEG\", \"messages\": 3, \"url\": \"https://example.com/login\"}')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let id: i64 = common::scalar(&client, "SELECT outpost.send_mail_template('welcome', to_user => '42', context => '{\"name\": \"Ann\", \"site\": \"MEG\", \"messages\": 3, \"url\": \"https://example.com/login\"}')", &[]).await;
     let config = db.config(&[("OUTPOST__CHAT__BACKEND", "inapp")]);
     let (channels, _) = db.channels(&config);
     db.dispatcher(&config, channels, "w1")
@@ -1093,11 +1060,7 @@ async fn the_daemon_serves_the_console_on_its_own_listener_and_beats() {
     assert_eq!(beats, 1);
     stop.cancel();
     daemon.await.unwrap().unwrap();
-    let left: i64 = client
-        .query_one("SELECT count(*) FROM outpost.daemons", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let left: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.daemons", &[]).await;
     assert_eq!(left, 0, "a clean stop removes the heartbeat");
     // Off by default.
     assert!(!db.config(&[]).console.enabled);
@@ -1401,11 +1364,13 @@ async fn a_real_browser_logs_in_retries_tests_smtp_and_pushes() {
     ] {
         b.fill(field, value).await;
     }
-    b.click(Locator::Css("form.narrow button[type=submit]")).await;
+    b.click(Locator::Css("form.narrow button[type=submit]"))
+        .await;
     b.wait_for(Locator::Id("send-push")).await;
     b.shot("push-apps").await;
     b.select("app", "eguide-dublin").await;
-    b.fill("channel", "9c36e8c7-5a73-47c0-9716-99fd3d4197d5").await;
+    b.fill("channel", "9c36e8c7-5a73-47c0-9716-99fd3d4197d5")
+        .await;
     b.click(Locator::Id("send-push")).await;
     let result = b.text("result").await;
     assert!(result.contains("push-browser-1"), "{result}");
@@ -1483,14 +1448,12 @@ async fn console_pages_at_scale() {
     let load = started.elapsed();
     let console = Console::start(&db, &[]).await;
     let mut admin = console.signed_in(ADMIN).await;
-    let failed_id: i64 = client
-        .query_one(
-            "SELECT max(id) FROM outpost.messages WHERE status = 'failed'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let failed_id: i64 = common::scalar(
+        &client,
+        "SELECT max(id) FROM outpost.messages WHERE status = 'failed'",
+        &[],
+    )
+    .await;
     let pages = [
         "/".to_owned(),
         "/messages".into(),

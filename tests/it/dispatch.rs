@@ -181,14 +181,12 @@ async fn transient_errors_back_off_within_the_schedule() {
         .await
         .unwrap();
     assert_eq!(d.run_once().await.unwrap(), 1);
-    let wait: f64 = client
-        .query_one(
-            "SELECT extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE id = $1",
-            &[&id.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let wait: f64 = common::scalar(
+        &client,
+        "SELECT extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE id = $1",
+        &[&id.0],
+    )
+    .await;
     assert!(
         (-1.0..=120.0).contains(&wait),
         "second retry within 2 × base: {wait}"
@@ -223,14 +221,12 @@ async fn rate_limits_wait_for_retry_after() {
     });
     let d = db.dispatcher(&db.config(&[]), channels(&recorder), "w");
     d.run_once().await.unwrap();
-    let wait: f64 = client
-        .query_one(
-            "SELECT extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE id = $1",
-            &[&id.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let wait: f64 = common::scalar(
+        &client,
+        "SELECT extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE id = $1",
+        &[&id.0],
+    )
+    .await;
     assert!(
         (7190.0..=7201.0).contains(&wait),
         "Retry-After honoured past the cap: {wait}"
@@ -438,16 +434,8 @@ async fn higher_priority_is_claimed_first() {
 async fn a_repeated_idempotency_key_returns_the_first_id() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    let first: i64 = client
-        .query_one("SELECT outpost.send_sms('Code 1234', to_address => '+353861234567', idempotency_key => 'otp-1')", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let second: i64 = client
-        .query_one("SELECT outpost.send_sms('Code 9999', to_address => '+353861234568', idempotency_key => 'otp-1')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let first: i64 = common::scalar(&client, "SELECT outpost.send_sms('Code 1234', to_address => '+353861234567', idempotency_key => 'otp-1')", &[]).await;
+    let second: i64 = common::scalar(&client, "SELECT outpost.send_sms('Code 9999', to_address => '+353861234568', idempotency_key => 'otp-1')", &[]).await;
     assert_eq!(first, second);
     let mut m = NewMessage::new(Kind::Sms);
     m.to_address = Some("+1".into());
@@ -507,11 +495,12 @@ async fn an_expired_lease_is_rescued_and_marked_as_maybe_sent() {
     let (status, _, error) = row(&client, spent).await;
     assert_eq!(status, "failed");
     assert!(error.unwrap().contains("no attempts left"));
-    let unknown: i64 = client
-        .query_one("SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND worker = 'crashed'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let unknown: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND worker = 'crashed'",
+        &[],
+    )
+    .await;
     assert_eq!(unknown, 2);
 
     // The dead worker's late outcome is not applied; the rescued row is sent once more.
@@ -581,11 +570,7 @@ async fn an_outcome_for_a_message_deleted_mid_send_leaves_no_orphan_attempt() {
         .await
         .unwrap();
     assert_eq!(d.record(&[outcome]).await.unwrap().applied, 0);
-    let attempts: i64 = client
-        .query_one("SELECT count(*) FROM outpost.attempts", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let attempts: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.attempts", &[]).await;
     assert_eq!(attempts, 0);
 }
 
@@ -786,14 +771,12 @@ async fn a_late_outcome_never_replaces_the_unknown_marker() {
     );
     // The rescued message is sent again: a duplicate, and visibly so.
     assert_eq!(other.run_once().await.unwrap(), 1);
-    let flagged: bool = client
-        .query_one(
-            "SELECT possible_duplicate FROM outpost.message_status WHERE id = $1",
-            &[&id.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let flagged: bool = common::scalar(
+        &client,
+        "SELECT possible_duplicate FROM outpost.message_status WHERE id = $1",
+        &[&id.0],
+    )
+    .await;
     assert!(flagged);
     let report = outpost::status::message_report(&client, id)
         .await
@@ -810,11 +793,7 @@ async fn a_late_outcome_never_replaces_the_unknown_marker() {
 async fn connections_plan_every_execution_without_jit() {
     let db = TestDb::new().await;
     let admin = db.client().await;
-    let name: String = admin
-        .query_one("SELECT current_database()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let name: String = common::scalar(&admin, "SELECT current_database()", &[]).await;
     admin
         .batch_execute(&format!(
             "ALTER DATABASE {name} SET jit = on; ALTER DATABASE {name} SET jit_above_cost = 0"

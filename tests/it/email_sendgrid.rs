@@ -76,14 +76,12 @@ async fn a_202_stores_the_x_message_id_and_the_request_is_complete() {
     let id = deliver(&db, &server.uri(), &full_message()).await;
     let client = db.client().await;
     assert_eq!(row(&client, id).await, ("sent".into(), 1, None));
-    let pmid: Option<String> = client
-        .query_one(
-            "SELECT provider_message_id FROM outpost.messages WHERE id = $1",
-            &[&id.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pmid: Option<String> = common::scalar(
+        &client,
+        "SELECT provider_message_id FROM outpost.messages WHERE id = $1",
+        &[&id.0],
+    )
+    .await;
     assert_eq!(pmid.as_deref(), Some("14c5d75ce93.dfd.64b469.filter0001"));
 
     let requests = server.received_requests().await.unwrap();

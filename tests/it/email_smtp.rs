@@ -325,16 +325,12 @@ async fn reply_codes_decide_permanent_or_transient() {
     let (status, _, error) = row(&db.client().await, id).await;
     assert_eq!(status, "failed");
     assert!(error.as_deref().unwrap().contains("550"), "{error:?}");
-    let code: Option<String> = db
-        .client()
-        .await
-        .query_one(
-            "SELECT provider_code FROM outpost.attempts WHERE message_id = $1",
-            &[&id.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let code: Option<String> = common::scalar(
+        &db.client().await,
+        "SELECT provider_code FROM outpost.attempts WHERE message_id = $1",
+        &[&id.0],
+    )
+    .await;
     assert_eq!(code.as_deref(), Some("550"));
 
     let id = send_one(&db, peer.env(false, PASSWORD), &welcome("busy@example.com")).await;
@@ -671,14 +667,12 @@ async fn suppressed_recipients_in_lists_cc_and_bcc_get_nothing() {
     );
     for id in &ids[..3] {
         assert_eq!(row(&client, *id).await.0, "sent");
-        let note: String = client
-            .query_one(
-                "SELECT note FROM outpost.attempts WHERE message_id = $1",
-                &[&id.0],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let note: String = common::scalar(
+            &client,
+            "SELECT note FROM outpost.attempts WHERE message_id = $1",
+            &[&id.0],
+        )
+        .await;
         assert_eq!(note, "not sent to 1 suppressed recipient: supp@b.example");
     }
     // Every primary recipient suppressed: nothing is sent, not even the copies.

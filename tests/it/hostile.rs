@@ -95,29 +95,20 @@ async fn bad_messages_fail_alone_with_clear_errors() {
     ];
     let mut bad_ids = Vec::new();
     for (message, _) in &cases {
-        let id: i64 = client
-            .query_one(
-                "INSERT INTO outpost.messages (kind, to_address, subject, body, template, context, options)
+        let id: i64 = common::scalar(&client, "INSERT INTO outpost.messages (kind, to_address, subject, body, template, context, options)
                  VALUES ('email', $1::jsonb->>'to_address', $1::jsonb->>'subject', $1::jsonb->>'body', $1::jsonb->>'template',
                          coalesce($1::jsonb->'context', '{}'), coalesce($1::jsonb->'options', '{}'))
-                 RETURNING id",
-                &[message],
-            )
-            .await
-            .unwrap()
-            .get(0);
+                 RETURNING id", &[message]).await;
         bad_ids.push(id);
     }
     // Alongside: a 10 MB body and SQL-looking text that are legitimate content.
     let big = "x".repeat(10 * 1024 * 1024);
-    let big_id: i64 = client
-        .query_one(
-            "SELECT outpost.send_simple_mail($1, $2, to_address => 'big@example.com')",
-            &[&"Robert'); DROP TABLE outpost.messages;--", &big],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let big_id: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_simple_mail($1, $2, to_address => 'big@example.com')",
+        &[&"Robert'); DROP TABLE outpost.messages;--", &big],
+    )
+    .await;
     let config = db.config(&[]);
     let (channels, sink) = db.channels(&config);
     let d = db.dispatcher(&config, channels, "hostile");

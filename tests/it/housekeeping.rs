@@ -178,11 +178,8 @@ async fn schedules_fire_exactly_once_and_catch_up_once() {
     }
     // Three hours missed: one message, not 36.
     assert_eq!(fired, 1);
-    let key: String = client
-        .query_one("SELECT idempotency_key FROM outpost.messages", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let key: String =
+        common::scalar(&client, "SELECT idempotency_key FROM outpost.messages", &[]).await;
     assert!(key.starts_with("schedule:digest:"), "{key}");
     // A restart (a new pass) fires nothing more until the next time comes.
     let pool = outpost::db::pool(&db.url, 1).unwrap();
@@ -237,10 +234,7 @@ async fn a_schedule_sets_the_category_of_what_it_fires() {
         .unwrap();
     let pool = outpost::db::pool(&db.url, 1).unwrap();
     assert_eq!(outpost::schedule::fire_due(&pool).await.unwrap(), 1);
-    let category: Option<String> = client
-        .query_one("SELECT category FROM outpost.messages", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let category: Option<String> =
+        common::scalar(&client, "SELECT category FROM outpost.messages", &[]).await;
     assert_eq!(category.as_deref(), Some("newsletter"));
 }

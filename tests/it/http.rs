@@ -315,14 +315,12 @@ async fn stored_subject(message_id: &str, subject: &[u8], charset: &str) -> Stri
     let parts = borrow(&parts);
     let response = post_inbound(&server, multipart(&parts, "\r\n"), Some((USER, PASSWORD))).await;
     assert_eq!(response.status(), 200);
-    server
-        .db
-        .client()
-        .await
-        .query_one("SELECT subject FROM outpost.inbound_emails", &[])
-        .await
-        .unwrap()
-        .get(0)
+    common::scalar(
+        &server.db.client().await,
+        "SELECT subject FROM outpost.inbound_emails",
+        &[],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -1163,14 +1161,12 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let note: String = client
-        .query_one(
-            "SELECT note FROM outpost.inbound_emails WHERE message_id = '<nul-parsed@example.com>'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let note: String = common::scalar(
+        &client,
+        "SELECT note FROM outpost.inbound_emails WHERE message_id = '<nul-parsed@example.com>'",
+        &[],
+    )
+    .await;
     assert!(
         note.contains("subject") && note.contains("spam_report"),
         "{note}"
@@ -1206,14 +1202,12 @@ async fn nul_bytes_are_stored_replaced_and_noted() {
         post_twilio(&server, "/webhooks/twilio/status", &params, TWILIO_TOKEN).await,
         200
     );
-    let note: Option<String> = client
-        .query_one(
-            "SELECT note FROM outpost.events WHERE provider = 'twilio'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let note: Option<String> = common::scalar(
+        &client,
+        "SELECT note FROM outpost.events WHERE provider = 'twilio'",
+        &[],
+    )
+    .await;
     assert!(note.is_some());
 }
 

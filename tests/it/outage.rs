@@ -105,28 +105,24 @@ async fn the_daemon_rides_out_a_database_restart() {
     let client = outpost::db::connect(&url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let open: i64 = client
-            .query_one(
-                "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let open: i64 = common::scalar(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE status IN ('queued', 'sending')",
+            &[],
+        )
+        .await;
         if open == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "{open} messages never finished");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let sent: i64 = client
-        .query_one(
-            "SELECT count(*) FROM outpost.messages WHERE status = 'sent'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let sent: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sent'",
+        &[],
+    )
+    .await;
     assert_eq!(sent, 3000);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3000, "every message reached the provider");
@@ -137,14 +133,12 @@ async fn the_daemon_rides_out_a_database_restart() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status: String = client
-            .query_one(
-                "SELECT status FROM outpost.messages WHERE to_address = 'late@example.com'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let status: String = common::scalar(
+            &client,
+            "SELECT status FROM outpost.messages WHERE to_address = 'late@example.com'",
+            &[],
+        )
+        .await;
         if status == "sent" {
             break;
         }

@@ -105,14 +105,12 @@ async fn pushes_reach_named_users_and_channels() {
     for id in [to_user, to_device] {
         assert_eq!(row(&client, MessageId(id)).await, ("sent".into(), 1, None));
     }
-    let pmid: String = client
-        .query_one(
-            "SELECT provider_message_id FROM outpost.messages WHERE id = $1",
-            &[&to_user],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pmid: String = common::scalar(
+        &client,
+        "SELECT provider_message_id FROM outpost.messages WHERE id = $1",
+        &[&to_user],
+    )
+    .await;
     assert_eq!(pmid, "push-5678");
     let requests = server.received_requests().await.unwrap();
     let bodies: Vec<serde_json::Value> = requests
@@ -364,11 +362,12 @@ async fn concurrent_system_messages_share_one_private_channel() {
     );
 
     // Reading: unread counts, pages, marking read.
-    let unread: i64 = client
-        .query_one("SELECT unread FROM outpost.chat_channels_for('ann')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let unread: i64 = common::scalar(
+        &client,
+        "SELECT unread FROM outpost.chat_channels_for('ann')",
+        &[],
+    )
+    .await;
     assert_eq!(unread, 100);
     let channel: i64 = common::count(
         &client,
@@ -393,17 +392,19 @@ async fn concurrent_system_messages_share_one_private_channel() {
         .unwrap()
         .get(0);
     assert_eq!(next, 70);
-    let marked: i64 = client
-        .query_one("SELECT outpost.chat_mark_read($1, 'ann')", &[&channel])
-        .await
-        .unwrap()
-        .get(0);
+    let marked: i64 = common::scalar(
+        &client,
+        "SELECT outpost.chat_mark_read($1, 'ann')",
+        &[&channel],
+    )
+    .await;
     assert_eq!(marked, 100);
-    let unread: i64 = client
-        .query_one("SELECT unread FROM outpost.chat_channels_for('ann')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let unread: i64 = common::scalar(
+        &client,
+        "SELECT unread FROM outpost.chat_channels_for('ann')",
+        &[],
+    )
+    .await;
     assert_eq!(unread, 0);
 }
 
@@ -587,14 +588,12 @@ async fn sent_emails_are_mirrored_into_the_private_channel() {
         "Monthly report\n\nScores are up."
     );
     assert_eq!(rows[0].get::<_, Option<i64>>(2), Some(mirrored));
-    let note: Option<String> = client
-        .query_one(
-            "SELECT note FROM outpost.attempts WHERE message_id = $1",
-            &[&mirrored],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let note: Option<String> = common::scalar(
+        &client,
+        "SELECT note FROM outpost.attempts WHERE message_id = $1",
+        &[&mirrored],
+    )
+    .await;
     assert!(note.unwrap().starts_with("mirrored to chat message"));
     // The mirror does not push: the user already has the e-mail.
     assert_eq!(
@@ -634,32 +633,16 @@ async fn the_console_push_backend_checks_and_renders_like_airship() {
         )
         .await
         .unwrap();
-    let bad_type: i64 = client
-        .query_one(
-            "INSERT INTO outpost.messages (kind, to_address, body, options)
+    let bad_type: i64 = common::scalar(
+        &client,
+        "INSERT INTO outpost.messages (kind, to_address, body, options)
              VALUES ('push', 'channel-1', 'Hi', '{\"device_type\": \"blackberry\"}') RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let no_template: i64 = client
-        .query_one(
-            "INSERT INTO outpost.messages (kind, to_address, template) VALUES ('push', 'channel-2', 'no-such-template') RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let good: i64 = client
-        .query_one(
-            "INSERT INTO outpost.messages (kind, to_user, body, options)
-             VALUES ('push', 'u-7', 'Your report is ready', '{\"title\": \"MEG\", \"deep_link\": \"meg://r/1\"}') RETURNING id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+        &[],
+    )
+    .await;
+    let no_template: i64 = common::scalar(&client, "INSERT INTO outpost.messages (kind, to_address, template) VALUES ('push', 'channel-2', 'no-such-template') RETURNING id", &[]).await;
+    let good: i64 = common::scalar(&client, "INSERT INTO outpost.messages (kind, to_user, body, options)
+             VALUES ('push', 'u-7', 'Your report is ready', '{\"title\": \"MEG\", \"deep_link\": \"meg://r/1\"}') RETURNING id", &[]).await;
     let config = db.config(&[]);
     let (channels, sink) = db.channels(&config);
     let d = db.dispatcher(&config, channels, "console-push");

@@ -269,22 +269,18 @@ async fn a_preference_for_every_kind_and_one_for_a_kind() {
         )
         .await
         .unwrap();
-    let email: i64 = client
-        .query_one(
-            "SELECT outpost.send_simple_mail('Sale', 'Now', to_user => '42', category => 'promo')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let sms: i64 = client
-        .query_one(
-            "SELECT outpost.send_sms('Sale', to_user => '42', category => 'promo')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let email: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_simple_mail('Sale', 'Now', to_user => '42', category => 'promo')",
+        &[],
+    )
+    .await;
+    let sms: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_sms('Sale', to_user => '42', category => 'promo')",
+        &[],
+    )
+    .await;
     let config = db.config(&[]);
     let (channels, _) = db.channels(&config);
     let d = db.dispatcher(&config, channels, "preferences-test");
@@ -326,14 +322,12 @@ async fn every_helper_takes_a_category_and_keeps_its_old_calls() {
             .await
             .unwrap_or_else(|e| panic!("{call}: {e}"))
             .get(0);
-        let category: Option<String> = client
-            .query_one(
-                "SELECT category FROM outpost.messages WHERE id = $1",
-                &[&id],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let category: Option<String> = common::scalar(
+            &client,
+            "SELECT category FROM outpost.messages WHERE id = $1",
+            &[&id],
+        )
+        .await;
         assert_eq!(category.as_deref(), Some("c1"), "{call}");
     }
     // The push a system message queues carries the category.
@@ -344,20 +338,18 @@ async fn every_helper_takes_a_category_and_keeps_its_old_calls() {
         )
         .await
         .unwrap();
-    let pushed: Option<String> = client
-        .query_one(
-            "SELECT category FROM outpost.messages WHERE kind = 'push' ORDER BY id DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pushed: Option<String> = common::scalar(
+        &client,
+        "SELECT category FROM outpost.messages WHERE kind = 'push' ORDER BY id DESC LIMIT 1",
+        &[],
+    )
+    .await;
     assert_eq!(pushed.as_deref(), Some("c1"));
     // Old positional calls resolve (one function per name, no overloads),
     // and the helpers still run with the caller's rights except where they did not.
-    let overloads: i64 = client
-        .query_one(
-            "SELECT count(*) FROM (SELECT proname FROM pg_proc
+    let overloads: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM (SELECT proname FROM pg_proc
               WHERE pronamespace = 'outpost'::regnamespace
                 AND proname IN ('enqueue', 'send_mail_template', 'send_simple_mail', 'send_sms',
                                 'make_call', 'send_user_push_message', 'send_phone_sms',
@@ -365,11 +357,9 @@ async fn every_helper_takes_a_category_and_keeps_its_old_calls() {
                                 'make_phone_call', 'send_system_message',
                                 'send_system_message_template')
               GROUP BY proname HAVING count(*) > 1) x",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+        &[],
+    )
+    .await;
     assert_eq!(overloads, 0);
     let definers: Vec<String> = client
         .query(
@@ -505,28 +495,24 @@ async fn a_digest_of_five_is_sent_once_by_two_dispatchers() {
         .unwrap();
     let mut ids = Vec::new();
     for name in ["a1", "b2", "c3", "d4", "e5"] {
-        let id: i64 = client
-            .query_one(
-                "SELECT outpost.send_mail_template('news', to_user => '42',
+        let id: i64 = common::scalar(
+            &client,
+            "SELECT outpost.send_mail_template('news', to_user => '42',
                      context => jsonb_build_object('name', $1::text),
                      options => '{\"digest_window\": \"2s\"}', digest_key => 'daily')",
-                &[&name],
-            )
-            .await
-            .unwrap()
-            .get(0);
+            &[&name],
+        )
+        .await;
         ids.push(id);
     }
     // Another recipient's message with the same key is not part of it.
-    let other: i64 = client
-        .query_one(
-            "SELECT outpost.send_simple_mail('Other', 'Body', to_address => 'bob@example.com',
+    let other: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_simple_mail('Other', 'Body', to_address => 'bob@example.com',
                  options => '{\"digest_window\": \"2s\"}', digest_key => 'daily')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+        &[],
+    )
+    .await;
     let config = db.config(&[("OUTPOST__TEMPLATES__DIR", &dir.path().display().to_string())]);
     let mut outputs = Vec::new();
     let mut tasks = Vec::new();
@@ -562,14 +548,12 @@ async fn a_digest_of_five_is_sent_once_by_two_dispatchers() {
             assert_eq!(digest_of, Some(leader), "message {id}");
         }
     }
-    let attempts: i64 = client
-        .query_one(
-            "SELECT count(*) FROM outpost.attempts WHERE message_id = ANY($1)",
-            &[&ids],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let attempts: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.attempts WHERE message_id = ANY($1)",
+        &[&ids],
+    )
+    .await;
     assert_eq!(attempts, 1, "one send for the five");
     let printed: String = outputs
         .iter()
@@ -594,25 +578,21 @@ async fn a_digest_of_five_is_sent_once_by_two_dispatchers() {
 async fn a_digest_never_waits_past_an_expiry_and_refuses_a_bad_window() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    let first: i64 = client
-        .query_one(
-            "SELECT outpost.send_sms('one', to_address => '+353861234567',
+    let first: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_sms('one', to_address => '+353861234567',
                  options => '{\"digest_window\": \"1h\"}', digest_key => 'k')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let second: i64 = client
-        .query_one(
-            "SELECT outpost.send_sms('two', to_address => '+353861234567',
+        &[],
+    )
+    .await;
+    let second: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_sms('two', to_address => '+353861234567',
                  options => '{\"digest_window\": \"1h\"}', digest_key => 'k',
                  expires_at => now() + interval '10 minutes')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+        &[],
+    )
+    .await;
     let rows = client
         .query(
             "SELECT run_at < expires_at OR expires_at IS NULL, run_at <= now() + interval '10 minutes'

@@ -16,14 +16,14 @@ async fn wait_for(client: &tokio_postgres::Client, sql: &str, want: i64) {
     common::wait_until(client, sql, Duration::from_secs(10), |n| n == want).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notify_wakes_the_idle_daemon() {
-    let db = TestDb::new().await;
-    let client = db.client().await;
-    // Polling is an hour away: only LISTEN/NOTIFY can make it claim.
-    let config = db.config(&[("OUTPOST__DISPATCH__POLL_INTERVAL", "1h")]);
-    let recorder = Recorder::accepting("rec");
-    let channels = Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>);
+/// The daemon's loop on this runtime, and the token that stops it.
+fn start(
+    config: &outpost::config::Config,
+    channels: Channels,
+) -> (
+    tokio::task::JoinHandle<outpost::dispatch::runner::RunReport>,
+    CancellationToken,
+) {
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn({
         let (config, shutdown) = (config.clone(), shutdown.clone());
@@ -33,6 +33,18 @@ async fn a_notify_wakes_the_idle_daemon() {
                 .unwrap()
         }
     });
+    (daemon, shutdown)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_wakes_the_idle_daemon() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // Polling is an hour away: only LISTEN/NOTIFY can make it claim.
+    let config = db.config(&[("OUTPOST__DISPATCH__POLL_INTERVAL", "1h")]);
+    let recorder = Recorder::accepting("rec");
+    let channels = Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>);
+    let (daemon, shutdown) = start(&config, channels);
     wait_for(
         &client,
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
@@ -69,15 +81,7 @@ async fn shutdown_returns_unfinished_leases_to_the_queue() {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let recorder = Recorder::gated("rec", gate);
     let channels = Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>);
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn({
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        async move {
-            outpost::daemon::run(&config, channels, shutdown)
-                .await
-                .unwrap()
-        }
-    });
+    let (daemon, shutdown) = start(&config, channels);
     // Only what the e-mail limit lets start is claimed: two rows, the other
     // three stay queued and hold no lease.
     wait_for(
@@ -123,11 +127,7 @@ async fn shutdown_returns_unfinished_leases_to_the_queue() {
         3,
         "{attempts:?}"
     );
-    let unknown: i64 = client
-        .query_one("SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND error LIKE 'interrupted by shutdown%'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let unknown: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.attempts WHERE outcome = 'unknown' AND error LIKE 'interrupted by shutdown%'", &[]).await;
     assert_eq!(unknown, 2);
 }
 
@@ -142,15 +142,7 @@ async fn shutdown_lets_in_flight_sends_finish_within_the_grace() {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let recorder = Recorder::gated("rec", gate.clone());
     let channels = Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>);
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn({
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        async move {
-            outpost::daemon::run(&config, channels, shutdown)
-                .await
-                .unwrap()
-        }
-    });
+    let (daemon, shutdown) = start(&config, channels);
     wait_for(
         &client,
         "SELECT count(*) FROM outpost.messages WHERE status = 'sending'",

@@ -27,14 +27,12 @@ async fn migrate_twice_applies_once() {
     assert_eq!(first.len(), MIGRATIONS.len());
     assert!(migrate(&mut client).await.unwrap().is_empty());
     assert!(pending(&client).await.unwrap().is_empty());
-    let n: i64 = client
-        .query_one(
-            "SELECT count(*) FROM outpost.schema_migrations WHERE length(checksum) = 64",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let n: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.schema_migrations WHERE length(checksum) = 64",
+        &[],
+    )
+    .await;
     assert_eq!(n as usize, MIGRATIONS.len());
 }
 
@@ -135,11 +133,7 @@ async fn constraints_reject_bad_rows_with_named_checks() {
         let db_err = err.as_db_error().expect("a database error");
         assert_eq!(db_err.constraint(), Some(constraint), "{sql}");
     }
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM outpost.messages", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.messages", &[]).await;
     assert_eq!(n, 0);
 }
 
@@ -185,14 +179,12 @@ async fn one_notify_per_insert_statement() {
     }
     assert_eq!(got, vec!["outpost_messages", "outpost_messages"]);
     // And the trigger is declared FOR EACH STATEMENT (tgtype bit 0 clear).
-    let row_level: i32 = client
-        .query_one(
-            "SELECT (tgtype & 1)::int FROM pg_trigger WHERE tgname = 'messages_notify'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let row_level: i32 = common::scalar(
+        &client,
+        "SELECT (tgtype & 1)::int FROM pg_trigger WHERE tgname = 'messages_notify'",
+        &[],
+    )
+    .await;
     assert_eq!(row_level, 0);
 }
 
@@ -376,13 +368,11 @@ async fn retry_keeps_a_future_run_at() {
             ("queued".into(), false, true)
         ]
     );
-    let definer: bool = client
-        .query_one(
-            "SELECT prosecdef FROM pg_proc WHERE oid = 'outpost.retry(bigint, int)'::regprocedure",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let definer: bool = common::scalar(
+        &client,
+        "SELECT prosecdef FROM pg_proc WHERE oid = 'outpost.retry(bigint, int)'::regprocedure",
+        &[],
+    )
+    .await;
     assert!(definer, "retry keeps SECURITY DEFINER");
 }

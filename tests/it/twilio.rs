@@ -64,7 +64,7 @@ async fn with_users(db: &TestDb) -> tokio_postgres::Client {
 
 async fn run(db: &TestDb, env: Vec<(String, String)>, sql: &str) -> MessageId {
     let client = db.client().await;
-    let id: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
+    let id: i64 = common::scalar(&client, sql, &[]).await;
     let config = db.config_env(env);
     let (channels, _) = db.channels(&config);
     db.dispatcher(&config, channels, "tw")
@@ -198,7 +198,7 @@ async fn the_console_backend_validates_like_twilio() {
     let client = with_users(&db).await;
     let one = |sql: &'static str| {
         let client = &client;
-        async move { MessageId(client.query_one(sql, &[]).await.unwrap().get(0)) }
+        async move { MessageId(common::scalar(client, sql, &[]).await) }
     };
     let bad = one("SELECT outpost.send_sms('Hi', to_address => 'not-a-number')").await;
     let spaced = one("SELECT outpost.send_sms('Hi', to_address => '+353 86 123 4567')").await;
@@ -343,14 +343,12 @@ async fn an_unsupported_voice_language_fails_unless_fallback_is_allowed() {
     )
     .await;
     assert_eq!(row(&client, id).await.0, "sent");
-    let note: Option<String> = client
-        .query_one(
-            "SELECT note FROM outpost.attempts WHERE message_id = $1",
-            &[&id.0],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let note: Option<String> = common::scalar(
+        &client,
+        "SELECT note FROM outpost.attempts WHERE message_id = $1",
+        &[&id.0],
+    )
+    .await;
     assert!(
         note.unwrap()
             .contains("voice language hu not supported; read in en-US")
@@ -465,14 +463,7 @@ async fn twilio_error_codes_are_classified() {
             "{error:?}"
         );
     }
-    let wait: f64 = client
-        .query_one(
-            "SELECT extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE last_error LIKE '%20429%'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let wait: f64 = common::scalar(&client, "SELECT extract(epoch FROM run_at - now())::float8 FROM outpost.messages WHERE last_error LIKE '%20429%'", &[]).await;
     assert!(
         (25.0..=31.0).contains(&wait),
         "Retry-After honoured: {wait}"

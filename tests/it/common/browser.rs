@@ -74,7 +74,8 @@ impl Browser {
         for _ in 0..100 {
             match connect().await {
                 Ok(client) => {
-                    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+                    let shots =
+                        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
                     std::fs::create_dir_all(&shots).map_err(|e| e.to_string())?;
                     return Ok(Self {
                         client,

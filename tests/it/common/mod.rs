@@ -341,6 +341,15 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// The one value of the one row `sql` returns with `params`.
+pub async fn scalar<T: tokio_postgres::types::FromSqlOwned>(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> T {
+    client.query_one(sql, params).await.unwrap().get(0)
+}
+
 /// Polls `sql` (one bigint) until `done` says yes, every 50 ms, failing the
 /// test after `limit`.
 pub async fn wait_until(
