@@ -78,7 +78,12 @@ pub async fn save(
 ) -> Result<Response> {
     let tenant = form.tenant.trim();
     if tenant.is_empty() || tenant.len() > 200 {
-        return render(&state, &session, Some(Refusal::new("tenant", "required, at most 200 characters"))).await;
+        return render(
+            &state,
+            &session,
+            Some(Refusal::new("tenant", "required, at most 200 characters")),
+        )
+        .await;
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

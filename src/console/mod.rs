@@ -136,9 +136,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Db(_)
             | ConsoleError::Render(_)
             | ConsoleError::Cookie(_)
-            | ConsoleError::Misconfigured(_) => {
-                "internal error (see the daemon's log)".to_owned()
-            }
+            | ConsoleError::Misconfigured(_) => "internal error (see the daemon's log)".to_owned(),
             other => other.to_string(),
         };
         let body = pages::PAGES

@@ -333,8 +333,8 @@ pub async fn test_push(
             }
         }
     };
-    let http = airship::http_client(state.config.dispatch.send_timeout)
-        .map_err(ConsoleError::Setup)?;
+    let http =
+        airship::http_client(state.config.dispatch.send_timeout).map_err(ConsoleError::Setup)?;
     let notification = Notification {
         alert: Some(form.message.trim().to_owned())
             .filter(|m| !m.is_empty())
@@ -357,14 +357,12 @@ pub async fn test_push(
     )
     .await?;
     match result {
-        Ok(delivery) => reply(Outcome::done(
-            format!(
-                "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
-                app.name,
-                delivery.provider_message_id.as_deref().unwrap_or("-"),
-                delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
-            ),
-        )),
+        Ok(delivery) => reply(Outcome::done(format!(
+            "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
+            app.name,
+            delivery.provider_message_id.as_deref().unwrap_or("-"),
+            delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
+        ))),
         Err(e) => reply(Outcome::failed(
             StatusCode::BAD_GATEWAY,
             format!(

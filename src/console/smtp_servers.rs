@@ -156,11 +156,7 @@ impl ServerForm {
     }
 }
 
-fn form_page(
-    session: &Session,
-    server: Option<Value>,
-    error: Option<Refusal>,
-) -> Result<Response> {
+fn form_page(session: &Session, server: Option<Value>, error: Option<Refusal>) -> Result<Response> {
     let page = PAGES.render(
         "smtp_server_form.html",
         Some(session),
@@ -376,9 +372,13 @@ pub async fn switch(
     Extension(session): Extension<Session>,
     Path((id, to)): Path<(i64, Switch)>,
 ) -> Result<Response> {
-    change(&state, &session, id, &to.action("smtp_server"), async |tx| {
-        tx.execute(queries::SMTP_ENABLE, &[&id, &to.on()]).await
-    })
+    change(
+        &state,
+        &session,
+        id,
+        &to.action("smtp_server"),
+        async |tx| tx.execute(queries::SMTP_ENABLE, &[&id, &to.on()]).await,
+    )
     .await
 }
 

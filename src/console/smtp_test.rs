@@ -38,8 +38,7 @@ async fn transport(state: &ConsoleState, id: i64) -> Result<(String, SmtpMail)> 
         pool_size: 1,
         idle_check: crate::channel::email::smtp_pool::DEFAULT_IDLE_CHECK,
     };
-    let mail =
-        SmtpMail::new("console", &settings).map_err(ConsoleError::Setup)?;
+    let mail = SmtpMail::new("console", &settings).map_err(ConsoleError::Setup)?;
     Ok((name, mail))
 }
 
