@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0013", "retry_keeps_future_run_at"),
     migration!("0014", "console"),
     migration!("0015", "recipient_controls"),
+    migration!("0016", "search_keys"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

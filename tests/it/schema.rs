@@ -376,3 +376,123 @@ async fn retry_keeps_a_future_run_at() {
     .await;
     assert!(definer, "retry keeps SECURITY DEFINER");
 }
+
+/// 0016: recipient, address and tenant live in outpost.message_keys, written
+/// when a message is inserted (by a helper, a plain INSERT or COPY), kept in
+/// step when an application changes them, removed with the message; the
+/// migration copies the keys of existing messages; and no index of
+/// `messages` covers them any more, so the claim's and the outcome's updates
+/// of a message write no entry for them.
+#[tokio::test]
+async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
+    use futures_util::SinkExt;
+    let (_db, client) = empty_database().await;
+    let at = MIGRATIONS.iter().position(|m| m.version == "0016").unwrap();
+    client.batch_execute("CREATE SCHEMA outpost").await.unwrap();
+    for m in &MIGRATIONS[..at] {
+        client.batch_execute(m.sql).await.unwrap();
+    }
+    client
+        .batch_execute(
+            "INSERT INTO outpost.messages (kind, to_user, to_address, tenant, body)
+             VALUES ('sms', '7', '+40700000001', 'h1', 'old'), ('chat', '8', NULL, NULL, 'old');",
+        )
+        .await
+        .unwrap();
+    for m in &MIGRATIONS[at..] {
+        client.batch_execute(m.sql).await.unwrap();
+    }
+    let keys = async || -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
+        client
+            .query(
+                "SELECT m.body, k.to_user, k.to_address, k.tenant
+                 FROM outpost.messages m
+                 LEFT JOIN outpost.message_keys k ON k.message_id = m.id
+                 ORDER BY m.id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    };
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        keys().await,
+        vec![
+            ("old".into(), s("7"), s("+40700000001"), s("h1")),
+            ("old".into(), s("8"), None, None),
+        ],
+        "the migration copies the keys of existing messages"
+    );
+
+    client
+        .batch_execute(
+            "SELECT outpost.send_sms('helper', to_address => '+40700000002', tenant => 'h2');
+             INSERT INTO outpost.messages (kind, to_address, body) VALUES ('email', 'a@example.com', 'insert');",
+        )
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in("COPY outpost.messages (kind, to_address, body) FROM STDIN")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(sink);
+    sink.send(&b"email\tb@example.com\tcopy\n"[..])
+        .await
+        .unwrap();
+    sink.finish().await.unwrap();
+    client
+        .batch_execute(
+            "UPDATE outpost.messages SET tenant = 'h9', to_address = '+40700000003' WHERE body = 'helper';
+             DELETE FROM outpost.messages WHERE body = 'insert';",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        keys().await[2..],
+        [
+            ("helper".into(), None, s("+40700000003"), s("h9")),
+            ("copy".into(), None, s("b@example.com"), None),
+        ]
+    );
+    let orphans: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.message_keys k
+         WHERE NOT EXISTS (SELECT 1 FROM outpost.messages m WHERE m.id = k.message_id)",
+        &[],
+    )
+    .await;
+    assert_eq!(orphans, 0, "a deleted message's keys go with it");
+    client
+        .batch_execute("TRUNCATE outpost.messages CASCADE")
+        .await
+        .unwrap();
+    let left: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.message_keys", &[]).await;
+    assert_eq!(left, 0);
+
+    let covering: Vec<String> = client
+        .query(
+            "SELECT indexname FROM pg_indexes
+             WHERE schemaname = 'outpost' AND tablename = 'messages'
+               AND indexdef ~ '\\m(to_user|to_address|tenant)\\M'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(covering.is_empty(), "{covering:?}");
+    let status_index: String = common::scalar(
+        &client,
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'messages_status_id_idx'",
+        &[],
+    )
+    .await;
+    assert!(
+        status_index.contains("'sending'") && status_index.contains("'sent'"),
+        "the claim and the outcome write no status index entry: {status_index}"
+    );
+}

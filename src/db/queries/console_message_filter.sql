@@ -1,12 +1,15 @@
 -- console_message_filter: the WHERE clause of the console's message search
--- and bulk actions. NULL parameters match everything; the statements are
--- planned per execution (plan_cache_mode=force_custom_plan), so the NULL
--- tests fold away and the index of each filter given is used.
+-- and bulk actions, over messages m JOIN message_keys k (one row per
+-- message). NULL parameters match everything; the statements are planned
+-- per execution (plan_cache_mode=force_custom_plan), so the NULL tests fold
+-- away and the index of each filter given is used.
     ($1::text IS NULL OR m.status = $1)
 AND ($2::text IS NULL OR m.kind = $2)
-AND ($3::text IS NULL OR m.to_user = $3)
-AND ($4::text IS NULL OR m.to_address = $4)
-AND ($5::text IS NULL OR m.tenant = $5)
+-- Recipient and tenant on k, the message's outpost.message_keys row (0016):
+-- a given one drives the page from its index, newest first.
+AND ($3::text IS NULL OR k.to_user = $3)
+AND ($4::text IS NULL OR k.to_address = $4)
+AND ($5::text IS NULL OR k.tenant = $5)
 AND ($6::text IS NULL OR m.provider = $6
      OR EXISTS (SELECT 1 FROM outpost.attempts a WHERE a.message_id = m.id AND a.provider = $6))
 AND ($7::timestamptz IS NULL OR m.created_at >= $7)

@@ -4,4 +4,5 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE m.status IN ('failed', 'expired', 'cancelled', 'bounced', 'suppressed')) AS retryable,
        count(*) FILTER (WHERE m.status = 'queued') AS cancellable
 FROM outpost.messages m
+JOIN outpost.message_keys k ON k.message_id = m.id
 WHERE {filter}

@@ -1,0 +1,101 @@
+-- Search keys kept beside messages, written once. Every update of a message
+-- that cannot be HOT (the claim and the outcome both change indexed columns)
+-- inserts an entry into every index of outpost.messages, whether or not the
+-- indexed column changed. The indexes by recipient and tenant took two
+-- entries per delivered message that way; here they live on an insert-only
+-- table filled when a message is inserted, so delivering a message no longer
+-- touches them. The console's search and `outpost status --user` join it
+-- (message_id = messages.id, one row per message).
+-- The status index keeps only the statuses a search needs it for: 'sending'
+-- is served by messages_lease_idx and 'sent' is the common end state, so the
+-- claim and the outcome write no entry into it (BENCHMARKS.md, issue 19).
+-- Forward-only: never edit this file once released; add a new NNNN_name.sql.
+
+CREATE TABLE outpost.message_keys (
+    message_id  bigint PRIMARY KEY,
+    to_user     text,
+    to_address  text,
+    tenant      text,
+    created_at  timestamptz NOT NULL
+);
+
+-- One row per message (every message has a recipient: messages_recipient_check).
+INSERT INTO outpost.message_keys (message_id, to_user, to_address, tenant, created_at)
+SELECT id, to_user, to_address, tenant, created_at
+FROM outpost.messages;
+
+CREATE INDEX message_keys_to_user_idx ON outpost.message_keys (to_user, created_at)
+    WHERE to_user IS NOT NULL;
+CREATE INDEX message_keys_to_address_idx ON outpost.message_keys (to_address, message_id)
+    WHERE to_address IS NOT NULL;
+CREATE INDEX message_keys_tenant_idx ON outpost.message_keys (tenant, message_id)
+    WHERE tenant IS NOT NULL;
+
+DROP INDEX outpost.messages_to_user_idx;
+DROP INDEX outpost.messages_to_address_id_idx;
+DROP INDEX outpost.messages_tenant_id_idx;
+DROP INDEX outpost.messages_status_id_idx;
+CREATE INDEX messages_status_id_idx ON outpost.messages (status, id)
+    WHERE status NOT IN ('sending', 'sent');
+
+-- New messages, however inserted (the helpers, a plain INSERT, COPY).
+CREATE FUNCTION outpost.message_keys_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, outpost AS $$
+BEGIN
+    INSERT INTO outpost.message_keys (message_id, to_user, to_address, tenant, created_at)
+    SELECT id, to_user, to_address, tenant, created_at
+    FROM new_messages;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER messages_keys_insert AFTER INSERT ON outpost.messages
+    REFERENCING NEW TABLE AS new_messages
+    FOR EACH STATEMENT EXECUTE FUNCTION outpost.message_keys_insert();
+
+-- The daemon never changes these columns; an application or an operator may.
+CREATE FUNCTION outpost.message_keys_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, outpost AS $$
+BEGIN
+    INSERT INTO outpost.message_keys (message_id, to_user, to_address, tenant, created_at)
+    VALUES (NEW.id, NEW.to_user, NEW.to_address, NEW.tenant, NEW.created_at)
+    ON CONFLICT (message_id) DO UPDATE
+    SET to_user = EXCLUDED.to_user, to_address = EXCLUDED.to_address,
+        tenant = EXCLUDED.tenant, created_at = EXCLUDED.created_at;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER messages_keys_update
+    AFTER UPDATE OF to_user, to_address, tenant, created_at ON outpost.messages
+    FOR EACH ROW
+    WHEN (OLD.to_user IS DISTINCT FROM NEW.to_user
+          OR OLD.to_address IS DISTINCT FROM NEW.to_address
+          OR OLD.tenant IS DISTINCT FROM NEW.tenant
+          OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+    EXECUTE FUNCTION outpost.message_keys_update();
+
+CREATE FUNCTION outpost.message_keys_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, outpost AS $$
+BEGIN
+    DELETE FROM outpost.message_keys k USING deleted_messages d WHERE k.message_id = d.id;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER messages_keys_delete AFTER DELETE ON outpost.messages
+    REFERENCING OLD TABLE AS deleted_messages
+    FOR EACH STATEMENT EXECUTE FUNCTION outpost.message_keys_delete();
+
+CREATE FUNCTION outpost.message_keys_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, outpost AS $$
+BEGIN
+    TRUNCATE outpost.message_keys;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER messages_keys_truncate AFTER TRUNCATE ON outpost.messages
+    FOR EACH STATEMENT EXECUTE FUNCTION outpost.message_keys_truncate();
+
+GRANT SELECT ON outpost.message_keys TO outpost_daemon;
