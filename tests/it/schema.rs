@@ -402,7 +402,8 @@ async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
     for m in &MIGRATIONS[at..] {
         client.batch_execute(m.sql).await.unwrap();
     }
-    let keys = async || -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
+    type Keys = (String, Option<String>, Option<String>, Option<String>);
+    let keys = async || -> Vec<Keys> {
         client
             .query(
                 "SELECT m.body, k.to_user, k.to_address, k.tenant
