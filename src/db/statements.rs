@@ -5,6 +5,8 @@ use super::Relation;
 
 /// Claims a batch; `{recipients}` is replaced by the configured relation.
 const CLAIM: &str = include_str!("queries/claim.sql");
+/// Inside the claim's transaction: plan the claim once per connection.
+pub const CLAIM_PLAN_ONCE: &str = include_str!("queries/claim_plan_once.sql");
 /// Writes a batch of outcomes and their attempt rows, guarded by the lease.
 pub const RECORD: &str = include_str!("queries/record.sql");
 /// Requeues (or fails) messages whose lease expired.

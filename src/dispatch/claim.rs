@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
-use crate::db::DbError;
+use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
 
 /// Claims for `worker` up to `limit` due messages in all, and of each kind in
@@ -33,12 +33,14 @@ pub async fn claim(
         .iter()
         .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
         .collect();
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
     let statement = client.prepare_cached(sql).await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute(statements::CLAIM_PLAN_ONCE).await?;
     // Measured before the statement is sent, so never later than the
     // database's own `now() + lease`.
     let lease_deadline = Instant::now() + lease;
-    let rows = client
+    let rows = tx
         .query(
             &statement,
             &[
@@ -50,6 +52,7 @@ pub async fn claim(
             ],
         )
         .await?;
+    tx.commit().await?;
     Ok(rows.iter().map(|r| decode(r, lease_deadline)).collect())
 }
 

@@ -705,7 +705,7 @@ async fn a_send_never_begins_after_its_lease_ran_out() {
     let claimed = stalled.claim(10, &Kind::ALL).await.unwrap().remove(0);
     // The worker stalls past its lease (as under SIGSTOP); another rescues
     // the message and sends it.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    lease_expired(&client).await;
     let other = short_lease(&db, &recorder, "other");
     assert_eq!(other.rescue().await.unwrap().requeued, 1);
     assert_eq!(other.run_once().await.unwrap(), 1);
@@ -722,7 +722,7 @@ async fn a_send_never_begins_after_its_lease_ran_out() {
     // message goes straight back to the queue with its attempt refunded.
     let alone = db.email(&client, "b@example.com").await;
     let claimed = stalled.claim(10, &Kind::ALL).await.unwrap().remove(0);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    lease_expired(&client).await;
     let late = stalled.deliver(claimed).await;
     assert_eq!(recorder.count(), 1);
     stalled.record(&[late]).await.unwrap();
@@ -737,6 +737,18 @@ async fn a_send_never_begins_after_its_lease_ran_out() {
     assert_eq!(recorder.per_message().get(&alone), Some(&1));
 }
 
+/// Waits until every lease held in the database has run out (the workers'
+/// own deadlines, taken before their claims, ran out earlier).
+async fn lease_expired(client: &tokio_postgres::Client) {
+    common::wait_until(
+        client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'sending' AND leased_until >= now()",
+        Duration::from_secs(10),
+        |n| n == 0,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_late_outcome_never_replaces_the_unknown_marker() {
     let db = TestDb::new().await;
@@ -747,7 +759,7 @@ async fn a_late_outcome_never_replaces_the_unknown_marker() {
     let claimed = slow.claim(10, &Kind::ALL).await.unwrap().remove(0);
     // Sent, but the outcome is written only after the rescuer gave up on it.
     let outcome = slow.deliver(claimed).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    lease_expired(&client).await;
     let other = short_lease(&db, &recorder, "other");
     assert_eq!(other.rescue().await.unwrap().requeued, 1);
     let recorded = slow.record(&[outcome]).await.unwrap();
@@ -816,4 +828,53 @@ async fn connections_plan_every_execution_without_jit() {
     let direct = outpost::db::connect(&db.url).await.unwrap();
     let row = direct.query_one(settings, &[]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "off");
+}
+
+/// The claim is planned once per connection (a generic plan, in its own
+/// transaction), not on every call: planning it cost more than running it
+/// for one message. Everything else on the connection is still planned per
+/// execution.
+#[tokio::test]
+async fn the_claim_keeps_one_generic_plan_per_connection() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    for i in 0..3 {
+        db.email(&client, &format!("g{i}@example.com")).await;
+    }
+    let config = db.config(&[("OUTPOST__DATABASE__POOL_SIZE", "1")]);
+    let recorder = Recorder::accepting("rec");
+    let d = db.dispatcher(
+        &config,
+        Channels::with_default_for_all(recorder.clone() as Arc<dyn Channel>),
+        "plan-once",
+    );
+    for _ in 0..3 {
+        assert_eq!(d.claim(1, &Kind::ALL).await.unwrap().len(), 1);
+    }
+    let conn = d.pool().get().await.unwrap();
+    let (generic, custom): (i64, i64) = {
+        let r = conn
+            .query_one(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+                 WHERE statement LIKE '-- claim:%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(
+        (generic, custom),
+        (3, 0),
+        "three claims, one generic plan reused"
+    );
+    let mode: String = conn
+        .query_one("SELECT current_setting('plan_cache_mode')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        mode, "force_custom_plan",
+        "only the claim's transaction changes it"
+    );
 }
