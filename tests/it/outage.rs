@@ -86,12 +86,19 @@ async fn the_daemon_rides_out_a_database_restart() {
     );
     let http = reqwest::Client::new();
     wait_for(&http, port, 200).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Mid-drain: some messages have reached the provider.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().len() < 100 {
+        assert!(Instant::now() < deadline, "the drain never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // The database goes away mid-drain.
     let c = &cluster.0;
     std::thread::scope(|s| s.spawn(|| c.stop().unwrap()).join().unwrap());
     wait_for(&http, port, 503).await;
+    // The outage lasts three seconds: the length of the scenario, not a wait
+    // for something to happen.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
         daemon.0.try_wait().unwrap().is_none(),
