@@ -98,4 +98,31 @@ $$;
 CREATE TRIGGER messages_keys_truncate AFTER TRUNCATE ON outpost.messages
     FOR EACH STATEMENT EXECUTE FUNCTION outpost.message_keys_truncate();
 
+-- The audit view reads recipient, tenant and creation time from the keys, so
+-- `message_status WHERE to_user = … AND created_at >= …` (README, Auditing)
+-- keeps an index: message_keys_to_user_idx.
+CREATE OR REPLACE VIEW outpost.message_status AS
+SELECT m.id, m.kind, m.status, k.to_user, k.to_address, k.tenant, m.template, m.subject,
+       m.priority, m.attempts, m.max_attempts, m.provider_message_id, m.last_error,
+       m.segments, k.created_at, m.run_at, m.expires_at, m.sent_at, m.finished_at, m.updated_at,
+       a.attempt AS last_attempt, a.provider AS last_provider, a.outcome AS last_outcome,
+       a.worker AS last_worker, a.started_at AS last_attempt_started_at,
+       a.finished_at AS last_attempt_finished_at, a.error AS last_attempt_error,
+       a.note AS last_attempt_note,
+       e.event AS last_event, e.received_at AS last_event_at,
+       coalesce(d.reached, 0) >= 2 AS possible_duplicate,
+       m.deferrals
+FROM outpost.messages m
+JOIN outpost.message_keys k ON k.message_id = m.id
+LEFT JOIN LATERAL (
+    SELECT * FROM outpost.attempts a WHERE a.message_id = m.id ORDER BY a.attempt DESC LIMIT 1
+) a ON true
+LEFT JOIN LATERAL (
+    SELECT * FROM outpost.events e WHERE e.message_id = m.id ORDER BY e.received_at DESC, e.id DESC LIMIT 1
+) e ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS reached FROM outpost.attempts x
+    WHERE x.message_id = m.id AND x.outcome IN ('sent', 'unknown')
+) d ON true;
+
 GRANT SELECT ON outpost.message_keys TO outpost_daemon;

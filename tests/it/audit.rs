@@ -104,7 +104,7 @@ async fn audit_queries_use_indexes_on_many_rows() {
              FROM generate_series(1, 200000) g;
              INSERT INTO outpost.attempts (message_id, attempt, worker, provider, started_at, finished_at, outcome)
              SELECT id, 1, 'w', 'twilio', created_at, created_at + interval '80 ms', 'sent' FROM outpost.messages;
-             ANALYZE outpost.messages; ANALYZE outpost.attempts;",
+             ANALYZE outpost.messages; ANALYZE outpost.attempts; ANALYZE outpost.message_keys;",
         )
         .await
         .unwrap();
@@ -129,6 +129,9 @@ async fn audit_queries_use_indexes_on_many_rows() {
         let p = plan(sql).await;
         assert!(!p.contains("Seq Scan on messages"), "{sql}\n{p}");
         assert!(!p.contains("Seq Scan on attempts"), "{sql}\n{p}");
+        if sql.contains("to_user") {
+            assert!(p.contains("message_keys_to_user_idx"), "{sql}\n{p}");
+        }
     }
 }
 
