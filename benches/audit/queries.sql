@@ -27,13 +27,11 @@ SELECT (max(id) / 2) AS mid FROM outpost.messages \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT * FROM outpost.message_status WHERE id = :mid;
 -- 2. a user's last 7 days (status_user.sql, `outpost status --user 42 --since 7d`)
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT s.id, s.kind, s.status, coalesce(s.to_address, '') AS to_address, s.attempts,
-       coalesce(s.last_provider, '-') AS provider, s.created_at, s.last_event, s.last_error
-FROM outpost.message_keys k
-JOIN outpost.message_status s ON s.id = k.message_id
-WHERE k.to_user = '42' AND k.created_at >= now() - interval '7 days'
-ORDER BY k.created_at DESC, k.message_id DESC
-LIMIT 1000;
+SELECT id, kind, status, coalesce(to_address, '') AS to_address, attempts,
+       coalesce(last_provider, '-') AS provider, created_at, last_event, last_error
+FROM outpost.message_status
+WHERE to_user = '42' AND created_at >= now() - interval '7 days'
+ORDER BY created_at DESC, id DESC LIMIT 1000;
 -- 2b. the README's form of it, straight on the view
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT id, kind, status, last_provider, last_event, last_error
