@@ -46,7 +46,7 @@ pub const MESSAGING_UPSERT: &str = include_str!("../db/queries/console_messaging
 /// (retry) and unknown.
 pub const OVERVIEW_ACTIVITY: &str = include_str!("../db/queries/console_overview_activity.sql");
 /// Messages by kind and status: every queued and sending one (partial indexes), and the others
-/// created in the last 24 hours (messages_created_idx), so the page costs the same at any table
+/// created in the last 24 hours (message_keys_created_idx), so the page costs the same at any table
 /// size.
 pub const OVERVIEW_COUNTS: &str = include_str!("../db/queries/console_overview_counts.sql");
 /// Enable ($2 true) or disable push app $1.

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0014", "console"),
     migration!("0015", "recipient_controls"),
     migration!("0016", "search_keys"),
+    migration!("0017", "time_keys"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

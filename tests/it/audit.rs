@@ -108,31 +108,50 @@ async fn audit_queries_use_indexes_on_many_rows() {
         )
         .await
         .unwrap();
-    let plan = |sql: &'static str| {
-        let client = &client;
-        async move {
-            client
-                .query(&format!("EXPLAIN {sql}"), &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-    };
     for sql in [
         "SELECT * FROM outpost.message_status WHERE id = 123456",
         "SELECT * FROM outpost.message_status WHERE to_user = 'u42' AND created_at >= now() - interval '1 day' ORDER BY created_at DESC LIMIT 1000",
         "SELECT count(*) FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id WHERE a.started_at >= now() - interval '1 minute'",
     ] {
-        let p = plan(sql).await;
+        let p = plan_of(&client, sql).await;
         assert!(!p.contains("Seq Scan on messages"), "{sql}\n{p}");
         assert!(!p.contains("Seq Scan on attempts"), "{sql}\n{p}");
         if sql.contains("to_user") {
             assert!(p.contains("message_keys_to_user_idx"), "{sql}\n{p}");
         }
     }
+    // Time windows over messages read the keys' creation time (0017), the
+    // retention purge included; the daemon's own statements, as shipped.
+    // (The console's overview counts a fixed 24 hours: here 43 % of the
+    // table, where a sequential scan is the right plan.)
+    for (name, sql) in [
+        (
+            "stats_status",
+            include_str!("../../src/db/queries/stats_status.sql")
+                .replace("$1", "now() - interval '1 minute'"),
+        ),
+        (
+            "purge_messages",
+            include_str!("../../src/db/queries/purge_messages.sql")
+                .replace("$1", "172800")
+                .replace("$2", "1000"),
+        ),
+    ] {
+        let p = plan_of(&client, &sql).await;
+        assert!(!p.contains("Seq Scan on messages"), "{name}\n{p}");
+        assert!(p.contains("message_keys_created_idx"), "{name}\n{p}");
+    }
+}
+
+async fn plan_of(client: &tokio_postgres::Client, sql: &str) -> String {
+    client
+        .query(&format!("EXPLAIN {sql}"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]

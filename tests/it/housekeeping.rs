@@ -33,10 +33,13 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
     let client = db.client().await;
     client
         .batch_execute(
-            "INSERT INTO outpost.messages (kind, to_address, status, attempts, finished_at)
-               SELECT 'email', 'old@example.com', 'delivered', 1, now() - interval '40 days' FROM generate_series(1, 35);
-             INSERT INTO outpost.messages (kind, to_address, status, attempts, finished_at)
-               SELECT 'email', 'new@example.com', 'delivered', 1, now() - interval '1 day' FROM generate_series(1, 5);
+            "INSERT INTO outpost.messages (kind, to_address, status, attempts, created_at, finished_at)
+               SELECT 'email', 'old@example.com', 'delivered', 1, now() - interval '41 days', now() - interval '40 days' FROM generate_series(1, 35);
+             INSERT INTO outpost.messages (kind, to_address, status, attempts, created_at, finished_at)
+               SELECT 'email', 'new@example.com', 'delivered', 1, now() - interval '2 days', now() - interval '1 day' FROM generate_series(1, 5);
+             -- Created before the cutoff, finished after it: kept.
+             INSERT INTO outpost.messages (kind, to_address, status, attempts, created_at, finished_at)
+               SELECT 'email', 'late@example.com', 'delivered', 1, now() - interval '60 days', now() - interval '1 day' FROM generate_series(1, 3);
              INSERT INTO outpost.messages (kind, to_address, created_at, run_at)
                SELECT 'email', 'waiting@example.com', now() - interval '60 days', now() + interval '1 day' FROM generate_series(1, 5);
              INSERT INTO outpost.attempts (message_id, attempt, worker, started_at, outcome)
@@ -57,7 +60,7 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
     );
     assert_eq!(
         common::count(&client, "SELECT count(*) FROM outpost.messages").await,
-        10
+        13
     );
     assert_eq!(
         common::count(
@@ -69,7 +72,7 @@ async fn purges_remove_only_old_finished_rows_in_batches() {
     );
     assert_eq!(
         common::count(&client, "SELECT count(*) FROM outpost.attempts").await,
-        5,
+        8,
         "attempts went with their messages"
     );
     assert_eq!(

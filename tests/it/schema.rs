@@ -477,7 +477,7 @@ async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
         .query(
             "SELECT indexname FROM pg_indexes
              WHERE schemaname = 'outpost' AND tablename = 'messages'
-               AND indexdef ~ '\\m(to_user|to_address|tenant)\\M'",
+               AND indexdef ~ '\\m(to_user|to_address|tenant|created_at|finished_at)\\M'",
             &[],
         )
         .await
