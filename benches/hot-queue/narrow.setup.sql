@@ -2,9 +2,13 @@
 -- change after the INSERT (HOT updates, fillfactor 80); waiting rows live in
 -- outpost.queue, leased ones in outpost.inflight; provider message ids are
 -- looked up in attempts (insert-only).
-DROP INDEX outpost.messages_lease_idx, outpost.messages_expiry_idx,
+-- IF EXISTS: later migrations dropped some of them (0017: finished_idx). The
+-- digest index's predicate reads status, so it goes too (digest groups would
+-- be found through outpost.queue in this design).
+DROP INDEX IF EXISTS outpost.messages_lease_idx, outpost.messages_expiry_idx,
     outpost.messages_claim_kind_idx, outpost.messages_status_id_idx,
-    outpost.messages_finished_idx, outpost.messages_provider_message_id_idx;
+    outpost.messages_finished_idx, outpost.messages_provider_message_id_idx,
+    outpost.messages_digest_group_idx;
 ALTER TABLE outpost.messages SET (fillfactor = 80);
 CREATE TABLE outpost.queue (
     id bigint PRIMARY KEY, kind text NOT NULL, priority smallint NOT NULL,

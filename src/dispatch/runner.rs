@@ -1,7 +1,7 @@
 //! The long-running claim loop: claims only what can start sending at once
 //! (per kind, its free send slots), sends each message on its own task,
-//! renews the leases of sends in flight, hands outcomes to batching
-//! recorders, and on shutdown finishes or releases what it holds.
+//! renews the leases of sends in flight, hands outcomes to one batching
+//! recorder, and on shutdown finishes or releases what it holds.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +17,6 @@ use super::deliver::Start;
 use super::outcome::Outcome;
 use super::{Dispatcher, Startable, Unfinished};
 use crate::message::{Kind, MessageId};
-
-/// Outcome batches written at once, each on its own connection: the
-/// database can work on one batch while the next is gathered.
-const RECORDERS: usize = 2;
 
 /// A message this process holds: what shutdown must hand back, and until
 /// when its lease is known to be ours.
@@ -66,16 +62,15 @@ pub async fn run(
 ) -> RunReport {
     let settings = dispatcher.settings().clone();
     let (tx, rx) = mpsc::channel::<Outcome>(settings.concurrency.max(16));
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let recorders: Vec<_> = (0..RECORDERS)
-        .map(|_| {
-            tokio::spawn(record_loop(
-                dispatcher.clone(),
-                rx.clone(),
-                settings.batch_size as usize,
-            ))
-        })
-        .collect();
+    // One recorder: outcomes arriving while it writes a batch wait in the
+    // channel and make the next batch. Two recorders writing at once were
+    // slower on two cores: the database spent twice the CPU per outcome
+    // (BENCHMARKS.md, "One outcome recorder").
+    let recorder = tokio::spawn(record_loop(
+        dispatcher.clone(),
+        rx,
+        settings.batch_size as usize,
+    ));
     let mut runner = Runner {
         dispatcher: dispatcher.clone(),
         capacity: Arc::new(Semaphore::new(settings.concurrency)),
@@ -103,10 +98,8 @@ pub async fn run(
         ..
     } = runner;
     drop(outcomes);
-    for recorder in recorders {
-        if recorder.await.is_err() {
-            tracing::error!("an outcome recorder stopped unexpectedly");
-        }
+    if recorder.await.is_err() {
+        tracing::error!("the outcome recorder stopped unexpectedly");
     }
     let unfinished: Vec<Unfinished> = lock(&in_flight)
         .drain()
@@ -346,15 +339,10 @@ async fn renew_loop(dispatcher: Arc<Dispatcher>, in_flight: InFlight, stop: Canc
 /// Writes outcomes in batches: whatever has arrived, up to `batch` at a time.
 /// A failed write is retried until it succeeds or the leases it guards have
 /// expired anyway (the rescuer then requeues those messages).
-async fn record_loop(
-    dispatcher: Arc<Dispatcher>,
-    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Outcome>>>,
-    batch: usize,
-) {
+async fn record_loop(dispatcher: Arc<Dispatcher>, mut rx: mpsc::Receiver<Outcome>, batch: usize) {
     let mut buffer = Vec::with_capacity(batch);
     loop {
-        // One recorder gathers a batch while the others write theirs.
-        let received = rx.lock().await.recv_many(&mut buffer, batch).await;
+        let received = rx.recv_many(&mut buffer, batch).await;
         if received == 0 {
             break;
         }
