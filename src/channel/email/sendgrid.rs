@@ -3,14 +3,16 @@
 //! X-RateLimit-Reset honoured); other 4xx are permanent with SendGrid's
 //! `errors[].message` in the error.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use lettre::message::Mailbox;
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
-use serde_json::{Value, json};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{Email, MailTransport};
 use crate::channel::{Delivery, SendError, provider_http};
@@ -18,7 +20,10 @@ use crate::config::Secret;
 
 pub struct SendGridMail {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: a request per message need not parse it again.
+    url: reqwest::Url,
+    /// `Bearer {key}`, marked sensitive (kept out of debug output).
+    authorization: HeaderValue,
     api_key: Secret,
 }
 
@@ -26,89 +31,153 @@ impl SendGridMail {
     /// `base_url` without the path, e.g. `https://api.sendgrid.com`.
     pub fn new(base_url: &str, api_key: Secret, timeout: Duration) -> Result<Self, SendError> {
         let client = provider_http::client(timeout)?;
+        let url = format!("{}/v3/mail/send", base_url.trim_end_matches('/'));
+        let url = reqwest::Url::parse(&url).map_err(|e| {
+            SendError::permanent(format!("the SendGrid base URL is not a URL: {e}"))
+        })?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", api_key.expose()))
+            .map_err(|_| {
+                SendError::permanent("the SendGrid API key holds characters a header cannot carry")
+            })?;
+        authorization.set_sensitive(true);
         Ok(Self {
             client,
-            url: format!("{}/v3/mail/send", base_url.trim_end_matches('/')),
+            url,
+            authorization,
             api_key,
         })
     }
 }
 
-fn address(m: &Mailbox) -> Value {
-    match &m.name {
-        Some(name) if !name.is_empty() => json!({"email": m.email.to_string(), "name": name}),
-        _ => json!({"email": m.email.to_string()}),
+/// A name and address as SendGrid takes them.
+#[derive(Serialize)]
+struct Address<'a> {
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+fn address(m: &Mailbox) -> Address<'_> {
+    Address {
+        email: m.email.as_ref(),
+        name: m.name.as_deref().filter(|n| !n.is_empty()),
     }
 }
 
+fn addresses(list: &[Mailbox]) -> Vec<Address<'_>> {
+    list.iter().map(address).collect()
+}
+
+#[derive(Serialize)]
+struct Personalization<'a> {
+    to: Vec<Address<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cc: Vec<Address<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    bcc: Vec<Address<'a>>,
+    // Per personalization: the spec types message-level custom_args as a string.
+    custom_args: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Content<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct AttachmentBody<'a> {
+    content: String,
+    filename: &'a str,
+    #[serde(rename = "type")]
+    content_type: &'a str,
+    disposition: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_id: Option<&'a str>,
+}
+
+/// The Mail Send request body, borrowed from the e-mail and serialized
+/// straight into the request (no intermediate JSON tree).
+#[derive(Serialize)]
+pub struct Body<'a> {
+    personalizations: [Personalization<'a>; 1],
+    from: Address<'a>,
+    subject: &'a str,
+    content: Vec<Content<'a>>,
+    headers: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<Address<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reply_to_list: Vec<Address<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    categories: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<AttachmentBody<'a>>,
+}
+
 /// The Mail Send request body for `email`.
-pub fn body(email: &Email) -> Value {
-    let mut personalization = json!({
-        "to": email.to.iter().map(address).collect::<Vec<_>>(),
-        // Per personalization: the spec types message-level custom_args as a string.
-        "custom_args": email.custom_args,
-    });
-    if !email.cc.is_empty() {
-        personalization["cc"] = email.cc.iter().map(address).collect();
-    }
-    if !email.bcc.is_empty() {
-        personalization["bcc"] = email.bcc.iter().map(address).collect();
-    }
-    let mut headers = serde_json::Map::new();
-    headers.insert("Message-ID".into(), email.message_id.clone().into());
+pub fn body(email: &Email) -> Body<'_> {
+    let mut headers = BTreeMap::new();
+    headers.insert("Message-ID", email.message_id.as_str());
     for (k, v) in &email.headers {
-        headers.insert(k.clone(), v.clone().into());
+        headers.insert(k.as_str(), v.as_str());
     }
-    let mut body = json!({
-        "personalizations": [personalization],
-        "from": address(&email.from),
-        "subject": email.subject,
-        "content": content(email),
-        "headers": headers,
-    });
-    match email.reply_to.as_slice() {
-        [] => {}
-        [one] => body["reply_to"] = address(one),
-        many => body["reply_to_list"] = many.iter().map(address).collect(),
-    }
-    if !email.categories.is_empty() {
-        body["categories"] = json!(email.categories);
-    }
-    if !email.attachments.is_empty() {
-        body["attachments"] = email
+    let (reply_to, reply_to_list) = match email.reply_to.as_slice() {
+        [] => (None, Vec::new()),
+        [one] => (Some(address(one)), Vec::new()),
+        many => (None, addresses(many)),
+    };
+    Body {
+        personalizations: [Personalization {
+            to: addresses(&email.to),
+            cc: addresses(&email.cc),
+            bcc: addresses(&email.bcc),
+            custom_args: &email.custom_args,
+        }],
+        from: address(&email.from),
+        subject: &email.subject,
+        content: content(email),
+        headers,
+        reply_to,
+        reply_to_list,
+        categories: &email.categories,
+        attachments: email
             .attachments
             .iter()
-            .map(|a| {
-                let mut item = json!({
-                    "content": base64::engine::general_purpose::STANDARD.encode(&a.content),
-                    // SendGrid requires a name; a nameless part is known by its Content-ID.
-                    "filename": a.filename.clone()
-                        .or_else(|| a.content_id.clone())
-                        .unwrap_or_else(|| "attachment".into()),
-                    "type": a.content_type,
-                    "disposition": if a.inline { "inline" } else { "attachment" },
-                });
-                if let Some(id) = &a.content_id {
-                    item["content_id"] = id.clone().into();
-                }
-                item
+            .map(|a| AttachmentBody {
+                content: base64::engine::general_purpose::STANDARD.encode(&a.content),
+                // SendGrid requires a name; a nameless part is known by its Content-ID.
+                filename: a
+                    .filename
+                    .as_deref()
+                    .or(a.content_id.as_deref())
+                    .unwrap_or("attachment"),
+                content_type: &a.content_type,
+                disposition: if a.inline { "inline" } else { "attachment" },
+                content_id: a.content_id.as_deref(),
             })
-            .collect();
+            .collect(),
     }
-    body
 }
 
 /// The content array: text/plain first (RFC 1341 ordering, which SendGrid
 /// enforces), then text/html; a verbatim e-mail sends only the parts it has.
-fn content(email: &Email) -> Value {
-    let text = json!({"type": "text/plain", "value": non_empty(&email.text)});
-    let html = json!({"type": "text/html", "value": non_empty(&email.html)});
+fn content(email: &Email) -> Vec<Content<'_>> {
+    let text = Content {
+        kind: "text/plain",
+        value: non_empty(&email.text),
+    };
+    let html = Content {
+        kind: "text/html",
+        value: non_empty(&email.html),
+    };
     if email.verbatim && email.html.is_empty() {
-        json!([text])
+        vec![text]
     } else if email.verbatim && email.text.is_empty() {
-        json!([html])
+        vec![html]
     } else {
-        json!([text, html])
+        vec![text, html]
     }
 }
 
@@ -126,8 +195,8 @@ impl MailTransport for SendGridMail {
     async fn deliver(&self, email: &Email) -> Result<Delivery, SendError> {
         let response = self
             .client
-            .post(&self.url)
-            .bearer_auth(self.api_key.expose())
+            .post(self.url.clone())
+            .header(AUTHORIZATION, self.authorization.clone())
             .json(&body(email))
             .send()
             .await
