@@ -29,6 +29,7 @@
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 
+pub mod allocator;
 pub mod channel;
 pub mod cluster;
 pub mod config;

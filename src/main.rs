@@ -118,6 +118,7 @@ enum ConfigCommand {
 }
 
 fn main() -> Result<()> {
+    outpost::allocator::tune();
     let cli = Cli::parse();
     outpost::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()

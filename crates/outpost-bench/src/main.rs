@@ -106,6 +106,8 @@ impl From<TuningArgs> for run::Tuning {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // The daemon's allocator setting, so the bench measures its memory.
+    outpost::allocator::tune();
     let cli = Cli::parse();
     bench(&cli.server, cli.command).await
 }
