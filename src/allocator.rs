@@ -9,6 +9,8 @@
 //! is 30-31 MB but the drain lost about a tenth to the extra `madvise`
 //! calls (BENCHMARKS.md, "Memory: the allocator's purge delay").
 
+use std::ffi::c_long;
+
 use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
 
 /// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (mimalloc.h); the
@@ -17,19 +19,19 @@ use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
 const PURGE_DELAY: mi_option_t = 15;
 
 /// Milliseconds freed memory is kept before it is returned to the system.
-pub const PURGE_DELAY_MS: i64 = 100;
+pub const PURGE_DELAY_MS: c_long = 100;
 
 /// Applies the setting; call it first thing in `main`.
 pub fn tune() {
     // SAFETY: mi_option_set only stores a value in mimalloc's option table;
     // any option index is accepted and mimalloc reads options atomically.
-    unsafe { mi_option_set(PURGE_DELAY, PURGE_DELAY_MS as _) }
+    unsafe { mi_option_set(PURGE_DELAY, PURGE_DELAY_MS) }
 }
 
 /// The purge delay in force, in milliseconds.
-pub fn purge_delay_ms() -> i64 {
+pub fn purge_delay_ms() -> c_long {
     // SAFETY: a read of mimalloc's option table.
-    i64::from(unsafe { mi_option_get(PURGE_DELAY) })
+    unsafe { mi_option_get(PURGE_DELAY) }
 }
 
 #[cfg(test)]
