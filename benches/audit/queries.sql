@@ -40,7 +40,7 @@ FROM outpost.message_status WHERE to_user = '42' AND created_at > now() - interv
 -- second (about as many rows as an hour of moderate traffic)
 SELECT max(started_at) - interval '1 second' AS since FROM outpost.attempts \gset
 SELECT count(*) AS attempts_in_window FROM outpost.attempts WHERE started_at >= :'since';
-SELECT max(created_at) - interval '1 second' AS created_since FROM outpost.messages WHERE to_user IS NULL \gset
+SELECT max(created_at) - interval '1 second' AS created_since FROM outpost.message_keys WHERE to_user IS NULL \gset
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT m.kind, coalesce(a.provider, '-') AS provider, count(*) AS attempts,
        count(*) FILTER (WHERE a.outcome = 'sent') AS sent,
@@ -49,9 +49,11 @@ SELECT m.kind, coalesce(a.provider, '-') AS provider, count(*) AS attempts,
 FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id
 WHERE a.started_at >= :'since'
 GROUP BY m.kind, coalesce(a.provider, '-');
+-- stats_status.sql as shipped (0017): creation time through message_keys
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT kind, status, count(*) AS n FROM outpost.messages
-WHERE created_at >= :'created_since' GROUP BY kind, status;
+SELECT m.kind, m.status, count(*) AS n
+FROM outpost.message_keys k JOIN outpost.messages m ON m.id = k.message_id
+WHERE k.created_at >= :'created_since' GROUP BY m.kind, m.status;
 -- 4. `outpost stats --since 24h`: here that is every row of the grown table
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT m.kind, coalesce(a.provider, '-') AS provider, count(*) AS attempts,
@@ -62,5 +64,6 @@ FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id
 WHERE a.started_at >= now() - interval '24 hours'
 GROUP BY m.kind, coalesce(a.provider, '-');
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT kind, status, count(*) AS n FROM outpost.messages
-WHERE created_at >= now() - interval '24 hours' GROUP BY kind, status;
+SELECT m.kind, m.status, count(*) AS n
+FROM outpost.message_keys k JOIN outpost.messages m ON m.id = k.message_id
+WHERE k.created_at >= now() - interval '24 hours' GROUP BY m.kind, m.status;
