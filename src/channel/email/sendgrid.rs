@@ -265,6 +265,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bad_base_url_or_api_key_is_refused_at_start_without_the_key() {
+        let timeout = Duration::from_secs(5);
+        let err = SendGridMail::new("not a url", Secret::new("SG.key"), timeout)
+            .err()
+            .expect("a base URL that is not a URL is refused");
+        assert!(
+            err.message.contains("base URL is not a URL"),
+            "{}",
+            err.message
+        );
+        let key = "SG.line\nbreak";
+        let err = SendGridMail::new("https://api.sendgrid.com", Secret::new(key), timeout)
+            .err()
+            .expect("a key a header cannot carry is refused");
+        assert!(
+            err.message.contains("API key holds characters"),
+            "{}",
+            err.message
+        );
+        assert!(
+            !err.message.contains("SG.line"),
+            "the key leaked: {}",
+            err.message
+        );
+        assert!(
+            SendGridMail::new("https://api.sendgrid.com/", Secret::new("SG.ok"), timeout).is_ok()
+        );
+    }
+
+    #[test]
     fn errors_and_rate_limits_are_classified() {
         let headers = HeaderMap::new();
         let e = classify(
