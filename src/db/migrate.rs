@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0015", "recipient_controls"),
     migration!("0016", "search_keys"),
     migration!("0017", "time_keys"),
+    migration!("0018", "refuse_unsendable"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
+use super::outcome::{self, AttemptResult, Outcome};
 use crate::db::{DbError, statements};
-use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
+use crate::message::{ClaimedMessage, Kind, MessageId, Recipient, Status};
 
 /// Claims for `worker` up to `limit` due messages in all, and of each kind in
 /// `per_kind` at most its count.
@@ -49,55 +50,156 @@ pub async fn claim(
                 &lease.as_secs_f64(),
                 &kinds,
                 &counts,
+                &CLAIM_BYTES,
             ],
         )
         .await?;
     tx.commit().await?;
-    Ok(rows.iter().map(|r| decode(r, lease_deadline)).collect())
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut undecodable = Vec::new();
+    for row in &rows {
+        match decode(row, lease_deadline) {
+            Ok(message) => claimed.push(message),
+            Err(bad) => undecodable.push(bad),
+        }
+    }
+    drop(rows);
+    if !undecodable.is_empty() {
+        fail_undecodable(pool, worker, &undecodable).await?;
+    }
+    Ok(claimed)
 }
 
-fn decode(row: &Row, lease_deadline: Instant) -> ClaimedMessage {
-    let recipient = row
-        .get::<_, Option<String>>("r_user_id")
-        .map(|user_id| Recipient {
+/// Fails each row that could not be read, permanently, with the column and
+/// the reason as its `last_error`; the rest of the batch goes on.
+async fn fail_undecodable(
+    pool: &Pool,
+    worker: &str,
+    undecodable: &[Undecodable],
+) -> Result<(), DbError> {
+    let now = chrono::Utc::now();
+    let outcomes: Vec<Outcome> = undecodable
+        .iter()
+        .filter(|bad| bad.column != "id")
+        .map(|bad| {
+            tracing::warn!(id = %bad.id, column = bad.column, reason = %bad.reason,
+                "a claimed message cannot be read; it fails");
+            Outcome {
+                id: bad.id,
+                attempt: bad.attempt,
+                status: Status::Failed,
+                run_at: None,
+                result: AttemptResult::Failed,
+                provider: None,
+                provider_code: None,
+                error: Some(format!("cannot read column {}: {}", bad.column, bad.reason)),
+                provider_message_id: None,
+                note: None,
+                segments: None,
+                refund: false,
+                deferred: false,
+                started_at: now,
+                finished_at: now,
+            }
+        })
+        .collect();
+    outcome::record(pool, worker, &outcomes).await?;
+    Ok(())
+}
+
+/// The most bytes of context, options, subject, body and html one claim
+/// takes (the first message is always taken): what bounds a batch's memory.
+pub const CLAIM_BYTES: i64 = 32 * 1024 * 1024;
+
+/// A claimed row that could not be read: it fails alone, permanently.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read column {column} of message {id}: {reason}")]
+pub struct Undecodable {
+    pub id: MessageId,
+    pub attempt: i32,
+    pub column: &'static str,
+    pub reason: String,
+}
+
+/// Reads `column`, or says which column could not be read and why.
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    column: &'static str,
+) -> Result<T, (&'static str, String)> {
+    row.try_get(column).map_err(|e| {
+        // tokio-postgres says "error deserializing column N"; the cause says why.
+        let reason =
+            std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+        (column, reason)
+    })
+}
+
+fn decode(row: &Row, lease_deadline: Instant) -> Result<ClaimedMessage, Undecodable> {
+    let id = MessageId(row.try_get("id").map_err(|e| Undecodable {
+        id: MessageId(0),
+        attempt: 0,
+        column: "id",
+        reason: e.to_string(),
+    })?);
+    let attempt: i32 = row.try_get("attempts").unwrap_or(1);
+    decode_columns(row, id, attempt, lease_deadline).map_err(|(column, reason)| Undecodable {
+        id,
+        attempt,
+        column,
+        reason,
+    })
+}
+
+fn decode_columns(
+    row: &Row,
+    id: MessageId,
+    attempt: i32,
+    lease_deadline: Instant,
+) -> Result<ClaimedMessage, (&'static str, String)> {
+    let recipient = match column::<Option<String>>(row, "r_user_id")? {
+        None => None,
+        Some(user_id) => Some(Recipient {
             user_id,
-            email: row.get("r_email"),
-            phone: row.get("r_phone"),
-            locale: row.get("r_locale"),
-            timezone: row.get("r_timezone"),
-            tenant: row.get("r_tenant"),
-            push_named_user: row.get("r_push_named_user"),
-            name: row.get("r_name"),
-        });
-    ClaimedMessage {
-        id: MessageId(row.get("id")),
-        attempt: row.get("attempts"),
-        kind: row.get("kind"),
-        to_user: row.get("to_user"),
-        to_address: row.get("to_address"),
-        template: row.get("template"),
-        context: row.get("context"),
-        locale: row.get("locale"),
-        subject: row.get("subject"),
-        body: row.get("body"),
-        html: row.get("html"),
-        options: row.get("options"),
-        provider: row.get("provider"),
-        tenant: row.get("tenant"),
-        max_attempts: row.get("max_attempts"),
-        expires_at: row.get("expires_at"),
-        created_at: row.get("created_at"),
+            email: column(row, "r_email")?,
+            phone: column(row, "r_phone")?,
+            locale: column(row, "r_locale")?,
+            timezone: column(row, "r_timezone")?,
+            tenant: column(row, "r_tenant")?,
+            push_named_user: column(row, "r_push_named_user")?,
+            name: column(row, "r_name")?,
+        }),
+    };
+    let digest = match column::<Option<serde_json::Value>>(row, "digest")? {
+        None => None,
+        Some(items) => Some(serde_json::from_value(items).map_err(|e| ("digest", e.to_string()))?),
+    };
+    Ok(ClaimedMessage {
+        id,
+        attempt,
+        kind: column(row, "kind")?,
+        to_user: column(row, "to_user")?,
+        to_address: column(row, "to_address")?,
+        template: column(row, "template")?,
+        context: column(row, "context")?,
+        locale: column(row, "locale")?,
+        subject: column(row, "subject")?,
+        body: column(row, "body")?,
+        html: column(row, "html")?,
+        options: column(row, "options")?,
+        provider: column(row, "provider")?,
+        tenant: column(row, "tenant")?,
+        max_attempts: column(row, "max_attempts")?,
+        expires_at: column(row, "expires_at")?,
+        created_at: column(row, "created_at")?,
         recipient,
-        suppressed: row.get("suppressed"),
+        suppressed: column(row, "suppressed")?,
         lease_deadline,
         controls: crate::message::Controls {
-            category: row.get("category"),
-            priority: i32::from(row.get::<_, i16>("priority")),
-            blocked_by: row.get("blocked_by"),
-            quiet_hours: row.get("r_quiet_hours"),
-            digest: row
-                .get::<_, Option<serde_json::Value>>("digest")
-                .and_then(|items| serde_json::from_value(items).ok()),
+            category: column(row, "category")?,
+            priority: i32::from(column::<i16>(row, "priority")?),
+            blocked_by: column(row, "blocked_by")?,
+            quiet_hours: column(row, "r_quiet_hours")?,
+            digest,
         },
-    }
+    })
 }

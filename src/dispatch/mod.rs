@@ -5,7 +5,7 @@
 //! can drive it without sleeping; [`runner::run`] is the long-running loop.
 
 pub mod breaker;
-mod claim;
+pub mod claim;
 mod deliver;
 mod heartbeat;
 pub mod listener;

@@ -19,6 +19,7 @@ mod housekeeping;
 mod http;
 mod outage;
 mod pg_tls;
+mod poison;
 mod push_chat;
 mod recipient_controls;
 mod render;

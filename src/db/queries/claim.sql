@@ -6,7 +6,11 @@
 -- suppression list, the preference that stops it (outpost.preference_block)
 -- and the recipient's quiet hours (a column the relation may lack). A digest
 -- group (same recipient, kind and digest_key) is claimed whole: its first due
--- message, with the others' items in `digest`. Committed at once, before any
+-- message, with the others' items in `digest` (at most 99 of them and 8 MiB
+-- of their subjects, bodies and contexts; the rest form the next digest).
+-- The batch stops once the messages taken hold $6 bytes of context,
+-- options, subject, body and html (the first is always taken), so a claim's
+-- memory is bounded whatever the rows hold. Committed at once, before any
 -- send.
 WITH claimed AS (
     UPDATE outpost.messages m
@@ -18,10 +22,15 @@ WITH claimed AS (
     -- = ANY(ARRAY(…)) rather than IN (…): the planner then fetches the
     -- claimed rows by primary key instead of hashing the whole table.
     WHERE m.id = ANY (ARRAY(
-        SELECT q.id
+        SELECT b.id FROM (
+        SELECT q.id, sum(q.bytes) OVER (ORDER BY q.priority DESC, q.run_at, q.id) - q.bytes AS before
         FROM unnest($4::text[], $5::int[]) AS k(kind, n)
         CROSS JOIN LATERAL (
-            SELECT q0.id, q0.priority, q0.run_at FROM outpost.messages q0
+            SELECT q0.id, q0.priority, q0.run_at,
+                   outpost.json_bytes(q0.context) + outpost.json_bytes(q0.options)
+                   + coalesce(octet_length(q0.subject), 0) + coalesce(octet_length(q0.body), 0)
+                   + coalesce(octet_length(q0.html), 0) AS bytes
+            FROM outpost.messages q0
             WHERE q0.status = 'queued'
               AND q0.kind = k.kind
               AND q0.run_at <= now()
@@ -37,7 +46,8 @@ WITH claimed AS (
             LIMIT k.n
             FOR UPDATE SKIP LOCKED) q
         ORDER BY q.priority DESC, q.run_at, q.id
-        LIMIT $1))
+        LIMIT $1) b
+        WHERE b.before < $6::bigint))
     RETURNING m.id, m.attempts, m.kind, m.to_user, m.to_address, m.template, m.context,
               m.locale, m.subject, m.body, m.html, m.options, m.provider, m.tenant,
               m.max_attempts, m.expires_at, m.created_at, m.priority, m.run_at, m.category,
@@ -46,16 +56,31 @@ WITH claimed AS (
     -- The rest of each claimed digest group due within its window: sent by
     -- the claimed message, they follow it (trigger digest_follow).
     UPDATE outpost.messages d
-    SET status = 'sending', worker = $2, leased_until = 'infinity', digest_of = c.id,
+    SET status = 'sending', worker = $2, leased_until = 'infinity', digest_of = g.leader,
         updated_at = now()
-    FROM claimed c
-    WHERE c.digest_key IS NOT NULL
-      AND d.status = 'queued' AND d.digest_key = c.digest_key AND d.kind = c.kind
-      AND d.to_user IS NOT DISTINCT FROM c.to_user
-      AND d.to_address IS NOT DISTINCT FROM c.to_address
-      AND d.id <> c.id
-      AND d.run_at <= now() + coalesce(outpost.digest_window(c.options), interval '0')
-      AND (d.expires_at IS NULL OR d.expires_at > now())
+    FROM (
+        SELECT c.id AS leader, e.id
+        FROM claimed c
+        CROSS JOIN LATERAL (
+            SELECT e1.id, sum(e1.bytes) OVER (ORDER BY e1.id) AS upto
+            FROM (
+                SELECT e0.id,
+                       outpost.json_bytes(e0.context) + coalesce(octet_length(e0.subject), 0)
+                       + coalesce(octet_length(e0.body), 0) AS bytes
+                FROM outpost.messages e0
+                WHERE c.digest_key IS NOT NULL
+                  AND e0.status = 'queued' AND e0.digest_key = c.digest_key AND e0.kind = c.kind
+                  AND e0.to_user IS NOT DISTINCT FROM c.to_user
+                  AND e0.to_address IS NOT DISTINCT FROM c.to_address
+                  AND e0.id <> c.id
+                  AND e0.run_at <= now() + coalesce(outpost.digest_window(c.options), interval '0')
+                  AND (e0.expires_at IS NULL OR e0.expires_at > now())
+                ORDER BY e0.id
+                LIMIT 99) e1
+        ) e
+        WHERE c.digest_key IS NOT NULL AND e.upto <= 8388608
+    ) g
+    WHERE d.id = g.id AND d.status = 'queued'
     RETURNING d.id, d.digest_of, d.subject, d.body, d.context, d.created_at
 
 ), targets AS (
