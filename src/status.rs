@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 
+use crate::db::lenient::Timestamp;
 use crate::db::{DbError, statements};
 use crate::message::MessageId;
 
@@ -18,18 +19,18 @@ pub async fn message_report(
         return Ok(None);
     };
     let mut out = String::new();
-    let text = |name: &str| {
-        m.get::<_, Option<String>>(name)
-            .unwrap_or_else(|| "-".into())
-    };
-    let time = |name: &str| fmt_time(m.get::<_, Option<DateTime<Utc>>>(name));
+    // Every column read with try_get, times and text leniently: a row an
+    // application wrote is shown whatever it holds.
+    let opt_text = |name: &str| m.try_get::<_, Option<String>>(name).ok().flatten();
+    let text = |name: &str| opt_text(name).unwrap_or_else(|| "-".into());
+    let time = |name: &str| m.try_get::<_, Option<Timestamp>>(name).ok().flatten();
     let _ = writeln!(
         out,
         "message {}  kind {}  status {}{}",
         id,
         text("kind"),
         text("status"),
-        if m.get::<_, bool>("possible_duplicate") {
+        if m.try_get::<_, bool>("possible_duplicate").unwrap_or(false) {
             "  (possible duplicate: more than one attempt may have reached the provider)"
         } else {
             ""
@@ -46,20 +47,25 @@ pub async fn message_report(
         "provider_message_id",
         "last_error",
     ] {
-        if let Some(v) = m.get::<_, Option<String>>(field) {
+        if let Some(v) = opt_text(field) {
             let _ = writeln!(out, "  {field:<20} {v}");
         }
     }
-    let max: Option<i32> = m.get("max_attempts");
+    let max: Option<i32> = m.try_get("max_attempts").ok().flatten();
     let _ = writeln!(
         out,
         "  {:<20} {} of {}",
         "attempts",
-        m.get::<_, i32>("attempts"),
+        m.try_get::<_, i32>("attempts").unwrap_or_default(),
         max.map_or_else(|| "the configured maximum".to_owned(), |n| n.to_string())
     );
-    let _ = writeln!(out, "  {:<20} {}", "priority", m.get::<_, i16>("priority"));
-    let deferrals: i32 = m.get("deferrals");
+    let _ = writeln!(
+        out,
+        "  {:<20} {}",
+        "priority",
+        m.try_get::<_, i16>("priority").unwrap_or_default()
+    );
+    let deferrals: i32 = m.try_get("deferrals").unwrap_or_default();
     if deferrals > 0 {
         let _ = writeln!(
             out,
@@ -76,8 +82,8 @@ pub async fn message_report(
         "finished_at",
         "updated_at",
     ] {
-        if m.get::<_, Option<DateTime<Utc>>>(field).is_some() {
-            let _ = writeln!(out, "  {field:<20} {}", time(field));
+        if let Some(t) = time(field) {
+            let _ = writeln!(out, "  {field:<20} {}", fmt_stamp(t));
         }
     }
     let attempts = client.query(statements::MESSAGE_ATTEMPTS, &[&id.0]).await?;
@@ -148,6 +154,12 @@ pub async fn summary(client: &impl GenericClient) -> Result<String, DbError> {
         }
     }
     Ok(out)
+}
+
+/// A time as [`fmt_time`] writes it, or what it is when it is not one.
+fn fmt_stamp(t: Timestamp) -> String {
+    t.to_utc()
+        .map_or_else(|| t.to_string(), |utc| fmt_time(Some(utc)))
 }
 
 fn fmt_time(t: Option<DateTime<Utc>>) -> String {

@@ -15,6 +15,7 @@ use super::overview::time;
 use super::pages::PAGES;
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::channel::Envelope;
+use crate::db::lenient::{Json, Timestamp};
 use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
 
 /// The preview may show inline styles and data: images; nothing else loads,
@@ -25,10 +26,16 @@ const PREVIEW_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-sr
 #[derive(Serialize)]
 struct Event {
     at: String,
-    sort: DateTime<Utc>,
+    #[serde(skip)]
+    sort: Timestamp,
     what: String,
     class: String,
     lines: Vec<(String, String)>,
+}
+
+/// A time as the console prints it, or what it is when it is not one.
+fn stamp(t: Timestamp) -> String {
+    t.to_utc().map_or_else(|| t.to_string(), time)
 }
 
 fn line(label: &str, value: impl Into<String>) -> (String, String) {
@@ -43,19 +50,21 @@ pub async fn page(
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let m = queries::found(&client, queries::MESSAGE, &[&id]).await?;
-    let created: DateTime<Utc> = m.get("created_at");
-    let run_at: DateTime<Utc> = m.get("run_at");
+    // The message's own times and JSON are read leniently: an application
+    // wrote them, and the page shows whatever they hold.
+    let stamp_of = |c: &str| m.try_get::<_, Option<Timestamp>>(c).ok().flatten();
+    let created = stamp_of("created_at").unwrap_or(Timestamp::from(DateTime::<Utc>::UNIX_EPOCH));
+    let run_at = stamp_of("run_at");
     let mut timeline = vec![Event {
-        at: time(created),
+        at: stamp(created),
         sort: created,
         what: "enqueued".into(),
         class: "enqueue".into(),
         lines: [
-            Some(line("due", time(run_at))),
+            run_at.map(|r| line("due", stamp(r))),
             m.get::<_, Option<String>>("idempotency_key")
                 .map(|k| line("idempotency key", k)),
-            m.get::<_, Option<DateTime<Utc>>>("expires_at")
-                .map(|e| line("expires", time(e))),
+            stamp_of("expires_at").map(|e| line("expires", stamp(e))),
         ]
         .into_iter()
         .flatten()
@@ -97,7 +106,7 @@ pub async fn page(
         }
         timeline.push(Event {
             at: time(started),
-            sort: started,
+            sort: started.into(),
             what: format!("attempt {}: {outcome}", a.get::<_, i32>("attempt")),
             class: format!("attempt {outcome}"),
             lines,
@@ -120,7 +129,7 @@ pub async fn page(
         }
         timeline.push(Event {
             at: time(received),
-            sort: received,
+            sort: received.into(),
             what: format!("provider event: {}", e.get::<_, String>("event")),
             class: "event".into(),
             lines,
@@ -130,7 +139,7 @@ pub async fn page(
         let at: DateTime<Utc> = c.get("created_at");
         timeline.push(Event {
             at: time(at),
-            sort: at,
+            sort: at.into(),
             what: format!("chat message {}", c.get::<_, i64>("id")),
             class: "chat".into(),
             lines: vec![
@@ -176,20 +185,18 @@ pub async fn page(
         ("provider id", opt("provider_message_id")),
         ("last error", opt("last_error")),
         ("worker", opt("worker")),
-        (
-            "sent",
-            m.get::<_, Option<DateTime<Utc>>>("sent_at").map(time),
-        ),
-        (
-            "finished",
-            m.get::<_, Option<DateTime<Utc>>>("finished_at").map(time),
-        ),
+        ("sent", stamp_of("sent_at").map(stamp)),
+        ("finished", stamp_of("finished_at").map(stamp)),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
     .collect();
-    let context: Value = m.get("context");
-    let options: Value = m.get("options");
+    let json_of = |c: &str| {
+        m.try_get::<_, Json>(c)
+            .map_or_else(|e| format!("(cannot read {c}: {e})"), |j| j.pretty())
+    };
+    let context = json_of("context");
+    let options = json_of("options");
     PAGES.render(
         "message.html",
         Some(&session),
@@ -200,8 +207,8 @@ pub async fn page(
             status => status.clone(),
             fields,
             possible_duplicate => m.get::<_, bool>("possible_duplicate"),
-            context => serde_json::to_string_pretty(&context).unwrap_or_default(),
-            options => serde_json::to_string_pretty(&options).unwrap_or_default(),
+            context,
+            options,
             body => opt("body"),
             timeline,
             can_retry => matches!(status.as_str(), "failed" | "expired" | "cancelled" | "bounced" | "suppressed"),
@@ -221,7 +228,7 @@ pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> 
     let client = state.pool.get().await?;
     let m = queries::found(&client, queries::MESSAGE, &[&id]).await?;
     let kind: Kind = m.try_get("kind")?;
-    let to_user: Option<String> = m.get("to_user");
+    let to_user: Option<String> = m.try_get("to_user")?;
     let recipient = match &to_user {
         Some(user) => client
             .query_opt(&queries::recipient(&state.config.recipients), &[user])
@@ -229,39 +236,43 @@ pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> 
             .ok()
             .flatten()
             .map(|r| Recipient {
-                user_id: r.get("user_id"),
-                email: r.get("email"),
-                phone: r.get("phone"),
-                locale: r.get("locale"),
-                timezone: r.get("timezone"),
-                tenant: r.get("tenant"),
-                push_named_user: r.get("push_named_user"),
-                name: r.get("name"),
+                user_id: r.try_get("user_id").ok().flatten().unwrap_or_default(),
+                email: r.try_get("email").ok().flatten().unwrap_or_default(),
+                phone: r.try_get("phone").ok().flatten().unwrap_or_default(),
+                locale: r.try_get("locale").ok().flatten().unwrap_or_default(),
+                timezone: r.try_get("timezone").ok().flatten().unwrap_or_default(),
+                tenant: r.try_get("tenant").ok().flatten().unwrap_or_default(),
+                push_named_user: r
+                    .try_get("push_named_user")
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                name: r.try_get("name").ok().flatten().unwrap_or_default(),
             }),
         None => None,
     };
     let locale = m
-        .get::<_, Option<String>>("locale")
+        .try_get::<_, Option<String>>("locale")?
         .or_else(|| recipient.as_ref().and_then(|r| r.locale.clone()))
         .unwrap_or_else(|| state.config.default_locale.clone());
     let message = ClaimedMessage {
         id: MessageId(id),
-        attempt: m.get("attempts"),
+        attempt: m.try_get("attempts")?,
         kind,
         to_user,
-        to_address: m.get("to_address"),
-        template: m.get("template"),
-        context: m.get("context"),
-        locale: m.get("locale"),
-        subject: m.get("subject"),
-        body: m.get("body"),
-        html: m.get("html"),
-        options: m.get("options"),
-        provider: m.get("provider"),
-        tenant: m.get("tenant"),
-        max_attempts: m.get("max_attempts"),
-        expires_at: m.get("expires_at"),
-        created_at: m.get("created_at"),
+        to_address: m.try_get("to_address")?,
+        template: m.try_get("template")?,
+        context: m.try_get("context")?,
+        locale: m.try_get("locale")?,
+        subject: m.try_get("subject")?,
+        body: m.try_get("body")?,
+        html: m.try_get("html")?,
+        options: m.try_get("options")?,
+        provider: m.try_get("provider")?,
+        tenant: m.try_get("tenant")?,
+        max_attempts: m.try_get("max_attempts")?,
+        expires_at: m.try_get("expires_at")?,
+        created_at: m.try_get("created_at")?,
         recipient,
         suppressed: Vec::new(),
         lease_deadline: std::time::Instant::now(),

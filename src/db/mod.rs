@@ -1,6 +1,7 @@
 //! Database access: the connection pool, embedded migrations, and the named
 //! SQL statements every runtime query comes from.
 
+pub mod lenient;
 pub mod migrate;
 mod relation;
 pub mod sslmode;

@@ -256,3 +256,49 @@ async fn a_claim_holds_a_bounded_number_of_bytes() {
         .unwrap();
     assert_eq!(rest.len(), 3, "the next claim takes the next three");
 }
+
+#[tokio::test]
+async fn status_and_the_console_show_a_row_they_cannot_decode_strictly() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+    client
+        .batch_execute("ALTER TABLE outpost.messages DISABLE TRIGGER messages_refuse_unsendable")
+        .await
+        .unwrap();
+    let id: i64 = client
+        .query_one(
+            &format!(
+                "INSERT INTO outpost.messages (kind, to_address, subject, body, status, expires_at, run_at, context) \
+                 VALUES ('email', 'a@example.com', 's', 'b', 'failed', 'infinity', '294276-11-30', '{deep}') RETURNING id"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["status", &id.to_string()])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("expires_at           infinity"), "{stdout}");
+    assert!(
+        stdout.contains("run_at               out of range"),
+        "{stdout}"
+    );
+
+    let console = common::console::Console::start(&db, &[]).await;
+    let mut admin = console.signed_in(common::console::ADMIN).await;
+    let (status, _, body) = admin.get(&format!("/messages/{id}")).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert!(body.contains("infinity"), "{body}");
+    assert!(body.contains("recursion limit exceeded"), "{body}");
+}
