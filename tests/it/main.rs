@@ -15,6 +15,7 @@ mod email_sendgrid;
 mod email_smtp;
 mod faults;
 mod hostile;
+mod hostile_rows;
 mod housekeeping;
 mod http;
 mod outage;
