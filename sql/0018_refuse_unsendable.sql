@@ -47,7 +47,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND coalesce(octet_length(m.category), 0) <= 1024
        AND coalesce(octet_length(m.digest_key), 0) <= 1024
        AND coalesce(octet_length(m.subject), 0) <= 16384
-       AND coalesce(octet_length(m.body), 0) <= 1048576
+       AND coalesce(octet_length(m.body), 0) <= 4194304
        AND coalesce(octet_length(m.html), 0) <= 4194304
        AND outpost.json_bytes(m.context) <= 1048576
        AND outpost.json_bytes(m.options) <= 16777216
@@ -85,7 +85,7 @@ BEGIN
         ('category', octet_length(NEW.category), 1024),
         ('digest_key', octet_length(NEW.digest_key), 1024),
         ('subject', octet_length(NEW.subject), 16384),
-        ('body', octet_length(NEW.body), 1048576),
+        ('body', octet_length(NEW.body), 4194304),
         ('html', octet_length(NEW.html), 4194304),
         ('context', outpost.json_bytes(NEW.context), 1048576),
         ('options', outpost.json_bytes(NEW.options), 16777216)

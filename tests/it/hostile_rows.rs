@@ -264,11 +264,21 @@ fn recipient() -> impl Strategy<Value = Vec<Option<String>>> {
         o(address().boxed()),
         o(address().boxed()),
         o(text().boxed()),
-        o(prop_oneof![Just("Europe/Paris".to_owned()), Just("Mars/Olympus".to_owned()), text()].boxed()),
+        o(prop_oneof![
+            Just("Europe/Paris".to_owned()),
+            Just("Mars/Olympus".to_owned()),
+            text()
+        ]
+        .boxed()),
         o(text().boxed()),
         o(text().boxed()),
         o(text().boxed()),
-        o(prop_oneof![Just("22:00-07:00".to_owned()), Just("25:00-99:99".to_owned()), text()].boxed()),
+        o(prop_oneof![
+            Just("22:00-07:00".to_owned()),
+            Just("25:00-99:99".to_owned()),
+            text()
+        ]
+        .boxed()),
         o(time().boxed()),
     )
         .prop_map(|r| vec![Some(r.0), r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9])
@@ -286,8 +296,10 @@ const INSERT_RECIPIENT: &str = "INSERT INTO outpost.recipients (user_id, email, 
      coalesce($10::text::timestamptz, now()))";
 
 async fn insert(client: &tokio_postgres::Client, r: &Row) -> Result<i64, tokio_postgres::Error> {
-    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        r.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = r
+        .iter()
+        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
     Ok(client.query_one(INSERT_MESSAGE, &params).await?.get(0))
 }
 
@@ -349,7 +361,9 @@ async fn drain_hostile(enqueue_check: bool) {
     client.batch_execute("SET ROLE outpost_app").await.unwrap();
     if !enqueue_check {
         admin
-            .batch_execute("ALTER TABLE outpost.messages DISABLE TRIGGER messages_refuse_unsendable")
+            .batch_execute(
+                "ALTER TABLE outpost.messages DISABLE TRIGGER messages_refuse_unsendable",
+            )
             .await
             .unwrap();
     }
@@ -378,7 +392,10 @@ async fn drain_hostile(enqueue_check: bool) {
     // What the daemon said last, for a failure message.
     let tail = || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::write(std::env::temp_dir().join(format!("hostile-{seed}.log")), &text);
+        let _ = std::fs::write(
+            std::env::temp_dir().join(format!("hostile-{seed}.log")),
+            &text,
+        );
         let start = text
             .find("panicked")
             .unwrap_or(text.len().saturating_sub(3000));
@@ -392,9 +409,23 @@ async fn drain_hostile(enqueue_check: bool) {
     for case in 0..cases {
         if case % 6 == 0 {
             let recipient = recipient().new_tree(&mut runner).unwrap().current();
-            if let Err(e) = client.execute(INSERT_RECIPIENT, &[&recipient[0], &recipient[1], &recipient[2],
-                &recipient[3], &recipient[4], &recipient[5], &recipient[6], &recipient[7], &recipient[8],
-                &recipient[9]]).await
+            if let Err(e) = client
+                .execute(
+                    INSERT_RECIPIENT,
+                    &[
+                        &recipient[0],
+                        &recipient[1],
+                        &recipient[2],
+                        &recipient[3],
+                        &recipient[4],
+                        &recipient[5],
+                        &recipient[6],
+                        &recipient[7],
+                        &recipient[8],
+                        &recipient[9],
+                    ],
+                )
+                .await
             {
                 readable(&e);
             }
@@ -474,7 +505,11 @@ async fn drain_hostile(enqueue_check: bool) {
             .unwrap()
             .get(0);
         assert_eq!(status, "sent", "seed {seed}: well-formed message {id}");
-        assert_eq!(seen.get(id), Some(&1), "seed {seed}: message {id} sent once");
+        assert_eq!(
+            seen.get(id),
+            Some(&1),
+            "seed {seed}: message {id} sent once"
+        );
     }
     // Every hostile row that failed says why.
     let silent: Vec<i64> = admin
@@ -488,7 +523,10 @@ async fn drain_hostile(enqueue_check: bool) {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(silent.is_empty(), "seed {seed}: failed without an error: {silent:?}");
+    assert!(
+        silent.is_empty(),
+        "seed {seed}: failed without an error: {silent:?}"
+    );
     let panicked: i64 = admin
         .query_one(
             "SELECT count(*) FROM outpost.messages WHERE id = ANY($1) AND last_error ILIKE '%panick%'",
@@ -499,5 +537,9 @@ async fn drain_hostile(enqueue_check: bool) {
         .get(0);
     assert_eq!(panicked, 0, "seed {seed}: a send panicked");
     // The enqueue check was exercised both ways.
-    assert!(refused > 0 && !hostile.is_empty(), "seed {seed}: {refused} refused, {} stored", hostile.len());
+    assert!(
+        refused > 0 && !hostile.is_empty(),
+        "seed {seed}: {refused} refused, {} stored",
+        hostile.len()
+    );
 }

@@ -152,8 +152,8 @@ async fn what_can_never_be_sent_is_refused_at_enqueue_naming_the_column() {
             "options is nested more than 64 levels deep",
         ),
         (
-            "INSERT INTO outpost.messages (kind, to_address, body) VALUES ('email', 'a@example.com', repeat('x', 1048577))".into(),
-            "body is 1048577 bytes, above its limit of 1048576 bytes",
+            "INSERT INTO outpost.messages (kind, to_address, body) VALUES ('email', 'a@example.com', repeat('x', 4194305))".into(),
+            "body is 4194305 bytes, above its limit of 4194304 bytes",
         ),
         (
             "INSERT INTO outpost.messages (kind, to_address, body, options) VALUES ('email', 'a@example.com', 'b', \
@@ -195,7 +195,7 @@ async fn what_can_never_be_sent_is_refused_at_enqueue_naming_the_column() {
     client
         .batch_execute(&format!(
             "INSERT INTO outpost.messages (kind, to_address, body, context, expires_at) \
-             VALUES ('email', 'a@example.com', repeat('x', 1048576), {}, '9999-12-31')",
+             VALUES ('email', 'a@example.com', repeat('x', 4194304), {}, '9999-12-31')",
             deep(63)
         ))
         .await
