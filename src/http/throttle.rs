@@ -178,10 +178,16 @@ mod tests {
         let end = start + Duration::from_millis(10_000);
         assert!(t.hit_at(9_999, end).is_err());
         assert!(t.hit_at(0, end).is_ok());
-        // Once their windows end, old keys make room before anyone is evicted.
+        // Once its window ends, a key counts afresh.
         let later = end + Duration::from_secs(61);
-        assert!(t.hit_at(20_000, later).is_ok());
-        assert_eq!(t.len(), 1);
+        assert!(t.hit_at(9_999, later).is_ok());
+        // A full table of ended windows is emptied before a new key is counted.
+        let small = Throttle::new(1, Duration::from_secs(60), 4);
+        for i in 0..4u32 {
+            assert!(small.hit_at(i, start).is_ok());
+        }
+        assert!(small.hit_at(4, later).is_ok());
+        assert_eq!(small.len(), 1);
     }
 
     #[test]
