@@ -1,14 +1,14 @@
 //! `POST /inbound/sendgrid`: SendGrid Inbound Parse (parsed or raw mode),
 //! behind HTTP Basic credentials; a source that failed them too often in a
 //! minute gets 429 with `Retry-After`, credentials unchecked, until the
-//! minute ends (SendGrid retries for three days). Stored with its attachments in one
-//! transaction, announced with `NOTIFY outpost_inbound, '<id>'`, answered 200
+//! minute ends (SendGrid retries for three days). Stored with its
+//! attachments in one transaction, announced with `NOTIFY outpost_inbound, '<id>'`, answered 200
 //! only after the commit; a retried delivery is stored once.
 
-use axum::body::{Body, Bytes};
 use std::net::SocketAddr;
 
 use axum::Extension;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -6,16 +6,14 @@
 //! changes nothing either (no write, no audit entry), and POSTs are counted
 //! per token and per source: beyond the limits, 429 with `Retry-After`.
 
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 
-use axum::body::Body;
-use std::net::SocketAddr;
-
 use axum::Extension;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-
 use sha2::{Digest, Sha256};
 
 use super::{AppState, body, reject, throttle};
