@@ -275,7 +275,7 @@ async fn start_console(
     let bound = listener.local_addr().map_err(listen_error)?;
     let templates = Templates::load(&config.template_source()).map_err(DaemonError::Templates)?;
     let state = crate::console::ConsoleState::new(
-        db::pool(&config.database_url, 4)?,
+        crate::console::pool(config)?,
         config,
         Arc::new(templates),
     );

@@ -114,6 +114,8 @@ pub struct ConsoleSection {
     pub login_period: Duration,
     pub proxy_user_header: String,
     pub proxy_addresses: Vec<String>,
+    #[serde(with = "duration")]
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

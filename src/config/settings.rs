@@ -250,6 +250,8 @@ pub struct ConsoleSettings {
     pub proxy_user_header: Option<axum::http::HeaderName>,
     /// Peers whose `proxy_user_header` is believed.
     pub proxy_addresses: Vec<IpAddr>,
+    /// The longest any console statement may run (set on its connections).
+    pub statement_timeout: Duration,
 }
 
 impl ConsoleSettings {

@@ -1,7 +1,8 @@
 //! `GET /messages`: search by status, kind, user, address, tenant, provider,
 //! date range, id and idempotency key, newest first with keyset pagination;
 //! `POST /messages/bulk` (count and confirmation) and
-//! `POST /messages/bulk/confirm`: retry or cancel everything that matches.
+//! `POST /messages/bulk/confirm`: retry or cancel what matches a filter (at
+//! least one is required), at most [`BULK_LIMIT`] messages per action.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,10 @@ use crate::message::Kind;
 
 /// Rows per page.
 const PAGE: i64 = 50;
+
+/// The most messages one bulk retry or cancel touches, oldest first; the
+/// operator confirms again for the rest.
+pub const BULK_LIMIT: i64 = 1000;
 
 /// The filter as the form sends it: every field optional text.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -136,6 +141,41 @@ impl RawFilter {
 }
 
 impl Filter {
+    /// Whether no filter was given (which would match every message).
+    fn is_empty(&self) -> bool {
+        let Filter {
+            status,
+            kind,
+            user,
+            address,
+            tenant,
+            provider,
+            from,
+            to,
+            id,
+            key,
+        } = self;
+        [status, kind, user, address, tenant, provider, key]
+            .iter()
+            .all(|v| v.is_none())
+            && from.is_none()
+            && to.is_none()
+            && id.is_none()
+    }
+
+    /// The filter for a bulk action: refused when empty.
+    fn for_bulk(raw: &RawFilter) -> Result<Self, Refusal> {
+        let filter = raw.check()?;
+        if filter.is_empty() {
+            return Err(Refusal::new(
+                "filter",
+                "a bulk action needs at least one filter (status, kind, user, address, tenant, \
+                 provider, dates, id or key); it never acts on every message",
+            ));
+        }
+        Ok(filter)
+    }
+
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         vec![
             &self.status,
@@ -298,7 +338,7 @@ pub async fn bulk_preview(
     Form(form): Form<BulkForm>,
 ) -> Result<Response> {
     let action = BulkAction::parse(&form.action)?;
-    let filter = form.filter.check()?;
+    let filter = Filter::for_bulk(&form.filter)?;
     let client = state.pool.get().await?;
     let row = client
         .query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
@@ -316,20 +356,24 @@ pub async fn bulk_preview(
             "bulk.html",
             Some(&session),
             "messages",
-            ctx! { action, total, affected, hidden, query => form.filter.query() },
+            ctx! {
+                action, total, affected, hidden, query => form.filter.query(),
+                limit => BULK_LIMIT, acting => affected.min(BULK_LIMIT),
+            },
         )?
         .into_response())
 }
 
-/// `POST /messages/bulk/confirm`: `outpost.retry` or `outpost.cancel` on
-/// every matching message, in one transaction, recorded in the audit log.
+/// `POST /messages/bulk/confirm`: `outpost.retry` or `outpost.cancel` on the
+/// first [`BULK_LIMIT`] matching messages (lowest ids first), in one
+/// transaction, recorded in the audit log; says whether more remain.
 pub async fn bulk_apply(
     State(state): State<ConsoleState>,
     Extension(session): Extension<Session>,
     Form(form): Form<BulkForm>,
 ) -> Result<Response> {
     let action = BulkAction::parse(&form.action)?;
-    let filter = form.filter.check()?;
+    let filter = Filter::for_bulk(&form.filter)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let (sql, verb) = match action {
@@ -337,19 +381,24 @@ pub async fn bulk_apply(
         BulkAction::Cancel => (queries::MESSAGES_CANCEL.as_str(), "cancelled"),
     };
     let action = action.as_str();
-    let ids: Vec<i64> = tx
-        .query(sql, &filter.params())
-        .await?
-        .into_iter()
-        .filter_map(|r| r.get::<_, Option<i64>>("id"))
-        .collect();
+    let mut params = filter.params();
+    params.push(&BULK_LIMIT);
+    let rows = tx.query(sql, &params).await?;
+    // One candidate past the limit is read, never acted on: it says more remain.
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > BULK_LIMIT;
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(id) = row.try_get::<_, Option<i64>>("id")? {
+            ids.push(id);
+        }
+    }
     audit::record(
         &tx,
         &session,
         &format!("messages.bulk_{action}"),
         &format!("messages matching {}", form.filter.query()),
         None,
-        Some(json!({ "count": ids.len(), "ids": ids.iter().take(1000).collect::<Vec<_>>() })),
+        Some(json!({ "count": ids.len(), "ids": ids, "more": more })),
     )
     .await?;
     tx.commit().await?;
@@ -358,6 +407,14 @@ pub async fn bulk_apply(
         "messages",
         &format!("Bulk {action}"),
         &format!("/messages?{}", form.filter.query()),
-        Outcome::done(format!("{} message(s) {verb}.", ids.len())),
+        Outcome::done(if more {
+            format!(
+                "{} message(s) {verb}. More match: a bulk action touches at most {BULK_LIMIT} \
+                 messages; run it again for the next ones.",
+                ids.len()
+            )
+        } else {
+            format!("{} message(s) {verb}.", ids.len())
+        }),
     )
 }

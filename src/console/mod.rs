@@ -77,6 +77,16 @@ impl ConsoleState {
     }
 }
 
+/// The console's own pool: four connections, each with
+/// `console.statement_timeout`.
+pub fn pool(config: &Config) -> Result<Pool, DbError> {
+    crate::db::pool_with_statement_timeout(
+        &config.database_url,
+        4,
+        config.console.statement_timeout,
+    )
+}
+
 /// Why a console request failed; rendered as a short plain page.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -112,8 +122,25 @@ impl From<deadpool_postgres::PoolError> for ConsoleError {
     }
 }
 
+impl ConsoleError {
+    /// Whether PostgreSQL cancelled the statement (`console.statement_timeout`).
+    fn timed_out(&self) -> bool {
+        matches!(self, ConsoleError::Db(DbError::Query(e))
+            if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED))
+    }
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
+        if self.timed_out() {
+            tracing::warn!(error = %self, "console statement cancelled by console.statement_timeout");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database took longer than console.statement_timeout allows; \
+                 narrow the search or try again later"
+                    .to_owned(),
+            );
+        }
         let status = match &self {
             ConsoleError::Db(_)
             | ConsoleError::Render(_)
@@ -139,22 +166,27 @@ impl IntoResponse for ConsoleError {
             | ConsoleError::Misconfigured(_) => "internal error (see the daemon's log)".to_owned(),
             other => other.to_string(),
         };
-        let body = pages::PAGES
-            .render(
-                "error.html",
-                None,
-                "",
-                ctx! { code => status.as_u16(), text => text },
-            )
-            .map(|h| h.0)
-            .unwrap_or(text);
-        (
-            status,
-            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response()
+        error_page(status, text)
     }
+}
+
+/// The short plain page a failed console request gets.
+fn error_page(status: StatusCode, text: String) -> Response {
+    let body = pages::PAGES
+        .render(
+            "error.html",
+            None,
+            "",
+            ctx! { code => status.as_u16(), text => text },
+        )
+        .map(|h| h.0)
+        .unwrap_or(text);
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 pub(crate) type Result<T, E = ConsoleError> = std::result::Result<T, E>;

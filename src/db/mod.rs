@@ -77,6 +77,34 @@ pub fn pg_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect
 /// A pool of `size` connections to `url`.
 pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
     let (config, tls) = pg_config(url)?;
+    build_pool(config, tls, size)
+}
+
+/// A pool of `size` connections to `url` on which no statement runs longer
+/// than `statement_timeout` (PostgreSQL cancels it: SQLSTATE 57014).
+pub fn pool_with_statement_timeout(
+    url: &str,
+    size: usize,
+    statement_timeout: Duration,
+) -> Result<Pool, DbError> {
+    let (mut config, tls) = pg_config(url)?;
+    let limit = format!(
+        "-c statement_timeout={}",
+        statement_timeout.as_millis().max(1)
+    );
+    let options = match config.get_options() {
+        Some(existing) => format!("{existing} {limit}"),
+        None => limit,
+    };
+    config.options(&options);
+    build_pool(config, tls, size)
+}
+
+fn build_pool(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    size: usize,
+) -> Result<Pool, DbError> {
     let manager = Manager::from_config(
         config,
         tls,

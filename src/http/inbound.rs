@@ -1,25 +1,44 @@
 //! `POST /inbound/sendgrid`: SendGrid Inbound Parse (parsed or raw mode),
-//! behind HTTP Basic credentials. Stored with its attachments in one
-//! transaction, announced with `NOTIFY outpost_inbound, '<id>'`, answered 200
+//! behind HTTP Basic credentials; a source that failed them too often in a
+//! minute gets 429 with `Retry-After`, credentials unchecked, until the
+//! minute ends (SendGrid retries for three days). Stored with its
+//! attachments in one transaction, announced with `NOTIFY outpost_inbound, '<id>'`, answered 200
 //! only after the commit; a retried delivery is stored once.
 
+use std::net::SocketAddr;
+
+use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{AppState, body, reject};
+use super::{AppState, body, reject, throttle};
 use crate::db::{DbError, statements};
 use crate::inbound_mail::{Form, FormFile, InboundEmail, parse};
 
 const ENDPOINT: &str = "inbound";
 
-pub async fn sendgrid(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn sendgrid(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let source = throttle::source_key(peer.map(|p| p.0.0));
+    let failures = &state.throttles.inbound_failures;
+    if let Err(retry_after) = failures.check(&source) {
+        state.metrics.request(ENDPOINT, "throttled");
+        return throttle::too_many(retry_after, "too many failed logins from this address");
+    }
     // From the headers alone, before a byte of the body is read.
     if !authorized(&state, &headers) {
         state.metrics.request(ENDPOINT, "unauthorized");
+        if let Err(retry_after) = failures.hit(source) {
+            return throttle::too_many(retry_after, "too many failed logins from this address");
+        }
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"outpost inbound\"")],

@@ -2,11 +2,13 @@
 //! health, readiness and metrics, behind body limits, a shared body memory
 //! budget, connection limits, timeouts and request logs.
 
+pub mod access_log;
 pub mod body;
 pub mod events;
 pub mod health;
 pub mod inbound;
 pub mod server;
+pub mod throttle;
 pub mod twilio;
 pub mod unsubscribe;
 
@@ -20,7 +22,7 @@ use axum::routing::{get, post};
 use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::{Config, WebhookSettings};
 use crate::dispatch::Heartbeat;
@@ -46,6 +48,52 @@ pub struct AppState {
     pub bodies: body::Budget,
     /// One-click unsubscribe links, when configured.
     pub unsubscribe: Option<Arc<crate::config::UnsubscribeSettings>>,
+    /// The inbound and unsubscribe endpoints' per-source and per-token limits.
+    pub throttles: Arc<Throttles>,
+}
+
+/// The request throttles (bounds in `throttle` and the README's Limits).
+#[derive(Debug)]
+pub struct Throttles {
+    /// Failed Basic logins on `/inbound/sendgrid`, per source.
+    pub inbound_failures: throttle::Throttle<std::net::IpAddr>,
+    /// One-click unsubscribe POSTs per token (a SHA-256 prefix of it).
+    pub unsubscribe_token: throttle::Throttle<[u8; 16]>,
+    /// One-click unsubscribe POSTs per source.
+    pub unsubscribe_source: throttle::Throttle<std::net::IpAddr>,
+}
+
+/// Keys each throttle remembers at most.
+pub const THROTTLE_KEYS: usize = 10_000;
+/// Failed inbound logins allowed per source per [`THROTTLE_PERIOD`].
+pub const INBOUND_FAILURES: u32 = 10;
+/// One-click unsubscribe POSTs allowed per token per [`THROTTLE_PERIOD`].
+pub const UNSUBSCRIBE_PER_TOKEN: u32 = 5;
+/// One-click unsubscribe POSTs allowed per source per [`THROTTLE_PERIOD`].
+pub const UNSUBSCRIBE_PER_SOURCE: u32 = 600;
+/// The window every throttle counts in.
+pub const THROTTLE_PERIOD: Duration = Duration::from_secs(60);
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Self {
+            inbound_failures: throttle::Throttle::new(
+                INBOUND_FAILURES,
+                THROTTLE_PERIOD,
+                THROTTLE_KEYS,
+            ),
+            unsubscribe_token: throttle::Throttle::new(
+                UNSUBSCRIBE_PER_TOKEN,
+                THROTTLE_PERIOD,
+                THROTTLE_KEYS,
+            ),
+            unsubscribe_source: throttle::Throttle::new(
+                UNSUBSCRIBE_PER_SOURCE,
+                THROTTLE_PERIOD,
+                THROTTLE_KEYS,
+            ),
+        }
+    }
 }
 
 impl AppState {
@@ -66,6 +114,7 @@ impl AppState {
             webhook_body_limit: config.http.webhook_body_limit,
             bodies: body::Budget::new(config.http.body_memory),
             unsubscribe: config.unsubscribe.clone().map(Arc::new),
+            throttles: Arc::new(Throttles::default()),
         }
     }
 }
@@ -98,7 +147,7 @@ pub fn router(state: AppState, timeout: Duration) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .make_span_with(access_log::RequestSpan)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(state)

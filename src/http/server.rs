@@ -4,11 +4,13 @@
 //! being handled. Hostile clients that open sockets and stop cost a slot for
 //! a bounded time, never a file descriptor for ever.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -51,7 +53,7 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = shutdown.cancelled() => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -67,7 +69,7 @@ pub async fn serve(
         let router = router.clone();
         let stop = shutdown.clone();
         connections.spawn(async move {
-            connection(stream, router, limits, stop).await;
+            connection(stream, peer, router, limits, stop).await;
             drop(slot);
         });
     }
@@ -102,14 +104,22 @@ impl Activity {
     }
 }
 
-async fn connection(stream: TcpStream, router: Router, limits: Limits, stop: CancellationToken) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    stop: CancellationToken,
+) {
     let activity = Arc::new(Activity {
         idle_since: Mutex::new(Instant::now()),
         in_flight: AtomicUsize::new(0),
         finished: Notify::new(),
     });
     let tracked = activity.clone();
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        // Handlers that count per client address read it as axum's ConnectInfo.
+        request.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
         let activity = tracked.clone();
         activity.start();

@@ -2,16 +2,21 @@
 //! `List-Unsubscribe=One-Click` turns the category off for the token's user
 //! (or suppresses its address) and answers 200; `GET` only shows a page with
 //! a button that does the same POST, because mail scanners follow links. A
-//! bad or tampered token is refused with 400 and changes nothing.
+//! bad or tampered token is refused with 400 and changes nothing. A repeat
+//! changes nothing either (no write, no audit entry), and POSTs are counted
+//! per token and per source: beyond the limits, 429 with `Retry-After`.
 
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
-use super::{AppState, body, reject};
+use super::{AppState, body, reject, throttle};
 use crate::db::{DbError, statements};
 use crate::unsubscribe::{Target, Who};
 
@@ -89,14 +94,30 @@ pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -
 /// address suppressed), then 200.
 pub async fn one_click(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let source = throttle::source_key(peer.map(|p| p.0.0));
+    if let Err(retry_after) = state.throttles.unsubscribe_source.hit(source) {
+        state.metrics.request(ENDPOINT, "throttled");
+        return throttle::too_many(
+            retry_after,
+            "too many unsubscribe requests from this address",
+        );
+    }
     let target = match target(&state, &token) {
         Ok(target) => target,
         Err(response) => return *response,
     };
+    let digest = Sha256::digest(token.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    if let Err(retry_after) = state.throttles.unsubscribe_token.hit(key) {
+        state.metrics.request(ENDPOINT, "throttled");
+        return throttle::too_many(retry_after, "this link was used too often");
+    }
     let body = match body::read(&state.bodies, &headers, body, BODY_LIMIT).await {
         Ok(held) => held,
         Err(e) => {

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod abuse;
 mod audit;
 mod cli;
 mod console;

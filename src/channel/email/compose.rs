@@ -86,6 +86,11 @@ fn forbidden(name: &str) -> Option<&'static str> {
         Some("a trace or authentication header")
     } else if lower.starts_with("content-") {
         Some("a MIME structure header")
+    } else if lower == "x-smtpapi" {
+        Some(
+            "SendGrid's SMTP API instructions, which can add recipients and change how the \
+             message is sent behind Outpost's recipient checks",
+        )
     } else {
         None
     }

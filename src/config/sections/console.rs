@@ -46,6 +46,12 @@ pub(in crate::config) fn console(
             "must be longer than zero",
         ));
     }
+    if raw.statement_timeout < std::time::Duration::from_millis(1) {
+        return Err(ConfigError::invalid(
+            "console.statement_timeout",
+            "must be at least 1ms (PostgreSQL reads 0 as no limit)",
+        ));
+    }
     let proxy_user_header = match raw.proxy_user_header.trim() {
         "" => None,
         name => Some(axum::http::HeaderName::try_from(name).map_err(|_| {
@@ -75,5 +81,6 @@ pub(in crate::config) fn console(
         login_period: raw.login_period,
         proxy_user_header,
         proxy_addresses,
+        statement_timeout: raw.statement_timeout,
     })
 }

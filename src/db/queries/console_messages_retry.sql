@@ -1,7 +1,16 @@
--- console_messages_retry: outpost.retry every matching finished message; the
--- ids it took effect on. {filter} is console_message_filter.sql.
-SELECT outpost.retry(m.id) AS id
-FROM outpost.messages m
-JOIN outpost.message_keys k ON k.message_id = m.id
-WHERE {filter}
-  AND m.status IN ('failed', 'expired', 'cancelled', 'bounced', 'suppressed')
+-- console_messages_retry: outpost.retry the first $11 matching finished
+-- messages, lowest ids first. One row per candidate, at most $11 + 1: id is
+-- what outpost.retry returned (NULL when it took no effect, and always NULL
+-- for the extra candidate, which only says that more remain).
+-- {filter} is console_message_filter.sql.
+SELECT CASE WHEN p.n <= $11::bigint THEN outpost.retry(p.id) END AS id
+FROM (
+    SELECT m.id, row_number() OVER (ORDER BY m.id) AS n
+    FROM outpost.messages m
+    JOIN outpost.message_keys k ON k.message_id = m.id
+    WHERE {filter}
+      AND m.status IN ('failed', 'expired', 'cancelled', 'bounced', 'suppressed')
+    ORDER BY m.id
+    LIMIT $11::bigint + 1
+) p
+ORDER BY p.n

@@ -44,7 +44,7 @@ impl Console {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let templates =
             Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
-        let state = ConsoleState::new(outpost::db::pool(&db.url, 4).unwrap(), &config, templates);
+        let state = ConsoleState::new(console::pool(&config).unwrap(), &config, templates);
         let stop = CancellationToken::new();
         tokio::spawn(console::serve(listener, state, stop.clone()));
         Self { base, stop }

@@ -1,12 +1,16 @@
 """Read-only admin pages for Outpost's messages, with their attempts and
 events, filtered by status, kind and user; retry and cancel call the SQL
-helpers (``outpost.retry``, ``outpost.cancel``)."""
+helpers (``outpost.retry``, ``outpost.cancel``) and need the change
+permission on messages (``outpost.change_message``): staff who may only view
+them neither see nor can run the two actions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -80,6 +84,12 @@ class MessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_status_permission(self, request: HttpRequest) -> bool:
+        """Retry and cancel: the model's change permission. (The pages stay
+        read-only for everyone, so ``has_change_permission`` cannot serve.)"""
+        codename = get_permission_codename("change", self.opts)
+        return bool(request.user.has_perm(f"{self.opts.app_label}.{codename}"))
+
     @admin.display(description="attempts")
     def attempt_table(self, obj: Message) -> str:
         rows = _rows(
@@ -105,6 +115,8 @@ class MessageAdmin(admin.ModelAdmin):
             format_html_join("", "<tr>" + "<td>{}</td>" * 4 + "</tr>", rows))
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Message], what: str) -> None:
+        if not self.has_change_status_permission(request):
+            raise PermissionDenied
         done = 0
         for message_id in queryset.values_list("id", flat=True):
             call = (_builders.retry(message_id, connection=database_alias()) if what == "retry"
@@ -116,10 +128,11 @@ class MessageAdmin(admin.ModelAdmin):
         self.message_user(request, f"{done} {verb}, {skipped} unchanged (not in a state that allows it)",
                           messages.SUCCESS if done else messages.WARNING)
 
-    @admin.action(description="Retry selected messages (3 more attempts)")
+    @admin.action(description="Retry selected messages (3 more attempts)",
+                  permissions=["change_status"])
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         self._apply(request, queryset, "retry")
 
-    @admin.action(description="Cancel selected queued messages")
+    @admin.action(description="Cancel selected queued messages", permissions=["change_status"])
     def cancel_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         self._apply(request, queryset, "cancel")
