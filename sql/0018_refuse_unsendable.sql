@@ -1,8 +1,9 @@
 -- What can never be sent is refused at enqueue, with an error naming the
 -- column: timestamps outside years 1..9999 (infinity included), text and JSON
 -- above their documented sizes, JSON nested deeper than 64 levels, an
--- options.digest_window that is not a duration, and a digest group already
--- holding 100 queued messages. The daemon reads every row it claims with
+-- options.digest_window that is not a duration of at most 31 days, and a
+-- digest group already holding 100 queued messages. outpost.recipients gets
+-- size and time bounds too (the claim reads its rows). The daemon reads every row it claims with
 -- checked decoding as well (a row written before this migration, or by a
 -- superuser, fails alone); this keeps such rows out in the first place.
 --
@@ -16,27 +17,27 @@
 
 -- The size of a JSON value as the daemon will hold it: its stored size when
 -- stored uncompressed, else the length of its text (a value copied from
--- another table may arrive compressed).
--- STABLE, as pg_column_size is: a function marked more strictly than what it
--- calls is not inlined, and costs a call per row.
+-- another table may arrive compressed). The three functions below use the
+-- SQL-standard body (RETURN …), resolved when they are created, not in the
+-- inserting session's search_path, and still inlined into the trigger's WHEN
+-- clause; STABLE, as pg_column_size is (a function marked more strictly than
+-- what it calls is not inlined, and costs a call per row).
 CREATE FUNCTION outpost.json_bytes(value jsonb) RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN value IS NULL THEN 0
-                WHEN pg_column_compression(value) IS NULL THEN pg_column_size(value)::bigint
-                ELSE octet_length(value::text)::bigint END;
-$$;
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE WHEN value IS NULL THEN 0
+            WHEN pg_column_compression(value) IS NULL THEN pg_column_size(value)::bigint
+            ELSE octet_length(value::text)::bigint END;
 
 -- A time the daemon can represent: years 1 to 9999, never infinity.
 CREATE FUNCTION outpost.time_in_range(t timestamptz) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT t IS NULL OR (t >= '0001-01-01 00:00:00+00' AND t < '10000-01-01 00:00:00+00');
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN t IS NULL OR (t >= '0001-01-01 00:00:00+00' AND t < '10000-01-01 00:00:00+00');
 
 -- True when every bound below holds; the error messages of
 -- outpost.refuse_unsendable() must name the same numbers.
 CREATE FUNCTION outpost.message_sendable(m outpost.messages) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT outpost.time_in_range(m.run_at) AND outpost.time_in_range(m.expires_at)
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN outpost.time_in_range(m.run_at) AND outpost.time_in_range(m.expires_at)
        AND coalesce(octet_length(m.to_user), 0) <= 1024
        AND coalesce(octet_length(m.to_address), 0) <= 16384
        AND coalesce(octet_length(m.template), 0) <= 1024
@@ -53,6 +54,28 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND outpost.json_bytes(m.options) <= 16777216
        AND NOT jsonb_path_exists(m.context, 'strict $.**{64}')
        AND NOT jsonb_path_exists(m.options, 'strict $.**{64}');
+
+-- options.digest_window as the claim uses it: never raises (NULL when it is
+-- not a duration), never more than 31 days (a row written before 0018 may
+-- hold anything; `now() + interval '300000 years'` would fail the claim).
+CREATE FUNCTION outpost.digest_window_or_null(options jsonb) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN least(outpost.digest_window(options), interval '31 days');
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END;
+$$;
+
+-- Whether options.digest_window is absent, or a duration of at most 31 days.
+CREATE FUNCTION outpost.digest_window_valid(options jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN options IS NULL OR NOT options ? 'digest_window'
+        OR coalesce(outpost.digest_window(options) <= interval '31 days', true);
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END;
 $$;
 
 -- Raises the first reason `m` cannot be enqueued (SQLSTATE 23514, as a
@@ -102,7 +125,10 @@ BEGIN
         RAISE EXCEPTION 'outpost.messages.options is nested more than 64 levels deep' USING ERRCODE = '23514';
     END IF;
     -- Raises its own error for a value that is not a duration.
-    PERFORM outpost.digest_window(NEW.options);
+    IF outpost.digest_window(NEW.options) > interval '31 days' THEN
+        RAISE EXCEPTION 'options.digest_window % is longer than 31 days', NEW.options -> 'digest_window'
+            USING ERRCODE = '23514';
+    END IF;
     IF NEW.digest_key IS NOT NULL THEN
         SELECT count(*) INTO queued FROM (
             SELECT 1 FROM outpost.messages m
@@ -125,12 +151,32 @@ CREATE TRIGGER messages_refuse_unsendable BEFORE INSERT ON outpost.messages
           OR NEW.options ? 'digest_window')
     EXECUTE FUNCTION outpost.refuse_unsendable();
 
+-- What the claim reads of a recipient is bounded too: sizes as for messages,
+-- times the daemon can represent. CHECK constraints (recipients are written
+-- rarely), NOT VALID so that rows already there are not scanned nor refused;
+-- the claim also truncates what it reads of them.
+ALTER TABLE outpost.recipients
+    ADD CONSTRAINT recipients_sizes_check CHECK (
+        coalesce(octet_length(user_id), 0) <= 1024
+        AND coalesce(octet_length(email), 0) <= 16384
+        AND coalesce(octet_length(phone), 0) <= 1024
+        AND coalesce(octet_length(locale), 0) <= 1024
+        AND coalesce(octet_length(timezone), 0) <= 1024
+        AND coalesce(octet_length(tenant), 0) <= 1024
+        AND coalesce(octet_length(push_named_user), 0) <= 1024
+        AND coalesce(octet_length(name), 0) <= 1024
+        AND coalesce(octet_length(quiet_hours), 0) <= 1024) NOT VALID,
+    ADD CONSTRAINT recipients_times_check CHECK (
+        outpost.time_in_range(created_at) AND outpost.time_in_range(updated_at)) NOT VALID;
+
 -- Queued rows written before this migration that the trigger would refuse
 -- fail now, with the reason, instead of at the claim.
 UPDATE outpost.messages m
 SET status = 'failed',
     last_error = 'refused by 0018: outside the bounds outpost.messages now enforces at enqueue '
-                 || '(times in years 1..9999, sizes, JSON depth 64)',
+                 || '(times in years 1..9999, sizes, JSON depth 64, digest_window up to 31 days)',
     finished_at = now(),
     updated_at = now()
-WHERE m.status = 'queued' AND NOT outpost.message_sendable(m);
+WHERE m.status = 'queued'
+  AND (NOT outpost.message_sendable(m)
+       OR (m.options ? 'digest_window' AND NOT outpost.digest_window_valid(m.options)));

@@ -57,5 +57,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<i64>()
         .ok()?;
-    Some(Duration::from_secs((reset - now.timestamp()).max(0) as u64))
+    Some(Duration::from_secs(
+        reset.saturating_sub(now.timestamp()).max(0).unsigned_abs(),
+    ))
 }

@@ -11,6 +11,16 @@ use super::outcome::{self, AttemptResult, Outcome};
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, MessageId, Recipient, Status};
 
+/// What one claim took.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub messages: Vec<ClaimedMessage>,
+    /// The messages taken hold [`CLAIM_BYTES`] or more: the claim may have
+    /// stopped there with more due, so a short batch does not mean a drained
+    /// queue.
+    pub full: bool,
+}
+
 /// Claims for `worker` up to `limit` due messages in all, and of each kind in
 /// `per_kind` at most its count.
 pub async fn claim(
@@ -20,14 +30,14 @@ pub async fn claim(
     lease: Duration,
     limit: u32,
     per_kind: &[(Kind, u32)],
-) -> Result<Vec<ClaimedMessage>, DbError> {
+) -> Result<Batch, DbError> {
     let per_kind: Vec<(Kind, u32)> = per_kind
         .iter()
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| (*k, (*n).min(limit)))
         .collect();
     if limit == 0 || per_kind.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Batch::default());
     }
     let kinds: Vec<Kind> = per_kind.iter().map(|(k, _)| *k).collect();
     let counts: Vec<i32> = per_kind
@@ -57,7 +67,9 @@ pub async fn claim(
     tx.commit().await?;
     let mut claimed = Vec::with_capacity(rows.len());
     let mut undecodable = Vec::new();
+    let mut bytes: i64 = 0;
     for row in &rows {
+        bytes = bytes.saturating_add(row.try_get::<_, i64>("payload_bytes").unwrap_or(0));
         match decode(row, lease_deadline) {
             Ok(message) => claimed.push(message),
             Err(bad) => undecodable.push(bad),
@@ -65,9 +77,18 @@ pub async fn claim(
     }
     drop(rows);
     if !undecodable.is_empty() {
-        fail_undecodable(pool, worker, &undecodable).await?;
+        // The rest of the batch is claimed and goes on whatever happens
+        // here; unrecorded, these come back after their lease, and fail
+        // again then.
+        if let Err(e) = fail_undecodable(pool, worker, &undecodable).await {
+            tracing::warn!(error = %e, count = undecodable.len(),
+                "could not record the failure of unreadable messages");
+        }
     }
-    Ok(claimed)
+    Ok(Batch {
+        messages: claimed,
+        full: bytes >= CLAIM_BYTES,
+    })
 }
 
 /// Fails each row that could not be read, permanently, with the column and

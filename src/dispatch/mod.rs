@@ -78,6 +78,14 @@ pub struct Startable {
     pub slot: Option<OwnedSemaphorePermit>,
 }
 
+/// What [`Dispatcher::claim_startable`] took.
+#[derive(Debug)]
+pub struct StartableBatch {
+    pub messages: Vec<Startable>,
+    /// The claim reached its byte budget ([`claim::CLAIM_BYTES`]): more may be due.
+    pub full: bool,
+}
+
 const MAINTENANCE_BATCH: i64 = 1000;
 
 impl Dispatcher {
@@ -173,14 +181,14 @@ impl Dispatcher {
     #[tracing::instrument(skip(self, kinds), fields(worker = %self.worker))]
     pub async fn claim(&self, limit: u32, kinds: &[Kind]) -> Result<Vec<ClaimedMessage>, DbError> {
         let per_kind: Vec<(Kind, u32)> = kinds.iter().map(|k| (*k, limit)).collect();
-        self.claim_per_kind(limit, &per_kind).await
+        Ok(self.claim_per_kind(limit, &per_kind).await?.messages)
     }
 
     async fn claim_per_kind(
         &self,
         limit: u32,
         per_kind: &[(Kind, u32)],
-    ) -> Result<Vec<ClaimedMessage>, DbError> {
+    ) -> Result<claim::Batch, DbError> {
         claim::claim(
             &self.pool,
             &self.claim_sql,
@@ -200,7 +208,7 @@ impl Dispatcher {
         &self,
         limit: u32,
         per_kind: &[(Kind, u32)],
-    ) -> Result<Vec<Startable>, DbError> {
+    ) -> Result<StartableBatch, DbError> {
         let per_kind: Vec<(Kind, u32)> = per_kind
             .iter()
             .map(|(k, n)| {
@@ -212,9 +220,9 @@ impl Dispatcher {
             })
             .collect();
         let batch = self.claim_per_kind(limit, &per_kind).await?;
-        let mut startable = Vec::with_capacity(batch.len());
+        let mut startable = Vec::with_capacity(batch.messages.len());
         let mut unstartable = Vec::new();
-        for message in batch {
+        for message in batch.messages {
             match self.kind_limits.get(&message.kind) {
                 None => startable.push(Startable {
                     message,
@@ -237,7 +245,10 @@ impl Dispatcher {
         if !unstartable.is_empty() {
             self.release(&unstartable).await?;
         }
-        Ok(startable)
+        Ok(StartableBatch {
+            messages: startable,
+            full: batch.full,
+        })
     }
 
     /// Extends this worker's leases on `in_flight` (id, attempt); returns the
@@ -280,7 +291,8 @@ impl Dispatcher {
     pub async fn run_once(&self) -> Result<usize, DbError> {
         let batch = self
             .claim_startable(self.settings.batch_size, &self.free_slots())
-            .await?;
+            .await?
+            .messages;
         let claimed = batch.len();
         let outcomes = futures_util::future::join_all(
             batch

@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use crate::channel::{ErrorClass, SendError};
 use crate::config::RetrySettings;
 
+/// The longest wait a provider's Retry-After can ask for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The policy of `[retry]`'s settings (base, cap, the default budget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -87,15 +90,18 @@ impl RetryPolicy {
                     ),
                 };
             }
+            // A provider's Retry-After is believed up to a week.
             ErrorClass::RateLimited {
                 retry_after: Some(after),
-            } => after,
+            } => after.min(MAX_RETRY_AFTER),
             ErrorClass::RateLimited { retry_after: None } | ErrorClass::Transient => {
                 self.backoff(failure.attempt, jitter)
             }
         };
-        let run_at =
-            failure.now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let run_at = chrono::Duration::from_std(delay)
+            .ok()
+            .and_then(|d| failure.now.checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         match failure.expires_at {
             Some(expires_at) if run_at >= expires_at => Decision::Expire {
                 reason: format!(
@@ -173,6 +179,17 @@ mod tests {
             panic!("expected a retry");
         };
         assert_eq!(delay, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn a_retry_after_of_centuries_is_believed_for_a_week_and_never_panics() {
+        let err = SendError::rate_limited(Some(Duration::from_secs(u64::MAX)), "429");
+        let f = failure(1, &err);
+        let Decision::Retry { delay, run_at } = policy().decide(f, 0.0) else {
+            panic!("expected a retry");
+        };
+        assert_eq!(delay, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!((run_at - f.now).num_days(), 7);
     }
 
     #[test]

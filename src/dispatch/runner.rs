@@ -142,7 +142,10 @@ impl Runner {
                 continue;
             };
             match self.dispatcher.claim_startable(limit, &per_kind).await {
-                Ok(batch) => {
+                Ok(super::StartableBatch {
+                    messages: batch,
+                    full,
+                }) => {
                     backoff = crate::db::reconnect_backoff().build();
                     claimed += batch.len();
                     let mut got: HashMap<Kind, u32> = HashMap::new();
@@ -151,8 +154,11 @@ impl Runner {
                     }
                     let total = batch.len() as u32;
                     for (kind, asked) in &per_kind {
+                        // Short of what was asked, and not because the
+                        // claim reached its byte budget: nothing more is due.
                         if got.get(kind).copied().unwrap_or(0) < (*asked).min(limit)
                             && total < limit
+                            && !full
                         {
                             self.drained.insert(*kind);
                         }

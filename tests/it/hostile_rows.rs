@@ -497,6 +497,15 @@ async fn drain_hostile(enqueue_check: bool) {
         tail()
     );
 
+    // No task of the daemon panicked either (a panicking task need not end
+    // the process).
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !log_text.contains("panicked"),
+        "seed {seed}: a task panicked; its log ends:\n{}",
+        tail()
+    );
+
     let seen = provider.seen.lock().unwrap().clone();
     for id in &good {
         let status: String = admin

@@ -173,6 +173,18 @@ async fn what_can_never_be_sent_is_refused_at_enqueue_naming_the_column() {
             "INSERT INTO outpost.messages (kind, to_address, body, options, digest_key) VALUES ('email', 'a@example.com', 'b', '{\"digest_window\": \"soon\"}', 'k')".into(),
             "options.digest_window \"soon\" is not a duration",
         ),
+        (
+            "INSERT INTO outpost.messages (kind, to_address, body, options, digest_key) VALUES ('email', 'a@example.com', 'b', '{\"digest_window\": \"300000 years\"}', 'k')".into(),
+            "is longer than 31 days",
+        ),
+        (
+            "INSERT INTO outpost.recipients (user_id, name) VALUES ('big', repeat('n', 1025))".into(),
+            "recipients_sizes_check",
+        ),
+        (
+            "INSERT INTO outpost.recipients (user_id, created_at) VALUES ('old', 'infinity')".into(),
+            "recipients_times_check",
+        ),
     ];
     for (sql, expected) in &cases {
         let err = client
@@ -231,16 +243,30 @@ async fn a_claim_holds_a_bounded_number_of_bytes() {
     let client = db.client().await;
     // Ten messages with 12 MiB of attachment each: a claim of 100 takes three
     // (32 MiB: the third is taken while the first two hold 24), not ten.
-    for _ in 0..10 {
+    // Half compress well (stored compressed: measured as text), half do not
+    // (random hex, stored as is: measured by their stored size).
+    for i in 0..10 {
+        let content = if i % 2 == 0 {
+            "repeat('QUFB', 3145728)"
+        } else {
+            "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 393216) g)"
+        };
         client
-            .batch_execute(
+            .batch_execute(&format!(
                 "INSERT INTO outpost.messages (kind, to_address, body, options) VALUES ('email', 'a@example.com', 'b', \
                  jsonb_build_object('attachments', jsonb_build_array(jsonb_build_object('filename', 'a.bin', \
-                 'content', repeat('QUFB', 3145728)))))",
-            )
+                 'content', {content}))))"
+            ))
             .await
             .unwrap();
     }
+    let compressed: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE pg_column_compression(options) IS NOT NULL",
+        &[],
+    )
+    .await;
+    assert_eq!(compressed, 5, "both ways of measuring are exercised");
     let config = db.config(&[]);
     let (channels, _) = db.channels(&config);
     let dispatcher = db.dispatcher(&config, channels, "w1");
@@ -301,4 +327,99 @@ async fn status_and_the_console_show_a_row_they_cannot_decode_strictly() {
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     assert!(body.contains("infinity"), "{body}");
     assert!(body.contains("recursion limit exceeded"), "{body}");
+}
+
+#[tokio::test]
+async fn a_digest_carries_at_most_99_members_and_bad_windows_never_stall_the_claim() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // Written past the enqueue check, as rows from before 0018 could be: a
+    // group of 150, and two groups whose windows the claim cannot add to now().
+    client
+        .batch_execute(
+            "ALTER TABLE outpost.messages DISABLE TRIGGER messages_refuse_unsendable;
+             INSERT INTO outpost.messages (kind, to_user, subject, body, digest_key, options)
+             SELECT 'email', 'u1', 's', 'item ' || g, 'big', '{\"digest_window\": \"1h\"}'
+             FROM generate_series(1, 150) g;
+             INSERT INTO outpost.messages (kind, to_user, subject, body, digest_key, options)
+             SELECT 'email', 'u2', 's', 'b', 'far', '{\"digest_window\": \"300000 years\"}'
+             FROM generate_series(1, 2);
+             INSERT INTO outpost.messages (kind, to_user, subject, body, digest_key, options)
+             SELECT 'email', 'u3', 's', 'b', 'soon', '{\"digest_window\": \"soon\"}'
+             FROM generate_series(1, 2);
+             ALTER TABLE outpost.messages ENABLE TRIGGER messages_refuse_unsendable;",
+        )
+        .await
+        .unwrap();
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    let dispatcher = db.dispatcher(&config, channels, "w1");
+    let batch = dispatcher
+        .claim(100, &[outpost::message::Kind::Email])
+        .await
+        .expect("the claim does not fail on a digest window it cannot use");
+    let big = batch
+        .iter()
+        .find(|m| m.to_user.as_deref() == Some("u1"))
+        .unwrap();
+    assert_eq!(
+        big.controls.digest.as_ref().map(Vec::len),
+        Some(100),
+        "itself and 99 members"
+    );
+    // The windows that cannot be used count as none: each of those groups'
+    // first message is claimed, and so is the other, which was due already.
+    for user in ["u2", "u3"] {
+        assert!(
+            batch.iter().any(|m| m.to_user.as_deref() == Some(user)),
+            "{user}"
+        );
+    }
+    let left: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE status = 'queued' AND to_user = 'u1'",
+        &[],
+    )
+    .await;
+    assert_eq!(left, 50, "the rest form the next digest");
+    let next = dispatcher
+        .claim(100, &[outpost::message::Kind::Email])
+        .await
+        .unwrap();
+    let big = next
+        .iter()
+        .find(|m| m.to_user.as_deref() == Some("u1"))
+        .unwrap();
+    assert_eq!(big.controls.digest.as_ref().map(Vec::len), Some(50));
+}
+
+#[tokio::test]
+async fn a_recipient_field_over_256_mib_does_not_stall_the_claim() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // Past the recipients' size check, as the application's own recipients
+    // view could hold: to_jsonb() refuses a string this long.
+    client
+        .batch_execute(
+            "ALTER TABLE outpost.recipients DROP CONSTRAINT recipients_sizes_check;
+             INSERT INTO outpost.recipients (user_id, email, name)
+             VALUES ('huge', 'huge@example.com', repeat('n', 270 * 1024 * 1024));
+             INSERT INTO outpost.messages (kind, to_user, subject, body) VALUES ('email', 'huge', 's', 'b');",
+        )
+        .await
+        .unwrap();
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    let dispatcher = db.dispatcher(&config, channels, "w1");
+    let batch = dispatcher
+        .claim(10, &[outpost::message::Kind::Email])
+        .await
+        .expect("the claim reads the recipient");
+    assert_eq!(batch.len(), 1);
+    let recipient = batch[0].recipient.as_ref().unwrap();
+    assert_eq!(
+        recipient.name.as_ref().map(String::len),
+        Some(1024),
+        "read bounded"
+    );
 }

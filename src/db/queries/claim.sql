@@ -6,8 +6,9 @@
 -- suppression list, the preference that stops it (outpost.preference_block)
 -- and the recipient's quiet hours (a column the relation may lack). A digest
 -- group (same recipient, kind and digest_key) is claimed whole: its first due
--- message, with the others' items in `digest` (at most 99 of them and 8 MiB
--- of their subjects, bodies and contexts; the rest form the next digest).
+-- message, with the others' items in `digest` (at most 99 of them, and 8 MiB
+-- of members' subjects, bodies and contexts in the whole claim; the rest form
+-- the next digest).
 -- The batch stops once the messages taken hold $6 bytes of context,
 -- options, subject, body and html (the first is always taken), so a claim's
 -- memory is bounded whatever the rows hold. Committed at once, before any
@@ -59,11 +60,12 @@ WITH claimed AS (
     SET status = 'sending', worker = $2, leased_until = 'infinity', digest_of = g.leader,
         updated_at = now()
     FROM (
-        SELECT c.id AS leader, e.id
-        FROM claimed c
-        CROSS JOIN LATERAL (
-            SELECT e1.id, sum(e1.bytes) OVER (ORDER BY e1.id) AS upto
-            FROM (
+        -- At most 99 members a digest, and 8 MiB of members' subjects,
+        -- bodies and contexts in the whole claim.
+        SELECT w.leader, w.id FROM (
+            SELECT c.id AS leader, e.id, sum(e.bytes) OVER (ORDER BY c.id, e.id) AS upto
+            FROM claimed c
+            CROSS JOIN LATERAL (
                 SELECT e0.id,
                        outpost.json_bytes(e0.context) + coalesce(octet_length(e0.subject), 0)
                        + coalesce(octet_length(e0.body), 0) AS bytes
@@ -73,28 +75,32 @@ WITH claimed AS (
                   AND e0.to_user IS NOT DISTINCT FROM c.to_user
                   AND e0.to_address IS NOT DISTINCT FROM c.to_address
                   AND e0.id <> c.id
-                  AND e0.run_at <= now() + coalesce(outpost.digest_window(c.options), interval '0')
+                  AND e0.run_at <= now() + coalesce(outpost.digest_window_or_null(c.options), interval '0')
                   AND (e0.expires_at IS NULL OR e0.expires_at > now())
                 ORDER BY e0.id
-                LIMIT 99) e1
-        ) e
-        WHERE c.digest_key IS NOT NULL AND e.upto <= 8388608
+                LIMIT 99) e
+            WHERE c.digest_key IS NOT NULL) w
+        WHERE w.upto <= 8388608
     ) g
     WHERE d.id = g.id AND d.status = 'queued'
     RETURNING d.id, d.digest_of, d.subject, d.body, d.context, d.created_at
 
 ), targets AS (
-    SELECT c.*, t.address AS target, r.user_id AS r_user_id, r.email AS r_email, r.phone AS r_phone,
-           r.locale AS r_locale, r.timezone AS r_timezone, r.tenant AS r_tenant,
-           r.push_named_user AS r_push_named_user, r.name AS r_name,
-           to_jsonb(r) ->> 'quiet_hours' AS r_quiet_hours
+    -- What is read of the recipient is bounded whatever the relation holds
+    -- (it may be the application's own view); to_json, not to_jsonb, which
+    -- fails on a string over 256 MiB.
+    SELECT c.*, t.address AS target, r.user_id AS r_user_id, left(r.email, 16384) AS r_email,
+           left(r.phone, 1024) AS r_phone, left(r.locale, 1024) AS r_locale,
+           left(r.timezone, 1024) AS r_timezone, left(r.tenant, 1024) AS r_tenant,
+           left(r.push_named_user, 1024) AS r_push_named_user, left(r.name, 1024) AS r_name,
+           left(to_json(r) ->> 'quiet_hours', 1024) AS r_quiet_hours
     FROM claimed c
     LEFT JOIN {recipients} r ON r.user_id = c.to_user
     CROSS JOIN LATERAL (
         SELECT CASE WHEN nullif(btrim(c.to_address), '') IS NOT NULL THEN c.to_address
-                    WHEN c.kind = 'email' THEN r.email
-                    WHEN c.kind IN ('sms', 'voice') THEN r.phone
-                    WHEN c.kind = 'push' THEN coalesce(r.push_named_user, r.user_id)
+                    WHEN c.kind = 'email' THEN left(r.email, 16384)
+                    WHEN c.kind IN ('sms', 'voice') THEN left(r.phone, 1024)
+                    WHEN c.kind = 'push' THEN left(coalesce(r.push_named_user, r.user_id), 1024)
                     ELSE r.user_id END AS address
     ) t
 ), suppressed AS (
@@ -130,7 +136,10 @@ SELECT x.id, x.attempts, x.kind, x.to_user, x.to_address, x.template, x.context,
            HAVING count(*) > 1) END AS digest,
        x.r_user_id, x.r_email, x.r_phone, x.r_locale, x.r_timezone, x.r_tenant,
        x.r_push_named_user, x.r_name,
-       coalesce(su.addresses, '{}'::text[]) AS suppressed
+       coalesce(su.addresses, '{}'::text[]) AS suppressed,
+       outpost.json_bytes(x.context) + outpost.json_bytes(x.options)
+       + coalesce(octet_length(x.subject), 0) + coalesce(octet_length(x.body), 0)
+       + coalesce(octet_length(x.html), 0) AS payload_bytes
 FROM targets x
 LEFT JOIN suppressed su ON su.id = x.id
 ORDER BY x.priority DESC, x.run_at, x.id
