@@ -104,7 +104,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     });
     prop_oneof![
         8 => nested,
-        1 => (1usize..300).prop_map(|n| deep(n)),
+        1 => (1usize..300).prop_map(deep),
         1 => (1usize..20_000).prop_map(|n| {
             Value::Object((0..n).map(|i| (format!("k{i}"), json!(i))).collect())
         }),
