@@ -70,7 +70,8 @@ pub const SESSION_DELETE: &str = include_str!("../db/queries/console_session_del
 /// A new session (token hash $1) for user $2 with form token $3, from address $4, idle for at
 /// most $5 seconds.
 pub const SESSION_INSERT: &str = include_str!("../db/queries/console_session_insert.sql");
-/// The live session whose token hashes to $1, its idle expiry pushed $2 seconds from now.
+/// The live session whose token hashes to $1 (idle under $2 seconds, younger than $3), its
+/// idle expiry pushed $2 seconds from now but not past its absolute end.
 pub const SESSION_TOUCH: &str = include_str!("../db/queries/console_session_touch.sql");
 /// End every session of console user $1.
 pub const SESSIONS_DELETE_USER: &str =

@@ -10,6 +10,7 @@ mod abuse;
 mod audit;
 mod cli;
 mod console;
+mod console_login;
 mod crash;
 mod dispatch;
 mod email_sendgrid;
