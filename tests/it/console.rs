@@ -475,7 +475,8 @@ async fn secrets_are_write_only_and_never_in_any_response() {
         &[],
     )
     .await;
-    // Editing without typing a password keeps it.
+    // Editing without typing a password keeps it while the destination
+    // stays (changing it clears the password: tests/it/console_secrets.rs).
     let (_, _, form) = admin.get(&format!("/smtp-servers/{id}")).await;
     assert!(form.contains("set; type a new one to replace it"));
     admin
@@ -486,10 +487,25 @@ async fn secrets_are_write_only_and_never_in_any_response() {
                 ("host", "smtp2.example.com"),
                 ("port", "587"),
                 ("username", "noreply"),
-                ("password", ""),
+                ("password", SMTP_SECRET),
                 ("security", "starttls"),
                 ("order", "10"),
                 ("timeout_seconds", "30"),
+            ],
+        )
+        .await;
+    admin
+        .post(
+            &format!("/smtp-servers/{id}"),
+            &[
+                ("name", "relay-eu"),
+                ("host", "smtp2.example.com"),
+                ("port", "587"),
+                ("username", "noreply"),
+                ("password", ""),
+                ("security", "starttls"),
+                ("order", "20"),
+                ("timeout_seconds", "45"),
             ],
         )
         .await;

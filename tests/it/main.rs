@@ -11,6 +11,7 @@ mod audit;
 mod cli;
 mod console;
 mod console_login;
+mod console_secrets;
 mod crash;
 mod dispatch;
 mod email_sendgrid;
