@@ -82,10 +82,6 @@ async fn an_smtp_server_repointed_loses_its_password_and_the_new_host_never_gets
     let test = format!("/smtp-servers/{id}/test");
     let (status, _, body) = admin.post(&test, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(
-        body.contains(&format!("Connected to relay at localhost:{legit_port}")),
-        "the page names what it contacted: {body}"
-    );
 
     // Each of host, port, user name and security changed alone, with the
     // password field left empty, clears the password.
@@ -195,6 +191,10 @@ async fn an_smtp_server_repointed_loses_its_password_and_the_new_host_never_gets
         status,
         StatusCode::OK,
         "plain text to loopback is allowed: {body}"
+    );
+    assert!(
+        body.contains(&format!("Connected to relay at 127.0.0.1:{rogue_port}")),
+        "the page names what it contacted: {body}"
     );
     assert_eq!(
         rogue.auth_attempts(),
