@@ -217,12 +217,21 @@ pub async fn find_app(pool: &Pool, name: &str) -> Result<PushApp, SendError> {
                 "unknown or disabled push app {name:?} (outpost.push_apps)"
             ))
         })?;
-    Ok(PushApp {
+    let app = PushApp {
         name: row.get("name"),
         app_key: row.get("app_key"),
         master_secret: Secret::new(row.get::<_, String>("master_secret")),
         base_url: row.get("base_url"),
-    })
+    };
+    if app.master_secret.is_empty() {
+        // The console clears it when the base URL changes; messages wait
+        // until an operator types it again.
+        return Err(SendError::transient(format!(
+            "push app {name:?} has no master secret (cleared when its base URL changed): \
+             set it in the console"
+        )));
+    }
+    Ok(app)
 }
 
 #[async_trait]

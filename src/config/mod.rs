@@ -116,6 +116,13 @@ pub struct ConsoleSection {
     pub proxy_addresses: Vec<String>,
     #[serde(with = "duration")]
     pub statement_timeout: Duration,
+    #[serde(with = "duration")]
+    pub session_lifetime: Duration,
+    pub login_address_burst: u32,
+    pub login_max_entries: usize,
+    pub login_concurrency: usize,
+    pub secure_cookie: String,
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

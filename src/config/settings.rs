@@ -252,12 +252,25 @@ pub struct ConsoleSettings {
     pub proxy_addresses: Vec<IpAddr>,
     /// The longest any console statement may run (set on its connections).
     pub statement_timeout: Duration,
+    /// A session this old is over, however busy it is.
+    pub session_lifetime: Duration,
+    /// Failed logins allowed from one address (IPv6: its /64), any user name.
+    pub login_address_burst: u32,
+    /// Most entries each login limiter map holds.
+    pub login_max_entries: usize,
+    /// Password checks (argon2) running at once; more get 503.
+    pub login_concurrency: usize,
+    /// `Secure` and the `__Host-` name for the session cookie.
+    pub secure_cookie: bool,
+    /// Host names (lowercase, no port) the console answers to, besides IP literals.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl ConsoleSettings {
-    /// Cookies get `Secure` unless the console listens on loopback only.
+    /// Whether the session cookie is `Secure` and named `__Host-…`
+    /// (`console.secure_cookie`; "auto": unless the console listens on loopback).
     pub fn secure_cookies(&self) -> bool {
-        !self.listen.ip().is_loopback()
+        self.secure_cookie
     }
 }
 

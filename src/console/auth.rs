@@ -1,24 +1,36 @@
-//! Signing in and out: password login (argon2id, rate-limited per user and
-//! per address), the optional trusted proxy header, and server-side
-//! sessions whose cookie is `HttpOnly`, `SameSite=Strict` and `Secure` off
-//! loopback.
+//! Signing in and out: password login (argon2id, limited per address and
+//! per user from an address, see `limiter`), the optional trusted proxy
+//! header, and server-side sessions with an idle and an absolute lifetime,
+//! whose cookie is `HttpOnly`, `SameSite=Strict` and, with
+//! `console.secure_cookie`, `Secure` and named `__Host-…`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::limiter::{Refused, normalise_name};
 use super::pages::PAGES;
-use super::{ConsoleState, Result, Settings, queries, users};
+use super::{ConsoleState, Result, Settings, guard, queries, users};
 
-/// The session cookie's name.
+/// The session cookie's name on plain HTTP (`console.secure_cookie` off).
 pub const COOKIE: &str = "outpost_console";
+/// Its name when it is `Secure`: browsers accept a `__Host-` cookie only
+/// from a secure origin, for the whole host, never set by a sibling domain.
+pub const SECURE_COOKIE: &str = "__Host-outpost_console";
+
+/// The session cookie's name under `settings`.
+pub fn cookie_name(settings: &Settings) -> &'static str {
+    if settings.secure_cookies() {
+        SECURE_COOKIE
+    } else {
+        COOKIE
+    }
+}
 
 /// A signed-in console user, as the guard found them.
 #[derive(Debug, Clone)]
@@ -35,31 +47,6 @@ pub struct Session {
 impl Session {
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
-    }
-}
-
-/// Login attempts allowed per user name and per client address.
-pub struct LoginLimits {
-    by_user: DefaultKeyedRateLimiter<String>,
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl LoginLimits {
-    pub fn new(settings: &Settings) -> Self {
-        let quota = Quota::with_period(settings.login_period)
-            .expect("login_period is checked to be positive")
-            .allow_burst(NonZeroU32::new(settings.login_burst).unwrap_or(NonZeroU32::MIN));
-        Self {
-            by_user: RateLimiter::keyed(quota),
-            by_address: RateLimiter::keyed(quota),
-        }
-    }
-
-    /// Takes one attempt for `user` from `address`; false when either is spent.
-    fn allow(&self, user: &str, address: IpAddr) -> bool {
-        let user_ok = self.by_user.check_key(&user.to_lowercase()).is_ok();
-        let address_ok = self.by_address.check_key(&address).is_ok();
-        user_ok && address_ok
     }
 }
 
@@ -90,13 +77,14 @@ pub fn client_address(
     peer_ip
 }
 
-/// The session a request's cookie names, if it is live; its idle timer restarts.
+/// The session a request's cookie names, if it is live (used within
+/// `session_idle` and younger than `session_lifetime`); its idle timer restarts.
 pub async fn find(
     state: &ConsoleState,
     headers: &HeaderMap,
     address: IpAddr,
 ) -> Result<Option<Session>> {
-    let Some(token) = cookie(headers) else {
+    let Some(token) = cookie(headers, cookie_name(&state.settings)) else {
         return Ok(None);
     };
     let token_hash = sha256_hex(&token);
@@ -104,7 +92,11 @@ pub async fn find(
     let row = client
         .query_opt(
             queries::SESSION_TOUCH,
-            &[&token_hash, &state.settings.session_idle.as_secs_f64()],
+            &[
+                &token_hash,
+                &state.settings.session_idle.as_secs_f64(),
+                &state.settings.session_lifetime.as_secs_f64(),
+            ],
         )
         .await?;
     Ok(row.map(|r| Session {
@@ -116,14 +108,14 @@ pub async fn find(
     }))
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
+fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value.to_owned())
         .filter(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()))
 }
@@ -141,27 +133,77 @@ async fn start(state: &ConsoleState, user: &str, address: IpAddr) -> Result<Head
                 &user,
                 &random_token(),
                 &address.to_string(),
-                &state.settings.session_idle.as_secs_f64(),
+                &state
+                    .settings
+                    .session_idle
+                    .min(state.settings.session_lifetime)
+                    .as_secs_f64(),
             ],
         )
         .await?;
-    let secure = if state.settings.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        "{}={token}{}",
+        cookie_name(&state.settings),
+        cookie_attributes(&state.settings)
     ))
     .map_err(super::ConsoleError::from)
 }
 
-/// Only paths on this site: never `//host` or an absolute URL.
-fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
+/// The session cookie's attributes (`__Host-` requires `Secure`, `Path=/`
+/// and no `Domain`).
+fn cookie_attributes(settings: &Settings) -> &'static str {
+    if settings.secure_cookies() {
+        "; Path=/; HttpOnly; SameSite=Strict; Secure"
+    } else {
+        "; Path=/; HttpOnly; SameSite=Strict"
     }
+}
+
+/// Longest `next` kept after login.
+const NEXT_LIMIT: usize = 2048;
+
+/// `next` when it is an absolute path on this site, else `/`. Accepted:
+/// printable ASCII only (no tab, newline, space or other byte a browser
+/// strips or rewrites), starting with one `/` not followed by `/` or `\`,
+/// no `\` anywhere; the same holds once percent-decoded, so neither
+/// `/%09/evil.example`, `//evil.example`, `/\evil.example` nor their encoded
+/// forms leave the site.
+pub(crate) fn local_path(next: Option<&str>) -> String {
+    next.filter(|n| n.len() <= NEXT_LIMIT && is_local_path(n))
+        .map_or_else(|| "/".to_owned(), str::to_owned)
+}
+
+fn is_local_path(next: &str) -> bool {
+    let starts_local =
+        |p: &[u8]| p.first() == Some(&b'/') && !matches!(p.get(1), Some(b'/' | b'\\'));
+    let raw = next.as_bytes();
+    let decoded = percent_decode(raw);
+    starts_local(raw)
+        && raw.iter().all(|b| b.is_ascii_graphic() && *b != b'\\')
+        && starts_local(&decoded)
+        && decoded.iter().all(|b| !b.is_ascii_control() && *b != b'\\')
+}
+
+/// `%XX` sequences decoded once (others left as they are).
+fn percent_decode(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -201,16 +243,23 @@ async fn proxy_user(
     let Some(peer) = peer else {
         return Ok(None);
     };
-    if !state.settings.proxy_addresses.contains(&peer.ip()) {
+    // The router refuses other hosts first; checked again here because this
+    // header is a password: believed only from a configured proxy, for a
+    // Host the console answers to (no rebound name).
+    if !state.settings.proxy_addresses.contains(&peer.ip())
+        || !guard::host_allowed(&state.settings, guard::request_host(headers, None))
+    {
         return Ok(None);
     }
-    let Some(user) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+    let Some(user) = headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(normalise_name)
+    else {
         return Ok(None);
     };
     let client = state.pool.get().await?;
-    let row = client
-        .query_opt(queries::USER_FIND, &[&user.trim()])
-        .await?;
+    let row = client.query_opt(queries::USER_FIND, &[&user]).await?;
     Ok(row.map(|r| r.get("name")))
 }
 
@@ -234,6 +283,7 @@ pub async fn login(
 ) -> Result<Response> {
     let address = client_address(&state.settings, peer.map(|c| c.0.0), &headers);
     let next = local_path(form.next.as_deref());
+    let shown_name: String = form.name.chars().take(super::limiter::MAX_NAME).collect();
     let refuse = |status: StatusCode, error: &str| -> Result<Response> {
         Ok((
             status,
@@ -241,33 +291,57 @@ pub async fn login(
                 "login.html",
                 None,
                 "login",
-                ctx! { next => next.clone(), error, name => form.name.clone() },
+                ctx! { next => next.clone(), error, name => shown_name.clone() },
             )?,
         )
             .into_response())
     };
-    if !state.limits.allow(&form.name, address) {
-        tracing::warn!(%address, "console login rate limit reached");
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many login attempts. Wait a minute and try again.",
-        );
-    }
-    let client = state.pool.get().await?;
-    let row = client
-        .query_opt(queries::USER_FIND, &[&form.name.trim()])
-        .await?;
-    let hash: Option<String> = row.as_ref().and_then(|r| r.get("password_hash"));
+    let attempt = match state.limits.attempt(&form.name, address) {
+        Ok(attempt) => attempt,
+        Err(Refused::TooMany) => {
+            tracing::warn!(%address, "console login rate limit reached");
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many login attempts. Wait a minute and try again.",
+            );
+        }
+        Err(Refused::Busy) => {
+            tracing::warn!(%address, "console login refused: every password check slot is busy");
+            let mut busy = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The console is busy checking other sign-ins. Try again in a moment.",
+            )?;
+            busy.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(busy);
+        }
+    };
+    let row = match normalise_name(&form.name) {
+        Some(name) => {
+            let client = state.pool.get().await?;
+            client.query_opt(queries::USER_FIND, &[&name]).await?
+        }
+        None => None,
+    };
+    let hash: Option<String> = match &row {
+        Some(r) => r.try_get("password_hash")?,
+        None => None,
+    };
     let password = form.password.clone();
     let candidate = hash.clone().unwrap_or_else(|| DUMMY_HASH.clone());
     let matches =
         tokio::task::spawn_blocking(move || users::verify_password(&password, &candidate))
             .await
             .unwrap_or(false);
-    if !(matches && hash.is_some()) {
+    let user: Option<String> = match &row {
+        Some(r) if matches && hash.is_some() => Some(r.try_get("name")?),
+        _ => None,
+    };
+    let Some(user) = user else {
+        drop(attempt);
         return refuse(StatusCode::UNAUTHORIZED, "Wrong user name or password.");
-    }
-    let user: String = row.map(|r| r.get("name")).unwrap_or_default();
+    };
+    state.limits.succeeded(attempt);
     let cookie = start(&state, &user, address).await?;
     tracing::info!(user = %user, "console login");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
@@ -282,6 +356,10 @@ pub async fn logout(
     client
         .execute(queries::SESSION_DELETE, &[&session.token_hash])
         .await?;
-    let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let expired = format!(
+        "{}={}; Max-Age=0",
+        cookie_name(&state.settings),
+        cookie_attributes(&state.settings)
+    );
     Ok(([(header::SET_COOKIE, expired)], Redirect::to("/login")).into_response())
 }

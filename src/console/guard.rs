@@ -1,7 +1,8 @@
-//! What every console request passes through: security headers on every
-//! response; a live session for every page but the login form; and for
-//! every state-changing request (always a POST) a same-origin check, the
-//! admin role and the session's form token.
+//! What every console request passes through: first a Host the console
+//! answers to (else 421); security headers on every response; a live
+//! session for every page but the login form; and for every state-changing
+//! request (always a POST) a same-origin check, the admin role and the
+//! session's form token.
 
 use std::net::SocketAddr;
 
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use sha2::{Digest, Sha256};
 
-use super::{ConsoleError, ConsoleState, auth};
+use super::{ConsoleError, ConsoleState, Settings, auth};
 
 /// Largest form body the console reads.
 const FORM_LIMIT: usize = 256 * 1024;
@@ -22,6 +23,62 @@ const FORM_LIMIT: usize = 256 * 1024;
 /// framing by anyone, forms only to ourselves, frames only our preview.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The host a request names: its `Host` header, else the URI's authority
+/// (HTTP/2), without the port.
+pub fn request_host<'a>(
+    headers: &'a HeaderMap,
+    uri: Option<&'a axum::http::Uri>,
+) -> Option<&'a str> {
+    let authority = match headers.get(header::HOST) {
+        Some(value) => value.to_str().ok()?,
+        None => uri?.authority()?.as_str(),
+    };
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [IPv6]:port
+        let (ip, after) = rest.split_once(']')?;
+        return (after.is_empty() || after.starts_with(':')).then_some(ip);
+    }
+    Some(match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    })
+}
+
+/// Whether the console answers to `host`: an IP literal (a DNS rebinding
+/// attack needs a name) or a name in `console.allowed_hosts`.
+pub fn host_allowed(settings: &Settings, host: Option<&str>) -> bool {
+    let Some(host) = host.filter(|h| !h.is_empty()) else {
+        return false;
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    settings
+        .allowed_hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(name))
+}
+
+/// Refuses, with 421 and before anything else runs, a request for a host
+/// the console does not answer to.
+pub async fn hosts(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
+    if host_allowed(
+        &state.settings,
+        request_host(request.headers(), Some(request.uri())),
+    ) {
+        return next.run(request).await;
+    }
+    tracing::debug!("console: request for a host not in console.allowed_hosts refused");
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "421 Misdirected Request: this console does not answer to that host name \
+         (console.allowed_hosts)\n",
+    )
+        .into_response()
+}
 
 /// Adds the security headers a response does not set itself.
 pub async fn security_headers(request: Request, next: Next) -> Response {

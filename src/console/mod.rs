@@ -26,6 +26,7 @@ mod chart;
 mod form;
 mod guard;
 mod inbound;
+pub mod limiter;
 mod message;
 mod messages;
 mod messaging;
@@ -62,7 +63,7 @@ pub struct ConsoleState {
     pub config: Arc<Config>,
     pub settings: Arc<Settings>,
     pub templates: Arc<Templates>,
-    pub(crate) limits: Arc<auth::LoginLimits>,
+    pub(crate) limits: Arc<limiter::LoginLimits>,
 }
 
 impl ConsoleState {
@@ -70,7 +71,7 @@ impl ConsoleState {
         Self {
             pool,
             settings: Arc::new(config.console.clone()),
-            limits: Arc::new(auth::LoginLimits::new(&config.console)),
+            limits: Arc::new(limiter::LoginLimits::new(&config.console)),
             config: Arc::new(config.clone()),
             templates,
         }
@@ -249,6 +250,10 @@ pub fn router(state: ConsoleState) -> Router {
             guard::guard,
         ))
         .layer(axum::middleware::from_fn(guard::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::hosts,
+        ))
         .with_state(state)
 }
 

@@ -1,7 +1,8 @@
 //! `/push-apps`: the client app (`[push]`, read-only here) and the eGuide
 //! apps of `outpost.push_apps` (add, edit, enable, disable), and "send test
 //! push" to one Channel ID with Airship's answer, as the original admin
-//! action did. Master secrets are write-only.
+//! action did. Master secrets are write-only, and cleared when the base URL
+//! changes without a new one typed in the same form.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -72,7 +73,7 @@ pub struct AppForm {
     name: String,
     #[serde(default)]
     app_key: String,
-    /// Empty: keep the current secret.
+    /// Empty: keep the current secret (cleared anyway when the base URL changes).
     #[serde(default)]
     master_secret: String,
     #[serde(default)]
@@ -222,20 +223,25 @@ pub async fn update(
         return form_page(&session, form.echo(true, before.secret_set), Some(e));
     }
     let secret = Some(form.master_secret.clone()).filter(|s| !s.is_empty());
-    tx.execute(
-        queries::PUSH_UPDATE,
-        &[
-            &name,
-            &form.app_key.trim(),
-            &secret,
-            &form.base_url.trim().trim_end_matches('/'),
-        ],
-    )
-    .await?;
+    let cleared: bool = tx
+        .query_opt(
+            queries::PUSH_UPDATE,
+            &[
+                &name,
+                &form.app_key.trim(),
+                &secret,
+                &form.base_url.trim().trim_end_matches('/'),
+            ],
+        )
+        .await?
+        .ok_or(ConsoleError::NotFound)?
+        .try_get("cleared")?;
     let after = app(&load(&tx, &name).await?);
     let mut after_audit = audited(&after);
     if secret.is_some() {
         after_audit["master_secret"] = json!("replaced");
+    } else if cleared {
+        after_audit["master_secret"] = json!("cleared: base URL changed");
     }
     audit::record(
         &tx,
@@ -326,13 +332,23 @@ pub async fn test_push(
         name => {
             let r = load(&client, name).await?;
             PushApp {
-                name: r.get("name"),
-                app_key: r.get("app_key"),
-                master_secret: Secret::new(r.get::<_, String>("master_secret")),
-                base_url: r.get("base_url"),
+                name: r.try_get("name")?,
+                app_key: r.try_get("app_key")?,
+                master_secret: Secret::new(r.try_get::<_, String>("master_secret")?),
+                base_url: r.try_get("base_url")?,
             }
         }
     };
+    if app.master_secret.is_empty() {
+        return reply(Outcome::failed(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Push app {} has no master secret (it is cleared when the base URL changes): \
+                 edit the app and type it again. Nothing was sent to {}.",
+                app.name, app.base_url
+            ),
+        ));
+    }
     let http =
         airship::http_client(state.config.dispatch.send_timeout).map_err(ConsoleError::Setup)?;
     let notification = Notification {

@@ -57,7 +57,8 @@ pub const PUSH_GET: &str = include_str!("../db/queries/console_push_get.sql");
 pub const PUSH_INSERT: &str = include_str!("../db/queries/console_push_insert.sql");
 /// The eGuide apps of outpost.push_apps; the master secret only as set / not set.
 pub const PUSH_LIST: &str = include_str!("../db/queries/console_push_list.sql");
-/// Edit push app $1; the master secret changes only when $3 is not NULL (write-only).
+/// Edit push app $1; the master secret becomes $3 when not NULL, else is kept unless the
+/// base URL changes (then cleared; `cleared` says so).
 pub const PUSH_UPDATE: &str = include_str!("../db/queries/console_push_update.sql");
 /// Outpost.retry for one message; its id, or NULL when it cannot be retried.
 pub const RETRY: &str = include_str!("../db/queries/console_retry.sql");
@@ -70,7 +71,8 @@ pub const SESSION_DELETE: &str = include_str!("../db/queries/console_session_del
 /// A new session (token hash $1) for user $2 with form token $3, from address $4, idle for at
 /// most $5 seconds.
 pub const SESSION_INSERT: &str = include_str!("../db/queries/console_session_insert.sql");
-/// The live session whose token hashes to $1, its idle expiry pushed $2 seconds from now.
+/// The live session whose token hashes to $1 (idle under $2 seconds, younger than $3), its
+/// idle expiry pushed $2 seconds from now but not past its absolute end.
 pub const SESSION_TOUCH: &str = include_str!("../db/queries/console_session_touch.sql");
 /// End every session of console user $1.
 pub const SESSIONS_DELETE_USER: &str =
@@ -91,8 +93,8 @@ pub const SMTP_LIST: &str = include_str!("../db/queries/console_smtp_list.sql");
 /// Move SMTP server $1 one place up ($2 = 'up') or down in "order", by swapping orders with its
 /// neighbour (ties broken by id).
 pub const SMTP_SWAP: &str = include_str!("../db/queries/console_smtp_swap.sql");
-/// Edit SMTP server $1; the password changes only when $6 is not NULL (write-only: an empty
-/// field keeps it).
+/// Edit SMTP server $1; the password becomes $6 when not NULL, else is kept unless the
+/// host, port, user name or security changes (then cleared; `cleared` says so).
 pub const SMTP_UPDATE: &str = include_str!("../db/queries/console_smtp_update.sql");
 /// Suppress address $2 (normalised) of family $1 with reason $3.
 pub const SUPPRESSION_ADD: &str = include_str!("../db/queries/console_suppression_add.sql");

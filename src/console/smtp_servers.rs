@@ -2,7 +2,8 @@
 //! order): list, add, edit, enable, disable, reorder, delete (the tests of
 //! a server are in `smtp_test`).
 //! Passwords are write-only: shown as set / not set, replaced by typing a
-//! new one.
+//! new one, and cleared when the host, port, user name or security changes
+//! without a new one typed in the same form.
 
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -84,7 +85,8 @@ pub struct ServerForm {
     port: String,
     #[serde(default)]
     username: String,
-    /// Empty: keep the current password.
+    /// Empty: keep the current password (cleared anyway when the host, port,
+    /// user name or security changes).
     #[serde(default)]
     password: String,
     #[serde(default)]
@@ -294,8 +296,8 @@ pub async fn update(
         Some(form.password.clone()).filter(|p| !p.is_empty())
     };
     let order = checked.order.unwrap_or(before.order);
-    if let Err(e) = tx
-        .execute(
+    let cleared = match tx
+        .query_opt(
             queries::SMTP_UPDATE,
             &[
                 &id,
@@ -311,19 +313,29 @@ pub async fn update(
         )
         .await
     {
-        return match refusal(&e) {
-            Some(reason) => form_page(
-                &session,
-                Some(echo(&form, Some(id), before.password_set)),
-                Some(reason),
-            ),
-            None => Err(e.into()),
-        };
-    }
+        Ok(row) => match row {
+            Some(row) => row.try_get::<_, bool>("cleared")?,
+            None => return Err(super::ConsoleError::NotFound),
+        },
+        Err(e) => {
+            return match refusal(&e) {
+                Some(reason) => form_page(
+                    &session,
+                    Some(echo(&form, Some(id), before.password_set)),
+                    Some(reason),
+                ),
+                None => Err(e.into()),
+            };
+        }
+    };
     let after = server(&load(&tx, id).await?);
     let mut after_audit = audited(&after);
     if password.as_deref().is_some_and(|p| !p.is_empty()) {
         after_audit["password"] = json!("replaced");
+    } else if cleared {
+        after_audit["password"] = json!("cleared: host, port, user name or security changed");
+    } else if form.clear_password.is_some() && before.password_set {
+        after_audit["password"] = json!("cleared");
     }
     audit::record(
         &tx,

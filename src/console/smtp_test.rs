@@ -1,6 +1,9 @@
 //! The SMTP servers' checks from the console: "test connection" (TCP, TLS,
 //! AUTH, QUIT; no mail) and "send a test e-mail" to an address typed in,
 //! through the server's own settings whether or not it is enabled or first.
+//! Each page names the host and port it contacted; credentials `smtp_db`
+//! would refuse (plain-text AUTH off loopback, a user name without its
+//! password) are refused here too, before any connection.
 
 use std::time::Duration;
 
@@ -17,33 +20,68 @@ use super::smtp_servers::load;
 use super::{ConsoleError, ConsoleState, Result, audit};
 use crate::channel::email::Email;
 use crate::channel::email::smtp::SmtpMail;
+use crate::channel::email::smtp_db::credentials_refused;
 use crate::config::{Secret, SmtpSettings};
 use crate::message::MessageId;
 
-/// A transport for the row, with `[email.smtp] ca_file` trusted as `smtp_db` does.
-async fn transport(state: &ConsoleState, id: i64) -> Result<(String, SmtpMail)> {
+/// A stored server as its checks use it.
+struct Target {
+    name: String,
+    /// `host:port`, what the check contacts.
+    address: String,
+    /// A transport, or why the stored credentials are not sent there.
+    mail: std::result::Result<SmtpMail, String>,
+}
+
+/// A transport for the row, with `[email.smtp] ca_file` trusted as `smtp_db`
+/// does, unless `smtp_db` would refuse its credentials.
+async fn transport(state: &ConsoleState, id: i64) -> Result<Target> {
     let client = state.pool.get().await?;
     let r = load(&client, id).await?;
-    let security: String = r.get("security");
-    let name: String = r.get("name");
+    let security: String = r.try_get("security")?;
+    let name: String = r.try_get("name")?;
     let settings = SmtpSettings {
-        host: r.get("host"),
-        port: u16::try_from(r.get::<_, i32>("port")).unwrap_or(25),
-        username: r.get("username"),
-        password: Secret::new(r.get::<_, String>("password")),
+        host: r.try_get("host")?,
+        port: u16::try_from(r.try_get::<_, i32>("port")?).unwrap_or(25),
+        username: r.try_get("username")?,
+        password: Secret::new(r.try_get::<_, String>("password")?),
         use_tls: security == "starttls",
         use_ssl: security == "tls",
-        timeout: Duration::from_secs(r.get::<_, i32>("timeout_seconds").clamp(1, 60) as u64),
+        timeout: Duration::from_secs(r.try_get::<_, i32>("timeout_seconds")?.clamp(1, 60) as u64),
         ca_pem: state.config.smtp.ca_pem.clone(),
         pool_size: 1,
         idle_check: crate::channel::email::smtp_pool::DEFAULT_IDLE_CHECK,
     };
-    let mail = SmtpMail::new("console", &settings).map_err(ConsoleError::Setup)?;
-    Ok((name, mail))
+    let address = format!("{}:{}", settings.host, settings.port);
+    let mail = match credentials_refused(
+        &name,
+        &settings.host,
+        settings.port,
+        &settings.username,
+        settings.password.is_empty(),
+        &security,
+    ) {
+        Some(why) => Err(why),
+        None => Ok(SmtpMail::new("console", &settings).map_err(ConsoleError::Setup)?),
+    };
+    Ok(Target {
+        name,
+        address,
+        mail,
+    })
 }
 
 fn reply(session: &Session, title: &str, outcome: Outcome) -> Result<Response> {
     pages::result(session, "smtp", title, "/smtp-servers", outcome)
+}
+
+/// The page for credentials `smtp_db` would not send either.
+fn refused(session: &Session, title: &str, why: String) -> Result<Response> {
+    reply(
+        session,
+        title,
+        Outcome::failed(StatusCode::BAD_REQUEST, format!("{why}. Nothing was sent.")),
+    )
 }
 
 /// `POST /smtp-servers/{id}/test`: connect, TLS, AUTH, QUIT; no mail.
@@ -52,17 +90,30 @@ pub async fn test_connection(
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    let (name, mail) = transport(&state, id).await?;
+    let Target {
+        name,
+        address,
+        mail,
+    } = transport(&state, id).await?;
+    let title = format!("Test connection: {name} ({address})");
+    let mail = match mail {
+        Ok(mail) => mail,
+        Err(why) => return refused(&session, &title, why),
+    };
     let outcome = match mail.test_connection().await {
         Ok(()) => Outcome::done(format!(
-            "Connected to {name}: TLS and authentication as configured succeeded. No mail was sent."
+            "Connected to {name} at {address}: TLS and authentication as configured succeeded. \
+             No mail was sent."
         )),
         Err(e) => Outcome::failed(
             StatusCode::BAD_GATEWAY,
-            format!("Connection test of {name} failed: {}", e.message),
+            format!(
+                "Connection test of {name} failed, contacting {address}: {}",
+                e.message
+            ),
         ),
     };
-    reply(&session, &format!("Test connection: {name}"), outcome)
+    reply(&session, &title, outcome)
 }
 
 #[derive(Deserialize)]
@@ -95,7 +146,21 @@ pub async fn send_test(
         .email_from
         .parse()
         .map_err(|_| ConsoleError::Misconfigured("email.from"))?;
-    let (name, mail) = transport(&state, id).await?;
+    let Target {
+        name,
+        address,
+        mail,
+    } = transport(&state, id).await?;
+    let mail = match mail {
+        Ok(mail) => mail,
+        Err(why) => {
+            return refused(
+                &session,
+                &format!("Send a test e-mail: {name} ({address})"),
+                why,
+            );
+        }
+    };
     let domain = from.email.domain().to_owned();
     let email = Email {
         id: MessageId(0),
@@ -141,5 +206,9 @@ pub async fn send_test(
         Some(json!({ "to": to.email.to_string(), "ok": outcome.ok })),
     )
     .await?;
-    reply(&session, &format!("Send a test e-mail: {name}"), outcome)
+    reply(
+        &session,
+        &format!("Send a test e-mail: {name} ({address})"),
+        outcome,
+    )
 }

@@ -31,7 +31,7 @@ impl From<tokio_postgres::Error> for UserError {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .chars()

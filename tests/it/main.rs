@@ -10,6 +10,8 @@ mod abuse;
 mod audit;
 mod cli;
 mod console;
+mod console_login;
+mod console_secrets;
 mod crash;
 mod dispatch;
 mod email_sendgrid;

@@ -1,8 +1,11 @@
 """A real SMTP server for Outpost's tests (aiosmtpd).
 
-Modes: starttls (STARTTLS required, AUTH only after TLS) or tls (implicit TLS).
+Modes: starttls (STARTTLS required, AUTH only after TLS), tls (implicit TLS)
+or plain (no TLS at all, AUTH accepted in plain text: a server an attacker
+would point a client at).
 Every accepted message is written to OUTDIR/N.eml with N.json beside it
-(envelope sender, recipients, whether TLS and AUTH were used).
+(envelope sender, recipients, whether TLS and AUTH were used); every AUTH
+attempt, with the credentials it carried, is appended to OUTDIR/auth.jsonl.
 Recipients starting with "nobody@" get 550, "busy@" get 452.
 Prints "READY" once it accepts connections.
 """
@@ -54,7 +57,7 @@ class Handler:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--mode", choices=["starttls", "tls"], required=True)
+    p.add_argument("--mode", choices=["starttls", "tls", "plain"], required=True)
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--user", required=True)
@@ -69,6 +72,13 @@ def main():
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login.decode() == a.user
               and auth_data.password.decode() == a.password)
+        with open(os.path.join(a.outdir, "auth.jsonl"), "a") as f:
+            seen = auth_data if isinstance(auth_data, LoginPassword) else None
+            f.write(json.dumps({
+                "mechanism": mechanism,
+                "login": seen.login.decode(errors="replace") if seen else None,
+                "password": seen.password.decode(errors="replace") if seen else None,
+            }) + "\n")
         return AuthResult(success=ok, handled=False)
 
     common = dict(hostname="127.0.0.1", port=a.port, authenticator=authenticator,
@@ -76,6 +86,8 @@ def main():
     if a.mode == "starttls":
         controller = Controller(Handler(a.outdir), tls_context=ctx, require_starttls=True,
                                 auth_require_tls=True, **common)
+    elif a.mode == "plain":
+        controller = Controller(Handler(a.outdir), auth_require_tls=False, **common)
     else:
         # The whole connection is TLS; aiosmtpd only tracks STARTTLS for
         # auth_require_tls, so it must be off here.

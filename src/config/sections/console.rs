@@ -1,5 +1,6 @@
 //! `[console]`: where the console listens (never on the webhook port), how
-//! long sessions last, login rate limits and the optional trusted proxy header.
+//! long sessions last, login rate limits, the cookie's `Secure` flag, the
+//! Host allow-list and the optional trusted proxy header.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -73,6 +74,18 @@ pub(in crate::config) fn console(
             })
         })
         .collect::<Result<Vec<IpAddr>, _>>()?;
+    let limits = login_limits(raw)?;
+    let secure_cookie = match raw.secure_cookie.trim() {
+        "auto" => !listen.ip().is_loopback(),
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(ConfigError::invalid(
+                "console.secure_cookie",
+                format!("{other:?}: auto, true or false"),
+            ));
+        }
+    };
     Ok(ConsoleSettings {
         enabled: raw.enabled,
         listen,
@@ -82,5 +95,65 @@ pub(in crate::config) fn console(
         proxy_user_header,
         proxy_addresses,
         statement_timeout: raw.statement_timeout,
+        session_lifetime: raw.session_lifetime,
+        login_address_burst: limits.0,
+        login_max_entries: limits.1,
+        login_concurrency: limits.2,
+        secure_cookie,
+        allowed_hosts: allowed_hosts(&raw.allowed_hosts)?,
     })
+}
+
+/// `session_lifetime` and the login limiter's bounds, checked.
+fn login_limits(raw: &ConsoleSection) -> Result<(u32, usize, usize), ConfigError> {
+    if raw.session_lifetime.is_zero() {
+        return Err(ConfigError::invalid(
+            "console.session_lifetime",
+            "must be longer than zero",
+        ));
+    }
+    if raw.login_address_burst == 0 {
+        return Err(ConfigError::invalid(
+            "console.login_address_burst",
+            "must be at least 1",
+        ));
+    }
+    if !(100..=10_000_000).contains(&raw.login_max_entries) {
+        return Err(ConfigError::invalid(
+            "console.login_max_entries",
+            "must be from 100 to 10000000",
+        ));
+    }
+    if !(1..=1024).contains(&raw.login_concurrency) {
+        return Err(ConfigError::invalid(
+            "console.login_concurrency",
+            "must be from 1 to 1024",
+        ));
+    }
+    Ok((
+        raw.login_address_burst,
+        raw.login_max_entries,
+        raw.login_concurrency,
+    ))
+}
+
+/// Host names as the Host header carries them (no port), lowercase.
+fn allowed_hosts(raw: &[String]) -> Result<Vec<String>, ConfigError> {
+    raw.iter()
+        .map(|h| {
+            let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+            let valid = !h.is_empty()
+                && h.len() <= 253
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if valid {
+                Ok(h)
+            } else {
+                Err(ConfigError::invalid(
+                    "console.allowed_hosts",
+                    format!("{h:?} is not a host name (no port, no scheme)"),
+                ))
+            }
+        })
+        .collect()
 }

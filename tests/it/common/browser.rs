@@ -62,6 +62,9 @@ impl Browser {
                          "--window-size=1280,1000", format!("--user-data-dir={}", profile.path().display())]
             }),
         );
+        // fantoccini's rustls needs a process-wide provider; run alone, no
+        // other test has installed one yet.
+        outpost::tls::install_crypto_provider();
         let connect = || async {
             ClientBuilder::rustls()
                 .map_err(|e| e.to_string())?

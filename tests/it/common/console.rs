@@ -32,7 +32,11 @@ impl Console {
             ("OUTPOST__CONSOLE__LISTEN", "127.0.0.1:0"),
         ];
         overrides.extend_from_slice(env);
-        let config = db.config(&overrides);
+        Self::start_config(db, db.config(&overrides)).await
+    }
+
+    /// Serves the console for `db` with `config` as it is; adds the admin and viewer users.
+    pub async fn start_config(db: &TestDb, config: outpost::config::Config) -> Self {
         let client = db.client().await;
         for (name, role, password) in [(ADMIN.0, "admin", ADMIN.1), (VIEWER.0, "viewer", VIEWER.1)]
         {
@@ -78,6 +82,8 @@ pub struct Agent {
     http: reqwest::Client,
     pub base: String,
     pub cookie: Option<String>,
+    /// The session cookie's name as the console set it (plain or `__Host-`).
+    pub cookie_name: &'static str,
     pub csrf: Option<String>,
 }
 
@@ -96,13 +102,14 @@ impl Agent {
                 .unwrap(),
             base: base.to_owned(),
             cookie: None,
+            cookie_name: console::auth::COOKIE,
             csrf: None,
         }
     }
 
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
         let request = match &self.cookie {
-            Some(c) => request.header("cookie", format!("{}={c}", console::auth::COOKIE)),
+            Some(c) => request.header("cookie", format!("{}={c}", self.cookie_name)),
             None => request,
         };
         let response = request.send().await.unwrap();
@@ -110,9 +117,12 @@ impl Agent {
         let headers = response.headers().clone();
         for value in headers.get_all("set-cookie") {
             let value = value.to_str().unwrap();
-            if let Some(rest) = value.strip_prefix(&format!("{}=", console::auth::COOKIE)) {
-                let token = rest.split(';').next().unwrap().to_owned();
-                self.cookie = (!token.is_empty()).then_some(token);
+            for name in [console::auth::COOKIE, console::auth::SECURE_COOKIE] {
+                if let Some(rest) = value.strip_prefix(&format!("{name}=")) {
+                    let token = rest.split(';').next().unwrap().to_owned();
+                    self.cookie = (!token.is_empty()).then_some(token);
+                    self.cookie_name = name;
+                }
             }
         }
         let body = response.text().await.unwrap();

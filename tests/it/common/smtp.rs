@@ -31,7 +31,8 @@ pub fn tools_dir() -> PathBuf {
 }
 
 impl SmtpPeer {
-    /// Starts the server; `mode` is `starttls` or `tls`.
+    /// Starts the server; `mode` is `starttls`, `tls` or `plain` (no TLS,
+    /// AUTH in plain text).
     pub fn start(mode: &str) -> Self {
         Self::start_with(mode, USER, PASSWORD)
     }
@@ -108,6 +109,20 @@ impl SmtpPeer {
             ),
             ("OUTPOST__EMAIL__SMTP__TIMEOUT".into(), "10s".into()),
         ]
+    }
+
+    /// Every AUTH attempt so far: (user name, password) as the client sent them.
+    pub fn auth_attempts(&self) -> Vec<(String, String)> {
+        let log = self.dir.path().join("mail/auth.jsonl");
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                (text("login"), text("password"))
+            })
+            .collect()
     }
 
     /// Every message received so far, in order.
