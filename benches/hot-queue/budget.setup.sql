@@ -1,0 +1,1 @@
+-- Nothing beyond the shipped migrations.
