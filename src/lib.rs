@@ -11,11 +11,13 @@
 //!   (SMTP, smtp_db, SendGrid), Twilio SMS and voice, Airship push, in-app chat.
 //! - [`dispatch`]: claim loop, delivery, retry policy, circuit breakers,
 //!   batched outcome recording, rescuer, LISTEN.
-//! - [`daemon`]: wires dispatcher, listener, rescuer, housekeeping and HTTP
-//!   into `outpost run`.
+//! - [`daemon`]: wires dispatcher, listener, rescuer, housekeeping and the
+//!   three HTTP listeners (webhooks, console, operations) into `outpost run`;
+//!   [`descriptors`] fits their connection caps in the file limit.
 //! - [`render`]: templates (minijinja) and gettext catalogs, reloadable.
 //! - [`http`], [`inbound`], [`signature`], [`metrics`]: inbound mail, provider
-//!   callbacks with their signatures, health, readiness and metrics.
+//!   callbacks with their signatures, health, readiness and metrics (the
+//!   queue gauges refreshed in the background, `metrics::refresh`).
 //! - [`scrub`]: addresses masked for INFO logs, credentials masked in provider errors.
 //! - [`storable`]: received text with NUL made storable in PostgreSQL.
 //! - [`schedule`] and [`housekeeping`]: recurring messages and cron jobs.
@@ -36,6 +38,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod db;
+pub mod descriptors;
 pub mod digest;
 pub mod dispatch;
 pub mod enqueue;

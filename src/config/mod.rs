@@ -26,8 +26,8 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, Job, LogFormat, LogSettings, PushApp, QuietHoursSettings, RetrySettings,
-    SmtpSettings, Task, TwilioSettings, UnsubscribeKey, UnsubscribeSettings, Voice,
+    HttpSettings, Job, LogFormat, LogSettings, OpsSettings, PushApp, QuietHoursSettings,
+    RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey, UnsubscribeSettings, Voice,
     WebhookSettings,
 };
 
@@ -58,6 +58,7 @@ pub struct RawConfig {
     pub database: DatabaseSection,
     pub http: HttpSection,
     pub console: ConsoleSection,
+    pub ops: OpsSection,
     pub webhooks: WebhooksSection,
     pub twilio: TwilioSection,
     pub dispatch: DispatchSection,
@@ -123,6 +124,24 @@ pub struct ConsoleSection {
     pub login_concurrency: usize,
     pub secure_cookie: String,
     pub allowed_hosts: Vec<String>,
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    #[serde(with = "duration")]
+    pub keep_alive_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// `[ops]`: the operations listener and the queue gauges' refresh (checked
+/// in `sections/ops.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSection {
+    pub enabled: bool,
+    pub listen: String,
+    pub metrics_token: Secret,
+    #[serde(with = "duration")]
+    pub refresh_interval: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -143,6 +143,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// The operator console, from `[console]`.
     pub console: ConsoleSettings,
+    /// The operations listener and the queue gauges, from `[ops]`.
+    pub ops: OpsSettings,
     pub webhooks: WebhookSettings,
     pub twilio: TwilioSettings,
     /// The default push app, when `[push] app_key` is set.
@@ -264,6 +266,27 @@ pub struct ConsoleSettings {
     pub secure_cookie: bool,
     /// Host names (lowercase, no port) the console answers to, besides IP literals.
     pub allowed_hosts: Vec<String>,
+    /// Longest wait for a request's complete headers.
+    pub header_timeout: Duration,
+    /// Longest a connection may stay open with no request being handled.
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once; further ones wait in the backlog.
+    pub max_connections: usize,
+}
+
+/// `[ops]`: `/healthz`, `/readyz` and `/metrics` on a listener of their own,
+/// and how often the queue gauges are read from the database.
+#[derive(Debug, Clone)]
+pub struct OpsSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// When set, `/metrics` (on both listeners) wants `Authorization: Bearer TOKEN`.
+    pub metrics_token: Option<Secret>,
+    /// The queue gauges are read at most this often (and never more often
+    /// than ten times the last read took).
+    pub refresh_interval: Duration,
+    /// Most connections the operations listener serves at once.
+    pub max_connections: usize,
 }
 
 impl ConsoleSettings {

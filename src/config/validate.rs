@@ -19,6 +19,7 @@ impl Config {
         let email = sections::email(&raw, &backends)?;
         let http = sections::http(&raw)?;
         let console = sections::console(&raw.console, &http)?;
+        let ops = sections::ops(&raw.ops, &http, &console)?;
         let (webhooks, public_url) = sections::webhooks(&raw)?;
         let twilio = sections::twilio(&raw.twilio, &public_url)?;
         for kind in [Kind::Sms, Kind::Voice] {
@@ -47,6 +48,7 @@ impl Config {
             pool_size,
             http,
             console,
+            ops,
             webhooks,
             twilio,
             push_app,

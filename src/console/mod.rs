@@ -261,12 +261,10 @@ pub fn router(state: ConsoleState) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ConsoleState,
+    limits: crate::http::server::Limits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    crate::http::serve(listener, router(state), limits, shutdown).await
 }
 
 /// The URL a browser opens for a listener address.

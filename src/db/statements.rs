@@ -25,6 +25,8 @@ pub const MESSAGE: &str = include_str!("queries/message.sql");
 pub const MESSAGE_ATTEMPTS: &str = include_str!("queries/message_attempts.sql");
 /// Counts by kind and status, for `outpost status`.
 pub const STATUS_COUNTS: &str = include_str!("queries/status_counts.sql");
+/// Queued and sending messages by kind, from the partial indexes only.
+pub const QUEUE_COUNTS: &str = include_str!("queries/queue_counts.sql");
 /// Age of the oldest due queued message.
 pub const OLDEST_QUEUED: &str = include_str!("queries/oldest_queued.sql");
 

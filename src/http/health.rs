@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::db::{migrate, statements};
+use crate::db::migrate;
 
 pub async fn healthz() -> &'static str {
     "ok\n"
@@ -74,18 +75,24 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(client) = state.pool.get().await {
-        let counts = client.query(statements::STATUS_COUNTS, &[]).await;
-        let oldest = client.query_one(statements::OLDEST_QUEUED, &[]).await;
-        if let (Ok(rows), Ok(oldest)) = (counts, oldest) {
-            let counts: Vec<(String, String, i64)> = rows
-                .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
-                .collect();
-            state
-                .metrics
-                .set_queue(&counts, oldest.get::<_, Option<f64>>(0).unwrap_or(0.0));
+/// The gauges and counters as last stored: a scrape never touches the
+/// database (the queue gauges are refreshed in the background). With
+/// `ops.metrics_token` set, only `Authorization: Bearer TOKEN` gets them.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared by digest so timing reveals nothing of the token.
+        if Sha256::digest(given.trim().as_bytes()) != Sha256::digest(token.expose().as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a bearer token is required (ops.metrics_token)\n",
+            )
+                .into_response();
         }
     }
     (

@@ -1,6 +1,7 @@
 //! The HTTP side: SendGrid Inbound Parse, signed provider callbacks,
-//! health, readiness and metrics, behind body limits, a shared body memory
-//! budget, connection limits, timeouts and request logs.
+//! health, readiness and metrics (also alone on the operations listener),
+//! behind body limits, a shared body memory budget, connection limits,
+//! timeouts and request logs.
 
 pub mod access_log;
 pub mod body;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub unsubscribe: Option<Arc<crate::config::UnsubscribeSettings>>,
     /// The inbound and unsubscribe endpoints' per-source and per-token limits.
     pub throttles: Arc<Throttles>,
+    /// `ops.metrics_token`: when set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<crate::config::Secret>,
 }
 
 /// The request throttles (bounds in `throttle` and the README's Limits).
@@ -115,6 +118,7 @@ impl AppState {
             bodies: body::Budget::new(config.http.body_memory),
             unsubscribe: config.unsubscribe.clone().map(Arc::new),
             throttles: Arc::new(Throttles::default()),
+            metrics_token: config.ops.metrics_token.clone(),
         }
     }
 }
@@ -150,6 +154,19 @@ pub fn router(state: AppState, timeout: Duration) -> Router {
                 .make_span_with(access_log::RequestSpan)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
+        .with_state(state)
+}
+
+/// The operations listener's routes: health, readiness and metrics only.
+pub fn ops_router(state: AppState, timeout: Duration) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .with_state(state)
 }
 

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-/// The connection-level limits, from `[http]`.
+/// The connection-level limits, from `[http]`, `[console]` or `[ops]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_timeout: Duration,
@@ -36,6 +36,33 @@ impl From<&crate::config::HttpSettings> for Limits {
             max_connections: h.max_connections,
         }
     }
+}
+
+impl From<&crate::config::ConsoleSettings> for Limits {
+    fn from(c: &crate::config::ConsoleSettings) -> Self {
+        Self {
+            header_timeout: c.header_timeout,
+            keep_alive_timeout: c.keep_alive_timeout,
+            max_connections: c.max_connections,
+        }
+    }
+}
+
+/// Connections the kernel may queue, complete, for a listener whose cap is
+/// reached (the kernel lowers it to `net.core.somaxconn`); queued ones hold
+/// no descriptor of ours.
+pub const BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a [`BACKLOG`]-deep queue.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// Serves `router` on `listener` until `shutdown`, then lets the open

@@ -18,6 +18,7 @@ fn outpost() -> Command {
     }
     // Tests run side by side: each daemon takes a free port.
     cmd.env("OUTPOST__HTTP__LISTEN", "127.0.0.1:0");
+    cmd.env("OUTPOST__OPS__LISTEN", "127.0.0.1:0");
     cmd
 }
 

@@ -1221,6 +1221,7 @@ async fn outpost_dev_prints_the_console_url_and_a_one_time_login() {
         .env("DATABASE_URL", &db.url)
         .env("OUTPOST__CONSOLE__LISTEN", format!("127.0.0.1:{port}"))
         .env("OUTPOST__HTTP__LISTEN", "127.0.0.1:0")
+        .env("OUTPOST__OPS__LISTEN", "127.0.0.1:0")
         .env("OUTPOST__LOG__LEVEL", "error")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -21,6 +21,7 @@ mod hostile;
 mod hostile_rows;
 mod housekeeping;
 mod http;
+mod ops;
 mod outage;
 mod pg_tls;
 mod poison;

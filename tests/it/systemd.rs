@@ -99,6 +99,7 @@ async fn the_daemon_notifies_systemd() {
         .arg("run")
         .env("DATABASE_URL", &db.url)
         .env("OUTPOST__HTTP__LISTEN", "127.0.0.1:0")
+        .env("OUTPOST__OPS__LISTEN", "127.0.0.1:0")
         .env("NOTIFY_SOCKET", &path)
         .env("WATCHDOG_USEC", "300000")
         .stdout(Stdio::null())

@@ -238,6 +238,7 @@ def start_daemon(database_url: str, extra: dict[str, str]) -> Daemon:
            "OUTPOST__EMAIL__BACKEND": "console",
            "OUTPOST__EMAIL__FROM": "Outpost <noreply@meg.test>",
            "OUTPOST__HTTP__LISTEN": f"127.0.0.1:{port}",
+           "OUTPOST__OPS__LISTEN": "127.0.0.1:0",
            "OUTPOST__WEBHOOKS__INBOUND_USERNAME": INBOUND_USER,
            "OUTPOST__WEBHOOKS__INBOUND_PASSWORD": INBOUND_PASSWORD,
            "OUTPOST__DISPATCH__POLL_INTERVAL": "200ms",

@@ -207,6 +207,7 @@ pub(crate) fn bench_config(
         ("OUTPOST__DATABASE__POOL_SIZE".into(), "8".into()),
         ("OUTPOST__HOUSEKEEPING__ENABLED".into(), "false".into()),
         ("OUTPOST__HTTP__ENABLED".into(), "false".into()),
+        ("OUTPOST__OPS__ENABLED".into(), "false".into()),
         ("OUTPOST__LOG__LEVEL".into(), "warn".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));

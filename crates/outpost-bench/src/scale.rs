@@ -38,6 +38,7 @@ pub async fn scale(
             )
             .env("OUTPOST__EMAIL__FROM", "Bench <bench@example.com>")
             .env("OUTPOST__HTTP__ENABLED", "false")
+            .env("OUTPOST__OPS__ENABLED", "false")
             .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
             .env("OUTPOST__LOG__LEVEL", "warn")
             .stdout(std::process::Stdio::null())

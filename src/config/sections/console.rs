@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::super::settings::{ConsoleSettings, HttpSettings};
 use super::super::{ConfigError, ConsoleSection};
+use super::{at_least_one, positive};
 
 pub(in crate::config) fn console(
     raw: &ConsoleSection,
@@ -101,6 +102,9 @@ pub(in crate::config) fn console(
         login_concurrency: limits.2,
         secure_cookie,
         allowed_hosts: allowed_hosts(&raw.allowed_hosts)?,
+        header_timeout: positive("console.header_timeout", raw.header_timeout)?,
+        keep_alive_timeout: positive("console.keep_alive_timeout", raw.keep_alive_timeout)?,
+        max_connections: at_least_one("console.max_connections", raw.max_connections)?,
     })
 }
 

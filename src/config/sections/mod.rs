@@ -7,6 +7,7 @@ mod dispatch;
 mod email;
 mod housekeeping;
 mod http;
+mod ops;
 mod push;
 mod quiet_hours;
 mod twilio;
@@ -20,6 +21,7 @@ pub(super) use dispatch::{dispatch, retry};
 pub(super) use email::{backends, email};
 pub(super) use housekeeping::housekeeping;
 pub(super) use http::{http, webhooks};
+pub(super) use ops::ops;
 pub(super) use push::push;
 pub(super) use quiet_hours::quiet_hours;
 pub(super) use twilio::twilio;
@@ -32,6 +34,14 @@ use crate::message::Kind;
 pub(super) fn positive(key: &str, value: Duration) -> Result<Duration, ConfigError> {
     if value.is_zero() {
         return Err(ConfigError::invalid(key, "must be longer than zero"));
+    }
+    Ok(value)
+}
+
+/// A count of at least one (connections, slots).
+pub(super) fn at_least_one(key: &str, value: usize) -> Result<usize, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid(key, "must be at least 1"));
     }
     Ok(value)
 }

@@ -50,7 +50,8 @@ impl Console {
             Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
         let state = ConsoleState::new(console::pool(&config).unwrap(), &config, templates);
         let stop = CancellationToken::new();
-        tokio::spawn(console::serve(listener, state, stop.clone()));
+        let limits = (&config.console).into();
+        tokio::spawn(console::serve(listener, state, limits, stop.clone()));
         Self { base, stop }
     }
 

@@ -27,6 +27,7 @@ pub fn start(database_url: &str, fake: &str, extra: &[(&str, &str)]) -> Daemon {
         .env("OUTPOST__DISPATCH__SEND_TIMEOUT", "2s")
         .env("OUTPOST__DISPATCH__RESCUE_INTERVAL", "1s")
         .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
+        .env("OUTPOST__OPS__LISTEN", "127.0.0.1:0")
         .env("OUTPOST__LOG__LEVEL", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -45,6 +46,7 @@ pub fn start_logged(database_url: &str, env: &[(String, String)], log: &std::pat
         .env("DATABASE_URL", database_url)
         .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
         .env("OUTPOST__DISPATCH__POLL_INTERVAL", "200ms")
+        .env("OUTPOST__OPS__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap());
     for (key, value) in env {

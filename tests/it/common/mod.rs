@@ -306,6 +306,7 @@ impl TestDb {
             ),
             ("OUTPOST__LOCALE__DIR".to_owned(), format!("{root}/locale")),
             ("OUTPOST__HTTP__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("OUTPOST__OPS__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ];
         env.extend(overrides);
         Config::load(&Sources { file: None, env }).expect("test configuration")

@@ -1,6 +1,9 @@
 //! Prometheus metrics: sends by kind, provider and outcome with their
 //! latency, inbound and webhook requests by result, and the queue's depth and
-//! oldest message, read from the database at scrape time.
+//! oldest message, which `refresh` reads from the database in the background
+//! (a scrape reads memory only).
+
+pub mod refresh;
 
 use std::sync::atomic::AtomicU64;
 
@@ -51,6 +54,8 @@ pub struct Metrics {
     requests: Family<ResultLabels, Counter>,
     queue: Family<QueueLabels, Gauge>,
     oldest: Gauge<f64, AtomicU64>,
+    refresh_seconds: Gauge<f64, AtomicU64>,
+    refresh_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -95,12 +100,28 @@ impl Metrics {
             requests.clone(),
         );
         let queue = Family::<QueueLabels, Gauge>::default();
-        registry.register("messages", "Messages by kind and status", queue.clone());
+        registry.register(
+            "messages",
+            "Messages waiting (queued) and in flight (sending) by kind, as of the last refresh",
+            queue.clone(),
+        );
         let oldest = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "oldest_queued_seconds",
             "Age of the oldest due queued message",
             oldest.clone(),
+        );
+        let refresh_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "queue_refresh_seconds",
+            "How long the last background read of the queue gauges took",
+            refresh_seconds.clone(),
+        );
+        let refresh_errors = Counter::default();
+        registry.register(
+            "queue_refresh_errors",
+            "Background reads of the queue gauges that failed (the gauges keep their last values)",
+            refresh_errors.clone(),
         );
         Self {
             registry,
@@ -111,6 +132,8 @@ impl Metrics {
             requests,
             queue,
             oldest,
+            refresh_seconds,
+            refresh_errors,
         }
     }
 
@@ -158,8 +181,8 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the queue gauges from fresh counts.
-    pub fn set_queue(&self, counts: &[(String, String, i64)], oldest_seconds: f64) {
+    /// Sets the queue gauges from fresh counts, read in `seconds`.
+    pub fn set_queue(&self, counts: &[(String, String, i64)], oldest_seconds: f64, seconds: f64) {
         self.queue.clear();
         for (kind, status, n) in counts {
             self.queue
@@ -170,6 +193,12 @@ impl Metrics {
                 .set(*n);
         }
         self.oldest.set(oldest_seconds);
+        self.refresh_seconds.set(seconds);
+    }
+
+    /// One failed background read of the queue gauges.
+    pub fn refresh_failed(&self) {
+        self.refresh_errors.inc();
     }
 
     /// The text exposition format.

@@ -1,5 +1,8 @@
 //! `outpost run`: the dispatcher, its LISTEN connection and the rescuer,
-//! sharing one pool and one shutdown signal.
+//! sharing one pool and one shutdown signal, with the HTTP listeners
+//! (`listeners`) and the metrics refresh beside them.
+
+mod listeners;
 
 use std::sync::Arc;
 
@@ -254,39 +257,6 @@ pub fn reload_on_sighup(templates: Arc<Templates>) {
     });
 }
 
-/// Binds and serves the operator console when `[console] enabled`, on its
-/// own listener (never the webhook port).
-async fn start_console(
-    config: &Config,
-    stop: CancellationToken,
-) -> Result<Option<tokio::task::JoinHandle<()>>, DaemonError> {
-    if !config.console.enabled {
-        return Ok(None);
-    }
-    let addr = config.console.listen;
-    let listen_error = |source| DaemonError::Listen {
-        key: "console.listen",
-        addr,
-        source,
-    };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(listen_error)?;
-    let bound = listener.local_addr().map_err(listen_error)?;
-    let templates = Templates::load(&config.template_source()).map_err(DaemonError::Templates)?;
-    let state = crate::console::ConsoleState::new(
-        crate::console::pool(config)?,
-        config,
-        Arc::new(templates),
-    );
-    tracing::info!(url = %crate::console::url_for(bound), "operator console listening");
-    Ok(Some(tokio::spawn(async move {
-        if let Err(e) = crate::console::serve(listener, state, stop).await {
-            tracing::error!(error = %e, "console stopped");
-        }
-    })))
-}
-
 /// Runs until `shutdown` is cancelled, then finishes or releases in-flight
 /// messages within the grace period.
 pub async fn run(
@@ -310,37 +280,21 @@ pub async fn run(
     );
     let background = shutdown.child_token();
     let listen_state = Arc::new(ListenState::default());
-    let http = if config.http.enabled {
-        let listener = tokio::net::TcpListener::bind(config.http.listen)
-            .await
-            .map_err(|source| DaemonError::Listen {
-                key: "http.listen",
-                addr: config.http.listen,
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| DaemonError::Listen {
-                key: "http.listen",
-                addr: config.http.listen,
-                source,
-            })?;
-        let state =
-            http::AppState::new(pool, config, metrics, Some(dispatcher.heartbeat().clone()))
-                .with_listen(listen_state.clone());
-        let router = http::router(state, config.http.request_timeout);
-        tracing::info!(%addr, "HTTP server listening");
-        let stop = background.clone();
-        let limits = http::server::Limits::from(&config.http);
-        Some(tokio::spawn(async move {
-            if let Err(e) = http::serve(listener, router, limits, stop).await {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        }))
-    } else {
-        None
-    };
-    let console = start_console(config, background.clone()).await?;
+    let caps = crate::descriptors::budget(config);
+    let state = http::AppState::new(
+        pool,
+        config,
+        metrics.clone(),
+        Some(dispatcher.heartbeat().clone()),
+    )
+    .with_listen(listen_state.clone());
+    let served = listeners::start(config, caps, state, background.clone()).await?;
+    let refresh = tokio::spawn(crate::metrics::refresh::run(
+        config.database_url.clone(),
+        metrics,
+        config.ops.refresh_interval,
+        background.clone(),
+    ));
     let presence = tokio::spawn(crate::presence::run(dispatcher.clone(), background.clone()));
     tracing::info!(%worker, "outpost dispatcher started");
     if let Some(interval) = sd_notify::watchdog_enabled() {
@@ -380,12 +334,10 @@ pub async fn run(
     if let Some(housekeeping) = housekeeping {
         let _ = housekeeping.await;
     }
-    if let Some(http) = http {
-        let _ = http.await;
+    for listener in served {
+        let _ = listener.await;
     }
-    if let Some(console) = console {
-        let _ = console.await;
-    }
+    let _ = refresh.await;
     let _ = presence.await;
     tracing::info!(
         claimed = report.claimed,
