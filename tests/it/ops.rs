@@ -183,13 +183,41 @@ async fn health_and_metrics_have_a_listener_of_their_own_and_metrics_a_token() {
             ("OUTPOST__HTTP__LISTEN", format!("127.0.0.1:{web}")),
             ("OUTPOST__OPS__METRICS_TOKEN", "scrape-me-please".into()),
             ("OUTPOST__OPS__REFRESH_INTERVAL", "1s".into()),
+            ("OUTPOST__HTTP__MAX_CONNECTIONS", "4".into()),
+            ("OUTPOST__HTTP__HEADER_TIMEOUT", "60s".into()),
         ],
         None,
         &log,
     );
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     answering(&http, &format!("http://127.0.0.1:{ops}/healthz"), &log).await;
     answering(&http, &format!("http://127.0.0.1:{ops}/readyz"), &log).await;
+
+    // Every slot of the webhook port held by a silent client: that port is
+    // blind, the operations port is not.
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(tokio::net::TcpStream::connect(("127.0.0.1", web)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let blind = http
+        .get(format!("http://127.0.0.1:{web}/healthz"))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    assert!(blind.is_err(), "the webhook port's slots are all taken: {blind:?}");
+    for path in ["/healthz", "/readyz"] {
+        let r = http
+            .get(format!("http://127.0.0.1:{ops}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path} on the operations port while the webhook port is flooded");
+    }
+    drop(silent);
     for port in [ops, web] {
         let url = format!("http://127.0.0.1:{port}/metrics");
         let refused = http.get(&url).send().await.unwrap();
