@@ -200,7 +200,11 @@ async fn health_and_metrics_have_a_listener_of_their_own_and_metrics_a_token() {
     // blind, the operations port is not.
     let mut silent = Vec::new();
     for _ in 0..8 {
-        silent.push(tokio::net::TcpStream::connect(("127.0.0.1", web)).await.unwrap());
+        silent.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", web))
+                .await
+                .unwrap(),
+        );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let blind = http
@@ -208,14 +212,21 @@ async fn health_and_metrics_have_a_listener_of_their_own_and_metrics_a_token() {
         .timeout(Duration::from_secs(1))
         .send()
         .await;
-    assert!(blind.is_err(), "the webhook port's slots are all taken: {blind:?}");
+    assert!(
+        blind.is_err(),
+        "the webhook port's slots are all taken: {blind:?}"
+    );
     for path in ["/healthz", "/readyz"] {
         let r = http
             .get(format!("http://127.0.0.1:{ops}{path}"))
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "{path} on the operations port while the webhook port is flooded");
+        assert_eq!(
+            r.status(),
+            200,
+            "{path} on the operations port while the webhook port is flooded"
+        );
     }
     drop(silent);
     for port in [ops, web] {
