@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{RawConfig, Sources};
+use super::{Config, RawConfig, Sources};
 
 /// Values that a parser eager to find numbers or booleans would mangle.
 const TRICKY: &[&str] = &[
@@ -46,6 +46,15 @@ const KEYS: &[(&str, &str, Option<&str>, Getter)] = &[
         "OUTPOST__WEBHOOKS__INBOUND_PASSWORD",
         None,
         |r| r.webhooks.inbound_password.expose().to_owned(),
+    ),
+    ("ops.listen", "OUTPOST__OPS__LISTEN", None, |r| {
+        r.ops.listen.clone()
+    }),
+    (
+        "ops.metrics_token",
+        "OUTPOST__OPS__METRICS_TOKEN",
+        None,
+        |r| r.ops.metrics_token.expose().to_owned(),
     ),
     (
         "webhooks.sendgrid_public_key",
@@ -281,4 +290,41 @@ fn numbers_booleans_and_durations_still_parse_from_the_environment() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("email.smtp.port"), "{err}");
+}
+
+#[test]
+fn the_operations_listener_is_apart_from_the_others_and_its_token_never_printed() {
+    let load = |pairs: &[(&str, &str)]| Config::validate(load_env(pairs));
+    let err = load(&[("OUTPOST__OPS__LISTEN", "127.0.0.1:8025")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ops.listen") && err.contains("webhook port"),
+        "{err}"
+    );
+    let err = load(&[
+        ("OUTPOST__CONSOLE__ENABLED", "true"),
+        ("OUTPOST__OPS__LISTEN", "0.0.0.0:8026"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("console's port"), "{err}");
+    let err = load(&[("OUTPOST__OPS__REFRESH_INTERVAL", "500ms")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ops.refresh_interval"), "{err}");
+    let err = load(&[("OUTPOST__CONSOLE__MAX_CONNECTIONS", "0")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("console.max_connections"), "{err}");
+
+    let config = load(&[("OUTPOST__OPS__METRICS_TOKEN", "tok-3141592653")]).unwrap();
+    assert_eq!(
+        config.ops.metrics_token.as_ref().map(|t| t.expose()),
+        Some("tok-3141592653")
+    );
+    let printed = toml::to_string(&config.raw).unwrap();
+    assert!(!printed.contains("tok-3141592653"), "{printed}");
+    assert!(format!("{config:?}").contains("ops"));
+    assert!(!format!("{config:?}").contains("tok-3141592653"));
 }

@@ -4,7 +4,6 @@
 //! console's connection cap and timeouts keeping a descriptor flood on its
 //! port from starving the webhook port.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -117,39 +116,19 @@ async fn metrics_scrapes_leave_the_outbox_unscanned() {
     );
 }
 
-/// `outpost run` with `env`, its log in `log`, under `ulimit` when given
-/// (a shell `ulimit` argument such as `-n 1024` or `-S -n 1024`).
+/// `outpost run` logging at INFO into `log`, with `env`, under `ulimit`.
 fn daemon(
     db: &TestDb,
     env: &[(&str, String)],
     ulimit: Option<&str>,
     log: &std::path::Path,
 ) -> common::daemon::Daemon {
-    let bin = env!("CARGO_BIN_EXE_outpost");
-    let mut cmd = match ulimit {
-        Some(limit) => {
-            let mut c = Command::new("bash");
-            c.arg("-c")
-                .arg(format!("ulimit {limit} && exec \"$0\" run"))
-                .arg(bin);
-            c
-        }
-        None => {
-            let mut c = Command::new(bin);
-            c.arg("run");
-            c
-        }
-    };
-    cmd.env_remove("RUST_LOG")
-        .env("DATABASE_URL", &db.url)
-        .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
-        .env("OUTPOST__LOG__LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    common::daemon::Daemon(cmd.spawn().unwrap())
+    let env: Vec<(String, String)> = [("OUTPOST__LOG__LEVEL", "info".to_owned())]
+        .iter()
+        .chain(env)
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    common::daemon::start_limited(&db.url, &env, log, ulimit)
 }
 
 /// Waits up to 20 s for `url` to answer 200.

@@ -149,6 +149,16 @@ async fn shutdown_lets_in_flight_sends_finish_within_the_grace() {
         3,
     )
     .await;
+    // Claimed is not yet in flight: wait until the three sends have begun.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while recorder.arrived() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} sends began",
+            recorder.arrived()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     shutdown.cancel();
     // A new message after the signal is not claimed.
     let late = db.email(&client, "late@example.com").await;

@@ -2,29 +2,18 @@
 //! long sessions last, login rate limits, the cookie's `Secure` flag, the
 //! Host allow-list and the optional trusted proxy header.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use super::super::settings::{ConsoleSettings, HttpSettings};
 use super::super::{ConfigError, ConsoleSection};
-use super::{at_least_one, positive};
+use super::{at_least_one, listen, positive, same_port};
 
 pub(in crate::config) fn console(
     raw: &ConsoleSection,
     http: &HttpSettings,
 ) -> Result<ConsoleSettings, ConfigError> {
-    let listen: SocketAddr = raw.listen.trim().parse().map_err(|e| {
-        ConfigError::invalid(
-            "console.listen",
-            format!("not an address like 127.0.0.1:8026: {e}"),
-        )
-    })?;
-    let overlaps = |a: IpAddr, b: IpAddr| a == b || a.is_unspecified() || b.is_unspecified();
-    if raw.enabled
-        && http.enabled
-        && listen.port() != 0
-        && listen.port() == http.listen.port()
-        && overlaps(listen.ip(), http.listen.ip())
-    {
+    let listen = listen("console.listen", &raw.listen, "127.0.0.1:8026")?;
+    if raw.enabled && http.enabled && same_port(listen, http.listen) {
         return Err(ConfigError::invalid(
             "console.listen",
             "must not be the webhook port (http.listen): the console has its own listener",

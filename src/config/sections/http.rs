@@ -4,18 +4,13 @@
 use super::super::formats::http_url;
 use super::super::settings::{HttpSettings, WebhookSettings};
 use super::super::{ConfigError, RawConfig};
-use super::positive;
+use super::{listen, positive};
 
 pub(in crate::config) fn http(raw: &RawConfig) -> Result<HttpSettings, ConfigError> {
     let h = &raw.http;
     let http = HttpSettings {
         enabled: h.enabled,
-        listen: h.listen.trim().parse().map_err(|e| {
-            ConfigError::invalid(
-                "http.listen",
-                format!("not an address like 127.0.0.1:8025: {e}"),
-            )
-        })?,
+        listen: listen("http.listen", &h.listen, "127.0.0.1:8025")?,
         body_limit: h.body_limit,
         webhook_body_limit: h.webhook_body_limit,
         body_memory: h.body_memory,

@@ -13,6 +13,7 @@ mod quiet_hours;
 mod twilio;
 mod unsubscribe;
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 pub(super) use console::console;
@@ -36,6 +37,19 @@ pub(super) fn positive(key: &str, value: Duration) -> Result<Duration, ConfigErr
         return Err(ConfigError::invalid(key, "must be longer than zero"));
     }
     Ok(value)
+}
+
+/// A listener's address from `raw`, the error naming `key` and showing `example`.
+pub(super) fn listen(key: &str, raw: &str, example: &str) -> Result<SocketAddr, ConfigError> {
+    raw.trim()
+        .parse()
+        .map_err(|e| ConfigError::invalid(key, format!("not an address like {example}: {e}")))
+}
+
+/// Whether two listeners would want the same port (port 0 picks a free one).
+pub(super) fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
+    let overlaps = |a: IpAddr, b: IpAddr| a == b || a.is_unspecified() || b.is_unspecified();
+    a.port() != 0 && a.port() == b.port() && overlaps(a.ip(), b.ip())
 }
 
 /// A count of at least one (connections, slots).

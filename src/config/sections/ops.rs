@@ -2,37 +2,23 @@
 //! from the port providers reach), its bearer token for `/metrics`, and how
 //! often the queue gauges are refreshed.
 
-use std::net::{IpAddr, SocketAddr};
-
 use super::super::settings::{ConsoleSettings, HttpSettings, OpsSettings};
 use super::super::{ConfigError, OpsSection};
-use super::{at_least_one, positive};
+use super::{at_least_one, listen, positive, same_port};
 
 pub(in crate::config) fn ops(
     raw: &OpsSection,
     http: &HttpSettings,
     console: &ConsoleSettings,
 ) -> Result<OpsSettings, ConfigError> {
-    let listen: SocketAddr = raw.listen.trim().parse().map_err(|e| {
-        ConfigError::invalid(
-            "ops.listen",
-            format!("not an address like 127.0.0.1:8027: {e}"),
-        )
-    })?;
-    let overlaps = |a: IpAddr, b: IpAddr| a == b || a.is_unspecified() || b.is_unspecified();
-    let taken = |enabled: bool, other: SocketAddr| {
-        enabled
-            && listen.port() != 0
-            && listen.port() == other.port()
-            && overlaps(listen.ip(), other.ip())
-    };
-    if raw.enabled && taken(http.enabled, http.listen) {
+    let listen = listen("ops.listen", &raw.listen, "127.0.0.1:8027")?;
+    if raw.enabled && http.enabled && same_port(listen, http.listen) {
         return Err(ConfigError::invalid(
             "ops.listen",
             "must not be the webhook port (http.listen): the operations listener is apart from it",
         ));
     }
-    if raw.enabled && taken(console.enabled, console.listen) {
+    if raw.enabled && console.enabled && same_port(listen, console.listen) {
         return Err(ConfigError::invalid(
             "ops.listen",
             "must not be the console's port (console.listen)",

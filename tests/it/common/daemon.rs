@@ -40,9 +40,33 @@ pub fn start(database_url: &str, fake: &str, extra: &[(&str, &str)]) -> Daemon {
 /// Starts `outpost run` on `database_url` with `env` (and housekeeping off),
 /// its stderr — the logs — written to `log`, for tests that read the logs.
 pub fn start_logged(database_url: &str, env: &[(String, String)], log: &std::path::Path) -> Daemon {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
-    cmd.arg("run")
-        .env_remove("RUST_LOG")
+    start_limited(database_url, env, log, None)
+}
+
+/// As [`start_logged`], under a shell `ulimit` (such as `-n 1024`, or
+/// `-S -n 1024` for the soft limit alone) when one is given.
+pub fn start_limited(
+    database_url: &str,
+    env: &[(String, String)],
+    log: &std::path::Path,
+    ulimit: Option<&str>,
+) -> Daemon {
+    let bin = env!("CARGO_BIN_EXE_outpost");
+    let mut cmd = match ulimit {
+        Some(limit) => {
+            let mut c = Command::new("bash");
+            c.arg("-c")
+                .arg(format!("ulimit {limit} && exec \"$0\" run"))
+                .arg(bin);
+            c
+        }
+        None => {
+            let mut c = Command::new(bin);
+            c.arg("run");
+            c
+        }
+    };
+    cmd.env_remove("RUST_LOG")
         .env("DATABASE_URL", database_url)
         .env("OUTPOST__HOUSEKEEPING__ENABLED", "false")
         .env("OUTPOST__DISPATCH__POLL_INTERVAL", "200ms")

@@ -1,6 +1,7 @@
 //! A channel for tests: records every send it receives and answers as told.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -16,6 +17,8 @@ pub struct Recorder {
     rule: Box<Rule>,
     /// When set, every send waits on it first (to hold messages in flight).
     pub gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// Sends that reached the channel (waiting at the gate or done).
+    arrived: AtomicUsize,
 }
 
 impl Recorder {
@@ -34,6 +37,7 @@ impl Recorder {
             sent: Mutex::new(Vec::new()),
             rule: Box::new(rule),
             gate: None,
+            arrived: AtomicUsize::new(0),
         })
     }
 
@@ -43,7 +47,13 @@ impl Recorder {
             sent: Mutex::new(Vec::new()),
             rule: Box::new(|_| Ok(Delivery::default())),
             gate: Some(gate),
+            arrived: AtomicUsize::new(0),
         })
+    }
+
+    /// Sends that reached the channel, including those waiting at the gate.
+    pub fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst)
     }
 
     pub fn count(&self) -> usize {
@@ -67,6 +77,7 @@ impl Channel for Recorder {
     }
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError> {
+        self.arrived.fetch_add(1, Ordering::SeqCst);
         if let Some(gate) = &self.gate {
             let _permit = gate
                 .acquire()
