@@ -7,15 +7,16 @@
 //!   every SQL statement, one named file each.
 //! - [`message`]: the outbox row types shared by the dispatcher and channels.
 //! - [`recipient`]: turns `to_user`/`to_address` into the address a kind needs.
-//! - [`channel`]: the `Channel` trait and its backends: console, e-mail
-//!   (SMTP, smtp_db, SendGrid), Twilio SMS and voice, Airship push, in-app chat.
+//! - [`channel`]: the `Channel` trait and its backends: e-mail (SMTP,
+//!   smtp_db, SendGrid), Twilio SMS and voice, Airship push, in-app chat, and
+//!   for each kind a stdout backend (configured as `console`) that prints.
 //! - [`dispatch`]: claim loop, delivery, retry policy, circuit breakers,
 //!   batched outcome recording, rescuer, LISTEN.
 //! - [`daemon`]: wires dispatcher, listener, rescuer, housekeeping and the
 //!   three HTTP listeners (webhooks, console, operations) into `outpost run`;
 //!   [`descriptors`] fits their connection caps in the file limit.
 //! - [`render`]: templates (minijinja) and gettext catalogs, reloadable.
-//! - [`http`], [`inbound`], [`signature`], [`metrics`]: inbound mail, provider
+//! - [`http`], [`inbound_mail`], [`signature`], [`metrics`]: inbound mail, provider
 //!   callbacks with their signatures, health, readiness and metrics (the
 //!   queue gauges refreshed in the background, `metrics::refresh`).
 //! - [`scrub`]: addresses masked for INFO logs, credentials masked in provider errors.
@@ -24,12 +25,15 @@
 //! - [`enqueue`] and [`status`]: what `outpost send`, `status` and `stats` do.
 //! - [`console`] and [`presence`]: the operator console on its own listener,
 //!   and the daemons' heartbeats it shows.
-//! - [`bench`]: the benchmark harness behind `outpost bench`.
 //! - [`digest`]: a message that carries others of its group, as one send.
 //! - [`unsubscribe`] and [`quiet_hours`]: signed one-click unsubscribe
 //!   tokens and their headers; quiet-hours windows across time zones.
 //! - [`tls`]: the one rustls crypto provider.
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
+//! - [`phone`] and [`suppression`]: E.164 numbers; which recipients are suppressed.
+//! - [`allocator`]: how soon mimalloc gives freed memory back.
+
+#![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod allocator;
 pub mod channel;
@@ -60,3 +64,27 @@ pub mod storable;
 pub mod suppression;
 pub mod tls;
 pub mod unsubscribe;
+
+#[cfg(test)]
+mod module_map {
+    /// The module map above names every public module (rustdoc denies the
+    /// names that do not exist; this catches the modules it forgets).
+    #[test]
+    fn names_every_module() {
+        let source = include_str!("lib.rs");
+        let map: String = source
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect();
+        for module in source
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub mod "))
+            .map(|l| l.trim_end_matches(';'))
+        {
+            assert!(
+                map.contains(&format!("[`{module}`]")),
+                "the module map in lib.rs does not name `{module}`"
+            );
+        }
+    }
+}

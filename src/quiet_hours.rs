@@ -27,7 +27,7 @@ pub struct QuietHoursSettings {
 
 /// A message's recipient as quiet hours see it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Recipient<'a> {
+pub struct RecipientHours<'a> {
     /// Their own window (`recipients.quiet_hours`), as stored.
     pub own: Option<&'a str>,
     pub tenant: Option<&'a str>,
@@ -50,7 +50,7 @@ impl QuietHoursSettings {
         &self,
         kind: Kind,
         priority: i32,
-        to: Recipient<'_>,
+        to: RecipientHours<'_>,
         now: DateTime<Utc>,
     ) -> Option<Held> {
         if !self.kinds.contains(&kind) || priority >= self.bypass_priority {
@@ -297,7 +297,7 @@ mod tests {
     fn own_window_then_tenant_then_default_and_urgency_bypasses() {
         let s = settings();
         let now = utc("2026-01-15T22:30:00Z");
-        let dublin = Recipient {
+        let dublin = RecipientHours {
             own: Some("22:00-07:00"),
             tenant: Some("acme"),
             timezone: Some("Europe/Dublin"),
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(s.hold(Kind::Email, 0, dublin, now), None);
         // No own window: the tenant's (21:00-08:00) in Tokyo (UTC+9):
         // 22:30 UTC is 07:30 there, still quiet until 08:00 = 23:00 UTC.
-        let tokyo = Recipient {
+        let tokyo = RecipientHours {
             own: None,
             tenant: Some("acme"),
             timezone: Some("Asia/Tokyo"),
@@ -323,7 +323,7 @@ mod tests {
             utc("2026-01-15T23:00:00Z")
         );
         // No tenant window and no default: off.
-        let nobody = Recipient {
+        let nobody = RecipientHours {
             own: None,
             tenant: Some("other"),
             timezone: Some("Asia/Tokyo"),

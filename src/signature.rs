@@ -42,11 +42,6 @@ impl SendGridKey {
         Ok(Self(der[26..].to_vec()))
     }
 
-    /// The key for an uncompressed point (for tests that sign their own events).
-    pub fn from_point(point: &[u8]) -> Self {
-        Self(point.to_vec())
-    }
-
     /// Whether `signature_b64` (base64 DER ECDSA) signs `timestamp ‖ body`.
     pub fn verify(&self, timestamp: &str, body: &[u8], signature_b64: &str) -> bool {
         let Ok(sig) = B64.decode(signature_b64.trim()) else {

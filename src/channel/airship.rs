@@ -10,7 +10,7 @@ use deadpool_postgres::Pool;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::console::ConsoleSink;
+use super::stdout::StdoutSink;
 use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::{PushApp, Secret};
 use crate::db::statements;
@@ -308,14 +308,14 @@ fn compose(
 
 /// Push on the console: composed and checked as for Airship, then the
 /// request Airship would get printed instead of sent.
-pub struct ConsolePush {
+pub struct StdoutPush {
     device_types: Vec<String>,
     templates: Arc<Templates>,
-    sink: ConsoleSink,
+    sink: StdoutSink,
 }
 
-impl ConsolePush {
-    pub fn new(device_types: Vec<String>, templates: Arc<Templates>, sink: ConsoleSink) -> Self {
+impl StdoutPush {
+    pub fn new(device_types: Vec<String>, templates: Arc<Templates>, sink: StdoutSink) -> Self {
         Self {
             device_types,
             templates,
@@ -325,7 +325,7 @@ impl ConsolePush {
 }
 
 #[async_trait]
-impl Channel for ConsolePush {
+impl Channel for StdoutPush {
     fn name(&self) -> &str {
         "console"
     }
@@ -341,7 +341,7 @@ impl Channel for ConsolePush {
             app.as_deref().unwrap_or("default"),
             serde_json::to_string_pretty(&body).unwrap_or_default()
         );
-        super::console::print(&self.sink, &out)?;
+        super::stdout::print(&self.sink, &out)?;
         Ok(Delivery::default())
     }
 }

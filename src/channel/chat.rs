@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
-use super::console::ConsoleSink;
+use super::stdout::StdoutSink;
 use super::{Channel, Delivery, Envelope, SendError};
 use crate::db::{DbError, statements};
 use crate::message::ClaimedMessage;
@@ -95,19 +95,19 @@ fn compose(
 }
 
 /// Chat on the console: composed and checked as in the app, then printed.
-pub struct ConsoleChat {
+pub struct StdoutChat {
     templates: Arc<Templates>,
-    sink: ConsoleSink,
+    sink: StdoutSink,
 }
 
-impl ConsoleChat {
-    pub fn new(templates: Arc<Templates>, sink: ConsoleSink) -> Self {
+impl StdoutChat {
+    pub fn new(templates: Arc<Templates>, sink: StdoutSink) -> Self {
         Self { templates, sink }
     }
 }
 
 #[async_trait]
-impl Channel for ConsoleChat {
+impl Channel for StdoutChat {
     fn name(&self) -> &str {
         "console"
     }
@@ -119,7 +119,7 @@ impl Channel for ConsoleChat {
             "{rule}\nOutpost-Id: {}\nKind: chat\nTo: {}\nLocale: {}\nFormat: {format}\n\n{text}\n{rule}\n",
             envelope.message.id, envelope.to, envelope.locale
         );
-        super::console::print(&self.sink, &out)?;
+        super::stdout::print(&self.sink, &out)?;
         Ok(Delivery::default())
     }
 }

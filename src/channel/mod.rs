@@ -3,9 +3,9 @@
 
 pub mod airship;
 pub mod chat;
-pub mod console;
 pub mod email;
 pub mod provider_http;
+pub mod stdout;
 mod text;
 pub mod twilio;
 

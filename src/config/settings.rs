@@ -15,7 +15,9 @@ pub use crate::quiet_hours::QuietHoursSettings;
 /// A delivery backend name from `[email] backend`, `[sms] backend`, ….
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    Console,
+    /// Prints instead of sending (configured as `console`, like Django's
+    /// console e-mail backend).
+    Stdout,
     Smtp,
     SmtpDb,
     SendGrid,

@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 use super::auth::Session;
 use super::form::{Refusal, respond};
 use super::overview::{STATUSES, time};
-use super::pages::{self, Outcome, PAGES};
+use super::pages::{self, ActionResult, PAGES};
 use super::{ConsoleState, Result, audit, queries};
 use crate::message::Kind;
 
@@ -407,7 +407,7 @@ pub async fn bulk_apply(
         "messages",
         &format!("Bulk {action}"),
         &format!("/messages?{}", form.filter.query()),
-        Outcome::done(if more {
+        ActionResult::done(if more {
             format!(
                 "{} message(s) {verb}. More match: a bulk action touches at most {BULK_LIMIT} \
                  messages; run it again for the next ones.",

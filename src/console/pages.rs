@@ -84,13 +84,13 @@ impl Pages {
 
 /// What an action reports on the result page: done, or not and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct ActionResult {
     pub ok: bool,
     pub text: String,
     pub status: StatusCode,
 }
 
-impl Outcome {
+impl ActionResult {
     pub fn done(text: impl Into<String>) -> Self {
         Self {
             ok: true,
@@ -116,9 +116,9 @@ pub fn result(
     nav: &str,
     title: &str,
     back: &str,
-    outcome: Outcome,
+    outcome: ActionResult,
 ) -> Result<Response> {
-    let Outcome { ok, text, status } = outcome;
+    let ActionResult { ok, text, status } = outcome;
     let page = PAGES.render(
         "result.html",
         Some(session),

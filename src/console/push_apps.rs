@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::auth::Session;
 use super::form::{Refusal, Switch, respond};
-use super::pages::{self, Outcome, PAGES};
+use super::pages::{self, ActionResult, PAGES};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::channel::airship::{self, Audience, Notification};
 use crate::config::{PushApp, Secret};
@@ -300,11 +300,11 @@ pub async fn test_push(
 ) -> Result<Response> {
     let channel = form.channel.trim();
     let device_type = Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty());
-    let reply = |outcome: Outcome| -> Result<Response> {
+    let reply = |outcome: ActionResult| -> Result<Response> {
         pages::result(&session, "push", "Send test push", "/push-apps", outcome)
     };
     if channel.is_empty() || channel.len() > 128 || channel.contains(char::is_whitespace) {
-        return reply(Outcome::failed(
+        return reply(ActionResult::failed(
             StatusCode::BAD_REQUEST,
             "Channel ID: required, without spaces (the app shows it in its \"About app\" screen).",
         ));
@@ -313,7 +313,7 @@ pub async fn test_push(
         .as_deref()
         .is_some_and(|t| !matches!(t, "ios" | "android" | "web" | "amazon"))
     {
-        return reply(Outcome::failed(
+        return reply(ActionResult::failed(
             StatusCode::BAD_REQUEST,
             "device type: ios, android, web or amazon",
         ));
@@ -323,7 +323,7 @@ pub async fn test_push(
         "" => match &state.config.push_app {
             Some(app) => app.clone(),
             None => {
-                return reply(Outcome::failed(
+                return reply(ActionResult::failed(
                     StatusCode::BAD_REQUEST,
                     "No client app is configured ([push] app_key); choose an eGuide app.",
                 ));
@@ -340,7 +340,7 @@ pub async fn test_push(
         }
     };
     if app.master_secret.is_empty() {
-        return reply(Outcome::failed(
+        return reply(ActionResult::failed(
             StatusCode::BAD_REQUEST,
             format!(
                 "Push app {} has no master secret (it is cleared when the base URL changes): \
@@ -373,13 +373,13 @@ pub async fn test_push(
     )
     .await?;
     match result {
-        Ok(delivery) => reply(Outcome::done(format!(
+        Ok(delivery) => reply(ActionResult::done(format!(
             "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
             app.name,
             delivery.provider_message_id.as_deref().unwrap_or("-"),
             delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
         ))),
-        Err(e) => reply(Outcome::failed(
+        Err(e) => reply(ActionResult::failed(
             StatusCode::BAD_GATEWAY,
             format!(
                 "Airship refused the push to channel {channel} with app {}: {}",

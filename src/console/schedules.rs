@@ -12,7 +12,7 @@ use serde_json::json;
 use super::auth::Session;
 use super::form::Switch;
 use super::overview::time;
-use super::pages::{self, Outcome, PAGES};
+use super::pages::{self, ActionResult, PAGES};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::db::statements;
 
@@ -125,8 +125,8 @@ pub async fn fire(
     let reply = |outcome| pages::result(&session, "schedules", "Fire now", "/schedules", outcome);
     let outcome = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
         Ok(rows) => match rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
-            Some(id) => Outcome::done(format!("Schedule {name} fired: message {id}.")),
-            None => Outcome::failed(
+            Some(id) => ActionResult::done(format!("Schedule {name} fired: message {id}.")),
+            None => ActionResult::failed(
                 StatusCode::OK,
                 format!("Schedule {name} did not fire: it is disabled or unknown."),
             ),
@@ -136,7 +136,7 @@ pub async fn fire(
                 .as_db_error()
                 .map_or_else(|| e.to_string(), |d| d.message().to_owned());
             drop(tx);
-            return reply(Outcome::failed(
+            return reply(ActionResult::failed(
                 StatusCode::BAD_REQUEST,
                 format!("Schedule {name} could not fire: {reason}"),
             ));

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Session;
-use super::pages::{self, Outcome};
+use super::pages::{self, ActionResult};
 use super::smtp_servers::load;
 use super::{ConsoleError, ConsoleState, Result, audit};
 use crate::channel::email::Email;
@@ -71,7 +71,7 @@ async fn transport(state: &ConsoleState, id: i64) -> Result<Target> {
     })
 }
 
-fn reply(session: &Session, title: &str, outcome: Outcome) -> Result<Response> {
+fn reply(session: &Session, title: &str, outcome: ActionResult) -> Result<Response> {
     pages::result(session, "smtp", title, "/smtp-servers", outcome)
 }
 
@@ -80,7 +80,7 @@ fn refused(session: &Session, title: &str, why: String) -> Result<Response> {
     reply(
         session,
         title,
-        Outcome::failed(StatusCode::BAD_REQUEST, format!("{why}. Nothing was sent.")),
+        ActionResult::failed(StatusCode::BAD_REQUEST, format!("{why}. Nothing was sent.")),
     )
 }
 
@@ -101,11 +101,11 @@ pub async fn test_connection(
         Err(why) => return refused(&session, &title, why),
     };
     let outcome = match mail.test_connection().await {
-        Ok(()) => Outcome::done(format!(
+        Ok(()) => ActionResult::done(format!(
             "Connected to {name} at {address}: TLS and authentication as configured succeeded. \
              No mail was sent."
         )),
-        Err(e) => Outcome::failed(
+        Err(e) => ActionResult::failed(
             StatusCode::BAD_GATEWAY,
             format!(
                 "Connection test of {name} failed, contacting {address}: {}",
@@ -134,7 +134,7 @@ pub async fn send_test(
             return reply(
                 &session,
                 "Send a test e-mail",
-                Outcome::failed(
+                ActionResult::failed(
                     StatusCode::BAD_REQUEST,
                     format!("{:?} is not an e-mail address", form.to.trim()),
                 ),
@@ -190,8 +190,8 @@ pub async fn send_test(
     };
     use crate::channel::email::MailTransport;
     let outcome = match mail.deliver(&email).await {
-        Ok(_) => Outcome::done(format!("{name} accepted the test e-mail to {}.", to.email)),
-        Err(e) => Outcome::failed(
+        Ok(_) => ActionResult::done(format!("{name} accepted the test e-mail to {}.", to.email)),
+        Err(e) => ActionResult::failed(
             StatusCode::BAD_GATEWAY,
             format!("{name} did not accept the test e-mail: {}", e.message),
         ),

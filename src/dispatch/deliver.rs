@@ -82,9 +82,9 @@ impl Dispatcher {
     }
 
     /// Delivers with `slot` (or after waiting for one), asking `on_start`
-    /// just before the provider call. If it answers [`Start::Stopping`]
+    /// just before the provider call. If it answers `Start::Stopping`
     /// nothing is sent and the message comes back unsent; if
-    /// [`Start::LeaseLost`], nothing is sent and the outcome hands the
+    /// `Start::LeaseLost`, nothing is sent and the outcome hands the
     /// message back to the queue with its attempt refunded.
     pub async fn deliver_with(
         &self,
@@ -206,7 +206,7 @@ impl Dispatcher {
     /// Until when the recipient's quiet hours hold `message` back, if they do.
     fn quiet_hours(&self, message: &ClaimedMessage) -> Option<crate::quiet_hours::Held> {
         let r = message.recipient.as_ref();
-        let to = crate::quiet_hours::Recipient {
+        let to = crate::quiet_hours::RecipientHours {
             own: message.controls.quiet_hours.as_deref(),
             tenant: r
                 .and_then(|r| r.tenant.as_deref())

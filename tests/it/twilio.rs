@@ -207,7 +207,7 @@ async fn the_console_backend_validates_like_twilio() {
     let config = db.config(&[("OUTPOST__TWILIO__MAX_SEGMENTS", "5")]);
     assert_eq!(
         config.backends[&outpost::message::Kind::Sms],
-        outpost::config::Backend::Console
+        outpost::config::Backend::Stdout
     );
     let (channels, sink) = db.channels(&config);
     db.dispatcher(&config, channels, "dev")

@@ -4,11 +4,11 @@
 
 pub mod attachment;
 pub mod compose;
-pub mod console;
 pub mod sendgrid;
 pub mod smtp;
 pub mod smtp_db;
 pub mod smtp_pool;
+pub mod stdout;
 
 use std::sync::Arc;
 

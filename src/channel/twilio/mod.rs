@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 
-use super::console::ConsoleSink;
+use super::stdout::StdoutSink;
 use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::TwilioSettings;
 use crate::message::Kind;
@@ -30,7 +30,7 @@ pub struct TwilioChannel {
     limiter: Option<DefaultDirectRateLimiter>,
     /// The console backend: every check and the segment count as for Twilio,
     /// then the request printed here instead of posted.
-    console: Option<ConsoleSink>,
+    console: Option<StdoutSink>,
 }
 
 /// A request ready to post.
@@ -60,10 +60,10 @@ impl TwilioChannel {
 
     /// The console backend for SMS and voice: validates, normalises and
     /// counts segments exactly as the Twilio backend, then prints.
-    pub fn console(
+    pub fn stdout(
         settings: TwilioSettings,
         templates: Arc<Templates>,
-        sink: ConsoleSink,
+        sink: StdoutSink,
     ) -> Result<Self, SendError> {
         let mut channel = Self::new(settings, templates, Duration::from_secs(30))?;
         channel.limiter = None;
@@ -73,7 +73,7 @@ impl TwilioChannel {
 
     fn print(
         &self,
-        sink: &ConsoleSink,
+        sink: &StdoutSink,
         envelope: &Envelope,
         request: &Request,
     ) -> Result<(), SendError> {
@@ -97,7 +97,7 @@ impl TwilioChannel {
         }
         out.push_str(&rule);
         out.push('\n');
-        super::console::print(sink, &out)
+        super::stdout::print(sink, &out)
     }
 
     /// The text to send: `TEMPLATE.sms.txt` / `TEMPLATE.voice.txt`, else the

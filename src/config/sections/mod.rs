@@ -74,14 +74,14 @@ pub(super) fn rate(key: &str, value: f64) -> Result<f64, ConfigError> {
 pub(super) fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, ConfigError> {
     let available: &[(&str, Backend)] = match kind {
         Kind::Email => &[
-            ("console", Backend::Console),
+            ("console", Backend::Stdout),
             ("smtp", Backend::Smtp),
             ("smtp_db", Backend::SmtpDb),
             ("sendgrid", Backend::SendGrid),
         ],
-        Kind::Sms | Kind::Voice => &[("console", Backend::Console), ("twilio", Backend::Twilio)],
-        Kind::Push => &[("console", Backend::Console), ("airship", Backend::Airship)],
-        Kind::Chat => &[("console", Backend::Console), ("inapp", Backend::InApp)],
+        Kind::Sms | Kind::Voice => &[("console", Backend::Stdout), ("twilio", Backend::Twilio)],
+        Kind::Push => &[("console", Backend::Stdout), ("airship", Backend::Airship)],
+        Kind::Chat => &[("console", Backend::Stdout), ("inapp", Backend::InApp)],
     };
     let name = name.trim();
     available

@@ -4,21 +4,21 @@
 use async_trait::async_trait;
 
 use super::{Email, MailTransport, compose};
-use crate::channel::console::ConsoleSink;
+use crate::channel::stdout::StdoutSink;
 use crate::channel::{Delivery, SendError};
 
-pub struct ConsoleMail {
-    sink: ConsoleSink,
+pub struct StdoutMail {
+    sink: StdoutSink,
 }
 
-impl ConsoleMail {
-    pub fn new(sink: ConsoleSink) -> Self {
+impl StdoutMail {
+    pub fn new(sink: StdoutSink) -> Self {
         Self { sink }
     }
 }
 
 #[async_trait]
-impl MailTransport for ConsoleMail {
+impl MailTransport for StdoutMail {
     fn name(&self) -> &str {
         "console"
     }
@@ -31,7 +31,7 @@ impl MailTransport for ConsoleMail {
             email.id,
             String::from_utf8_lossy(&mime)
         );
-        crate::channel::console::print(&self.sink, &text)?;
+        crate::channel::stdout::print(&self.sink, &text)?;
         Ok(Delivery::id(Some(email.message_id.clone())))
     }
 }
