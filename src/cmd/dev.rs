@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use outpost::cluster::{self, Cluster};
 use outpost::config::{Config, RawConfig, Sources};
-use outpost::{daemon, db};
+use outpost::db;
 
 pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     let external = sources.env.iter().any(|(k, _)| k == "DATABASE_URL");
@@ -90,8 +90,9 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     );
     eprintln!();
 
-    let result = match crate::cmd::run::channels_reloaded_on_sighup(&config) {
-        Ok(channels) => daemon::run(&config, channels, crate::cmd::run::shutdown_on_signals())
+    let result = match crate::cmd::run::reloaded_on_sighup(&config) {
+        Ok(daemon) => daemon
+            .run_until_stopped(crate::cmd::run::shutdown_on_signals())
             .await
             .map_err(anyhow::Error::from),
         Err(e) => Err(e),

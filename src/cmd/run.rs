@@ -1,12 +1,9 @@
 //! `outpost run`: the daemon until SIGTERM or SIGINT (a second signal exits
 //! at once), with templates reloaded on SIGHUP.
 
-use std::sync::Arc;
-
 use anyhow::Result;
 use outpost::config::Config;
-use outpost::daemon;
-use outpost::render::Templates;
+use outpost::daemon::{self, Daemon};
 use tokio_util::sync::CancellationToken;
 
 /// Cancels the returned token on SIGINT or SIGTERM; a second signal exits at once.
@@ -46,14 +43,16 @@ pub(crate) async fn run(config: &Config, migrate_first: bool) -> Result<()> {
         super::migrate::migrate_db(&config.database_url).await?;
     }
     let shutdown = shutdown_on_signals();
-    daemon::run(config, channels_reloaded_on_sighup(config)?, shutdown).await?;
+    reloaded_on_sighup(config)?
+        .run_until_stopped(shutdown)
+        .await?;
     Ok(())
 }
 
-/// The configured channels over templates that SIGHUP reloads (the
-/// reloader is started here, for the daemon's lifetime).
-pub(crate) fn channels_reloaded_on_sighup(config: &Config) -> Result<outpost::channel::Channels> {
-    let templates = Arc::new(Templates::load(&config.template_source())?);
-    daemon::reload_on_sighup(templates.clone());
-    Ok(daemon::build_channels(config, templates)?)
+/// The daemon, its templates (the channels' and the console's) reloaded on
+/// SIGHUP (the reloader is started here, for the daemon's lifetime).
+pub(crate) fn reloaded_on_sighup(config: &Config) -> Result<Daemon> {
+    let daemon = Daemon::build(config)?;
+    daemon::reload_on_sighup(daemon.templates().clone());
+    Ok(daemon)
 }

@@ -26,6 +26,7 @@ pub async fn start(
     config: &Config,
     caps: Caps,
     state: AppState,
+    templates: Arc<Templates>,
     stop: CancellationToken,
 ) -> Result<Vec<JoinHandle<()>>, DaemonError> {
     let mut served = Vec::new();
@@ -58,13 +59,8 @@ pub async fn start(
     }
     if config.console.enabled {
         let (listener, addr) = bind("console.listen", config.console.listen)?;
-        let templates =
-            Templates::load(&config.template_source()).map_err(DaemonError::Templates)?;
-        let state = crate::console::ConsoleState::new(
-            crate::console::pool(config)?,
-            config,
-            Arc::new(templates),
-        );
+        let state =
+            crate::console::ConsoleState::new(crate::console::pool(config)?, config, templates);
         let limits = Limits {
             max_connections: caps.console,
             ..Limits::from(&config.console)

@@ -75,11 +75,67 @@ pub fn reload_on_sighup(templates: Arc<Templates>) {
     });
 }
 
-/// Runs until `shutdown` is cancelled, then finishes or releases in-flight
-/// messages within the grace period.
+/// A daemon ready to run (zero-to-production's `Application` shape): its
+/// configuration, its channels, and the one set of templates the channels
+/// and the console's previews share, so that SIGHUP reloads both.
+pub struct Daemon {
+    config: Config,
+    channels: Channels,
+    templates: Arc<Templates>,
+}
+
+impl Daemon {
+    /// Loads the templates once and builds the configured channels over them.
+    pub fn build(config: &Config) -> Result<Self, DaemonError> {
+        let templates =
+            Arc::new(Templates::load(&config.template_source()).map_err(DaemonError::Templates)?);
+        let channels = build_channels(config, templates.clone())?;
+        Ok(Self::with_channels(config, channels, templates))
+    }
+
+    /// A daemon over channels built elsewhere (tests), its console
+    /// previewing with `templates`.
+    pub fn with_channels(config: &Config, channels: Channels, templates: Arc<Templates>) -> Self {
+        Self {
+            config: config.clone(),
+            channels,
+            templates,
+        }
+    }
+
+    /// The templates channels and console share (for the SIGHUP reloader).
+    pub fn templates(&self) -> &Arc<Templates> {
+        &self.templates
+    }
+
+    /// Runs until `shutdown` is cancelled, then finishes or releases
+    /// in-flight messages within the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+    ) -> Result<RunReport, DaemonError> {
+        serve(&self.config, self.channels, self.templates, shutdown).await
+    }
+}
+
+/// Runs `channels` until `shutdown` as [`Daemon::run_until_stopped`] does,
+/// the console previewing with templates of its own (tests).
 pub async fn run(
     config: &Config,
     channels: Channels,
+    shutdown: CancellationToken,
+) -> Result<RunReport, DaemonError> {
+    let templates =
+        Arc::new(Templates::load(&config.template_source()).map_err(DaemonError::Templates)?);
+    Daemon::with_channels(config, channels, templates)
+        .run_until_stopped(shutdown)
+        .await
+}
+
+async fn serve(
+    config: &Config,
+    channels: Channels,
+    templates: Arc<Templates>,
     shutdown: CancellationToken,
 ) -> Result<RunReport, DaemonError> {
     let pool = db::pool(&config.database_url, config.pool_size)?;
@@ -106,7 +162,7 @@ pub async fn run(
         Some(dispatcher.heartbeat().clone()),
     )
     .with_listen(listen_state.clone());
-    let served = listeners::start(config, caps, state, background.clone()).await?;
+    let served = listeners::start(config, caps, state, templates, background.clone()).await?;
     let refresh = tokio::spawn(crate::metrics::refresh::run(
         config.database_url.clone(),
         metrics,

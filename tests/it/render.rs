@@ -440,3 +440,75 @@ fn placeholders_are_filled_once_not_from_user_values() {
     assert_eq!(en.subject, "Welcome to %(name)s, %(site)s");
     assert!(en.text.contains("Hello %(site)s,"), "{}", en.text);
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_templates_of_the_consoles_previews_too() {
+    use crate::common::console::{ADMIN, Agent};
+    let db = common::TestDb::new().await;
+    let client = db.client().await;
+    outpost::console::users::add(&client, ADMIN.0, "admin", ADMIN.1)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    // Due tomorrow: the daemon leaves it queued while the console previews it.
+    let id: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_mail_template('welcome', to_address => 'ann@example.com', \
+         context => '{\"name\": \"Ann\"}', run_at => now() + interval '1 day')",
+        &[],
+    )
+    .await;
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("outpost.log");
+    let port = common::free_port();
+    let env: Vec<(String, String)> = [
+        ("OUTPOST__CONSOLE__ENABLED", format!("true")),
+        ("OUTPOST__CONSOLE__LISTEN", format!("127.0.0.1:{port}")),
+        ("OUTPOST__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+        ("OUTPOST__TEMPLATES__DIR", dir.path().display().to_string()),
+        ("OUTPOST__LOG__LEVEL", "info".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let daemon = common::daemon::start_logged(&db.url, &env, &log);
+    let base = format!("http://127.0.0.1:{port}");
+    let mut agent = Agent::new(&base);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reqwest::get(format!("{base}/login")).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the console never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(agent.login(ADMIN.0, ADMIN.1).await.0, 303);
+    let preview = format!("/messages/{id}/preview");
+    let (status, _, before) = agent.get(&preview).await;
+    assert_eq!(status, 200);
+    assert!(before.contains("Hello Ann"), "{before}");
+
+    for name in ["welcome.txt", "welcome.html"] {
+        std::fs::write(dir.path().join(name), "Reloaded greeting for {{ name }}\n").unwrap();
+    }
+    let pid = daemon.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("templates and catalogs reloaded")
+    {
+        assert!(std::time::Instant::now() < deadline, "no reload logged");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, _, after) = agent.get(&preview).await;
+    assert!(after.contains("Reloaded greeting for Ann"), "{after}");
+}
