@@ -467,7 +467,7 @@ async fn sighup_reloads_the_templates_of_the_consoles_previews_too() {
     let log = log_dir.path().join("outpost.log");
     let port = common::free_port();
     let env: Vec<(String, String)> = [
-        ("OUTPOST__CONSOLE__ENABLED", format!("true")),
+        ("OUTPOST__CONSOLE__ENABLED", "true".to_owned()),
         ("OUTPOST__CONSOLE__LISTEN", format!("127.0.0.1:{port}")),
         ("OUTPOST__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
         ("OUTPOST__TEMPLATES__DIR", dir.path().display().to_string()),
