@@ -120,7 +120,8 @@ text_enum_sql!(Status, "status");
 
 /// The `status` column. Terminal statuses never change again, except through
 /// `outpost.retry`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Queued,
     Sending,
@@ -158,6 +159,55 @@ impl Status {
             Status::Expired => "expired",
             Status::Suppressed => "suppressed",
         }
+    }
+
+    /// Whether the message is finished: it changes again only through
+    /// `outpost.retry`.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Status::Queued | Status::Sending)
+    }
+
+    /// Whether `outpost.retry` (and the console's Retry) takes it back to
+    /// the queue: it ended without reaching its recipient.
+    pub fn can_retry(self) -> bool {
+        matches!(
+            self,
+            Status::Failed
+                | Status::Expired
+                | Status::Cancelled
+                | Status::Bounced
+                | Status::Suppressed
+        )
+    }
+
+    /// Whether `outpost.cancel` (and the console's Cancel) can stop it: only
+    /// while it waits in the queue.
+    pub fn can_cancel(self) -> bool {
+        self == Status::Queued
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status name that is not one of the nine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown status {0:?} (expected queued, sending, sent, delivered, failed, bounced, \
+     cancelled, expired or suppressed)"
+)]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -252,4 +302,36 @@ pub struct Controls {
     /// When this message leads a digest: every member's item (itself
     /// first), for the digest template.
     pub digest: Option<Vec<serde_json::Value>>,
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::Status;
+
+    #[test]
+    fn names_round_trip_through_display_from_str_and_serde() {
+        for status in Status::ALL {
+            let name = status.to_string();
+            assert_eq!(name.parse::<Status>().unwrap(), status);
+            assert_eq!(serde_json::to_value(status).unwrap(), name.as_str());
+            assert_eq!(
+                serde_json::from_value::<Status>(serde_json::json!(name)).unwrap(),
+                status
+            );
+        }
+        let err = "sendng".parse::<Status>().unwrap_err().to_string();
+        assert!(
+            err.contains("\"sendng\"") && err.contains("suppressed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_finished_messages_are_terminal_and_only_those_unreached_can_be_retried() {
+        for status in Status::ALL {
+            assert!(!status.can_retry() || status.is_terminal(), "{status}");
+            assert_eq!(status.can_cancel(), status == Status::Queued, "{status}");
+        }
+        assert!(!Status::Sent.can_retry() && !Status::Delivered.can_retry());
+    }
 }

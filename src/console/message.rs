@@ -16,7 +16,7 @@ use super::pages::PAGES;
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::channel::Envelope;
 use crate::db::lenient::{Json, Timestamp};
-use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
+use crate::message::{ClaimedMessage, Kind, MessageId, Recipient, Status};
 
 /// The preview may show inline styles and data: images; nothing else loads,
 /// no script runs, and it may only be framed by the console itself.
@@ -157,12 +157,12 @@ pub async fn page(
     }
     timeline.sort_by_key(|e| e.sort);
 
-    let status: String = m.get("status");
+    let status: Status = m.try_get("status")?;
     let kind: String = m.get("kind");
     let opt = |c: &str| m.get::<_, Option<String>>(c);
     let fields: Vec<(String, String)> = [
         ("kind", Some(kind.clone())),
-        ("status", Some(status.clone())),
+        ("status", Some(status.to_string())),
         ("to user", opt("to_user")),
         ("to address", opt("to_address")),
         ("tenant", opt("tenant")),
@@ -204,15 +204,15 @@ pub async fn page(
         ctx! {
             id,
             kind,
-            status => status.clone(),
+            status => status.as_str(),
             fields,
             possible_duplicate => m.get::<_, bool>("possible_duplicate"),
             context,
             options,
             body => opt("body"),
             timeline,
-            can_retry => matches!(status.as_str(), "failed" | "expired" | "cancelled" | "bounced" | "suppressed"),
-            can_cancel => status == "queued",
+            can_retry => status.can_retry(),
+            can_cancel => status.can_cancel(),
         },
     )
 }

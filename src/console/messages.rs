@@ -14,10 +14,10 @@ use tokio_postgres::types::ToSql;
 
 use super::auth::Session;
 use super::form::{Refusal, respond};
-use super::overview::{STATUSES, time};
+use super::overview::{status_names, time};
 use super::pages::{self, ActionResult, PAGES};
 use super::{ConsoleState, Result, audit, queries};
-use crate::message::Kind;
+use crate::message::{Kind, Status};
 
 /// Rows per page.
 const PAGE: i64 = 50;
@@ -93,7 +93,7 @@ impl RawFilter {
     pub fn check(&self) -> Result<Filter, Refusal> {
         let status = given(&self.status);
         if let Some(s) = &status
-            && !STATUSES.contains(&s.as_str())
+            && s.parse::<Status>().is_err()
         {
             return Err(Refusal::new("status", format!("unknown status {s:?}")));
         }
@@ -291,7 +291,7 @@ fn context(
         rows,
         next,
         error,
-        statuses => STATUSES,
+        statuses => status_names(),
         kinds => Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
     }
 }

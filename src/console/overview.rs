@@ -15,20 +15,15 @@ use super::chart::{self, Chart};
 use super::pages::PAGES;
 use super::{ConsoleState, Result, queries};
 use crate::db::statements;
-use crate::message::Kind;
+use crate::message::{Kind, Status};
 
 /// Statuses in the order the table shows them.
-pub const STATUSES: [&str; 9] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "bounced",
-    "cancelled",
-    "expired",
-    "suppressed",
-];
+pub const STATUSES: [Status; 9] = Status::ALL;
+
+/// Their names, for the templates.
+pub fn status_names() -> [&'static str; 9] {
+    STATUSES.map(Status::as_str)
+}
 
 /// A daemon is alive while its heartbeat is younger than this (it beats every 10 s).
 pub const ALIVE_SECONDS: f64 = 45.0;
@@ -99,7 +94,9 @@ pub async fn page(
     let mut table: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for row in count_rows {
         let kind: String = row.get("kind");
-        let status: String = row.get("status");
+        let Ok(status) = row.try_get::<_, Status>("status") else {
+            continue;
+        };
         let Some(k) = Kind::ALL.iter().find(|k| k.as_str() == kind) else {
             continue;
         };
@@ -168,7 +165,7 @@ pub async fn page(
         Some(&session),
         "overview",
         ctx! {
-            statuses => STATUSES,
+            statuses => status_names(),
             counts,
             per_minute => chart_value(per_minute),
             per_hour => chart_value(per_hour),

@@ -497,3 +497,28 @@ async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
         "the claim and the outcome write no status index entry: {status_index}"
     );
 }
+
+#[tokio::test]
+async fn the_status_vocabulary_agrees_with_retry_and_cancel_in_sql() {
+    use outpost::message::Status;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    for status in Status::ALL {
+        for (function, rust) in [
+            ("outpost.retry", status.can_retry()),
+            ("outpost.cancel", status.can_cancel()),
+        ] {
+            let id: i64 = common::scalar(
+                &client,
+                "INSERT INTO outpost.messages (kind, to_address, subject, body, status, leased_until) \
+                 VALUES ('email', 'a@example.com', 's', 'b', $1, \
+                         CASE WHEN $1 = 'sending' THEN now() + interval '1 hour' END) RETURNING id",
+                &[&status.as_str()],
+            )
+            .await;
+            let sql = format!("SELECT {function}($1) IS NOT NULL");
+            let applied: bool = common::scalar(&client, &sql, &[&id]).await;
+            assert_eq!(applied, rust, "{function} on a {status} message");
+        }
+    }
+}
