@@ -5,7 +5,8 @@
 //!   validated [`config::Config`] whose errors name the key.
 //! - [`db`]: the connection pool (TLS per `sslmode`), embedded migrations and
 //!   every SQL statement, one named file each.
-//! - [`message`]: the outbox row types shared by the dispatcher and channels.
+//! - [`message`]: the outbox row types shared by the dispatcher and channels;
+//!   [`options`]: a message's `options`, typed per kind.
 //! - [`recipient`]: turns `to_user`/`to_address` into the address a kind needs.
 //! - [`channel`]: the `Channel` trait and its backends: e-mail (SMTP,
 //!   smtp_db, SendGrid), Twilio SMS and voice, Airship push, in-app chat, and
@@ -51,6 +52,7 @@ pub mod http;
 pub mod inbound_mail;
 pub mod message;
 pub mod metrics;
+pub mod options;
 pub mod phone;
 pub mod presence;
 pub mod quiet_hours;

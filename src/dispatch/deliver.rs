@@ -160,6 +160,8 @@ impl Dispatcher {
         let permanent = |e: String| {
             Box::new(self.finish(message, None, Err(SendError::permanent(e)), started_at))
         };
+        crate::options::Options::parse(message.kind, &message.options)
+            .map_err(|e| permanent(e.to_string()))?;
         let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
             .map_err(|e| permanent(e.to_string()))?;
         let note = match suppression::verdict(message, &resolved.to) {

@@ -17,6 +17,16 @@ async fn bad_messages_fail_alone_with_clear_errors() {
             json!({"to_address": "a@example.com", "subject": "s", "body": "b", "options": {"cc": 5}}),
             "options.cc must be a string or a list of strings",
         ),
+        // A misspelled option is not silently ignored (issue 27): the
+        // message fails naming the key, and what the kind accepts.
+        (
+            json!({"to_address": "a@example.com", "subject": "s", "body": "b", "options": {"reply_too": "r@example.com"}}),
+            "options.reply_too: unknown field `reply_too`, expected one of `from`, `reply_to`",
+        ),
+        (
+            json!({"to_address": "a@example.com", "subject": "s", "body": "b", "options": {"verbatim": "yes"}}),
+            "options.verbatim: invalid type: string \"yes\", expected a boolean",
+        ),
         (
             json!({"to_address": "a@example.com", "subject": "s", "body": "b", "options": {"headers": "X-A: b"}}),
             "options.headers must be an object of strings",
