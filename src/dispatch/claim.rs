@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
-use super::outcome::{self, AttemptResult, Outcome};
+use super::outcome::{self, End, Outcome};
 use crate::db::{DbError, statements};
-use crate::message::{ClaimedMessage, Kind, MessageId, Recipient, Status};
+use crate::message::{ClaimedMessage, Kind, MessageId, Recipient};
 
 /// What one claim took.
 #[derive(Debug, Default)]
@@ -108,17 +108,12 @@ async fn fail_undecodable(
             Outcome {
                 id: bad.id,
                 attempt: bad.attempt,
-                status: Status::Failed,
-                run_at: None,
-                result: AttemptResult::Failed,
                 provider: None,
-                provider_code: None,
-                error: Some(format!("cannot read column {}: {}", bad.column, bad.reason)),
-                provider_message_id: None,
+                end: End::Failed {
+                    error: format!("cannot read column {}: {}", bad.column, bad.reason),
+                    provider_code: None,
+                },
                 note: None,
-                segments: None,
-                refund: false,
-                deferred: false,
                 started_at: now,
                 finished_at: now,
             }

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::Dispatcher;
 use super::breaker::Admit;
-use super::outcome::{AttemptResult, Outcome};
+use super::outcome::{End, Outcome};
 use super::retry::{Decision, Failure};
 use crate::channel::{Channel, Envelope, SendError};
 use crate::message::{ClaimedMessage, Status};
@@ -157,23 +157,22 @@ impl Dispatcher {
         message: &ClaimedMessage,
         started_at: chrono::DateTime<Utc>,
     ) -> Result<Plan, Box<Outcome>> {
-        let permanent = |e: String| {
-            Box::new(self.finish(message, None, Err(SendError::permanent(e)), started_at))
-        };
+        let permanent =
+            |e: String| self.finish(message, None, Err(SendError::permanent(e)), started_at);
         crate::options::Options::parse(message.kind, &message.options)
-            .map_err(|e| permanent(e.to_string()))?;
+            .map_err(|e| Box::new(permanent(e.to_string())))?;
         let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
-            .map_err(|e| permanent(e.to_string()))?;
+            .map_err(|e| Box::new(permanent(e.to_string())))?;
         let note = match suppression::verdict(message, &resolved.to) {
             Verdict::Clear => None,
             Verdict::All => {
                 let mut outcome = permanent(
                     "every recipient is on the suppression list (outpost.suppressions); not sent"
                         .to_owned(),
-                );
-                outcome.status = Status::Suppressed;
+                )
+                .suppressed();
                 outcome.note = Some(format!("suppressed: {}", message.suppressed.join(", ")));
-                return Err(outcome);
+                return Err(Box::new(outcome));
             }
             Verdict::Some(dropped) => Some(format!(
                 "not sent to {} suppressed recipient{}: {}",
@@ -183,19 +182,16 @@ impl Dispatcher {
             )),
         };
         if let Some(preference) = &message.controls.blocked_by {
-            let mut outcome = permanent(preference.clone());
-            outcome.status = Status::Suppressed;
-            return Err(outcome);
+            return Err(Box::new(permanent(preference.clone()).suppressed()));
         }
         if let Some(held) = self.quiet_hours(message) {
-            let mut outcome = handed_back(message, &held.reason, started_at);
-            outcome.run_at = Some(held.until);
+            let outcome = handed_back(message, &held.reason, held.until, started_at);
             return Err(Box::new(outcome));
         }
         let channel = self
             .channels
             .pick(message.kind, message.provider.as_deref())
-            .map_err(|e| permanent(e.to_string()))?
+            .map_err(|e| Box::new(permanent(e.to_string())))?
             .clone();
         Ok(Plan {
             to: resolved.to,
@@ -296,16 +292,19 @@ impl Dispatcher {
         handed_back(
             message,
             "the lease ran out before the send began (worker stalled); not sent",
+            Utc::now(),
             started_at,
         )
     }
 
     /// Hands a claimed message back unsent (this process had no room for it).
     pub(super) fn unsent(&self, message: &ClaimedMessage) -> Outcome {
+        let now = Utc::now();
         handed_back(
             message,
             "claimed without a free send slot; handed back unsent",
-            Utc::now(),
+            now,
+            now,
         )
     }
 
@@ -325,22 +324,18 @@ impl Dispatcher {
         Outcome {
             id: message.id,
             attempt: message.attempt,
-            status: Status::Queued,
-            run_at: Some(now + chrono::Duration::from_std(retry_in).unwrap_or_default()),
-            result: AttemptResult::Retry,
             provider: Some(provider.to_owned()),
-            provider_code: None,
-            error: Some(format!(
-                "circuit open for provider {provider}: not sent, waiting {}",
-                humantime::format_duration(std::time::Duration::from_secs(
-                    retry_in.as_secs().max(1)
-                ))
-            )),
-            provider_message_id: None,
+            end: End::HandedBack {
+                run_at: now + chrono::Duration::from_std(retry_in).unwrap_or_default(),
+                why: format!(
+                    "circuit open for provider {provider}: not sent, waiting {}",
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        retry_in.as_secs().max(1)
+                    ))
+                ),
+                deferred: true,
+            },
             note: None,
-            segments: None,
-            refund: true,
-            deferred: true,
             started_at,
             finished_at: now,
         }
@@ -354,23 +349,6 @@ impl Dispatcher {
         started_at: chrono::DateTime<Utc>,
     ) -> Outcome {
         let finished_at = Utc::now();
-        let mut outcome = Outcome {
-            id: message.id,
-            attempt: message.attempt,
-            status: Status::Sent,
-            run_at: None,
-            result: AttemptResult::Sent,
-            provider: provider.map(str::to_owned),
-            provider_code: None,
-            error: None,
-            provider_message_id: None,
-            note: None,
-            segments: None,
-            refund: false,
-            deferred: false,
-            started_at,
-            finished_at,
-        };
         if let Some(metrics) = &self.metrics {
             let result = match &result {
                 Ok(_) => "sent",
@@ -385,77 +363,107 @@ impl Dispatcher {
                 seconds,
             );
         }
-        let error = match result {
+        let (end, note) = match result {
             Ok(delivery) => {
-                outcome.provider_message_id = delivery.provider_message_id;
-                outcome.note = delivery.note;
-                outcome.segments = delivery.segments;
                 tracing::debug!(
                     provider_message_id =
-                        outcome.provider_message_id.as_deref().unwrap_or_default(),
+                        delivery.provider_message_id.as_deref().unwrap_or_default(),
                     "sent"
                 );
-                return outcome;
+                let end = End::Sent {
+                    provider_message_id: delivery.provider_message_id,
+                    segments: delivery.segments,
+                };
+                (end, delivery.note)
             }
-            Err(error) => error,
+            Err(error) => (self.failed(message, error, finished_at), None),
         };
-        outcome.provider_code = error.code.clone();
+        Outcome {
+            id: message.id,
+            attempt: message.attempt,
+            provider: provider.map(str::to_owned),
+            end,
+            note,
+            started_at,
+            finished_at,
+        }
+    }
+
+    /// How a failed attempt ends, by the retry policy; logged with the
+    /// addresses in its error masked (unmasked only at debug).
+    fn failed(
+        &self,
+        message: &ClaimedMessage,
+        error: SendError,
+        now: chrono::DateTime<Utc>,
+    ) -> End {
+        let provider_code = error.code.clone();
         let failure = Failure {
             attempt: message.attempt,
             max_attempts: message.max_attempts,
             error: &error,
-            now: finished_at,
+            now,
             expires_at: message.expires_at,
         };
-        match self.policy.decide(failure, rand::random::<f64>()) {
-            Decision::Retry { run_at, .. } => {
-                outcome.status = Status::Queued;
-                outcome.run_at = Some(run_at);
-                outcome.result = AttemptResult::Retry;
-                outcome.error = Some(error.message);
+        let (end, status) = match self.policy.decide(failure, rand::random::<f64>()) {
+            Decision::Retry { run_at, .. } => (
+                End::Retry {
+                    run_at,
+                    error: error.message,
+                    provider_code,
+                },
+                Status::Queued,
+            ),
+            Decision::Fail { reason } => (
+                End::Failed {
+                    error: reason,
+                    provider_code,
+                },
+                Status::Failed,
+            ),
+            Decision::Expire { reason } => (
+                End::Expired {
+                    error: reason,
+                    provider_code,
+                },
+                Status::Expired,
+            ),
+        };
+        let text = match &end {
+            End::Retry { error, .. } | End::Failed { error, .. } | End::Expired { error, .. } => {
+                error.as_str()
             }
-            Decision::Fail { reason } => {
-                outcome.status = Status::Failed;
-                outcome.result = AttemptResult::Failed;
-                outcome.error = Some(reason);
-            }
-            Decision::Expire { reason } => {
-                outcome.status = Status::Expired;
-                outcome.result = AttemptResult::Failed;
-                outcome.error = Some(reason);
-            }
-        }
-        // Addresses in errors (ours or a provider's reply) only at debug.
-        let error = outcome.error.as_deref().unwrap_or_default();
+            _ => "",
+        };
         tracing::info!(
-            status = outcome.status.as_str(),
-            error = crate::scrub::addresses(error),
+            status = status.as_str(),
+            error = crate::scrub::addresses(text),
             "attempt failed"
         );
-        tracing::debug!(error, "attempt failed (unmasked)");
-        outcome
+        tracing::debug!(error = text, "attempt failed (unmasked)");
+        end
     }
 }
 
-/// The outcome that returns `message` to the queue at once, its attempt
-/// given back: nothing was sent.
-fn handed_back(message: &ClaimedMessage, why: &str, started_at: chrono::DateTime<Utc>) -> Outcome {
-    let now = Utc::now();
+/// The outcome that returns `message` to the queue at `run_at`, its
+/// attempt given back: nothing was sent.
+fn handed_back(
+    message: &ClaimedMessage,
+    why: &str,
+    run_at: chrono::DateTime<Utc>,
+    started_at: chrono::DateTime<Utc>,
+) -> Outcome {
     Outcome {
         id: message.id,
         attempt: message.attempt,
-        status: Status::Queued,
-        run_at: Some(now),
-        result: AttemptResult::Retry,
         provider: None,
-        provider_code: None,
-        error: Some(why.to_owned()),
-        provider_message_id: None,
+        end: End::HandedBack {
+            run_at,
+            why: why.to_owned(),
+            deferred: false,
+        },
         note: None,
-        segments: None,
-        refund: true,
-        deferred: false,
         started_at,
-        finished_at: now,
+        finished_at: Utc::now(),
     }
 }
