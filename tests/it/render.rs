@@ -402,7 +402,10 @@ async fn the_docs_enqueueing_examples_work_as_written() {
     for (file, marker) in [
         ("README.md", "## A five-minute tour"),
         ("docs/sql-api.md", "## Enqueueing"),
-        ("docs/channels.md", "SQL helpers, named after the original Celery tasks"),
+        (
+            "docs/channels.md",
+            "SQL helpers, named after the original Celery tasks",
+        ),
     ] {
         let block = block_after(file, marker);
         client
