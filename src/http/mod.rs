@@ -55,7 +55,7 @@ pub struct AppState {
     pub metrics_token: Option<crate::config::Secret>,
 }
 
-/// The request throttles (bounds in `throttle` and the README's Limits).
+/// The request throttles (bounds in `throttle` and in docs/limits.md).
 #[derive(Debug)]
 pub struct Throttles {
     /// Failed Basic logins on `/inbound/sendgrid`, per source.

@@ -97,7 +97,7 @@ async fn bad_messages_fail_alone_with_clear_errors() {
             json!({"to_address": "a@example.com", "subject": "s", "body": "b", "options": {"bcc": ["b0@example.com", "b1@example.com", "b2@example.com", "b3@example.com", "b4@example.com", "b5@example.com", "b6@example.com", "b7@example.com", "b8@example.com", "b9@example.com", "b10@example.com", "b11@example.com", "b12@example.com", "b13@example.com", "b14@example.com", "b15@example.com", "b16@example.com", "b17@example.com", "b18@example.com", "b19@example.com", "b20@example.com", "b21@example.com", "b22@example.com", "b23@example.com", "b24@example.com", "b25@example.com", "b26@example.com", "b27@example.com", "b28@example.com", "b29@example.com", "b30@example.com", "b31@example.com", "b32@example.com", "b33@example.com", "b34@example.com", "b35@example.com", "b36@example.com", "b37@example.com", "b38@example.com", "b39@example.com", "b40@example.com", "b41@example.com", "b42@example.com", "b43@example.com", "b44@example.com", "b45@example.com", "b46@example.com", "b47@example.com", "b48@example.com", "b49@example.com"]}}),
             "too many recipients: 51 (to + cc + bcc); at most 50 per message (email.max_recipients)",
         ),
-        // A line break in the subject column fails, as README says.
+        // A line break in the subject column fails, as docs/channels.md says.
         (
             json!({"to_address": "a@example.com", "subject": "Hi\r\nBcc: victim@example.com", "body": "b"}),
             "the subject contains CR or LF",

@@ -154,7 +154,7 @@ async fn post_inbound(
 async fn parsed_mode_is_stored_with_attachments_and_announced() {
     let server = start("31457280").await;
     let client = server.db.client().await;
-    // A receiver LISTENing, as the README shows.
+    // A receiver LISTENing, as docs/http.md shows.
     let (listener, mut connection) = server
         .db
         .url
@@ -642,7 +642,7 @@ async fn signed_events_deliver_bounce_and_suppress() {
     assert_eq!(status, "suppressed");
     assert!(error.unwrap().contains("suppression list"));
     assert_eq!(recorder.count(), 0);
-    // Lifting the suppression (the README's SQL) lets the next one through.
+    // Lifting the suppression (docs/http.md's SQL) lets the next one through.
     client.execute("DELETE FROM outpost.suppressions WHERE family = 'email' AND address = outpost.normalize_address('bob@example.com')", &[]).await.unwrap();
     assert_eq!(
         client

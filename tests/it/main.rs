@@ -14,6 +14,7 @@ mod console_login;
 mod console_secrets;
 mod crash;
 mod dispatch;
+mod docs;
 mod email_sendgrid;
 mod email_smtp;
 mod faults;

@@ -351,7 +351,7 @@ fn undefined_variables_are_errors_that_name_them() {
     assert_eq!(ok, "Welcome to MEG, Ann");
 }
 
-/// The README's first example passes only a name; the shipped template
+/// The SQL API's first example passes only a name; the shipped template
 /// renders it in every shipped language.
 #[test]
 fn the_shipped_welcome_needs_only_a_name() {
@@ -371,15 +371,18 @@ fn the_shipped_welcome_needs_only_a_name() {
     }
 }
 
-/// The README's Enqueueing example and its Twilio helpers run as written,
-/// and every message they create is delivered (console backends, user 42
-/// known).
+/// The README's tour, the Enqueueing example (docs/sql-api.md) and the
+/// Twilio helpers (docs/channels.md) run as written, and every message they
+/// create is delivered (console backends, user 42 known).
 #[tokio::test]
-async fn the_readme_enqueueing_examples_work_as_written() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let block_after = |marker: &str| -> String {
-        let section = readme.split(marker).nth(1).unwrap();
+async fn the_docs_enqueueing_examples_work_as_written() {
+    let block_after = |file: &str, marker: &str| -> String {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        let section = text
+            .split(marker)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{file} has no {marker:?}"));
         section
             .split("```sql")
             .nth(1)
@@ -396,11 +399,15 @@ async fn the_readme_enqueueing_examples_work_as_written() {
         )
         .await
         .unwrap();
-    for marker in [
-        "## Enqueueing",
-        "SQL helpers, named after the original Celery tasks",
+    for (file, marker) in [
+        ("README.md", "## A five-minute tour"),
+        ("docs/sql-api.md", "## Enqueueing"),
+        (
+            "docs/channels.md",
+            "SQL helpers, named after the original Celery tasks",
+        ),
     ] {
-        let block = block_after(marker);
+        let block = block_after(file, marker);
         client
             .batch_execute(&block)
             .await
@@ -424,7 +431,7 @@ async fn the_readme_enqueueing_examples_work_as_written() {
         )
         .await
         .unwrap();
-    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.len(), 13);
     for r in rows {
         let (id, kind, status, error): (i64, String, String, Option<String>) =
             (r.get(0), r.get(1), r.get(2), r.get(3));
