@@ -11,7 +11,8 @@ from typing import Any, Callable, ParamSpec
 from . import _builders
 from ._call import Call
 from ._db import ConfigurationError, execute, query
-from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, Attempt, Event, MessageStatus, build, latest_attempt
+from ._sql import load
+from .status import Attempt, Event, MessageStatus, build, latest_attempt
 
 __all__ = [
     "Attempt",
@@ -64,8 +65,8 @@ def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -
 def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
     """The message with its attempts and events, or None when there is no such message."""
     params = {"id": int(message_id)}
-    rows = query(STATUS_SQL, params, connection)
+    rows = query(load("status"), params, connection)
     if not rows:
         return None
-    attempts = query(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"] else latest_attempt(rows[0])
-    return build(rows[0], attempts, query(EVENTS_SQL, params, connection))
+    attempts = query(load("status_attempts"), params, connection) if rows[0]["can_read_attempts"] else latest_attempt(rows[0])
+    return build(rows[0], attempts, query(load("status_events"), params, connection))

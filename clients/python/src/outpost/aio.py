@@ -11,7 +11,8 @@ from typing import Any, Awaitable, Callable, ParamSpec
 from . import _builders
 from ._call import Call
 from ._db import aexecute, aquery
-from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, MessageStatus, build, latest_attempt
+from ._sql import load
+from .status import MessageStatus, build, latest_attempt
 
 P = ParamSpec("P")
 
@@ -63,9 +64,9 @@ async def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = N
 
 async def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
     params = {"id": int(message_id)}
-    rows = await aquery(STATUS_SQL, params, connection)
+    rows = await aquery(load("status"), params, connection)
     if not rows:
         return None
-    attempts = (await aquery(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"]
+    attempts = (await aquery(load("status_attempts"), params, connection) if rows[0]["can_read_attempts"]
                 else latest_attempt(rows[0]))
-    return build(rows[0], attempts, await aquery(EVENTS_SQL, params, connection))
+    return build(rows[0], attempts, await aquery(load("status_events"), params, connection))

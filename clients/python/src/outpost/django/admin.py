@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from .. import _builders
 from .._db import execute
+from .._sql import load
 from .conf import database_alias
 from .models import Message
 
@@ -92,10 +93,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="attempts")
     def attempt_table(self, obj: Message) -> str:
-        rows = _rows(
-            "SELECT attempt, provider, outcome, started_at, finished_at, coalesce(error, ''),"
-            " coalesce(note, '') FROM outpost.attempts WHERE message_id = %s ORDER BY attempt",
-            obj.id)
+        rows = _rows(load("admin_attempts"), obj.id)
         if not rows:
             return "none"
         return format_html(
@@ -105,9 +103,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="events")
     def event_table(self, obj: Message) -> str:
-        rows = _rows(
-            "SELECT provider, event, occurred_at, received_at FROM outpost.events"
-            " WHERE message_id = %s ORDER BY id", obj.id)
+        rows = _rows(load("admin_events"), obj.id)
         if not rows:
             return "none"
         return format_html(

@@ -3,7 +3,9 @@ and ``outpost.events`` from a durable cursor (``outpost.consumer_cursors``)
 and fires ``email_received`` and ``message_status`` for each row, once, in id
 order (at least once: a crash between a signal and its cursor update repeats
 that one row). LISTENs on ``outpost_inbound`` and ``outpost_events`` and polls
-as well; reconnects with backoff when the database goes away."""
+as well; reconnects with backoff when the database goes away. Its statements
+are the ``outpost/sql/inbound_*.sql``, ``cursor_*.sql`` and ``listen.sql``
+files of this package."""
 
 from __future__ import annotations
 
@@ -19,34 +21,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import connections
 from django.dispatch import Signal
 
+from .._sql import load
 from .signals import email_received, message_status
 
 log = logging.getLogger("outpost.inbound")
-
-#: Rows are taken only when every transaction that might still commit a lower
-#: id has finished: older than the oldest transaction in flight.
-_SETTLED = """age(t.xmin) > age(
-    ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint %% 4294967296)::text)::xid)"""
-
-INBOUND_SQL = f"""
-SELECT t.id, t.message_id, t.mode, t.from_address, t.to_addresses, t.cc, t.subject,
-       t.text_body, t.html_body, t.headers, t.envelope, t.sender_ip, t.spf, t.dkim,
-       t.spam_score, t.spam_report, t.raw_message, t.received_at
-FROM outpost.inbound_emails t
-WHERE t.id > %(after)s AND {_SETTLED}
-ORDER BY t.id LIMIT 1"""
-
-ATTACHMENTS_SQL = """
-SELECT filename, content_type, content_id, content FROM outpost.inbound_attachments
-WHERE inbound_email_id = %(id)s ORDER BY id"""
-
-EVENTS_SQL = f"""
-SELECT t.id, t.message_id, t.provider, t.event, t.provider_event_id, t.payload,
-       t.occurred_at, m.status
-FROM outpost.events t LEFT JOIN outpost.message_status m ON m.id = t.message_id
-WHERE t.id > %(after)s AND {_SETTLED}
-ORDER BY t.id LIMIT 1"""
-
 
 class InboundEmail(EmailMultiAlternatives):
     """A received e-mail as Django's ``EmailMultiAlternatives`` (``from_email``,
@@ -130,22 +108,19 @@ class Consumer:
     def _step(self, conn: psycopg.Connection[Any], stream: str) -> bool:
         """Handles the next row of ``stream``; False when there is none."""
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO outpost.consumer_cursors (consumer, stream) VALUES (%s, %s)"
-                " ON CONFLICT DO NOTHING", (self.consumer, stream))
-            cur.execute(
-                "SELECT last_id FROM outpost.consumer_cursors WHERE consumer = %s AND stream = %s"
-                " FOR UPDATE", (self.consumer, stream))
+            place = {"consumer": self.consumer, "stream": stream}
+            cur.execute(load("cursor_ensure"), place)
+            cur.execute(load("cursor_lock"), place)
             (after,) = cur.fetchone() or (0,)
             if stream == "inbound":
-                rows = _rows(cur, INBOUND_SQL, {"after": after})
+                rows = _rows(cur, load("inbound_next_email"), {"after": after})
                 if not rows:
                     return False
                 row = rows[0]
-                email = InboundEmail(row, _rows(cur, ATTACHMENTS_SQL, {"id": row["id"]}))
+                email = InboundEmail(row, _rows(cur, load("inbound_attachments"), {"id": row["id"]}))
                 _fire(email_received, InboundEmail, email=email)
             else:
-                rows = _rows(cur, EVENTS_SQL, {"after": after})
+                rows = _rows(cur, load("inbound_next_event"), {"after": after})
                 if not rows:
                     return False
                 row = rows[0]
@@ -154,9 +129,7 @@ class Consumer:
                       status=row["status"], event=row["event"], event_id=row["id"],
                       provider_event_id=row["provider_event_id"], occurred_at=row["occurred_at"],
                       payload=json.loads(payload) if isinstance(payload, str) else payload)
-            cur.execute(
-                "UPDATE outpost.consumer_cursors SET last_id = %s, updated_at = now()"
-                " WHERE consumer = %s AND stream = %s", (row["id"], self.consumer, stream))
+            cur.execute(load("cursor_advance"), {**place, "last_id": row["id"]})
             return True
 
     def drain(self, conn: psycopg.Connection[Any]) -> int:
@@ -173,8 +146,7 @@ class Consumer:
         while not self.stopping:
             try:
                 with self._connect() as conn:
-                    conn.execute("LISTEN outpost_inbound")
-                    conn.execute("LISTEN outpost_events")
+                    conn.execute(load("listen"))
                     log.info("outpost_inbound: listening as %s", self.consumer)
                     backoff = 0.5
                     while not self.stopping:
