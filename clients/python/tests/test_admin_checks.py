@@ -14,6 +14,7 @@ from django.db import connection as django_connection
 from django.test import Client
 
 import outpost
+from outpost.django.conf import REQUIRED_SCHEMA
 
 
 @pytest.mark.django_db(transaction=True)
@@ -53,12 +54,12 @@ def test_admin_lists_filters_shows_attempts_and_retries_and_cancels(daemon: Any,
 def test_the_check_warns_when_the_schema_is_missing_or_older(settings: Any) -> None:
     assert [m.id for m in run_checks(tags=["outpost"])] == []
     with django_connection.cursor() as cur:  # inside the test's transaction, rolled back after
-        cur.execute("DELETE FROM outpost.schema_migrations WHERE version = '0012'")
+        cur.execute("DELETE FROM outpost.schema_migrations WHERE version = %s", [REQUIRED_SCHEMA])
         cur.execute("SELECT max(version) FROM outpost.schema_migrations")
         (newest,) = cur.fetchone()
     messages = run_checks(tags=["outpost"])
     assert [m.id for m in messages] == ["outpost.W002"]
-    assert f"newest migration {newest}, needs 0012" in messages[0].msg
+    assert f"newest migration {newest}, needs {REQUIRED_SCHEMA}" in messages[0].msg
     settings.OUTPOST = {"DATABASE": "empty"}
     messages = run_checks(tags=["outpost"])
     assert [m.id for m in messages] == ["outpost.W001"]
