@@ -8,12 +8,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import message_row, wait_status
 from django.core.checks import run_checks
 from django.db import connection as django_connection
 from django.test import Client
 
 import outpost
+from conftest import message_row, wait_status
 from outpost.django.conf import REQUIRED_SCHEMA
 
 

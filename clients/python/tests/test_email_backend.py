@@ -17,12 +17,12 @@ from typing import Any
 import django
 import psycopg
 import pytest
-from conftest import SmtpPeer, wait_for, wait_status
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
 
+from conftest import SmtpPeer, wait_for, wait_status
 from outpost.django import EmailBackend
 from outpost.django.backend import UnsupportedEmail
 

@@ -12,20 +12,31 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from conftest import (INBOUND_PASSWORD, INBOUND_USER, Daemon, SendGridKey, create_database, migrate, start_daemon,
-                      wait_for, wait_status, with_db)
 from django.core.management import call_command
-from pgcluster import Cluster
 
 import outpost
+from conftest import (
+    INBOUND_PASSWORD,
+    INBOUND_USER,
+    Daemon,
+    SendGridKey,
+    create_database,
+    migrate,
+    start_daemon,
+    wait_for,
+    wait_status,
+    with_db,
+)
 from outpost.django.inbound import Consumer, InboundEmail
 from outpost.django.signals import email_received, message_status
+from pgcluster import Cluster
 
 BOUNDARY = "xYzZY"
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import REPO
-
 import outpost
+from conftest import REPO
 from outpost.django.conf import REQUIRED_SCHEMA
 
 PACKAGE = Path(outpost.__file__).parent
@@ -73,7 +72,7 @@ def test_required_schema_is_the_newest_migration_the_package_depends_on() -> Non
     required = max(needs.values())
     newer = sorted(f"outpost.{n} ({v}, named in {', '.join(sorted(used[n]))})"
                    for n, v in needs.items() if v > REQUIRED_SCHEMA)
-    assert REQUIRED_SCHEMA >= required, (
+    assert required <= REQUIRED_SCHEMA, (
         f"REQUIRED_SCHEMA is {REQUIRED_SCHEMA}, but the package depends on {required}: {'; '.join(newer)}")
     assert any(p.name.startswith(REQUIRED_SCHEMA + "_") for p in MIGRATIONS), (
         f"REQUIRED_SCHEMA {REQUIRED_SCHEMA} is not a migration in {REPO / 'sql'}")

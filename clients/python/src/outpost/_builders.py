@@ -4,10 +4,12 @@ original system's names and arguments. `outpost` runs them synchronously,
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ._call import COMMON_OPTIONS, Call, user_id
+from ._types import AsyncConnectionArg, UserRef
 
 #: TwilioClient's default sender in the original system. Outpost's own
 #: default (`[twilio] from`) is the same number; None lets that setting decide.
@@ -30,18 +32,18 @@ def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
     return common, (merged or None)
 
 
-def _user(user: Any) -> str | None:
+def _user(user: UserRef | None) -> str | None:
     return None if user is None else user_id(user)
 
 
 def send_mail_template(
     template_name: str,
     *,
-    to_user: Any = None,
+    to_user: UserRef | None = None,
     to_address: str | None = None,
     context: Mapping[str, Any] | None = None,
     locale: str | None = None,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
     **options: Any,
 ) -> Call:
     common, extra = _split(options)
@@ -70,10 +72,10 @@ def send_simple_mail(
     text: str,
     links: Iterable[Any] = (),
     *,
-    to_user: Any = None,
+    to_user: UserRef | None = None,
     to_address: str | None = None,
     locale: str | None = None,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
     **options: Any,
 ) -> Call:
     common, extra = _split(options)
@@ -85,7 +87,9 @@ def send_simple_mail(
     )
 
 
-def send_user_push_message(user: Any, message: str, *, connection: Any = None, **options: Any) -> Call:
+def send_user_push_message(
+    user: UserRef, message: str, *, connection: AsyncConnectionArg = None, **options: Any
+) -> Call:
     common, extra = _split(options)
     return Call(
         "send_user_push_message",
@@ -95,12 +99,12 @@ def send_user_push_message(user: Any, message: str, *, connection: Any = None, *
 
 
 def send_system_message(
-    to: Any,
+    to: UserRef,
     message: str,
     format: str = "plaintext",
     *,
     tenant: str | None = None,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
 ) -> Call:
     """Appends at once and returns the chat message id (not an outbox id)."""
     return Call(
@@ -111,13 +115,13 @@ def send_system_message(
 
 
 def send_system_message_template(
-    to: Any,
+    to: UserRef,
     template_name: str,
     context: Mapping[str, Any] | None = None,
     format: str = "plaintext",
     *,
     locale: str | None = None,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
     **options: Any,
 ) -> Call:
     common, extra = _split(options)
@@ -137,7 +141,7 @@ def send_sms(
     msg: str,
     twilio_id: str | None = None,
     *,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
     **options: Any,
 ) -> Call:
     """TwilioClient.send_sms: ``msg`` to the number ``to`` in ``language``."""
@@ -156,7 +160,7 @@ def make_call(
     voice_msg: str,
     twilio_id: str | None = None,
     *,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
     **options: Any,
 ) -> Call:
     """TwilioClient.make_call: ``voice_msg`` read out to ``to`` in ``language``."""
@@ -169,7 +173,7 @@ def make_call(
     )
 
 
-def make_phone_call(auditor_id: Any, *, connection: Any = None, **options: Any) -> Call:
+def make_phone_call(auditor_id: UserRef, *, connection: AsyncConnectionArg = None, **options: Any) -> Call:
     """The predefined message (template ``predefined.voice.txt``) read out to the user."""
     common, extra = _split(options)
     return Call(
@@ -180,7 +184,7 @@ def make_phone_call(auditor_id: Any, *, connection: Any = None, **options: Any) 
 
 
 def send_phone_sms_predefined(
-    auditor_id: Any, note: str | None = None, *, connection: Any = None, **options: Any
+    auditor_id: UserRef, note: str | None = None, *, connection: AsyncConnectionArg = None, **options: Any
 ) -> Call:
     """The predefined text (template ``predefined.sms.txt``) with an optional note."""
     common, extra = _split(options)
@@ -191,7 +195,7 @@ def send_phone_sms_predefined(
     )
 
 
-def send_phone_sms(auditor_id: Any, content: str, *, connection: Any = None, **options: Any) -> Call:
+def send_phone_sms(auditor_id: UserRef, content: str, *, connection: AsyncConnectionArg = None, **options: Any) -> Call:
     common, extra = _split(options)
     return Call(
         "send_phone_sms",
@@ -206,7 +210,7 @@ def send_sms_to_number(
     content: str,
     twilio_id: str | None = None,
     *,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
     **options: Any,
 ) -> Call:
     common, extra = _split(options)
@@ -218,9 +222,9 @@ def send_sms_to_number(
     )
 
 
-def cancel(message_id: int, *, connection: Any = None) -> Call:
+def cancel(message_id: int, *, connection: AsyncConnectionArg = None) -> Call:
     return Call("cancel", {"message_id": int(message_id)}, connection)
 
 
-def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> Call:
+def retry(message_id: int, extra_attempts: int = 3, *, connection: AsyncConnectionArg = None) -> Call:
     return Call("retry", {"message_id": int(message_id), "extra_attempts": int(extra_attempts)}, connection)

@@ -6,12 +6,14 @@ transaction), outside Django on a connection to ``OUTPOST_DATABASE_URL`` or
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, ParamSpec
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
 
 from . import _builders
 from ._call import Call
-from ._db import aexecute, aquery
+from ._db import aexecute_id, aexecute_optional_id, aquery
 from ._sql import load
+from ._types import AsyncConnectionArg
 from .status import MessageStatus, build, latest_attempt
 
 P = ParamSpec("P")
@@ -19,7 +21,7 @@ P = ParamSpec("P")
 
 def _async(builder: Callable[P, Call]) -> Callable[P, Awaitable[int]]:
     async def run(*args: P.args, **kwargs: P.kwargs) -> int:
-        return int(await aexecute(builder(*args, **kwargs)))
+        return await aexecute_id(builder(*args, **kwargs))
 
     run.__name__ = builder.__name__
     run.__qualname__ = builder.__qualname__
@@ -44,25 +46,23 @@ class TwilioClient:
     """``outpost.twilio.TwilioClient`` with coroutine methods."""
 
     async def send_sms(self, to: str, language: str | None, msg: str, twilio_id: str | None = None,
-                       *, connection: Any = None, **options: Any) -> int:
+                       *, connection: AsyncConnectionArg = None, **options: Any) -> int:
         return await send_sms(to, language, msg, twilio_id, connection=connection, **options)
 
     async def make_call(self, to: str, language: str | None, voice_msg: str, twilio_id: str | None = None,
-                        *, connection: Any = None, **options: Any) -> int:
+                        *, connection: AsyncConnectionArg = None, **options: Any) -> int:
         return await make_call(to, language, voice_msg, twilio_id, connection=connection, **options)
 
 
-async def cancel(message_id: int, *, connection: Any = None) -> int | None:
-    result: int | None = await aexecute(_builders.cancel(message_id, connection=connection))
-    return result
+async def cancel(message_id: int, *, connection: AsyncConnectionArg = None) -> int | None:
+    return await aexecute_optional_id(_builders.cancel(message_id, connection=connection))
 
 
-async def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> int | None:
-    result: int | None = await aexecute(_builders.retry(message_id, extra_attempts, connection=connection))
-    return result
+async def retry(message_id: int, extra_attempts: int = 3, *, connection: AsyncConnectionArg = None) -> int | None:
+    return await aexecute_optional_id(_builders.retry(message_id, extra_attempts, connection=connection))
 
 
-async def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
+async def status(message_id: int, *, connection: AsyncConnectionArg = None) -> MessageStatus | None:
     params = {"id": int(message_id)}
     rows = await aquery(load("status"), params, connection)
     if not rows:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+
 @dataclass(frozen=True)
 class Attempt:
     """One delivery attempt (a row of ``outpost.attempts``)."""

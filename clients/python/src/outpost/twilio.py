@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import _builders
-from ._db import execute
+from ._db import execute_id
+from ._types import ConnectionArg
 
 
 class TwilioClient:
@@ -16,17 +17,17 @@ class TwilioClient:
 
     def send_sms(
         self, to: str, language: str | None, msg: str, twilio_id: str | None = None,
-        *, connection: Any = None, **options: Any,
+        *, connection: ConnectionArg = None, **options: Any,
     ) -> int:
         """Queues ``msg`` as an SMS to the E.164 number ``to``; returns the message id."""
-        return int(execute(_builders.send_sms(to, language, msg, twilio_id, connection=connection, **options)))
+        return execute_id(_builders.send_sms(to, language, msg, twilio_id, connection=connection, **options))
 
     def make_call(
         self, to: str, language: str | None, voice_msg: str, twilio_id: str | None = None,
-        *, connection: Any = None, **options: Any,
+        *, connection: ConnectionArg = None, **options: Any,
     ) -> int:
         """Queues a call reading ``voice_msg`` in ``language``; returns the message id."""
-        return int(execute(_builders.make_call(to, language, voice_msg, twilio_id, connection=connection, **options)))
+        return execute_id(_builders.make_call(to, language, voice_msg, twilio_id, connection=connection, **options))
 
 
 #: The original module's singleton.

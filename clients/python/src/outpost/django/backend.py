@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+from collections.abc import Iterable, Sequence
 from email.message import Message as MimeMessage
 from email.utils import getaddresses
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from django.core.mail import BadHeaderError
 from django.core.mail.backends.base import BaseEmailBackend
@@ -19,7 +20,8 @@ from django.core.mail.message import DEFAULT_ATTACHMENT_MIME_TYPE, EmailMessage
 from django.db import transaction
 
 from .._call import COMMON_OPTIONS, Call
-from .._db import execute
+from .._db import execute_id
+from .._types import ConnectionArg
 from .conf import database_alias
 
 
@@ -108,7 +110,7 @@ def _addresses(values: Iterable[Any], field: str) -> list[str]:
     return out
 
 
-def message_call(message: EmailMessage, *, provider: str | None = None, connection: Any = None) -> Call:
+def message_call(message: EmailMessage, *, provider: str | None = None, connection: ConnectionArg = None) -> Call:
     """The ``outpost.enqueue`` call that carries ``message``."""
     encoding = message.encoding or "utf-8"
     to = _addresses(message.to, "To")
@@ -209,13 +211,14 @@ class EmailBackend(BaseEmailBackend):
                 if self.fail_silently:
                     # A savepoint, so a failure leaves the caller's transaction usable.
                     with transaction.atomic(using=alias):
-                        message_id = execute(call)
+                        message_id = execute_id(call)
                 else:
-                    message_id = execute(call)
+                    message_id = execute_id(call)
             except Exception:
                 if not self.fail_silently:
                     raise
                 continue
-            message.outpost_id = int(message_id)
+            # The documented attribute EmailMessage does not declare.
+            message.outpost_id = message_id  # type: ignore[attr-defined]
             sent += 1
         return sent

@@ -4,8 +4,10 @@ this package expects (``outpost.schema_migrations``, written by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.apps import AppConfig
 from django.core.checks import CheckMessage, Warning, register
 from django.db import DatabaseError, connections
 
@@ -14,7 +16,8 @@ from .conf import REQUIRED_SCHEMA, database_alias
 
 
 @register("outpost")
-def outpost_schema(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def outpost_schema(app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None,
+                   **kwargs: Any) -> list[CheckMessage]:
     alias = database_alias()
     hint = f"run `outpost migrate` against the database of DATABASES[{alias!r}]"
     try:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from email.parser import HeaderParser
 from email.utils import getaddresses
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from django.core.mail import EmailMultiAlternatives
 from django.db import connections
 from django.dispatch import Signal
+from psycopg.rows import TupleRow
 
 from .._sql import load
 from .signals import email_received, message_status
@@ -75,7 +77,7 @@ class InboundEmail(EmailMultiAlternatives):
         return f"<InboundEmail {self.id}>"
 
 
-def _fire(signal: Signal, sender: Any, **kwargs: Any) -> None:
+def _fire(signal: Signal, sender: object, **kwargs: object) -> None:
     """Every receiver runs; one that raises is logged and does not stop the others."""
     for receiver, result in signal.send_robust(sender=sender, **kwargs):
         if isinstance(result, Exception):
@@ -83,29 +85,29 @@ def _fire(signal: Signal, sender: Any, **kwargs: Any) -> None:
                       exc_info=(type(result), result, result.__traceback__))
 
 
-def _rows(cur: psycopg.Cursor[Any], sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(cur: psycopg.Cursor[TupleRow], sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     cur.execute(sql, params)
     names = [d[0] for d in cur.description or ()]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 class Consumer:
     """Follows both streams for one consumer name."""
 
     def __init__(self, consumer: str = "django", *, alias: str, poll_interval: float = 5.0,
-                 connect: Callable[[], psycopg.Connection[Any]] | None = None) -> None:
+                 connect: Callable[[], psycopg.Connection[TupleRow]] | None = None) -> None:
         self.consumer = consumer
         self.alias = alias
         self.poll_interval = poll_interval
         self._connect = connect or self._connect_like_django
         self.stopping = False
 
-    def _connect_like_django(self) -> psycopg.Connection[Any]:
+    def _connect_like_django(self) -> psycopg.Connection[TupleRow]:
         params = connections[self.alias].get_connection_params()
         params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
         return psycopg.connect(**params, autocommit=True)
 
-    def _step(self, conn: psycopg.Connection[Any], stream: str) -> bool:
+    def _step(self, conn: psycopg.Connection[TupleRow], stream: str) -> bool:
         """Handles the next row of ``stream``; False when there is none."""
         with conn.transaction(), conn.cursor() as cur:
             place = {"consumer": self.consumer, "stream": stream}
@@ -132,7 +134,7 @@ class Consumer:
             cur.execute(load("cursor_advance"), {**place, "last_id": row["id"]})
             return True
 
-    def drain(self, conn: psycopg.Connection[Any]) -> int:
+    def drain(self, conn: psycopg.Connection[TupleRow]) -> int:
         """Handles every settled row of both streams; returns how many."""
         done = 0
         for stream in ("inbound", "events"):
