@@ -300,5 +300,6 @@ def message_row(conn: psycopg.Connection[Any], message_id: int) -> dict[str, Any
 
 
 def wait_status(conn: psycopg.Connection[Any], message_id: int, *statuses: str) -> dict[str, Any]:
-    return wait_for(lambda: (r := message_row(conn, message_id))["status"] in statuses and r,
-                    what=f"message {message_id} to become {'/'.join(statuses)}")
+    row: dict[str, Any] = wait_for(lambda: (r := message_row(conn, message_id))["status"] in statuses and r,
+                                   what=f"message {message_id} to become {'/'.join(statuses)}")
+    return row

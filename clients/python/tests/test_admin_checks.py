@@ -30,10 +30,10 @@ def test_admin_lists_filters_shows_attempts_and_retries_and_cancels(daemon: Any,
     html = page.content.decode()
     link = "/admin/outpost/message/{}/change/"
     assert link.format(sent) in html and link.format(queued) not in html
-    page = admin_client.get("/admin/outpost/message/", {"kind": "push"}).content.decode()
-    assert link.format(queued) in page and link.format(sent) not in page
-    page = admin_client.get("/admin/outpost/message/", {"user": "u-other"}).content.decode()
-    assert link.format(queued) in page and link.format(sent) not in page
+    html = admin_client.get("/admin/outpost/message/", {"kind": "push"}).content.decode()
+    assert link.format(queued) in html and link.format(sent) not in html
+    html = admin_client.get("/admin/outpost/message/", {"user": "u-other"}).content.decode()
+    assert link.format(queued) in html and link.format(sent) not in html
 
     detail = admin_client.get(f"/admin/outpost/message/{sent}/change/").content.decode()
     assert "console" in detail and "<td>sent</td>" in detail, "the attempts table"

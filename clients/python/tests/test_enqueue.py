@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 import pytest
@@ -26,7 +26,20 @@ from outpost.twilio import TwilioClient
 
 RUN_AT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 EXPIRES = RUN_AT + timedelta(days=1)
-COMMON = {"run_at": RUN_AT, "expires_at": EXPIRES, "priority": 3, "tenant": "t1", "provider": "console",
+
+
+class Common(TypedDict):
+    """The columns every case passes (idempotency_key apart)."""
+
+    run_at: datetime
+    expires_at: datetime
+    priority: int
+    tenant: str
+    provider: str
+    max_attempts: int
+
+
+COMMON: Common = {"run_at": RUN_AT, "expires_at": EXPIRES, "priority": 3, "tenant": "t1", "provider": "console",
           "max_attempts": 2}
 COMMON_SQL = ("run_at => '2030-01-02T03:04:05+00:00', expires_at => '2030-01-03T03:04:05+00:00', "
               "priority => 3, tenant => 't1', provider => 'console', max_attempts => 2")

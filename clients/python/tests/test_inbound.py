@@ -90,7 +90,7 @@ class Collector:
         self.statuses.append({"sender": sender, **kwargs})
 
     def subjects(self) -> list[str]:
-        return [e.subject for e in self.emails]
+        return [str(e.subject) for e in self.emails]
 
 
 @pytest.fixture

@@ -12,20 +12,26 @@ from typing import ParamSpec
 from . import _builders
 from ._call import Call
 from ._db import ConfigurationError, execute_id, execute_optional_id, query
+from ._options import Attachment, Columns, EmailOptions, PhoneOptions, PushOptions
 from ._sql import load
 from ._types import AsyncConnectionArg, Connection, ConnectionArg, Cursor, HasPk, UserRef
 from .status import Attempt, Event, MessageStatus, build, latest_attempt
 
 __all__ = [
     "AsyncConnectionArg",
+    "Attachment",
     "Attempt",
+    "Columns",
     "ConfigurationError",
     "Connection",
     "ConnectionArg",
     "Cursor",
+    "EmailOptions",
     "Event",
     "HasPk",
     "MessageStatus",
+    "PhoneOptions",
+    "PushOptions",
     "UserRef",
     "cancel",
     "retry",

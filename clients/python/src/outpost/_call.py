@@ -45,20 +45,6 @@ SQL_TYPES: Mapping[str, str] = {
     "message_id": "bigint",
 }
 
-#: Keyword options every enqueue function takes (columns of outpost.messages).
-COMMON_OPTIONS = (
-    "run_at",
-    "expires_at",
-    "priority",
-    "idempotency_key",
-    "tenant",
-    "provider",
-    "max_attempts",
-    "category",
-    "digest_key",
-)
-
-
 @dataclass(frozen=True)
 class Call:
     """``outpost.<function>(**args)``, run on ``connection`` (None: the default)."""

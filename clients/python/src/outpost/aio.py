@@ -7,14 +7,18 @@ transaction), outside Django on a connection to ``OUTPOST_DATABASE_URL`` or
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, ParamSpec
 
 from . import _builders
 from ._call import Call
 from ._db import aexecute_id, aexecute_optional_id, aquery
+from ._options import PhoneOptions
 from ._sql import load
 from ._types import AsyncConnectionArg
 from .status import MessageStatus, build, latest_attempt
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 P = ParamSpec("P")
 
@@ -46,11 +50,11 @@ class TwilioClient:
     """``outpost.twilio.TwilioClient`` with coroutine methods."""
 
     async def send_sms(self, to: str, language: str | None, msg: str, twilio_id: str | None = None,
-                       *, connection: AsyncConnectionArg = None, **options: Any) -> int:
+                       *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]) -> int:
         return await send_sms(to, language, msg, twilio_id, connection=connection, **options)
 
     async def make_call(self, to: str, language: str | None, voice_msg: str, twilio_id: str | None = None,
-                        *, connection: AsyncConnectionArg = None, **options: Any) -> int:
+                        *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]) -> int:
         return await make_call(to, language, voice_msg, twilio_id, connection=connection, **options)
 
 

@@ -19,8 +19,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import DEFAULT_ATTACHMENT_MIME_TYPE, EmailMessage
 from django.db import transaction
 
-from .._call import COMMON_OPTIONS, Call
+from .._call import Call
 from .._db import execute_id
+from .._options import COLUMN_KEYS
 from .._types import ConnectionArg
 from .conf import database_alias
 
@@ -166,7 +167,7 @@ def message_call(message: EmailMessage, *, provider: str | None = None, connecti
         options["attachments"] = [_attachment(a, encoding) for a in message.attachments]
 
     columns = dict(getattr(message, "outpost", None) or {})
-    unknown = sorted(set(columns) - set(COMMON_OPTIONS))
+    unknown = sorted(set(columns) - COLUMN_KEYS)
     if unknown:
         raise TypeError(f"message.outpost does not take {', '.join(unknown)}")
     columns.setdefault("provider", provider)
