@@ -6,6 +6,7 @@ SendGrid event."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import shutil
@@ -35,7 +36,7 @@ from conftest import (
     with_db,
 )
 from outpost.django.inbound import Consumer, InboundEmail
-from outpost.django.signals import email_received, message_status
+from outpost.django.signals import StatusEvent, email_received, message_status
 from pgcluster import Cluster
 
 BOUNDARY = "xYzZY"
@@ -242,6 +243,14 @@ def test_a_signed_delivered_event_fires_message_status(daemon: Daemon, sendgrid_
     assert (st["sender"], st["message_id"], st["status"], st["event"]) == ("sendgrid", message_id, "delivered",
                                                                           "delivered")
     assert st["payload"]["sg_event_id"] == f"ev-{message_id}"
+    update = st["status_event"]
+    assert isinstance(update, StatusEvent)
+    assert (update.provider, update.message_id, update.status, update.event, update.event_id,
+            update.provider_event_id, update.occurred_at, update.payload) == (
+        "sendgrid", message_id, "delivered", "delivered", st["event_id"], f"ev-{message_id}", st["occurred_at"],
+        st["payload"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        update.status = "bounced"  # type: ignore[misc]
     status = outpost.status(message_id)
     assert status is not None and status.status == "delivered"
     assert [e.event for e in status.events] == ["delivered"]

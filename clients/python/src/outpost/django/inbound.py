@@ -24,7 +24,7 @@ from django.dispatch import Signal
 from psycopg.rows import TupleRow
 
 from .._sql import load
-from .signals import email_received, message_status
+from .signals import StatusEvent, email_received, message_status
 
 log = logging.getLogger("outpost.inbound")
 
@@ -127,10 +127,12 @@ class Consumer:
                     return False
                 row = rows[0]
                 payload = row["payload"]
-                _fire(message_status, row["provider"], message_id=row["message_id"],
-                      status=row["status"], event=row["event"], event_id=row["id"],
-                      provider_event_id=row["provider_event_id"], occurred_at=row["occurred_at"],
-                      payload=json.loads(payload) if isinstance(payload, str) else payload)
+                update = StatusEvent(
+                    provider=row["provider"], message_id=row["message_id"], status=row["status"],
+                    event=row["event"], event_id=row["id"], provider_event_id=row["provider_event_id"],
+                    occurred_at=row["occurred_at"],
+                    payload=json.loads(payload) if isinstance(payload, str) else payload)
+                _fire(message_status, update.provider, status_event=update, **update.legacy_kwargs())
             cur.execute(load("cursor_advance"), {**place, "last_id": row["id"]})
             return True
 
