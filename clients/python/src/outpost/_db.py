@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from ._call import Call
 from ._types import AsyncConnectionArg, Connection, ConnectionArg, Cursor, Params
@@ -46,8 +47,8 @@ def database_url() -> str:
     return url
 
 
-def _own_connection() -> psycopg.Connection[Any]:
-    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
+def _own_connection() -> psycopg.Connection[TupleRow]:
+    conn: psycopg.Connection[TupleRow] | None = getattr(_local, "conn", None)
     if conn is None or conn.closed or conn.broken:
         conn = psycopg.connect(database_url(), autocommit=True)
         _local.conn = conn
@@ -116,11 +117,11 @@ def execute_optional_id(call: Call) -> int | None:
 
 # --- async -------------------------------------------------------------------
 
-_async_conns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, psycopg.AsyncConnection[Any]] = (
+_async_conns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, psycopg.AsyncConnection[TupleRow]] = (
     weakref.WeakKeyDictionary())
 
 
-async def _own_async_connection() -> psycopg.AsyncConnection[Any]:
+async def _own_async_connection() -> psycopg.AsyncConnection[TupleRow]:
     key = asyncio.get_running_loop()
     conn = _async_conns.get(key)
     if conn is None or conn.closed or conn.broken:

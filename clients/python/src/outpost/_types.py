@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg.rows import TupleRow
 
 #: Query parameters: named (``%(name)s``) or positional (``%s``).
 Params: TypeAlias = "Mapping[str, Any] | Sequence[Any]"
@@ -49,7 +50,7 @@ ConnectionArg: TypeAlias = "Connection | str | None"
 #: ``connection=`` of ``outpost.aio`` (and of a ``Call``, which either runs):
 #: a ``psycopg.AsyncConnection`` too. The synchronous functions refuse one
 #: with a TypeError.
-AsyncConnectionArg: TypeAlias = "psycopg.AsyncConnection[Any] | Connection | str | None"
+AsyncConnectionArg: TypeAlias = "psycopg.AsyncConnection[TupleRow] | Connection | str | None"
 
 
 class HasPk(Protocol):
