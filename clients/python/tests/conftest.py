@@ -16,14 +16,15 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg.rows import dict_row
 import pytest
+from psycopg.rows import dict_row
 
 from pgcluster import Cluster, free_port
 
@@ -299,5 +300,6 @@ def message_row(conn: psycopg.Connection[Any], message_id: int) -> dict[str, Any
 
 
 def wait_status(conn: psycopg.Connection[Any], message_id: int, *statuses: str) -> dict[str, Any]:
-    return wait_for(lambda: (r := message_row(conn, message_id))["status"] in statuses and r,
-                    what=f"message {message_id} to become {'/'.join(statuses)}")
+    row: dict[str, Any] = wait_for(lambda: (r := message_row(conn, message_id))["status"] in statuses and r,
+                                   what=f"message {message_id} to become {'/'.join(statuses)}")
+    return row

@@ -63,7 +63,7 @@ class Cluster:
         except psycopg.Error:
             return False
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         pid = self.data / "postmaster.pid"
         if pid.exists():
             lines = pid.read_text().splitlines()

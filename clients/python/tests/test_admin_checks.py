@@ -8,12 +8,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import message_row, wait_status
 from django.core.checks import run_checks
 from django.db import connection as django_connection
 from django.test import Client
 
 import outpost
+from conftest import message_row, wait_status
+from outpost.django.conf import REQUIRED_SCHEMA
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,10 +30,10 @@ def test_admin_lists_filters_shows_attempts_and_retries_and_cancels(daemon: Any,
     html = page.content.decode()
     link = "/admin/outpost/message/{}/change/"
     assert link.format(sent) in html and link.format(queued) not in html
-    page = admin_client.get("/admin/outpost/message/", {"kind": "push"}).content.decode()
-    assert link.format(queued) in page and link.format(sent) not in page
-    page = admin_client.get("/admin/outpost/message/", {"user": "u-other"}).content.decode()
-    assert link.format(queued) in page and link.format(sent) not in page
+    html = admin_client.get("/admin/outpost/message/", {"kind": "push"}).content.decode()
+    assert link.format(queued) in html and link.format(sent) not in html
+    html = admin_client.get("/admin/outpost/message/", {"user": "u-other"}).content.decode()
+    assert link.format(queued) in html and link.format(sent) not in html
 
     detail = admin_client.get(f"/admin/outpost/message/{sent}/change/").content.decode()
     assert "console" in detail and "<td>sent</td>" in detail, "the attempts table"
@@ -53,12 +54,12 @@ def test_admin_lists_filters_shows_attempts_and_retries_and_cancels(daemon: Any,
 def test_the_check_warns_when_the_schema_is_missing_or_older(settings: Any) -> None:
     assert [m.id for m in run_checks(tags=["outpost"])] == []
     with django_connection.cursor() as cur:  # inside the test's transaction, rolled back after
-        cur.execute("DELETE FROM outpost.schema_migrations WHERE version = '0012'")
+        cur.execute("DELETE FROM outpost.schema_migrations WHERE version = %s", [REQUIRED_SCHEMA])
         cur.execute("SELECT max(version) FROM outpost.schema_migrations")
         (newest,) = cur.fetchone()
     messages = run_checks(tags=["outpost"])
     assert [m.id for m in messages] == ["outpost.W002"]
-    assert f"newest migration {newest}, needs 0012" in messages[0].msg
+    assert f"newest migration {newest}, needs {REQUIRED_SCHEMA}" in messages[0].msg
     settings.OUTPOST = {"DATABASE": "empty"}
     messages = run_checks(tags=["outpost"])
     assert [m.id for m in messages] == ["outpost.W001"]

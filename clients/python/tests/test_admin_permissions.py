@@ -9,11 +9,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import message_row
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 import outpost
+from conftest import message_row
 
 CHANGELIST = "/admin/outpost/message/"
 

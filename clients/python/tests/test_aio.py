@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 from asgiref.sync import async_to_sync
-from conftest import message_row, wait_status
 from django.db import connection as django_connection
 from django.db import transaction
 
 import outpost.aio as aio
+from conftest import message_row, wait_status
 
 
 def test_async_variants_make_the_same_rows_and_roll_back(db_url: str, conn: psycopg.Connection[Any]) -> None:

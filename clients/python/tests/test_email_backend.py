@@ -17,12 +17,12 @@ from typing import Any
 import django
 import psycopg
 import pytest
-from conftest import SmtpPeer, wait_for, wait_status
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import transaction
 
+from conftest import SmtpPeer, wait_for, wait_status
 from outpost.django import EmailBackend
 from outpost.django.backend import UnsupportedEmail
 
@@ -61,7 +61,7 @@ def test_every_emailmessage_feature_arrives_intact(daemon: Any, smtp_peer: SmtpP
     msg.attach("data.bin", bytes(range(256)), "application/octet-stream")
     csv = tmp_path / "report.csv"
     csv.write_bytes(b"a,b\n1,2\n")
-    msg.attach_file(csv)
+    msg.attach_file(str(csv))
     image = MIMEImage(PNG, "png")
     image.add_header("Content-ID", "<logo@meg.test>")
     image.add_header("Content-Disposition", "inline", filename="logo.png")
@@ -173,7 +173,7 @@ def test_send_mail_through_the_setting_returns_the_count_and_fail_silently_is_ho
 @pytest.mark.django_db
 def test_the_backend_takes_mailers_options_as_keywords(conn: psycopg.Connection[Any]) -> None:
     """Django 6.1's MAILERS passes OPTIONS as keyword arguments (and the alias)."""
-    options = {"database": "default", "provider": "sendgrid", "fail_silently": False}
+    options: dict[str, Any] = {"database": "default", "provider": "sendgrid", "fail_silently": False}
     backend = EmailBackend(**options)
     msg = EmailMessage("Opts", "x", "a@meg.test", ["ann@example.com"])
     msg.outpost = {"priority": 7, "idempotency_key": "mailers-1"}  # type: ignore[attr-defined]
@@ -191,12 +191,14 @@ def test_the_backend_takes_mailers_options_as_keywords(conn: psycopg.Connection[
 def test_under_mailers_with_a_mimepart_inline_image(settings: Any) -> None:
     from email.message import MIMEPart
 
-    from django.core.mail import InvalidMailer
+    # Django 6.1 only: the type stubs installed are Django 5.2's.
+    from django.core.mail import InvalidMailer  # type: ignore[attr-defined]
 
     settings.MAILERS = {"default": {"BACKEND": "outpost.django.EmailBackend",
                                     "OPTIONS": {"database": "default", "provider": "smtp"}}}
-    backend = mail.mailers["default"]
-    assert isinstance(backend, EmailBackend) and backend.alias == "default" and backend.provider == "smtp"
+    backend = mail.mailers["default"]  # type: ignore[attr-defined]
+    assert isinstance(backend, EmailBackend) and backend.alias == "default"  # type: ignore[attr-defined]
+    assert backend.provider == "smtp"
     msg = EmailMessage("Mailers", "x", "a@meg.test", ["ann@example.com"])
     image = MIMEPart()
     image.set_content(PNG, maintype="image", subtype="png", disposition="inline", filename="logo.png",
@@ -217,4 +219,4 @@ def test_under_mailers_with_a_mimepart_inline_image(settings: Any) -> None:
     assert base64.b64decode(attachment["content"]) == PNG
     settings.MAILERS = {"default": {"BACKEND": "outpost.django.EmailBackend", "OPTIONS": {"bogus": 1}}}
     with pytest.raises(InvalidMailer, match="bogus"):
-        mail.mailers["default"]
+        mail.mailers["default"]  # type: ignore[attr-defined]

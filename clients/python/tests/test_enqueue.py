@@ -8,24 +8,39 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, TypedDict
 
 import psycopg
 import pytest
-from conftest import message_row, wait_status
 from django.contrib.auth.models import User
 from django.db import connection as django_connection
 from django.db import transaction
 
 import outpost
+from conftest import message_row, wait_status
 from outpost import tasks
 from outpost.twilio import TwilioClient
 
 RUN_AT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 EXPIRES = RUN_AT + timedelta(days=1)
-COMMON = dict(run_at=RUN_AT, expires_at=EXPIRES, priority=3, tenant="t1", provider="console", max_attempts=2)
+
+
+class Common(TypedDict):
+    """The columns every case passes (idempotency_key apart)."""
+
+    run_at: datetime
+    expires_at: datetime
+    priority: int
+    tenant: str
+    provider: str
+    max_attempts: int
+
+
+COMMON: Common = {"run_at": RUN_AT, "expires_at": EXPIRES, "priority": 3, "tenant": "t1", "provider": "console",
+          "max_attempts": 2}
 COMMON_SQL = ("run_at => '2030-01-02T03:04:05+00:00', expires_at => '2030-01-03T03:04:05+00:00', "
               "priority => 3, tenant => 't1', provider => 'console', max_attempts => 2")
 IGNORED = {"id", "created_at", "updated_at", "idempotency_key"}
@@ -73,7 +88,7 @@ CASES: list[tuple[str, Callable[..., int], str]] = [
 ]
 
 
-@pytest.mark.parametrize("name,python,sql", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "python", "sql"), CASES, ids=[c[0] for c in CASES])
 def test_each_seed_named_function_makes_the_row_its_sql_helper_makes(
         db_url: str, name: str, python: Callable[..., int], sql: str) -> None:
     with psycopg.connect(db_url) as conn:  # one transaction, rolled back at the end
@@ -95,7 +110,8 @@ def test_each_seed_named_function_makes_the_row_its_sql_helper_makes(
 def test_send_system_message_appends_like_the_sql_helper(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         conn.execute("INSERT INTO outpost.recipients (user_id, tenant) VALUES ('42', 'h1')")
-        conn.execute("INSERT INTO outpost.messaging_configs (tenant, enabled, push_on_message) VALUES ('h1', true, true)")
+        conn.execute("INSERT INTO outpost.messaging_configs (tenant, enabled, push_on_message)"
+                     " VALUES ('h1', true, true)")
         ours = outpost.send_system_message(SimpleNamespace(pk=42), "<b>Audit</b> overdue", "html", connection=conn)
         (theirs,) = conn.execute("SELECT outpost.send_system_message('42', '<b>Audit</b> overdue', 'html')").fetchone()  # type: ignore[misc]
         rows = conn.execute(
@@ -142,7 +158,8 @@ def test_commit_sends_and_rollback_sends_nothing(daemon: Any, conn: psycopg.Conn
     assert row["attempts"] == 1
     assert "kept-body-7f3a" in daemon.output()
     assert not User.objects.filter(username="gone").exists()
-    assert conn.execute("SELECT count(*) FROM outpost.messages WHERE id IN (%s, %s)", (gone, gone_too)).fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM outpost.messages WHERE id IN (%s, %s)",
+                        (gone, gone_too)).fetchone() == (0,)
     # Another message sent after them: the daemon is past them and never sent the rolled-back one.
     later = outpost.send_simple_mail("Later", "later-body", to_address="kept@example.com")
     wait_status(conn, later, "sent")

@@ -6,26 +6,38 @@ SendGrid event."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from conftest import (INBOUND_PASSWORD, INBOUND_USER, Daemon, SendGridKey, create_database, migrate, start_daemon,
-                      wait_for, wait_status, with_db)
 from django.core.management import call_command
-from pgcluster import Cluster
 
 import outpost
+from conftest import (
+    INBOUND_PASSWORD,
+    INBOUND_USER,
+    Daemon,
+    SendGridKey,
+    create_database,
+    migrate,
+    start_daemon,
+    wait_for,
+    wait_status,
+    with_db,
+)
 from outpost.django.inbound import Consumer, InboundEmail
-from outpost.django.signals import email_received, message_status
+from outpost.django.signals import StatusEvent, email_received, message_status
+from pgcluster import Cluster
 
 BOUNDARY = "xYzZY"
 
@@ -79,7 +91,7 @@ class Collector:
         self.statuses.append({"sender": sender, **kwargs})
 
     def subjects(self) -> list[str]:
-        return [e.subject for e in self.emails]
+        return [str(e.subject) for e in self.emails]
 
 
 @pytest.fixture
@@ -231,6 +243,14 @@ def test_a_signed_delivered_event_fires_message_status(daemon: Daemon, sendgrid_
     assert (st["sender"], st["message_id"], st["status"], st["event"]) == ("sendgrid", message_id, "delivered",
                                                                           "delivered")
     assert st["payload"]["sg_event_id"] == f"ev-{message_id}"
+    update = st["status_event"]
+    assert isinstance(update, StatusEvent)
+    assert (update.provider, update.message_id, update.status, update.event, update.event_id,
+            update.provider_event_id, update.occurred_at, update.payload) == (
+        "sendgrid", message_id, "delivered", "delivered", st["event_id"], f"ev-{message_id}", st["occurred_at"],
+        st["payload"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        update.status = "bounced"  # type: ignore[misc]
     status = outpost.status(message_id)
     assert status is not None and status.status == "delivered"
     assert [e.event for e in status.events] == ["delivered"]

@@ -6,18 +6,33 @@ same functions as coroutines; ``outpost.django`` is the Django app."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, ParamSpec
+from collections.abc import Callable
+from typing import ParamSpec
 
 from . import _builders
 from ._call import Call
-from ._db import ConfigurationError, execute, query
-from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, Attempt, Event, MessageStatus, build, latest_attempt
+from ._db import ConfigurationError, execute_id, execute_optional_id, query
+from ._options import Attachment, Columns, EmailOptions, PhoneOptions, PushOptions
+from ._sql import load
+from ._types import AsyncConnectionArg, Connection, ConnectionArg, Cursor, HasPk, UserRef
+from .status import Attempt, Event, MessageStatus, build, latest_attempt
 
 __all__ = [
+    "AsyncConnectionArg",
+    "Attachment",
     "Attempt",
+    "Columns",
     "ConfigurationError",
+    "Connection",
+    "ConnectionArg",
+    "Cursor",
+    "EmailOptions",
     "Event",
+    "HasPk",
     "MessageStatus",
+    "PhoneOptions",
+    "PushOptions",
+    "UserRef",
     "cancel",
     "retry",
     "send_mail_template",
@@ -33,7 +48,7 @@ P = ParamSpec("P")
 
 def _sync(builder: Callable[P, Call]) -> Callable[P, int]:
     def run(*args: P.args, **kwargs: P.kwargs) -> int:
-        return int(execute(builder(*args, **kwargs)))
+        return execute_id(builder(*args, **kwargs))
 
     run.__name__ = builder.__name__
     run.__qualname__ = builder.__qualname__
@@ -48,24 +63,23 @@ send_system_message = _sync(_builders.send_system_message)
 send_system_message_template = _sync(_builders.send_system_message_template)
 
 
-def cancel(message_id: int, *, connection: Any = None) -> int | None:
+def cancel(message_id: int, *, connection: ConnectionArg = None) -> int | None:
     """Cancels a queued message: its id, or None when it was no longer queued."""
-    result: int | None = execute(_builders.cancel(message_id, connection=connection))
-    return result
+    return execute_optional_id(_builders.cancel(message_id, connection=connection))
 
 
-def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> int | None:
+def retry(message_id: int, extra_attempts: int = 3, *, connection: ConnectionArg = None) -> int | None:
     """Requeues a failed/expired/cancelled/bounced/suppressed message with
     ``extra_attempts`` more attempts: its id, or None when it cannot be retried."""
-    result: int | None = execute(_builders.retry(message_id, extra_attempts, connection=connection))
-    return result
+    return execute_optional_id(_builders.retry(message_id, extra_attempts, connection=connection))
 
 
-def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
+def status(message_id: int, *, connection: ConnectionArg = None) -> MessageStatus | None:
     """The message with its attempts and events, or None when there is no such message."""
     params = {"id": int(message_id)}
-    rows = query(STATUS_SQL, params, connection)
+    rows = query(load("status"), params, connection)
     if not rows:
         return None
-    attempts = query(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"] else latest_attempt(rows[0])
-    return build(rows[0], attempts, query(EVENTS_SQL, params, connection))
+    attempts = (query(load("status_attempts"), params, connection) if rows[0]["can_read_attempts"]
+                else latest_attempt(rows[0]))
+    return build(rows[0], attempts, query(load("status_events"), params, connection))

@@ -4,22 +4,33 @@ original system's names and arguments. `outpost` runs them synchronously,
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, cast
 
-from ._call import COMMON_OPTIONS, Call, user_id
+from ._call import Call, user_id
+from ._options import COLUMN_KEYS, EMAIL_KEYS, PHONE_KEYS, PUSH_KEYS, Columns, EmailOptions, PhoneOptions, PushOptions
+from ._types import AsyncConnectionArg, UserRef
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: TwilioClient's default sender in the original system. Outpost's own
 #: default (`[twilio] from`) is the same number; None lets that setting decide.
 ORIGINAL_TWILIO_ID = "+15005550006"
 
 
-def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _split(function: str, options: Mapping[str, object],
+           allowed: frozenset[str]) -> tuple[dict[str, object], dict[str, object] | None]:
     """Common options (columns) apart from the message's `options` JSON.
-    ``options=`` given as a dict is merged; ``from_email`` becomes ``from``."""
-    common = {k: options[k] for k in COMMON_OPTIONS if k in options}
-    extra = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
-    merged: dict[str, Any] = dict(extra.pop("options", None) or {})
+    ``options=`` given as a dict is merged; ``from_email`` becomes ``from``.
+    A keyword outside ``allowed`` is a TypeError naming it."""
+    for name in options:
+        if name not in allowed:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+    common = {k: options[k] for k in COLUMN_KEYS if k in options}
+    extra = {k: v for k, v in options.items() if k not in COLUMN_KEYS}
+    merged = dict(cast("Mapping[str, object]", extra.pop("options", None) or {}))
     if "from_email" in extra:
         extra["from"] = extra.pop("from_email")
     merged.update(extra)
@@ -30,21 +41,21 @@ def _split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
     return common, (merged or None)
 
 
-def _user(user: Any) -> str | None:
+def _user(user: UserRef | None) -> str | None:
     return None if user is None else user_id(user)
 
 
 def send_mail_template(
     template_name: str,
     *,
-    to_user: Any = None,
+    to_user: UserRef | None = None,
     to_address: str | None = None,
-    context: Mapping[str, Any] | None = None,
+    context: Mapping[str, object] | None = None,
     locale: str | None = None,
-    connection: Any = None,
-    **options: Any,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[EmailOptions],
 ) -> Call:
-    common, extra = _split(options)
+    common, extra = _split("send_mail_template", options, EMAIL_KEYS)
     return Call(
         "send_mail_template",
         {"template": template_name, "to_user": _user(to_user), "to_address": to_address,
@@ -54,7 +65,7 @@ def send_mail_template(
     )
 
 
-def _links(links: Iterable[Any]) -> list[dict[str, str]]:
+def _links(links: Iterable[Mapping[str, object] | tuple[object, object]]) -> list[dict[str, str]]:
     out = []
     for link in links:
         if isinstance(link, Mapping):
@@ -68,15 +79,15 @@ def _links(links: Iterable[Any]) -> list[dict[str, str]]:
 def send_simple_mail(
     subject: str,
     text: str,
-    links: Iterable[Any] = (),
+    links: Iterable[Mapping[str, object] | tuple[object, object]] = (),
     *,
-    to_user: Any = None,
+    to_user: UserRef | None = None,
     to_address: str | None = None,
     locale: str | None = None,
-    connection: Any = None,
-    **options: Any,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[EmailOptions],
 ) -> Call:
-    common, extra = _split(options)
+    common, extra = _split("send_simple_mail", options, EMAIL_KEYS)
     return Call(
         "send_simple_mail",
         {"subject": subject, "body": text, "links": _links(links), "to_user": _user(to_user),
@@ -85,8 +96,10 @@ def send_simple_mail(
     )
 
 
-def send_user_push_message(user: Any, message: str, *, connection: Any = None, **options: Any) -> Call:
-    common, extra = _split(options)
+def send_user_push_message(
+    user: UserRef, message: str, *, connection: AsyncConnectionArg = None, **options: Unpack[PushOptions]
+) -> Call:
+    common, extra = _split("send_user_push_message", options, PUSH_KEYS)
     return Call(
         "send_user_push_message",
         {"to_user": user_id(user), "message": message, "options": extra, **common},
@@ -95,12 +108,12 @@ def send_user_push_message(user: Any, message: str, *, connection: Any = None, *
 
 
 def send_system_message(
-    to: Any,
+    to: UserRef,
     message: str,
     format: str = "plaintext",
     *,
     tenant: str | None = None,
-    connection: Any = None,
+    connection: AsyncConnectionArg = None,
 ) -> Call:
     """Appends at once and returns the chat message id (not an outbox id)."""
     return Call(
@@ -111,18 +124,16 @@ def send_system_message(
 
 
 def send_system_message_template(
-    to: Any,
+    to: UserRef,
     template_name: str,
-    context: Mapping[str, Any] | None = None,
+    context: Mapping[str, object] | None = None,
     format: str = "plaintext",
     *,
     locale: str | None = None,
-    connection: Any = None,
-    **options: Any,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[Columns],
 ) -> Call:
-    common, extra = _split(options)
-    if extra:
-        raise TypeError(f"send_system_message_template() does not take {', '.join(sorted(extra))}")
+    common, _ = _split("send_system_message_template", options, COLUMN_KEYS)
     return Call(
         "send_system_message_template",
         {"to_user": user_id(to), "template": template_name,
@@ -137,11 +148,11 @@ def send_sms(
     msg: str,
     twilio_id: str | None = None,
     *,
-    connection: Any = None,
-    **options: Any,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[PhoneOptions],
 ) -> Call:
     """TwilioClient.send_sms: ``msg`` to the number ``to`` in ``language``."""
-    common, extra = _split(options)
+    common, extra = _split("send_sms", options, PHONE_KEYS)
     return Call(
         "send_sms",
         {"body": msg, "to_address": to, "locale": language, "sender": twilio_id,
@@ -156,11 +167,11 @@ def make_call(
     voice_msg: str,
     twilio_id: str | None = None,
     *,
-    connection: Any = None,
-    **options: Any,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[PhoneOptions],
 ) -> Call:
     """TwilioClient.make_call: ``voice_msg`` read out to ``to`` in ``language``."""
-    common, extra = _split(options)
+    common, extra = _split("make_call", options, PHONE_KEYS)
     return Call(
         "make_call",
         {"body": voice_msg, "to_address": to, "locale": language, "sender": twilio_id,
@@ -169,9 +180,11 @@ def make_call(
     )
 
 
-def make_phone_call(auditor_id: Any, *, connection: Any = None, **options: Any) -> Call:
+def make_phone_call(
+    auditor_id: UserRef, *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]
+) -> Call:
     """The predefined message (template ``predefined.voice.txt``) read out to the user."""
-    common, extra = _split(options)
+    common, extra = _split("make_phone_call", options, PHONE_KEYS)
     return Call(
         "make_phone_call",
         {"to_user": user_id(auditor_id), "options": extra, **common},
@@ -180,10 +193,14 @@ def make_phone_call(auditor_id: Any, *, connection: Any = None, **options: Any) 
 
 
 def send_phone_sms_predefined(
-    auditor_id: Any, note: str | None = None, *, connection: Any = None, **options: Any
+    auditor_id: UserRef,
+    note: str | None = None,
+    *,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[PhoneOptions],
 ) -> Call:
     """The predefined text (template ``predefined.sms.txt``) with an optional note."""
-    common, extra = _split(options)
+    common, extra = _split("send_phone_sms_predefined", options, PHONE_KEYS)
     return Call(
         "send_phone_sms_predefined",
         {"to_user": user_id(auditor_id), "note": note, "options": extra, **common},
@@ -191,8 +208,10 @@ def send_phone_sms_predefined(
     )
 
 
-def send_phone_sms(auditor_id: Any, content: str, *, connection: Any = None, **options: Any) -> Call:
-    common, extra = _split(options)
+def send_phone_sms(
+    auditor_id: UserRef, content: str, *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]
+) -> Call:
+    common, extra = _split("send_phone_sms", options, PHONE_KEYS)
     return Call(
         "send_phone_sms",
         {"to_user": user_id(auditor_id), "content": content, "options": extra, **common},
@@ -206,10 +225,10 @@ def send_sms_to_number(
     content: str,
     twilio_id: str | None = None,
     *,
-    connection: Any = None,
-    **options: Any,
+    connection: AsyncConnectionArg = None,
+    **options: Unpack[PhoneOptions],
 ) -> Call:
-    common, extra = _split(options)
+    common, extra = _split("send_sms_to_number", options, PHONE_KEYS)
     return Call(
         "send_sms_to_number",
         {"phone_number": phone_number, "language": language, "content": content,
@@ -218,9 +237,9 @@ def send_sms_to_number(
     )
 
 
-def cancel(message_id: int, *, connection: Any = None) -> Call:
+def cancel(message_id: int, *, connection: AsyncConnectionArg = None) -> Call:
     return Call("cancel", {"message_id": int(message_id)}, connection)
 
 
-def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> Call:
+def retry(message_id: int, extra_attempts: int = 3, *, connection: AsyncConnectionArg = None) -> Call:
     return Call("retry", {"message_id": int(message_id), "extra_attempts": int(extra_attempts)}, connection)

@@ -5,9 +5,11 @@ None are omitted, so the helper's own defaults apply."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+
+from ._types import AsyncConnectionArg, UserRef
 
 #: The SQL type of every helper argument this package passes.
 SQL_TYPES: Mapping[str, str] = {
@@ -43,31 +45,17 @@ SQL_TYPES: Mapping[str, str] = {
     "message_id": "bigint",
 }
 
-#: Keyword options every enqueue function takes (columns of outpost.messages).
-COMMON_OPTIONS = (
-    "run_at",
-    "expires_at",
-    "priority",
-    "idempotency_key",
-    "tenant",
-    "provider",
-    "max_attempts",
-    "category",
-    "digest_key",
-)
-
-
 @dataclass(frozen=True)
 class Call:
     """``outpost.<function>(**args)``, run on ``connection`` (None: the default)."""
 
     function: str
-    args: Mapping[str, Any]
-    connection: Any = field(default=None, compare=False)
+    args: Mapping[str, object]
+    connection: AsyncConnectionArg = field(default=None, compare=False)
 
-    def sql(self) -> tuple[str, dict[str, Any]]:
+    def sql(self) -> tuple[str, dict[str, object]]:
         names = [n for n, v in self.args.items() if v is not None]
-        params: dict[str, Any] = {}
+        params: dict[str, object] = {}
         for name in names:
             value = self.args[name]
             if SQL_TYPES[name] == "jsonb":
@@ -79,17 +67,10 @@ class Call:
         return f"SELECT outpost.{self.function}({arglist})", params
 
 
-def user_id(user: Any) -> str:
+def user_id(user: UserRef) -> str:
     """An application user as Outpost's ``to_user``: a User-like object's
     ``pk``, or the id itself."""
-    pk = getattr(user, "pk", user)
+    pk: object = getattr(user, "pk", user)
     if pk is None:
         raise ValueError("the user has no primary key (not saved yet?)")
     return str(pk)
-
-
-def check_common(function: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    """Refuses options the target cannot honour, naming them."""
-    bad = sorted(k for k, v in given.items() if v is not None and k not in allowed)
-    if bad:
-        raise TypeError(f"{function}() does not take {', '.join(bad)}")

@@ -5,14 +5,18 @@ commits or rolls back with the caller's transaction); else a connection to
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from ._call import Call
+from ._types import AsyncConnectionArg, Connection, ConnectionArg, Cursor, Params
 
 _local = threading.local()
 
@@ -43,59 +47,81 @@ def database_url() -> str:
     return url
 
 
-def _own_connection() -> psycopg.Connection[Any]:
-    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
+def _own_connection() -> psycopg.Connection[TupleRow]:
+    conn: psycopg.Connection[TupleRow] | None = getattr(_local, "conn", None)
     if conn is None or conn.closed or conn.broken:
         conn = psycopg.connect(database_url(), autocommit=True)
         _local.conn = conn
     return conn
 
 
-def _cursor_rows(cursor: Any) -> tuple[list[str], list[Sequence[Any]]]:
-    names = [d[0] for d in cursor.description or ()]
+def _cursor_rows(cursor: Cursor) -> tuple[list[str], list[Sequence[Any]]]:
+    names = [str(d[0]) for d in cursor.description or ()]
     return names, list(cursor.fetchall())
 
 
-def query(sql: str, params: dict[str, Any], connection: Any = None) -> list[dict[str, Any]]:
-    """Rows of ``sql`` as dicts, on the connection chosen as described above."""
+def _sync_connection(connection: AsyncConnectionArg) -> Connection:
     if connection is None:
         alias = django_alias()
-        if alias is not None:
-            connection = alias
-        else:
-            connection = _own_connection()
+        if alias is None:
+            return _own_connection()
+        connection = alias
     if isinstance(connection, str):
         from django.db import connections
 
-        connection = connections[connection]
+        return connections[connection]
     if isinstance(connection, psycopg.AsyncConnection):
         raise TypeError("an async connection: use outpost.aio")
-    if isinstance(connection, psycopg.Connection):
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
-            names, rows = _cursor_rows(cur)
-    else:  # DB-API: a Django connection wrapper, psycopg2, ...
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
-            names, rows = _cursor_rows(cur)
-    return [dict(zip(names, row)) for row in rows]
+    return connection
 
 
-def execute(call: Call) -> Any:
+def query(sql: str, params: Params, connection: ConnectionArg = None) -> list[dict[str, Any]]:
+    """Rows of ``sql`` as dicts, on the connection chosen as described above:
+    a psycopg connection, a DB-API one (Django's wrapper, psycopg2, ...), a
+    Django ``DATABASES`` alias, or None."""
+    with _sync_connection(connection).cursor() as cur:
+        cur.execute(sql, params)
+        names, rows = _cursor_rows(cur)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def execute(call: Call) -> object:
     """Runs ``call`` and returns the helper's result."""
     sql, params = call.sql()
-    rows = query(sql, params, call.connection)
+    rows = query(sql, params, _sync_connection(call.connection))
     return next(iter(rows[0].values()))
+
+
+def optional_id(call: Call, value: object) -> int | None:
+    """The id a helper returned (a bigint), or None (SQL NULL)."""
+    if value is None or isinstance(value, int):
+        return value
+    raise TypeError(f"outpost.{call.function} returned {value!r}, not an id")
+
+
+def required_id(call: Call, value: object) -> int:
+    """The id an enqueue helper returned; it never returns NULL."""
+    result = optional_id(call, value)
+    if result is None:
+        raise TypeError(f"outpost.{call.function} returned NULL, not an id")
+    return result
+
+
+def execute_id(call: Call) -> int:
+    return required_id(call, execute(call))
+
+
+def execute_optional_id(call: Call) -> int | None:
+    return optional_id(call, execute(call))
 
 
 # --- async -------------------------------------------------------------------
 
-_async_conns: weakref.WeakKeyDictionary[Any, psycopg.AsyncConnection[Any]] = weakref.WeakKeyDictionary()
+_async_conns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, psycopg.AsyncConnection[TupleRow]] = (
+    weakref.WeakKeyDictionary())
 
 
-async def _own_async_connection() -> psycopg.AsyncConnection[Any]:
-    import asyncio
-
+async def _own_async_connection() -> psycopg.AsyncConnection[TupleRow]:
     key = asyncio.get_running_loop()
     conn = _async_conns.get(key)
     if conn is None or conn.closed or conn.broken:
@@ -104,7 +130,8 @@ async def _own_async_connection() -> psycopg.AsyncConnection[Any]:
     return conn
 
 
-async def aquery(sql: str, params: dict[str, Any], connection: Any = None) -> list[dict[str, Any]]:
+async def aquery(sql: str, params: Params, connection: AsyncConnectionArg = None) -> list[dict[str, Any]]:
+    """``query`` as a coroutine; a psycopg ``AsyncConnection`` too."""
     if connection is None:
         if django_alias() is not None:
             # Django's connections are per thread; run where Django's sync code
@@ -118,13 +145,19 @@ async def aquery(sql: str, params: dict[str, Any], connection: Any = None) -> li
             await cur.execute(sql, params)
             names = [d[0] for d in cur.description or ()]
             rows = await cur.fetchall()
-        return [dict(zip(names, row)) for row in rows]
-    import asyncio
-
+        return [dict(zip(names, row, strict=True)) for row in rows]
     return await asyncio.to_thread(query, sql, params, connection)
 
 
-async def aexecute(call: Call) -> Any:
+async def aexecute(call: Call) -> object:
     sql, params = call.sql()
     rows = await aquery(sql, params, call.connection)
     return next(iter(rows[0].values()))
+
+
+async def aexecute_id(call: Call) -> int:
+    return required_id(call, await aexecute(call))
+
+
+async def aexecute_optional_id(call: Call) -> int | None:
+    return optional_id(call, await aexecute(call))

@@ -6,19 +6,26 @@ transaction), outside Django on a connection to ``OUTPOST_DATABASE_URL`` or
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, ParamSpec
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ParamSpec
 
 from . import _builders
 from ._call import Call
-from ._db import aexecute, aquery
-from .status import ATTEMPTS_SQL, EVENTS_SQL, STATUS_SQL, MessageStatus, build, latest_attempt
+from ._db import aexecute_id, aexecute_optional_id, aquery
+from ._options import PhoneOptions
+from ._sql import load
+from ._types import AsyncConnectionArg
+from .status import MessageStatus, build, latest_attempt
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 P = ParamSpec("P")
 
 
 def _async(builder: Callable[P, Call]) -> Callable[P, Awaitable[int]]:
     async def run(*args: P.args, **kwargs: P.kwargs) -> int:
-        return int(await aexecute(builder(*args, **kwargs)))
+        return await aexecute_id(builder(*args, **kwargs))
 
     run.__name__ = builder.__name__
     run.__qualname__ = builder.__qualname__
@@ -43,29 +50,27 @@ class TwilioClient:
     """``outpost.twilio.TwilioClient`` with coroutine methods."""
 
     async def send_sms(self, to: str, language: str | None, msg: str, twilio_id: str | None = None,
-                       *, connection: Any = None, **options: Any) -> int:
+                       *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]) -> int:
         return await send_sms(to, language, msg, twilio_id, connection=connection, **options)
 
     async def make_call(self, to: str, language: str | None, voice_msg: str, twilio_id: str | None = None,
-                        *, connection: Any = None, **options: Any) -> int:
+                        *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]) -> int:
         return await make_call(to, language, voice_msg, twilio_id, connection=connection, **options)
 
 
-async def cancel(message_id: int, *, connection: Any = None) -> int | None:
-    result: int | None = await aexecute(_builders.cancel(message_id, connection=connection))
-    return result
+async def cancel(message_id: int, *, connection: AsyncConnectionArg = None) -> int | None:
+    return await aexecute_optional_id(_builders.cancel(message_id, connection=connection))
 
 
-async def retry(message_id: int, extra_attempts: int = 3, *, connection: Any = None) -> int | None:
-    result: int | None = await aexecute(_builders.retry(message_id, extra_attempts, connection=connection))
-    return result
+async def retry(message_id: int, extra_attempts: int = 3, *, connection: AsyncConnectionArg = None) -> int | None:
+    return await aexecute_optional_id(_builders.retry(message_id, extra_attempts, connection=connection))
 
 
-async def status(message_id: int, *, connection: Any = None) -> MessageStatus | None:
+async def status(message_id: int, *, connection: AsyncConnectionArg = None) -> MessageStatus | None:
     params = {"id": int(message_id)}
-    rows = await aquery(STATUS_SQL, params, connection)
+    rows = await aquery(load("status"), params, connection)
     if not rows:
         return None
-    attempts = (await aquery(ATTEMPTS_SQL, params, connection) if rows[0]["can_read_attempts"]
+    attempts = (await aquery(load("status_attempts"), params, connection) if rows[0]["can_read_attempts"]
                 else latest_attempt(rows[0]))
-    return build(rows[0], attempts, await aquery(EVENTS_SQL, params, connection))
+    return build(rows[0], attempts, await aquery(load("status_events"), params, connection))

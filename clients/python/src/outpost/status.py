@@ -8,20 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-STATUS_SQL = (
-    "SELECT s.*, has_table_privilege('outpost.attempts', 'SELECT') AS can_read_attempts"
-    " FROM outpost.message_status s WHERE s.id = %(id)s"
-)
-ATTEMPTS_SQL = (
-    "SELECT attempt, worker, provider, started_at, finished_at, outcome, provider_code, error,"
-    " provider_message_id, applied, note FROM outpost.attempts WHERE message_id = %(id)s"
-    " ORDER BY attempt"
-)
-EVENTS_SQL = (
-    "SELECT id, provider, event, provider_event_id, provider_message_id, payload, occurred_at,"
-    " received_at FROM outpost.events WHERE message_id = %(id)s ORDER BY id"
-)
-
 
 @dataclass(frozen=True)
 class Attempt:

@@ -5,11 +5,12 @@ change the import; the message then commits with the caller's transaction."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, ParamSpec
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec
 
 from . import _builders
 from ._call import Call
-from ._db import execute
+from ._db import execute_id
 
 P = ParamSpec("P")
 
@@ -23,13 +24,13 @@ class Task(Generic[P]):
         self.__doc__ = builder.__doc__
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> int:
-        return int(execute(self._builder(*args, **kwargs)))
+        return execute_id(self._builder(*args, **kwargs))
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> int:
         return self(*args, **kwargs)
 
     def apply_async(self, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, **_: Any) -> int:
-        return int(execute(self._builder(*args, **(kwargs or {}))))
+        return execute_id(self._builder(*args, **(kwargs or {})))
 
 
 make_phone_call = Task(_builders.make_phone_call)

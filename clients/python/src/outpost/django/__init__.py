@@ -5,7 +5,7 @@ fired by ``manage.py outpost_inbound``; read-only admin pages."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .backend import EmailBackend
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["EmailBackend"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # Imported lazily so that `outpost.django` can be named in settings
     # before Django is set up.
     if name == "EmailBackend":

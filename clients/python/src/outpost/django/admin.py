@@ -6,7 +6,7 @@ them neither see nor can run the two actions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from .. import _builders
 from .._db import execute
+from .._sql import load
 from .conf import database_alias
 from .models import Message
 
@@ -28,12 +29,12 @@ class UserFilter(admin.SimpleListFilter):
     title = "user"
     parameter_name = "user"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         recent = (Message.objects.using(database_alias()).exclude(to_user=None)
                   .order_by("-id").values_list("to_user", flat=True)[:500])
         users: list[str] = []
         for user in recent:
-            if user not in users:
+            if user is not None and user not in users:
                 users.append(user)
             if len(users) == 20:
                 break
@@ -53,8 +54,14 @@ def _rows(sql: str, message_id: int) -> list[tuple[Any, ...]]:
         return list(cur.fetchall())
 
 
+if TYPE_CHECKING:
+    _MessageAdminBase = admin.ModelAdmin[Message]
+else:  # ModelAdmin is generic in django-stubs only
+    _MessageAdminBase = admin.ModelAdmin
+
+
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(_MessageAdminBase):
     list_display = ("id", "kind", "status", "to_user", "to_address", "subject", "attempts",
                     "created_at", "sent_at", "last_error")
     list_filter = ("status", "kind", UserFilter)
@@ -78,10 +85,10 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
         return False
 
     def has_change_status_permission(self, request: HttpRequest) -> bool:
@@ -92,10 +99,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="attempts")
     def attempt_table(self, obj: Message) -> str:
-        rows = _rows(
-            "SELECT attempt, provider, outcome, started_at, finished_at, coalesce(error, ''),"
-            " coalesce(note, '') FROM outpost.attempts WHERE message_id = %s ORDER BY attempt",
-            obj.id)
+        rows = _rows(load("admin_attempts"), obj.id)
         if not rows:
             return "none"
         return format_html(
@@ -105,9 +109,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="events")
     def event_table(self, obj: Message) -> str:
-        rows = _rows(
-            "SELECT provider, event, occurred_at, received_at FROM outpost.events"
-            " WHERE message_id = %s ORDER BY id", obj.id)
+        rows = _rows(load("admin_events"), obj.id)
         if not rows:
             return "none"
         return format_html(

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+from collections.abc import Iterable, Sequence
 from email.message import Message as MimeMessage
 from email.utils import getaddresses
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from django.core.mail import BadHeaderError
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import DEFAULT_ATTACHMENT_MIME_TYPE, EmailMessage
 from django.db import transaction
 
-from .._call import COMMON_OPTIONS, Call
-from .._db import execute
+from .._call import Call
+from .._db import execute_id
+from .._options import COLUMN_KEYS
+from .._types import ConnectionArg
 from .conf import database_alias
 
 
@@ -108,7 +111,7 @@ def _addresses(values: Iterable[Any], field: str) -> list[str]:
     return out
 
 
-def message_call(message: EmailMessage, *, provider: str | None = None, connection: Any = None) -> Call:
+def message_call(message: EmailMessage, *, provider: str | None = None, connection: ConnectionArg = None) -> Call:
     """The ``outpost.enqueue`` call that carries ``message``."""
     encoding = message.encoding or "utf-8"
     to = _addresses(message.to, "To")
@@ -164,7 +167,7 @@ def message_call(message: EmailMessage, *, provider: str | None = None, connecti
         options["attachments"] = [_attachment(a, encoding) for a in message.attachments]
 
     columns = dict(getattr(message, "outpost", None) or {})
-    unknown = sorted(set(columns) - set(COMMON_OPTIONS))
+    unknown = sorted(set(columns) - COLUMN_KEYS)
     if unknown:
         raise TypeError(f"message.outpost does not take {', '.join(unknown)}")
     columns.setdefault("provider", provider)
@@ -209,13 +212,14 @@ class EmailBackend(BaseEmailBackend):
                 if self.fail_silently:
                     # A savepoint, so a failure leaves the caller's transaction usable.
                     with transaction.atomic(using=alias):
-                        message_id = execute(call)
+                        message_id = execute_id(call)
                 else:
-                    message_id = execute(call)
+                    message_id = execute_id(call)
             except Exception:
                 if not self.fail_silently:
                     raise
                 continue
-            message.outpost_id = int(message_id)
+            # The documented attribute EmailMessage does not declare.
+            message.outpost_id = message_id  # type: ignore[attr-defined]
             sent += 1
         return sent

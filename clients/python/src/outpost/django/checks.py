@@ -4,27 +4,30 @@ this package expects (``outpost.schema_migrations``, written by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.apps import AppConfig
 from django.core.checks import CheckMessage, Warning, register
 from django.db import DatabaseError, connections
 
+from .._sql import load
 from .conf import REQUIRED_SCHEMA, database_alias
 
 
 @register("outpost")
-def outpost_schema(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def outpost_schema(app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None,
+                   **kwargs: Any) -> list[CheckMessage]:
     alias = database_alias()
     hint = f"run `outpost migrate` against the database of DATABASES[{alias!r}]"
     try:
         with connections[alias].cursor() as cur:
-            cur.execute("SELECT to_regclass('outpost.schema_migrations') IS NOT NULL")
+            cur.execute(load("schema_exists"))
             (exists,) = cur.fetchone()
             if not exists:
                 return [Warning("Outpost's schema is missing (no outpost.schema_migrations)",
                                 hint=hint, id="outpost.W001")]
-            cur.execute("SELECT max(version), bool_or(version = %s) FROM outpost.schema_migrations",
-                        [REQUIRED_SCHEMA])
+            cur.execute(load("schema_version"), [REQUIRED_SCHEMA])
             newest, has_required = cur.fetchone()
     except DatabaseError as e:
         return [Warning(f"cannot check Outpost's schema: {e}".strip(), hint=hint, id="outpost.W003")]

@@ -3,50 +3,30 @@ and ``outpost.events`` from a durable cursor (``outpost.consumer_cursors``)
 and fires ``email_received`` and ``message_status`` for each row, once, in id
 order (at least once: a crash between a signal and its cursor update repeats
 that one row). LISTENs on ``outpost_inbound`` and ``outpost_events`` and polls
-as well; reconnects with backoff when the database goes away."""
+as well; reconnects with backoff when the database goes away. Its statements
+are the ``outpost/sql/inbound_*.sql``, ``cursor_*.sql`` and ``listen.sql``
+files of this package."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Callable
 from email.parser import HeaderParser
 from email.utils import getaddresses
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from django.core.mail import EmailMultiAlternatives
 from django.db import connections
 from django.dispatch import Signal
+from psycopg.rows import TupleRow
 
-from .signals import email_received, message_status
+from .._sql import load
+from .signals import StatusEvent, email_received, message_status
 
 log = logging.getLogger("outpost.inbound")
-
-#: Rows are taken only when every transaction that might still commit a lower
-#: id has finished: older than the oldest transaction in flight.
-_SETTLED = """age(t.xmin) > age(
-    ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint %% 4294967296)::text)::xid)"""
-
-INBOUND_SQL = f"""
-SELECT t.id, t.message_id, t.mode, t.from_address, t.to_addresses, t.cc, t.subject,
-       t.text_body, t.html_body, t.headers, t.envelope, t.sender_ip, t.spf, t.dkim,
-       t.spam_score, t.spam_report, t.raw_message, t.received_at
-FROM outpost.inbound_emails t
-WHERE t.id > %(after)s AND {_SETTLED}
-ORDER BY t.id LIMIT 1"""
-
-ATTACHMENTS_SQL = """
-SELECT filename, content_type, content_id, content FROM outpost.inbound_attachments
-WHERE inbound_email_id = %(id)s ORDER BY id"""
-
-EVENTS_SQL = f"""
-SELECT t.id, t.message_id, t.provider, t.event, t.provider_event_id, t.payload,
-       t.occurred_at, m.status
-FROM outpost.events t LEFT JOIN outpost.message_status m ON m.id = t.message_id
-WHERE t.id > %(after)s AND {_SETTLED}
-ORDER BY t.id LIMIT 1"""
-
 
 class InboundEmail(EmailMultiAlternatives):
     """A received e-mail as Django's ``EmailMultiAlternatives`` (``from_email``,
@@ -97,7 +77,7 @@ class InboundEmail(EmailMultiAlternatives):
         return f"<InboundEmail {self.id}>"
 
 
-def _fire(signal: Signal, sender: Any, **kwargs: Any) -> None:
+def _fire(signal: Signal, sender: object, **kwargs: object) -> None:
     """Every receiver runs; one that raises is logged and does not stop the others."""
     for receiver, result in signal.send_robust(sender=sender, **kwargs):
         if isinstance(result, Exception):
@@ -105,61 +85,58 @@ def _fire(signal: Signal, sender: Any, **kwargs: Any) -> None:
                       exc_info=(type(result), result, result.__traceback__))
 
 
-def _rows(cur: psycopg.Cursor[Any], sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(cur: psycopg.Cursor[TupleRow], sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     cur.execute(sql, params)
     names = [d[0] for d in cur.description or ()]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 class Consumer:
     """Follows both streams for one consumer name."""
 
     def __init__(self, consumer: str = "django", *, alias: str, poll_interval: float = 5.0,
-                 connect: Callable[[], psycopg.Connection[Any]] | None = None) -> None:
+                 connect: Callable[[], psycopg.Connection[TupleRow]] | None = None) -> None:
         self.consumer = consumer
         self.alias = alias
         self.poll_interval = poll_interval
         self._connect = connect or self._connect_like_django
         self.stopping = False
 
-    def _connect_like_django(self) -> psycopg.Connection[Any]:
+    def _connect_like_django(self) -> psycopg.Connection[TupleRow]:
         params = connections[self.alias].get_connection_params()
         params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
         return psycopg.connect(**params, autocommit=True)
 
-    def _step(self, conn: psycopg.Connection[Any], stream: str) -> bool:
+    def _step(self, conn: psycopg.Connection[TupleRow], stream: str) -> bool:
         """Handles the next row of ``stream``; False when there is none."""
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO outpost.consumer_cursors (consumer, stream) VALUES (%s, %s)"
-                " ON CONFLICT DO NOTHING", (self.consumer, stream))
-            cur.execute(
-                "SELECT last_id FROM outpost.consumer_cursors WHERE consumer = %s AND stream = %s"
-                " FOR UPDATE", (self.consumer, stream))
+            place = {"consumer": self.consumer, "stream": stream}
+            cur.execute(load("cursor_ensure"), place)
+            cur.execute(load("cursor_lock"), place)
             (after,) = cur.fetchone() or (0,)
             if stream == "inbound":
-                rows = _rows(cur, INBOUND_SQL, {"after": after})
+                rows = _rows(cur, load("inbound_next_email"), {"after": after})
                 if not rows:
                     return False
                 row = rows[0]
-                email = InboundEmail(row, _rows(cur, ATTACHMENTS_SQL, {"id": row["id"]}))
+                email = InboundEmail(row, _rows(cur, load("inbound_attachments"), {"id": row["id"]}))
                 _fire(email_received, InboundEmail, email=email)
             else:
-                rows = _rows(cur, EVENTS_SQL, {"after": after})
+                rows = _rows(cur, load("inbound_next_event"), {"after": after})
                 if not rows:
                     return False
                 row = rows[0]
                 payload = row["payload"]
-                _fire(message_status, row["provider"], message_id=row["message_id"],
-                      status=row["status"], event=row["event"], event_id=row["id"],
-                      provider_event_id=row["provider_event_id"], occurred_at=row["occurred_at"],
-                      payload=json.loads(payload) if isinstance(payload, str) else payload)
-            cur.execute(
-                "UPDATE outpost.consumer_cursors SET last_id = %s, updated_at = now()"
-                " WHERE consumer = %s AND stream = %s", (row["id"], self.consumer, stream))
+                update = StatusEvent(
+                    provider=row["provider"], message_id=row["message_id"], status=row["status"],
+                    event=row["event"], event_id=row["id"], provider_event_id=row["provider_event_id"],
+                    occurred_at=row["occurred_at"],
+                    payload=json.loads(payload) if isinstance(payload, str) else payload)
+                _fire(message_status, update.provider, status_event=update, **update.legacy_kwargs())
+            cur.execute(load("cursor_advance"), {**place, "last_id": row["id"]})
             return True
 
-    def drain(self, conn: psycopg.Connection[Any]) -> int:
+    def drain(self, conn: psycopg.Connection[TupleRow]) -> int:
         """Handles every settled row of both streams; returns how many."""
         done = 0
         for stream in ("inbound", "events"):
@@ -173,8 +150,7 @@ class Consumer:
         while not self.stopping:
             try:
                 with self._connect() as conn:
-                    conn.execute("LISTEN outpost_inbound")
-                    conn.execute("LISTEN outpost_events")
+                    conn.execute(load("listen"))
                     log.info("outpost_inbound: listening as %s", self.consumer)
                     backoff = 0.5
                     while not self.stopping:
