@@ -89,4 +89,47 @@ mod module_map {
             );
         }
     }
+
+    /// No two public types share a name anywhere in the library.
+    #[test]
+    fn one_name_per_type() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for line in text.lines() {
+                        let line = line.trim_start();
+                        let rest = line
+                            .strip_prefix("pub(crate) ")
+                            .or_else(|| line.strip_prefix("pub "));
+                        let Some(rest) = rest else { continue };
+                        for keyword in ["struct ", "enum ", "type ", "trait "] {
+                            if let Some(name) = rest.strip_prefix(keyword) {
+                                let name: String = name
+                                    .chars()
+                                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                                    .collect();
+                                out.push((name, path.display().to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut types = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut types,
+        );
+        types.sort();
+        let twice: Vec<_> = types
+            .windows(2)
+            .filter(|w| w[0].0 == w[1].0)
+            .map(|w| format!("{} ({} and {})", w[0].0, w[0].1, w[1].1))
+            .collect();
+        assert!(twice.is_empty(), "types sharing a name: {twice:?}");
+    }
 }

@@ -72,7 +72,7 @@ pub enum ChatFormat {
 
 /// A message's options, read for its kind.
 #[derive(Debug)]
-pub enum Options {
+pub enum MessageOptions {
     Email(Box<EmailOptions>),
     Phone(PhoneOptions),
     Push(PushOptions),
@@ -88,14 +88,14 @@ pub struct OptionsError {
     pub message: String,
 }
 
-impl Options {
+impl MessageOptions {
     /// Reads `options` as `kind`'s options.
     pub fn parse(kind: Kind, options: &Value) -> Result<Self, OptionsError> {
         Ok(match kind {
-            Kind::Email => Options::Email(Box::new(typed(options)?)),
-            Kind::Sms | Kind::Voice => Options::Phone(typed(options)?),
-            Kind::Push => Options::Push(typed(options)?),
-            Kind::Chat => Options::Chat(typed(options)?),
+            Kind::Email => MessageOptions::Email(Box::new(typed(options)?)),
+            Kind::Sms | Kind::Voice => MessageOptions::Phone(typed(options)?),
+            Kind::Push => MessageOptions::Push(typed(options)?),
+            Kind::Chat => MessageOptions::Chat(typed(options)?),
         })
     }
 }
@@ -114,11 +114,13 @@ fn typed<T: serde::de::DeserializeOwned + Default>(options: &Value) -> Result<T,
 mod tests {
     use serde_json::json;
 
-    use super::{ChatFormat, Options};
+    use super::{ChatFormat, MessageOptions};
     use crate::message::Kind;
 
     fn error(kind: Kind, options: serde_json::Value) -> String {
-        Options::parse(kind, &options).unwrap_err().to_string()
+        MessageOptions::parse(kind, &options)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -129,10 +131,10 @@ mod tests {
             "categories": ["c"], "custom_args": {"k": "v"}, "links": [], "mirror_to_chat": false,
             "digest_window": "1h"
         });
-        assert!(Options::parse(Kind::Email, &email).is_ok());
+        assert!(MessageOptions::parse(Kind::Email, &email).is_ok());
         for kind in [Kind::Sms, Kind::Voice] {
             assert!(
-                Options::parse(
+                MessageOptions::parse(
                     kind,
                     &json!({"from": "+15005550006", "digest_window": "5m"})
                 )
@@ -140,13 +142,13 @@ mod tests {
             );
         }
         let push = json!({"app": "a", "device_type": "ios", "title": "t", "deep_link": "x://y", "extra": {"k": 1}});
-        assert!(Options::parse(Kind::Push, &push).is_ok());
-        match Options::parse(Kind::Chat, &json!({"format": "html"})).unwrap() {
-            Options::Chat(c) => assert_eq!(c.format, Some(ChatFormat::Html)),
+        assert!(MessageOptions::parse(Kind::Push, &push).is_ok());
+        match MessageOptions::parse(Kind::Chat, &json!({"format": "html"})).unwrap() {
+            MessageOptions::Chat(c) => assert_eq!(c.format, Some(ChatFormat::Html)),
             other => panic!("{other:?}"),
         }
-        assert!(Options::parse(Kind::Email, &json!({})).is_ok());
-        assert!(Options::parse(Kind::Email, &json!({"cc": null})).is_ok());
+        assert!(MessageOptions::parse(Kind::Email, &json!({})).is_ok());
+        assert!(MessageOptions::parse(Kind::Email, &json!({"cc": null})).is_ok());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::{ConsoleState, Result, queries};
 const PAGE: i64 = 50;
 
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct InboundListQuery {
     before: Option<i64>,
 }
 
@@ -37,7 +37,7 @@ struct Mail {
 pub async fn list(
     State(state): State<ConsoleState>,
     Extension(session): Extension<Session>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<InboundListQuery>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let mails: Vec<Mail> = client

@@ -193,7 +193,7 @@ impl Filter {
 }
 
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct MessageListQuery {
     #[serde(flatten)]
     filter: RawFilter,
     before: Option<String>,
@@ -217,7 +217,7 @@ struct Row {
 pub async fn list(
     State(state): State<ConsoleState>,
     Extension(session): Extension<Session>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<MessageListQuery>,
 ) -> Result<Response> {
     let filter = match q.filter.check() {
         Ok(f) => f,

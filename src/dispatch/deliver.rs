@@ -159,7 +159,7 @@ impl Dispatcher {
     ) -> Result<Plan, Box<Outcome>> {
         let permanent =
             |e: String| self.finish(message, None, Err(SendError::permanent(e)), started_at);
-        crate::options::Options::parse(message.kind, &message.options)
+        crate::options::MessageOptions::parse(message.kind, &message.options)
             .map_err(|e| Box::new(permanent(e.to_string())))?;
         let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
             .map_err(|e| Box::new(permanent(e.to_string())))?;

@@ -30,7 +30,7 @@ impl Budget {
 }
 
 /// A body read in full, holding its share of the budget until dropped.
-pub struct Held {
+pub struct HeldBody {
     pub bytes: Bytes,
     _permit: Option<OwnedSemaphorePermit>,
 }
@@ -76,7 +76,7 @@ pub async fn read(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<Held, BodyError> {
+) -> Result<HeldBody, BodyError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -105,7 +105,7 @@ pub async fn read(
         }
         buffer.extend_from_slice(&chunk);
     }
-    Ok(Held {
+    Ok(HeldBody {
         bytes: Bytes::from(buffer),
         _permit: permit,
     })
