@@ -44,6 +44,18 @@ pub enum Start {
     LeaseLost,
 }
 
+impl Start {
+    /// The one lease check: a send may begin only while more than `margin`
+    /// of the lease (ending at `deadline`, as this worker measures it) is left.
+    pub fn within_lease(deadline: Instant, margin: std::time::Duration) -> Start {
+        if Instant::now() + margin >= deadline {
+            Start::LeaseLost
+        } else {
+            Start::Go
+        }
+    }
+}
+
 impl Dispatcher {
     /// Delivers one claimed message and decides its outcome, waiting for a
     /// send slot of its kind if there is none free. Never fails: every
@@ -63,13 +75,7 @@ impl Dispatcher {
     ) -> Outcome {
         let deadline = message.lease_deadline;
         let margin = self.lease_margin();
-        let on_start = move |_| {
-            if Instant::now() + margin >= deadline {
-                Start::LeaseLost
-            } else {
-                Start::Go
-            }
-        };
+        let on_start = move |_| Start::within_lease(deadline, margin);
         match self.deliver_with(message, slot, on_start).await {
             Ok(outcome) => outcome,
             Err(message) => self.finish(

@@ -259,11 +259,11 @@ impl Runner {
                         return Start::Stopping;
                     };
                     // Renewals move the deadline; a send never begins past it.
-                    if Instant::now() + margin >= flight.lease_deadline {
-                        return Start::LeaseLost;
+                    let start = Start::within_lease(flight.lease_deadline, margin);
+                    if start == Start::Go {
+                        flight.unfinished.started_at = Some(at);
                     }
-                    flight.unfinished.started_at = Some(at);
-                    Start::Go
+                    start
                 })
                 .await;
             // A withdrawn message stays in `in_flight` and is released.
