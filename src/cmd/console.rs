@@ -54,7 +54,7 @@ pub(crate) async fn run(config: &Config, command: ConsoleCommand) -> Result<()> 
     match command {
         UserCommand::Add { name, role } => {
             let password = read_password()?;
-            let created = console::users::add(&client, &name, &role, &password).await?;
+            let created = console::users::add(&client, &name, role.parse()?, &password).await?;
             eprintln!(
                 "console user {name} {} ({role})",
                 if created {

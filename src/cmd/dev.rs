@@ -83,7 +83,13 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
     );
     let password = hex::encode(rand::random::<[u8; 12]>());
     let admin = db::connect(&config.database_url).await?;
-    outpost::console::users::add(&admin, "dev", "admin", &password).await?;
+    outpost::console::users::add(
+        &admin,
+        "dev",
+        outpost::console::users::Role::Admin,
+        &password,
+    )
+    .await?;
     eprintln!(
         "The operator console: {}  (user dev, password {password}; a new one every run)",
         outpost::console::url_for(config.console.listen)

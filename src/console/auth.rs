@@ -36,7 +36,7 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: String,
-    pub role: String,
+    pub role: super::users::Role,
     /// The token every form of this session carries.
     pub csrf: String,
     /// Where the request came from (for the audit log).
@@ -46,7 +46,7 @@ pub struct Session {
 
 impl Session {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == super::users::Role::Admin
     }
 }
 
@@ -101,7 +101,11 @@ pub async fn find(
         .await?;
     Ok(row.map(|r| Session {
         user: r.get("user_name"),
-        role: r.get("role"),
+        // An unknown role (the table's CHECK admits none) gets least privilege.
+        role: r
+            .get::<_, String>("role")
+            .parse()
+            .unwrap_or(super::users::Role::Viewer),
         csrf: r.get("csrf_token"),
         address: address.to_string(),
         token_hash,

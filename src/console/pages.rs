@@ -72,7 +72,7 @@ impl Pages {
             user => session.map(|s| minijinja::context! {
                 name => s.user.clone(),
                 admin => s.is_admin(),
-                role => s.role.clone(),
+                role => s.role.as_str(),
             }),
             csrf => session.map(|s| s.csrf.clone()),
             nav => nav,

@@ -8,6 +8,41 @@ use tokio_postgres::Client;
 use super::queries;
 use crate::db::DbError;
 
+/// What a console user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// May change things (retry, cancel, servers, apps, suppressions…).
+    Admin,
+    /// May only look.
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = UserError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(UserError::Role(other.to_owned())),
+        }
+    }
+}
+
 /// Why a user could not be added or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -64,21 +99,18 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 pub async fn add(
     client: &Client,
     name: &str,
-    role: &str,
+    role: Role,
     password: &str,
 ) -> Result<bool, UserError> {
     if !valid_name(name) {
         return Err(UserError::Name(name.to_owned()));
-    }
-    if !matches!(role, "admin" | "viewer") {
-        return Err(UserError::Role(role.to_owned()));
     }
     if password.chars().count() < 8 {
         return Err(UserError::ShortPassword);
     }
     let hash = hash_password(password)?;
     let row = client
-        .query_one(queries::USER_UPSERT, &[&name, &role, &hash])
+        .query_one(queries::USER_UPSERT, &[&name, &role.as_str(), &hash])
         .await?;
     let created: bool = row.get("created");
     if !created {
@@ -117,5 +149,19 @@ mod tests {
         assert!(!valid_name(""));
         assert!(!valid_name("a b"));
         assert!(!valid_name(&"x".repeat(65)));
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::Role;
+
+    #[test]
+    fn roles_are_named_as_stored() {
+        for role in [Role::Admin, Role::Viewer] {
+            assert_eq!(role.to_string().parse::<Role>().unwrap(), role);
+        }
+        let err = "Admin".parse::<Role>().unwrap_err().to_string();
+        assert!(err.contains("\"Admin\"") && err.contains("admin or viewer"), "{err}");
     }
 }

@@ -453,9 +453,14 @@ async fn sighup_reloads_the_templates_of_the_consoles_previews_too() {
     use crate::common::console::{ADMIN, Agent};
     let db = common::TestDb::new().await;
     let client = db.client().await;
-    outpost::console::users::add(&client, ADMIN.0, "admin", ADMIN.1)
-        .await
-        .unwrap();
+    outpost::console::users::add(
+        &client,
+        ADMIN.0,
+        outpost::console::users::Role::Admin,
+        ADMIN.1,
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     for entry in std::fs::read_dir(&shipped).unwrap() {
