@@ -162,6 +162,9 @@ mod role_tests {
             assert_eq!(role.to_string().parse::<Role>().unwrap(), role);
         }
         let err = "Admin".parse::<Role>().unwrap_err().to_string();
-        assert!(err.contains("\"Admin\"") && err.contains("admin or viewer"), "{err}");
+        assert!(
+            err.contains("\"Admin\"") && err.contains("admin or viewer"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,7 @@
-//! Delivering one claimed message: resolve the recipient, pick the channel
-//! (or its fallback while a circuit is open), send under the per-kind limit
-//! with a timeout and panic isolation, and decide the outcome with the retry
-//! policy.
+//! Delivering one claimed message: plan it (`plan`: recipient, options,
+//! suppressions, quiet hours, channel or fallback), send under the per-kind
+//! limit with a timeout and panic isolation, and decide the outcome with the
+//! retry policy.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -13,25 +13,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::Dispatcher;
-use super::breaker::Admit;
 use super::outcome::{End, Outcome};
 use super::retry::{Decision, Failure};
 use crate::channel::{Channel, Envelope, SendError};
 use crate::message::{ClaimedMessage, Status};
-use crate::recipient;
-use crate::suppression::{self, Verdict};
-
-/// Where a message goes, decided before a send slot is taken.
-struct Plan {
-    to: String,
-    locale: String,
-    channel: Arc<dyn Channel>,
-    /// Suppressed recipients left out, for the attempt's note.
-    note: Option<String>,
-}
-
-/// The channel a send goes through now, and a note when it is the fallback.
-type Admitted = (Arc<dyn Channel>, Option<String>);
 
 /// What the caller says just before a send begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,108 +140,6 @@ impl Dispatcher {
         Ok(outcome)
     }
 
-    /// Where and how the message goes: its resolved recipient, the
-    /// suppressed recipients left out, and its channel; or the outcome that
-    /// ends it without a send (no address, all suppressed, no such provider).
-    fn plan(
-        &self,
-        message: &ClaimedMessage,
-        started_at: chrono::DateTime<Utc>,
-    ) -> Result<Plan, Box<Outcome>> {
-        let permanent =
-            |e: String| self.finish(message, None, Err(SendError::permanent(e)), started_at);
-        crate::options::MessageOptions::parse(message.kind, &message.options)
-            .map_err(|e| Box::new(permanent(e.to_string())))?;
-        let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
-            .map_err(|e| Box::new(permanent(e.to_string())))?;
-        let note = match suppression::verdict(message, &resolved.to) {
-            Verdict::Clear => None,
-            Verdict::All => {
-                let mut outcome = permanent(
-                    "every recipient is on the suppression list (outpost.suppressions); not sent"
-                        .to_owned(),
-                )
-                .suppressed();
-                outcome.note = Some(format!("suppressed: {}", message.suppressed.join(", ")));
-                return Err(Box::new(outcome));
-            }
-            Verdict::Some(dropped) => Some(format!(
-                "not sent to {} suppressed recipient{}: {}",
-                dropped.len(),
-                if dropped.len() == 1 { "" } else { "s" },
-                dropped.join(", ")
-            )),
-        };
-        if let Some(preference) = &message.controls.blocked_by {
-            return Err(Box::new(permanent(preference.clone()).suppressed()));
-        }
-        if let Some(held) = self.quiet_hours(message) {
-            let outcome = handed_back(message, &held.reason, held.until, started_at);
-            return Err(Box::new(outcome));
-        }
-        let channel = self
-            .channels
-            .pick(message.kind, message.provider.as_deref())
-            .map_err(|e| Box::new(permanent(e.to_string())))?
-            .clone();
-        Ok(Plan {
-            to: resolved.to,
-            locale: resolved.locale,
-            channel,
-            note,
-        })
-    }
-
-    /// Until when the recipient's quiet hours hold `message` back, if they do.
-    fn quiet_hours(&self, message: &ClaimedMessage) -> Option<crate::quiet_hours::Held> {
-        let r = message.recipient.as_ref();
-        let to = crate::quiet_hours::RecipientHours {
-            own: message.controls.quiet_hours.as_deref(),
-            tenant: r
-                .and_then(|r| r.tenant.as_deref())
-                .or(message.tenant.as_deref()),
-            timezone: r.and_then(|r| r.timezone.as_deref()),
-        };
-        let priority = message.controls.priority;
-        self.quiet_hours
-            .hold(message.kind, priority, to, Utc::now())
-    }
-
-    /// The channel to send through now: `channel` while its circuit is
-    /// closed, else the kind's fallback (with a note saying so), else the
-    /// outcome that defers the message unsent.
-    fn admit(
-        &self,
-        message: &ClaimedMessage,
-        channel: Arc<dyn Channel>,
-        started_at: chrono::DateTime<Utc>,
-    ) -> Result<Admitted, Box<Outcome>> {
-        let Admit::No { retry_in } = self.breakers.admit(channel.name()) else {
-            return Ok((channel, None));
-        };
-        let fallback = self
-            .channels
-            .fallback(message.kind)
-            .filter(|f| f.name() != channel.name() && self.breakers.admit(f.name()) == Admit::Yes)
-            .cloned();
-        match fallback {
-            Some(fallback) => {
-                let note = format!(
-                    "{} circuit open; sent through the fallback {}",
-                    channel.name(),
-                    fallback.name()
-                );
-                Ok((fallback, Some(note)))
-            }
-            None => Err(Box::new(self.deferred(
-                message,
-                channel.name(),
-                retry_in,
-                started_at,
-            ))),
-        }
-    }
-
     /// Calls the provider with the send timeout, a panic in the channel
     /// contained, and tells the circuit breaker how it went.
     async fn call(
@@ -316,7 +199,7 @@ impl Dispatcher {
 
     /// The provider's circuit is open and there is no fallback: back to the
     /// queue until it may close, with the attempt given back.
-    fn deferred(
+    pub(super) fn deferred(
         &self,
         message: &ClaimedMessage,
         provider: &str,
@@ -347,7 +230,7 @@ impl Dispatcher {
         }
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         message: &ClaimedMessage,
         provider: Option<&str>,
@@ -453,7 +336,7 @@ impl Dispatcher {
 
 /// The outcome that returns `message` to the queue at `run_at`, its
 /// attempt given back: nothing was sent.
-fn handed_back(
+pub(super) fn handed_back(
     message: &ClaimedMessage,
     why: &str,
     run_at: chrono::DateTime<Utc>,
