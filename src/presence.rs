@@ -26,11 +26,11 @@ pub async fn beat(dispatcher: &Dispatcher) -> Result<(), crate::db::DbError> {
     let circuits: Vec<serde_json::Value> = dispatcher
         .circuits()
         .into_iter()
-        .map(|(provider, state, retry_in)| {
+        .map(|(provider, circuit)| {
             json!({
                 "provider": provider,
-                "state": state,
-                "retry_in_ms": retry_in.map(|d| d.as_millis() as u64),
+                "state": circuit.as_str(),
+                "retry_in_ms": circuit.retry_in().map(|d| d.as_millis() as u64),
             })
         })
         .collect();

@@ -13,6 +13,35 @@ use std::time::{Duration, Instant};
 
 use crate::config::BreakerSettings;
 
+/// A provider's circuit as the console and the heartbeat report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Circuit {
+    /// Calls go through.
+    Closed,
+    /// Calls wait `retry_in` before a probe.
+    Open { retry_in: Duration },
+    /// One probe call is, or may be, in flight.
+    HalfOpen,
+}
+
+impl Circuit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Circuit::Closed => "closed",
+            Circuit::Open { .. } => "open",
+            Circuit::HalfOpen => "half-open",
+        }
+    }
+
+    /// How long until a probe, while open.
+    pub fn retry_in(self) -> Option<Duration> {
+        match self {
+            Circuit::Open { retry_in } => Some(retry_in),
+            _ => None,
+        }
+    }
+}
+
 /// Calls of one second of the window.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -98,9 +127,8 @@ impl Breakers {
         })
     }
 
-    /// Every provider's circuit now: `closed`, `open` (with the time left)
-    /// or `half-open` (a probe is in flight), by provider name.
-    pub fn snapshot(&self) -> Vec<(String, &'static str, Option<Duration>)> {
+    /// Every provider's circuit now, by provider name.
+    pub fn snapshot(&self) -> Vec<(String, Circuit)> {
         let now = Instant::now();
         let states = self
             .states
@@ -109,12 +137,14 @@ impl Breakers {
         let mut out: Vec<_> = states
             .iter()
             .map(|(provider, state)| match state {
-                State::Closed { .. } => (provider.clone(), "closed", None),
-                State::Open { until } if *until > now => {
-                    (provider.clone(), "open", Some(*until - now))
-                }
-                State::Open { .. } => (provider.clone(), "half-open", None),
-                State::HalfOpen => (provider.clone(), "half-open", None),
+                State::Closed { .. } => (provider.clone(), Circuit::Closed),
+                State::Open { until } if *until > now => (
+                    provider.clone(),
+                    Circuit::Open {
+                        retry_in: *until - now,
+                    },
+                ),
+                State::Open { .. } | State::HalfOpen => (provider.clone(), Circuit::HalfOpen),
             })
             .collect();
         out.sort();
@@ -250,6 +280,26 @@ mod tests {
             b.success("p");
         }
         assert_eq!(b.admit("p"), Admit::Yes);
+    }
+
+    #[test]
+    fn the_snapshot_names_each_circuit() {
+        let b = breakers(2, 0.5, Duration::from_millis(50));
+        b.success("ok");
+        b.failure("bad");
+        b.failure("bad");
+        let snapshot = b.snapshot();
+        assert_eq!(snapshot[1], ("ok".to_owned(), Circuit::Closed));
+        let (name, open) = &snapshot[0];
+        assert_eq!((name.as_str(), open.as_str()), ("bad", "open"));
+        assert!(
+            open.retry_in()
+                .is_some_and(|d| d <= Duration::from_millis(50))
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.snapshot()[0].1, Circuit::HalfOpen);
+        assert_eq!(Circuit::HalfOpen.as_str(), "half-open");
+        assert_eq!(Circuit::Closed.retry_in(), None);
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl Dispatcher {
     }
 
     /// Each provider's circuit breaker state (see [`Breakers::snapshot`]).
-    pub fn circuits(&self) -> Vec<(String, &'static str, Option<std::time::Duration>)> {
+    pub fn circuits(&self) -> Vec<(String, breaker::Circuit)> {
         self.breakers.snapshot()
     }
 
