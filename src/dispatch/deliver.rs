@@ -42,18 +42,13 @@ impl Start {
 }
 
 impl Dispatcher {
-    /// Delivers one claimed message and decides its outcome, waiting for a
-    /// send slot of its kind if there is none free. Never fails: every
-    /// problem becomes the outcome's error.
-    pub async fn deliver(&self, message: ClaimedMessage) -> Outcome {
-        self.deliver_startable(message, None).await
-    }
-
-    /// As [`Dispatcher::deliver`], with the kind's send slot already taken
-    /// (`None`: wait for one). A send whose lease has run out by the time it
-    /// could begin is not made: the message goes back to the queue unsent,
-    /// if it is still this worker's.
-    pub async fn deliver_startable(
+    /// Delivers one claimed message and decides its outcome, with the
+    /// kind's send slot already taken (`None`: wait for one). Never fails:
+    /// every problem becomes the outcome's error. A send whose lease has run
+    /// out by the time it could begin is not made: the message goes back to
+    /// the queue unsent, if it is still this worker's. (The runner, which
+    /// also renews leases and stops, calls [`Dispatcher::deliver_with`].)
+    pub async fn deliver(
         &self,
         message: ClaimedMessage,
         slot: Option<OwnedSemaphorePermit>,

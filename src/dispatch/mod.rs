@@ -296,9 +296,7 @@ impl Dispatcher {
             .messages;
         let claimed = batch.len();
         let outcomes = futures_util::future::join_all(
-            batch
-                .into_iter()
-                .map(|s| self.deliver_startable(s.message, s.slot)),
+            batch.into_iter().map(|s| self.deliver(s.message, s.slot)),
         )
         .await;
         self.record(&outcomes).await?;

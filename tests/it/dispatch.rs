@@ -505,7 +505,7 @@ async fn an_expired_lease_is_rescued_and_marked_as_maybe_sent() {
 
     // The dead worker's late outcome is not applied; the rescued row is sent once more.
     let late = crashed
-        .deliver(claimed.into_iter().find(|m| m.id == id).unwrap())
+        .deliver(claimed.into_iter().find(|m| m.id == id).unwrap(), None)
         .await;
     let recorded = crashed.record(&[late]).await.unwrap();
     assert_eq!((recorded.applied, recorded.lost), (0, 1));
@@ -535,7 +535,7 @@ async fn one_claimed() -> (
 #[tokio::test]
 async fn an_outcome_after_the_lease_expired_is_applied_while_nobody_took_over() {
     let (_db, client, id, d, claimed) = one_claimed().await;
-    let outcome = d.deliver(claimed).await;
+    let outcome = d.deliver(claimed, None).await;
     // The lease runs out after the send, before the outcome is written, and
     // no rescuer or other worker has touched the row: the outcome is the truth.
     client
@@ -564,7 +564,7 @@ async fn an_outcome_after_the_lease_expired_is_applied_while_nobody_took_over() 
 #[tokio::test]
 async fn an_outcome_for_a_message_deleted_mid_send_leaves_no_orphan_attempt() {
     let (_db, client, id, d, claimed) = one_claimed().await;
-    let outcome = d.deliver(claimed).await;
+    let outcome = d.deliver(claimed, None).await;
     client
         .execute("DELETE FROM outpost.messages WHERE id = $1", &[&id.0])
         .await
@@ -711,7 +711,7 @@ async fn a_send_never_begins_after_its_lease_ran_out() {
     assert_eq!(other.run_once().await.unwrap(), 1);
     assert_eq!(recorder.count(), 1);
     // Resumed, the stalled worker does not send.
-    let late = stalled.deliver(claimed).await;
+    let late = stalled.deliver(claimed, None).await;
     assert_eq!(recorder.count(), 1, "sent after the lease was lost");
     let recorded = stalled.record(&[late]).await.unwrap();
     assert_eq!((recorded.applied, recorded.lost), (0, 0));
@@ -723,7 +723,7 @@ async fn a_send_never_begins_after_its_lease_ran_out() {
     let alone = db.email(&client, "b@example.com").await;
     let claimed = stalled.claim(10, &Kind::ALL).await.unwrap().remove(0);
     lease_expired(&client).await;
-    let late = stalled.deliver(claimed).await;
+    let late = stalled.deliver(claimed, None).await;
     assert_eq!(recorder.count(), 1);
     stalled.record(&[late]).await.unwrap();
     let (status, attempts, error) = row(&client, alone).await;
@@ -758,7 +758,7 @@ async fn a_late_outcome_never_replaces_the_unknown_marker() {
     let slow = short_lease(&db, &recorder, "slow");
     let claimed = slow.claim(10, &Kind::ALL).await.unwrap().remove(0);
     // Sent, but the outcome is written only after the rescuer gave up on it.
-    let outcome = slow.deliver(claimed).await;
+    let outcome = slow.deliver(claimed, None).await;
     lease_expired(&client).await;
     let other = short_lease(&db, &recorder, "other");
     assert_eq!(other.rescue().await.unwrap().requeued, 1);

@@ -1400,7 +1400,8 @@ async fn events_that_arrive_before_the_outcome_are_applied_with_it() {
     assert_eq!(row(&client, email).await.0, "sending");
 
     // The outcomes arrive: the events decide.
-    let outcomes = futures_util::future::join_all(claimed.into_iter().map(|m| d.deliver(m))).await;
+    let outcomes =
+        futures_util::future::join_all(claimed.into_iter().map(|m| d.deliver(m, None))).await;
     assert_eq!(d.record(&outcomes).await.unwrap().applied, 2);
     assert_eq!(row(&client, sms).await.0, "delivered");
     let (status, _, error) = row(&client, email).await;
