@@ -5,8 +5,11 @@
 //! option is never silently ignored. Deeper checks (addresses, headers,
 //! attachments' content) stay with the channel that reads them.
 
+use std::fmt;
+
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use crate::message::Kind;
 
@@ -16,16 +19,16 @@ use crate::message::Kind;
 pub struct EmailOptions {
     // The composer checks these itself, with errors naming what is wrong
     // in them (an address, a header, an attachment's content).
-    pub from: Option<Value>,
-    pub reply_to: Option<Value>,
-    pub cc: Option<Value>,
-    pub bcc: Option<Value>,
-    pub headers: Option<Value>,
-    pub attachments: Option<Value>,
-    pub categories: Option<Value>,
+    pub from: Option<IgnoredAny>,
+    pub reply_to: Option<IgnoredAny>,
+    pub cc: Option<IgnoredAny>,
+    pub bcc: Option<IgnoredAny>,
+    pub headers: Option<IgnoredAny>,
+    pub attachments: Option<IgnoredAny>,
+    pub categories: Option<IgnoredAny>,
     pub verbatim: Option<bool>,
-    pub custom_args: Option<Map<String, Value>>,
-    pub links: Option<Vec<Value>>,
+    pub custom_args: Option<Object>,
+    pub links: Option<List>,
     pub mirror_to_chat: Option<bool>,
     pub digest_window: Option<String>,
 }
@@ -46,7 +49,7 @@ pub struct PushOptions {
     pub device_type: Option<String>,
     pub title: Option<String>,
     pub deep_link: Option<String>,
-    pub extra: Option<Map<String, Value>>,
+    pub extra: Option<Object>,
     pub digest_window: Option<String>,
     /// Written by Outpost on the push a chat message sends to its members.
     pub chat_channel_id: Option<i64>,
@@ -68,6 +71,49 @@ pub struct ChatOptions {
 pub enum ChatFormat {
     Plaintext,
     Html,
+}
+
+/// A JSON object, checked as one and not copied (its contents are the
+/// channel's to read).
+#[derive(Debug, Default)]
+pub struct Object;
+
+/// A JSON list, checked as one and not copied.
+#[derive(Debug, Default)]
+pub struct List;
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Object;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Object)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = List;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(List)
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 /// A message's options, read for its kind.
@@ -100,7 +146,8 @@ impl MessageOptions {
     }
 }
 
-fn typed<T: serde::de::DeserializeOwned + Default>(options: &Value) -> Result<T, OptionsError> {
+/// Reads `options` by reference: nothing in it is copied.
+fn typed<'a, T: Deserialize<'a> + Default>(options: &'a Value) -> Result<T, OptionsError> {
     if options.is_null() {
         return Ok(T::default());
     }

@@ -91,16 +91,6 @@ struct Columns<'a> {
 }
 
 impl Outcome {
-    /// The message's status once this outcome is applied.
-    pub fn status(&self) -> Status {
-        self.columns().status
-    }
-
-    /// The error recorded as the message's `last_error`, if any.
-    pub fn error(&self) -> Option<&str> {
-        self.columns().error
-    }
-
     /// The same outcome, the message suppressed rather than failed.
     pub fn suppressed(mut self) -> Self {
         if let End::Failed { error, .. } = &self.end {
