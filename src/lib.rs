@@ -3,7 +3,7 @@
 //! Module map:
 //! - [`config`]: raw TOML/env values (and the original Django names) → a
 //!   validated [`config::Config`] whose errors name the key.
-//! - [`db`]: the connection pool (TLS per `sslmode`), embedded migrations and
+//! - [`db`]: the pool policy (`pools`), connections (TLS per `sslmode`), embedded migrations and
 //!   every SQL statement, one named file each.
 //! - [`message`]: the outbox row types shared by the dispatcher and channels;
 //!   [`options`]: a message's `options`, typed per kind.

@@ -129,6 +129,7 @@ pub struct ConsoleSection {
     #[serde(with = "duration")]
     pub keep_alive_timeout: Duration,
     pub max_connections: usize,
+    pub pool_size: usize,
 }
 
 /// `[ops]`: the operations listener and the queue gauges' refresh (checked

@@ -274,6 +274,8 @@ pub struct ConsoleSettings {
     pub keep_alive_timeout: Duration,
     /// Most connections served at once; further ones wait in the backlog.
     pub max_connections: usize,
+    /// Connections of the console's own pool.
+    pub pool_size: usize,
 }
 
 /// `[ops]`: `/healthz`, `/readyz` and `/metrics` on a listener of their own,

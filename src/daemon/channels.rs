@@ -37,8 +37,7 @@ pub fn build_channels_with_sink(
     sink: StdoutSink,
 ) -> Result<Channels, DaemonError> {
     let mut channels = Channels::new();
-    // Channels that read the database share one small pool.
-    let pool = db::pool(&config.database_url, 4)?;
+    let pool = db::pools::open(config, db::pools::Purpose::Providers)?;
     let providers = provider_channels(config, &templates, &pool)?;
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config

@@ -94,6 +94,7 @@ pub(in crate::config) fn console(
         header_timeout: positive("console.header_timeout", raw.header_timeout)?,
         keep_alive_timeout: positive("console.keep_alive_timeout", raw.keep_alive_timeout)?,
         max_connections: at_least_one("console.max_connections", raw.max_connections)?,
+        pool_size: pool_size(raw.pool_size)?,
     })
 }
 
@@ -149,4 +150,16 @@ fn allowed_hosts(raw: &[String]) -> Result<Vec<String>, ConfigError> {
             }
         })
         .collect()
+}
+
+/// `console.pool_size`: from 1 to 64 connections.
+fn pool_size(size: usize) -> Result<usize, ConfigError> {
+    if (1..=64).contains(&size) {
+        Ok(size)
+    } else {
+        Err(ConfigError::invalid(
+            "console.pool_size",
+            "must be between 1 and 64",
+        ))
+    }
 }

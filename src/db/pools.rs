@@ -1,0 +1,68 @@
+//! The pool policy: every pool the daemon opens, its size and its session
+//! settings, decided here from the configuration and nowhere else.
+
+use deadpool_postgres::Pool;
+
+use super::DbError;
+use crate::config::Config;
+
+/// What a pool serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Claims, outcomes, the rescuer and housekeeping:
+    /// `database.pool_size` connections.
+    Dispatch,
+    /// The channels that read or write the database while sending (SMTP
+    /// servers and push apps kept in it, in-app chat): a pool of their own
+    /// of `database.pool_size`, so that sends never wait behind a claim.
+    Providers,
+    /// The console's pages: `console.pool_size` connections, each with
+    /// `console.statement_timeout`.
+    Console,
+}
+
+impl Purpose {
+    /// Connections the pool for this purpose holds at most.
+    pub fn size(self, config: &Config) -> usize {
+        match self {
+            Purpose::Dispatch | Purpose::Providers => config.pool_size,
+            Purpose::Console => config.console.pool_size,
+        }
+    }
+}
+
+/// Opens the pool for `purpose` (connections are made as they are needed).
+pub fn open(config: &Config, purpose: Purpose) -> Result<Pool, DbError> {
+    let size = purpose.size(config);
+    match purpose {
+        Purpose::Dispatch | Purpose::Providers => super::pool(&config.database_url, size),
+        Purpose::Console => super::pool_with_statement_timeout(
+            &config.database_url,
+            size,
+            config.console.statement_timeout,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_come_from_the_configuration() {
+        let mut config = Config::load(&crate::config::Sources::default()).unwrap();
+        config.pool_size = 13;
+        config.console.pool_size = 3;
+        assert_eq!(Purpose::Dispatch.size(&config), 13);
+        assert_eq!(Purpose::Providers.size(&config), 13);
+        assert_eq!(Purpose::Console.size(&config), 3);
+        assert_eq!(
+            open(&config, Purpose::Console).unwrap().status().max_size,
+            3
+        );
+        assert_eq!(
+            open(&config, Purpose::Dispatch).unwrap().status().max_size,
+            13
+        );
+    }
+}
