@@ -117,6 +117,7 @@ macro_rules! text_enum_sql {
 
 text_enum_sql!(Kind, "kind");
 text_enum_sql!(Status, "status");
+text_enum_sql!(AttemptResult, "outcome");
 
 /// The `status` column. Terminal statuses never change again, except through
 /// `outpost.retry`.
@@ -208,6 +209,60 @@ impl FromStr for Status {
             .into_iter()
             .find(|v| v.as_str() == s)
             .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// The `outcome` column of `outpost.attempts`: how one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptResult {
+    /// The provider took the message.
+    Sent,
+    /// A transient failure; the message was queued again.
+    Retry,
+    /// A permanent failure (or expiry, or suppression).
+    Failed,
+    /// Cut short mid-send (a crash, a lost lease, a shutdown past its
+    /// grace): the message may have been sent. Written by the rescuer.
+    Unknown,
+}
+
+impl AttemptResult {
+    pub const ALL: [AttemptResult; 4] = [
+        AttemptResult::Sent,
+        AttemptResult::Retry,
+        AttemptResult::Failed,
+        AttemptResult::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptResult::Sent => "sent",
+            AttemptResult::Retry => "retry",
+            AttemptResult::Failed => "failed",
+            AttemptResult::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for AttemptResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An attempt outcome that is not one of the four.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown attempt outcome {0:?} (expected sent, retry, failed or unknown)")]
+pub struct UnknownAttemptResult(pub String);
+
+impl FromStr for AttemptResult {
+    type Err = UnknownAttemptResult;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AttemptResult::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownAttemptResult(s.to_owned()))
     }
 }
 

@@ -5,25 +5,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 
 use crate::db::{DbError, statements};
-use crate::message::{MessageId, Status};
-
-/// The `attempts.outcome` of an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptResult {
-    Sent,
-    Retry,
-    Failed,
-}
-
-impl AttemptResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptResult::Sent => "sent",
-            AttemptResult::Retry => "retry",
-            AttemptResult::Failed => "failed",
-        }
-    }
-}
+use crate::message::{AttemptResult, MessageId, Status};
 
 /// How an attempt ended; each end carries only what it can have.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -522,3 +522,47 @@ async fn the_status_vocabulary_agrees_with_retry_and_cancel_in_sql() {
         }
     }
 }
+
+/// The names a CHECK constraint admits, in the order it lists them.
+async fn check_names(client: &tokio_postgres::Client, constraint: &str) -> Vec<String> {
+    let definition: String = common::scalar(
+        client,
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1",
+        &[&constraint],
+    )
+    .await;
+    definition
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_rust_vocabularies_are_the_schemas_check_constraints() {
+    use outpost::message::{AttemptResult, Kind, Status};
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let names = |all: &[&str]| all.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        check_names(&client, "messages_status_check").await,
+        names(&Status::ALL.map(Status::as_str))
+    );
+    assert_eq!(
+        check_names(&client, "messages_kind_check").await,
+        names(&Kind::ALL.map(Kind::as_str))
+    );
+    assert_eq!(
+        check_names(&client, "attempts_outcome_check").await,
+        names(&AttemptResult::ALL.map(AttemptResult::as_str))
+    );
+    for result in AttemptResult::ALL {
+        assert_eq!(result.as_str().parse::<AttemptResult>().unwrap(), result);
+        assert_eq!(
+            serde_json::to_value(result).unwrap(),
+            serde_json::json!(result.to_string())
+        );
+    }
+    assert!("retried".parse::<AttemptResult>().is_err());
+}
