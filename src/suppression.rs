@@ -1,8 +1,8 @@
-//! Which of a message's recipients are suppressed: the claim returns the
-//! suppressed addresses among all of them (to, lists included, cc, bcc); this
-//! decides whether the message is sent at all and to whom not.
-
-use crate::message::{ClaimedMessage, Kind};
+//! What the suppression list means for a message: the claim decides it
+//! (`message_shape.sql`: the suppressed addresses among all its recipients,
+//! to, lists included, cc and bcc, and whether every primary recipient is
+//! one); this is that verdict as a type, and the address match the e-mail
+//! composer applies it with.
 
 /// An address as `outpost.normalize_address` stores it: the part inside
 /// `<…>` when there is one, trimmed and lower-cased.
@@ -15,40 +15,37 @@ pub fn normalize(address: &str) -> String {
 }
 
 /// What suppression means for one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Verdict {
     /// No recipient is suppressed.
+    #[default]
     Clear,
-    /// Every primary recipient is suppressed: nothing is sent.
-    All,
+    /// Every primary recipient is suppressed (these are): nothing is sent.
+    All(Vec<String>),
     /// These suppressed recipients are left out; the others get the message.
     Some(Vec<String>),
 }
 
-/// Decides for `message`, whose primary recipients are `to` (a comma-separated
-/// list for e-mail).
-pub fn verdict(message: &ClaimedMessage, to: &str) -> Verdict {
-    if message.suppressed.is_empty() {
-        return Verdict::Clear;
+impl Verdict {
+    /// The verdict the claim computed: the suppressed addresses among the
+    /// message's recipients, and whether every primary recipient is one.
+    pub fn from_claim(suppressed: Vec<String>, all: bool) -> Self {
+        match (suppressed.is_empty(), all) {
+            (true, _) => Verdict::Clear,
+            (false, true) => Verdict::All(suppressed),
+            (false, false) => Verdict::Some(suppressed),
+        }
     }
-    if message.kind != Kind::Email {
-        return Verdict::All;
-    }
-    let primary: Vec<String> = to
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(normalize)
-        .collect();
-    if primary.iter().all(|a| message.suppressed.contains(a)) {
-        Verdict::All
-    } else {
-        Verdict::Some(message.suppressed.clone())
-    }
-}
 
-/// Whether `address` is one of `message`'s suppressed recipients.
-pub fn is_suppressed(message: &ClaimedMessage, address: &str) -> bool {
-    !message.suppressed.is_empty() && message.suppressed.contains(&normalize(address))
+    /// Whether `address` (as written: `Name <a@b>` or a bare address) is a
+    /// suppressed recipient to leave out.
+    pub fn leaves_out(&self, address: &str) -> bool {
+        match self {
+            Verdict::Clear => false,
+            Verdict::All(_) => true,
+            Verdict::Some(list) => list.contains(&normalize(address)),
+        }
+    }
 }
 
 #[cfg(test)]

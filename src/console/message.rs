@@ -274,7 +274,8 @@ pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> 
         expires_at: m.try_get("expires_at")?,
         created_at: m.try_get("created_at")?,
         recipient,
-        suppressed: Vec::new(),
+        address: None,
+        suppression: Default::default(),
         lease_deadline: std::time::Instant::now(),
         controls: Default::default(),
     };

@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0016", "search_keys"),
     migration!("0017", "time_keys"),
     migration!("0018", "refuse_unsendable"),
+    migration!("0019", "uniform_helpers"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -30,9 +30,23 @@ pub const QUEUE_COUNTS: &str = include_str!("queries/queue_counts.sql");
 /// Age of the oldest due queued message.
 pub const OLDEST_QUEUED: &str = include_str!("queries/oldest_queued.sql");
 
+/// The message's one shape, after the rows of `claimed` and `members`.
+const MESSAGE_SHAPE: &str = include_str!("queries/message_shape.sql");
+/// One message's rows for the shape, unclaimed (the console's preview).
+const MESSAGE_PREVIEW: &str = include_str!("queries/message_preview.sql");
+
 /// The claim statement for a recipients relation.
 pub fn claim(recipients: &Relation) -> String {
-    CLAIM.replace("{recipients}", recipients.quoted())
+    shaped(CLAIM, recipients)
+}
+
+/// Message `$1` in the claim's shape, unclaimed, for a recipients relation.
+pub fn message_preview(recipients: &Relation) -> String {
+    shaped(MESSAGE_PREVIEW, recipients)
+}
+
+fn shaped(rows: &str, recipients: &Relation) -> String {
+    format!("{}, {}", rows.trim_end(), MESSAGE_SHAPE).replace("{recipients}", recipients.quoted())
 }
 /// The SMTP server `smtp_db` uses now.
 pub const SMTP_SERVER: &str = include_str!("queries/smtp_server.sql");

@@ -14,7 +14,7 @@ use super::outcome::Outcome;
 use crate::channel::{Channel, SendError};
 use crate::message::ClaimedMessage;
 use crate::recipient;
-use crate::suppression::{self, Verdict};
+use crate::suppression::Verdict;
 
 /// Where a message goes, decided before a send slot is taken.
 pub(super) struct Plan {
@@ -43,15 +43,15 @@ impl Dispatcher {
             .map_err(|e| Box::new(permanent(e.to_string())))?;
         let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
             .map_err(|e| Box::new(permanent(e.to_string())))?;
-        let note = match suppression::verdict(message, &resolved.to) {
+        let note = match &message.suppression {
             Verdict::Clear => None,
-            Verdict::All => {
+            Verdict::All(suppressed) => {
                 let mut outcome = permanent(
                     "every recipient is on the suppression list (outpost.suppressions); not sent"
                         .to_owned(),
                 )
                 .suppressed();
-                outcome.note = Some(format!("suppressed: {}", message.suppressed.join(", ")));
+                outcome.note = Some(format!("suppressed: {}", suppressed.join(", ")));
                 return Err(Box::new(outcome));
             }
             Verdict::Some(dropped) => Some(format!(

@@ -31,5 +31,6 @@ mod recipient_controls;
 mod render;
 mod runner;
 mod schema;
+mod shape;
 mod systemd;
 mod twilio;

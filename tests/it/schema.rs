@@ -566,3 +566,99 @@ async fn the_rust_vocabularies_are_the_schemas_check_constraints() {
     }
     assert!("retried".parse::<AttemptResult>().is_err());
 }
+
+/// Columns of `outpost.messages` only the daemon writes.
+const DAEMON_OWNED: &[&str] = &[
+    "id",
+    "status",
+    "attempts",
+    "leased_until",
+    "worker",
+    "provider_message_id",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "sent_at",
+    "finished_at",
+    "segments",
+    "pending_status",
+    "pending_error",
+    "deferrals",
+    "digest_of",
+];
+/// What is sent and to whom: each helper takes what its kind needs.
+const CONTENT: &[&str] = &[
+    "kind",
+    "to_user",
+    "to_address",
+    "template",
+    "context",
+    "locale",
+    "subject",
+    "body",
+    "html",
+];
+
+#[tokio::test]
+async fn every_column_an_application_sets_is_an_argument_of_enqueue_and_of_every_helper() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let columns: Vec<String> = client
+        .query(
+            "SELECT attname::text FROM pg_attribute
+             WHERE attrelid = 'outpost.messages'::regclass AND attnum > 0 AND NOT attisdropped",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Every function of the schema that enqueues a message and returns its
+    // id (the helpers, not the triggers), with its argument names.
+    let helpers: Vec<(String, Vec<String>)> = client
+        .query(
+            "SELECT p.proname::text, coalesce(p.proargnames, '{}')::text[]
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'outpost' AND p.prorettype = 'bigint'::regtype
+               AND (p.proname = 'enqueue' OR p.prosrc LIKE '%outpost.enqueue(%')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // send_system_message returns a chat message's id; the push it may queue
+    // takes only its category and digest key.
+    let helpers: Vec<_> = helpers
+        .into_iter()
+        .filter(|(name, _)| name != "send_system_message")
+        .collect();
+    assert_eq!(helpers.len(), 11, "{helpers:?}");
+    let enqueue = &helpers
+        .iter()
+        .find(|(name, _)| name == "enqueue")
+        .unwrap()
+        .1;
+    for column in columns
+        .iter()
+        .filter(|c| !DAEMON_OWNED.contains(&c.as_str()))
+    {
+        assert!(
+            enqueue.contains(column),
+            "outpost.messages.{column} is not an argument of outpost.enqueue"
+        );
+        if CONTENT.contains(&column.as_str()) {
+            continue;
+        }
+        for (helper, arguments) in &helpers {
+            assert!(
+                arguments.contains(column),
+                "outpost.messages.{column} is a delivery control but not an argument of \
+                 outpost.{helper}: add it to every helper (or list it in DAEMON_OWNED if \
+                 only the daemon writes it)"
+            );
+        }
+    }
+}

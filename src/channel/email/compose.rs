@@ -13,7 +13,6 @@ use super::attachment;
 use crate::channel::{Envelope, SendError};
 use crate::message::MessageId;
 use crate::render::RenderedEmail;
-use crate::suppression;
 
 pub use super::attachment::Attachment;
 
@@ -210,7 +209,7 @@ pub fn compose(
     let message = &envelope.message;
     let kept = |list: Vec<Mailbox>| -> Vec<Mailbox> {
         list.into_iter()
-            .filter(|m| !suppression::is_suppressed(message, m.email.as_ref()))
+            .filter(|m| !message.suppression.leaves_out(m.email.as_ref()))
             .collect()
     };
     let to = kept(

@@ -1,10 +1,8 @@
 -- claim: take due messages for worker $2, leased for $3 seconds: of each kind
 -- in $4 at most the matching count in $5 (the sends that kind can start now),
--- and at most $1 in all, in priority order. Returns them with their recipient
--- row ({recipients} is the configured relation) and the normalised addresses
--- among all their recipients (to, lists included, cc and bcc) that are on the
--- suppression list, the preference that stops it (outpost.preference_block)
--- and the recipient's quiet hours (a column the relation may lack). A digest
+-- and at most $1 in all, in priority order. Returns them in the message's one
+-- shape (message_shape.sql, which follows this file's CTEs `claimed` and
+-- `members` in the statement: address, recipient, suppression verdict). A digest
 -- group (same recipient, kind and digest_key) is claimed whole: its first due
 -- message, with the others' items in `digest` (at most 99 of them, and 8 MiB
 -- of members' subjects, bodies and contexts in the whole claim; the rest form
@@ -85,61 +83,4 @@ WITH claimed AS (
     WHERE d.id = g.id AND d.status = 'queued'
     RETURNING d.id, d.digest_of, d.subject, d.body, d.context, d.created_at
 
-), targets AS (
-    -- What is read of the recipient is bounded whatever the relation holds
-    -- (it may be the application's own view); to_json, not to_jsonb, which
-    -- fails on a string over 256 MiB.
-    SELECT c.*, t.address AS target, r.user_id AS r_user_id, left(r.email, 16384) AS r_email,
-           left(r.phone, 1024) AS r_phone, left(r.locale, 1024) AS r_locale,
-           left(r.timezone, 1024) AS r_timezone, left(r.tenant, 1024) AS r_tenant,
-           left(r.push_named_user, 1024) AS r_push_named_user, left(r.name, 1024) AS r_name,
-           left(to_json(r) ->> 'quiet_hours', 1024) AS r_quiet_hours
-    FROM claimed c
-    LEFT JOIN {recipients} r ON r.user_id = c.to_user
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN nullif(btrim(c.to_address), '') IS NOT NULL THEN c.to_address
-                    WHEN c.kind = 'email' THEN left(r.email, 16384)
-                    WHEN c.kind IN ('sms', 'voice') THEN left(r.phone, 1024)
-                    WHEN c.kind = 'push' THEN left(coalesce(r.push_named_user, r.user_id), 1024)
-                    ELSE r.user_id END AS address
-    ) t
-), suppressed AS (
-    -- One join of every claimed message's recipients (to, lists included,
-    -- cc and bcc) with the suppression list, not a subquery per message:
-    -- that cost about 15 us a row.
-    SELECT x.id, array_agg(DISTINCT s.address) AS addresses
-    FROM targets x
-    CROSS JOIN LATERAL unnest(
-        CASE WHEN x.kind = 'email' THEN string_to_array(x.target, ',') ELSE ARRAY[x.target] END
-        || CASE WHEN x.kind = 'email' AND (x.options ? 'cc' OR x.options ? 'bcc')
-                THEN ARRAY(SELECT jsonb_array_elements_text(outpost.address_list(x.options -> 'cc')
-                                                            || outpost.address_list(x.options -> 'bcc')))
-                ELSE '{}'::text[] END) AS a(address)
-    JOIN outpost.suppressions s
-      ON s.family = outpost.address_family(x.kind) AND s.address = outpost.normalize_address(a.address)
-    GROUP BY x.id
 )
-SELECT x.id, x.attempts, x.kind, x.to_user, x.to_address, x.template, x.context,
-       x.locale, x.subject, x.body, x.html, x.options, x.provider, x.tenant,
-       x.max_attempts, x.expires_at, x.created_at, x.priority, x.category,
-       CASE WHEN x.category IS NOT NULL AND x.to_user IS NOT NULL
-            THEN outpost.preference_block(x.to_user, x.category, x.kind) END AS blocked_by,
-       x.r_quiet_hours,
-       CASE WHEN x.digest_key IS NOT NULL THEN (
-           SELECT jsonb_agg(jsonb_build_object('id', y.id, 'subject', y.subject, 'body', y.body,
-                                               'context', y.context, 'created_at', y.created_at)
-                            ORDER BY y.id)
-           FROM (SELECT x.id, x.subject, x.body, x.context, x.created_at
-                 UNION ALL
-                 SELECT d.id, d.subject, d.body, d.context, d.created_at
-                 FROM members d WHERE d.digest_of = x.id) y
-           HAVING count(*) > 1) END AS digest,
-       x.r_user_id, x.r_email, x.r_phone, x.r_locale, x.r_timezone, x.r_tenant,
-       x.r_push_named_user, x.r_name,
-       coalesce(su.addresses, '{}'::text[]) AS suppressed,
-       outpost.json_bytes(x.context) + outpost.json_bytes(x.options)
-       + coalesce(octet_length(x.subject), 0) + coalesce(octet_length(x.body), 0)
-       + coalesce(octet_length(x.html), 0) AS payload_bytes
-FROM targets x
-LEFT JOIN suppressed su ON su.id = x.id
-ORDER BY x.priority DESC, x.run_at, x.id

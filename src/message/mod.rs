@@ -7,6 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
+use crate::suppression::Verdict;
+
+mod decode;
+pub use decode::{Undecodable, decode};
+
 /// The primary key of `outpost.messages`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MessageId(pub i64);
@@ -303,9 +308,12 @@ pub struct ClaimedMessage {
     pub created_at: DateTime<Utc>,
     /// `None` when `to_user` is unset or names no row of the recipients relation.
     pub recipient: Option<Recipient>,
-    /// Its recipients' addresses (to, cc and bcc; normalised) that are on
-    /// `outpost.suppressions`.
-    pub suppressed: Vec<String>,
+    /// Where it goes, as the claim decided (`message_shape.sql`): its
+    /// `to_address`, else its recipient's address for its kind, trimmed;
+    /// `None` when there is none.
+    pub address: Option<String>,
+    /// What the suppression list means for it, as the claim decided.
+    pub suppression: Verdict,
     /// When this worker's lease on the message runs out, as this process
     /// measures time (never later than the database's `leased_until`).
     pub lease_deadline: std::time::Instant,
@@ -336,7 +344,8 @@ impl ClaimedMessage {
             expires_at: None,
             created_at: chrono::Utc::now(),
             recipient: None,
-            suppressed: Vec::new(),
+            address: None,
+            suppression: Verdict::Clear,
             lease_deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
             controls: Controls::default(),
         }
