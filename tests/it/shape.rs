@@ -43,7 +43,9 @@ async fn the_address_is_decided_once_in_sql_trimmed_and_by_kind() {
         .await
         .unwrap();
     let none = serde_json::json!({});
-    let cases: [(&str, Option<&str>, Option<&str>, Option<&str>); 8] = [
+    // (kind, to_user, to_address, the address decided)
+    type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let cases: [Case; 8] = [
         (
             "email",
             None,
