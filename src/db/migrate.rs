@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0017", "time_keys"),
     migration!("0018", "refuse_unsendable"),
     migration!("0019", "uniform_helpers"),
+    migration!("0020", "tenants"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

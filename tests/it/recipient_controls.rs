@@ -232,8 +232,8 @@ async fn one_click_unsubscribe_over_smtp_and_http() {
     let audit: i64 = client
         .query_one(
             "SELECT count(*) FROM outpost.console_audit \
-             WHERE actor = 'unsubscribe' AND action = 'preference.set' \
-               AND after->>'enabled' = 'false'",
+             WHERE actor = 'role ' || current_user AND action = 'preference.set' \
+               AND after->>'enabled' = 'false' AND after->>'source' = 'unsubscribe'",
             &[],
         )
         .await
