@@ -87,6 +87,7 @@ GRANT SELECT (id, idempotency_key, tenant) ON outpost.messages TO outpost_app;
 -- application role), or take the mapping away.
 CREATE FUNCTION outpost.grant_tenant(role name, tenant text) RETURNS void
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 BEGIN
     IF grant_tenant.tenant IS NULL OR btrim(grant_tenant.tenant) = '' THEN
         RAISE EXCEPTION 'outpost.grant_tenant: the tenant must not be empty';

@@ -33,4 +33,5 @@ mod runner;
 mod schema;
 mod shape;
 mod systemd;
+mod tenants;
 mod twilio;

@@ -487,7 +487,11 @@ async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
         .collect();
     // The one index of messages on tenant makes idempotency keys unique
     // per tenant (0020); only rows with a key are in it.
-    assert_eq!(covering, ["messages_idempotency_key_unique"], "{covering:?}");
+    assert_eq!(
+        covering,
+        ["messages_idempotency_key_unique"],
+        "{covering:?}"
+    );
     let status_index: String = common::scalar(
         &client,
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'messages_status_id_idx'",
