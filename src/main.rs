@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::console::ConsoleCommand,
     },
+    /// Which login role acts for which tenant.
+    Tenant {
+        #[command(subcommand)]
+        command: cmd::tenant::TenantCommand,
+    },
     /// Push tools.
     Push {
         #[command(subcommand)]
@@ -150,6 +155,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                     command: TemplatesCommand::Check,
                 } => cmd::templates::check(&config),
                 Command::Console { command } => cmd::console::run(&config, command).await,
+                Command::Tenant { command } => cmd::tenant::run(&config, command).await,
                 Command::Push {
                     command:
                         PushCommand::Test {

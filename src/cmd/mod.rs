@@ -11,3 +11,4 @@ pub(crate) mod run;
 pub(crate) mod send;
 pub(crate) mod status;
 pub(crate) mod templates;
+pub(crate) mod tenant;

@@ -48,6 +48,12 @@ pub fn message_preview(recipients: &Relation) -> String {
 fn shaped(rows: &str, recipients: &Relation) -> String {
     format!("{}, {}", rows.trim_end(), MESSAGE_SHAPE).replace("{recipients}", recipients.quoted())
 }
+/// Maps a login role to a tenant (`outpost tenant grant`).
+pub const TENANT_GRANT: &str = include_str!("queries/tenant_grant.sql");
+/// Takes a role's tenant away (`outpost tenant revoke`).
+pub const TENANT_REVOKE: &str = include_str!("queries/tenant_revoke.sql");
+/// Every role with a tenant (`outpost tenant list`).
+pub const TENANT_LIST: &str = include_str!("queries/tenant_list.sql");
 /// The SMTP server `smtp_db` uses now.
 pub const SMTP_SERVER: &str = include_str!("queries/smtp_server.sql");
 /// Stores a received e-mail once.

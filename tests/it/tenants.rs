@@ -381,3 +381,45 @@ async fn inbound_mail_is_routed_by_address_or_domain_and_unrouted_mail_stays_unm
     );
     t.drop_roles().await;
 }
+
+#[tokio::test]
+async fn the_operator_maps_and_unmaps_roles_from_the_command_line() {
+    let db = TestDb::new().await;
+    let admin = db.client().await;
+    let role = format!("app_cli_{:08x}", rand::random::<u32>());
+    admin
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .await
+        .unwrap();
+    let outpost = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"));
+        command
+            .args(args)
+            .env_remove("OUTPOST__DATABASE__URL")
+            .env("DATABASE_URL", &db.url);
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    outpost(&["tenant", "grant", &role, "hospital-c"]);
+    assert_eq!(
+        outpost(&["tenant", "list"]),
+        format!("hospital-c\t{role}\n")
+    );
+    let member: bool = common::scalar(
+        &admin,
+        "SELECT pg_has_role($1::text::name, 'outpost_app', 'MEMBER')",
+        &[&role],
+    )
+    .await;
+    assert!(member, "a mapped role is an application role");
+    outpost(&["tenant", "revoke", &role]);
+    assert_eq!(outpost(&["tenant", "list"]), "");
+    let _ = admin
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .await;
+}
