@@ -36,7 +36,7 @@ CREATE FUNCTION outpost.acting_tenant(caller name) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF caller IS NULL OR (caller <> session_user AND NOT pg_has_role(session_user, caller, 'MEMBER')) THEN
-        RAISE EXCEPTION 'outpost: role % may not act as role %', session_user, caller
+        RAISE EXCEPTION 'outpost: role % may not act as role %', session_user, left(caller, 100)
             USING ERRCODE = '42501';
     END IF;
     RETURN (SELECT t.tenant FROM outpost.tenant_roles t WHERE t.role = caller);
@@ -51,7 +51,8 @@ DECLARE
     mine text := outpost.acting_tenant(caller);
 BEGIN
     IF mine IS NOT NULL AND row_tenant IS DISTINCT FROM mine THEN
-        RAISE EXCEPTION 'outpost: % is not in tenant %', what, mine USING ERRCODE = '42501';
+        RAISE EXCEPTION 'outpost: % is not in tenant %', left(what, 200), left(mine, 100)
+            USING ERRCODE = '42501';
     END IF;
 END;
 $$;
@@ -62,7 +63,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     theirs text := (SELECT r.tenant FROM outpost.recipients r WHERE r.user_id = require_user.user_id);
 BEGIN
-    PERFORM outpost.require_tenant(theirs, format('user %s', user_id), caller);
+    PERFORM outpost.require_tenant(theirs, format('user %s', left(user_id, 100)), caller);
     RETURN theirs;
 END;
 $$;
@@ -118,14 +119,14 @@ BEGIN
         SELECT r.tenant, true INTO theirs, known FROM outpost.recipients r
         WHERE r.user_id = NEW.to_user;
         IF mine IS NOT NULL AND NOT coalesce(known, false) THEN
-            RAISE EXCEPTION 'outpost: user % is not a recipient of tenant %', NEW.to_user, mine
+            RAISE EXCEPTION 'outpost: user % is not a recipient of tenant %', left(NEW.to_user, 100), mine
                 USING ERRCODE = '42501';
         END IF;
     END IF;
     IF NEW.tenant IS NOT NULL AND NEW.tenant IS DISTINCT FROM coalesce(mine, theirs, NEW.tenant) THEN
-        RAISE EXCEPTION 'outpost: tenant % is not %', NEW.tenant,
+        RAISE EXCEPTION 'outpost: tenant % is not %', left(NEW.tenant, 100),
             CASE WHEN mine IS NOT NULL THEN format('yours (%s)', mine)
-                 ELSE format('the tenant of user %s (%s)', NEW.to_user, theirs) END
+                 ELSE format('the tenant of user %s (%s)', left(NEW.to_user, 100), left(theirs, 100)) END
             USING ERRCODE = '42501';
     END IF;
     NEW.tenant := coalesce(mine, theirs, NEW.tenant);

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0018", "refuse_unsendable"),
     migration!("0019", "uniform_helpers"),
     migration!("0020", "tenants"),
+    migration!("0021", "fair_claim"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -338,6 +338,7 @@ async fn a_digest_carries_at_most_99_members_and_bad_windows_never_stall_the_cla
     client
         .batch_execute(
             "ALTER TABLE outpost.messages DISABLE TRIGGER messages_refuse_unsendable;
+             ALTER TABLE outpost.messages DISABLE TRIGGER messages_b_digest;
              INSERT INTO outpost.messages (kind, to_user, subject, body, digest_key, options)
              SELECT 'email', 'u1', 's', 'item ' || g, 'big', '{\"digest_window\": \"1h\"}'
              FROM generate_series(1, 150) g;
@@ -347,7 +348,8 @@ async fn a_digest_carries_at_most_99_members_and_bad_windows_never_stall_the_cla
              INSERT INTO outpost.messages (kind, to_user, subject, body, digest_key, options)
              SELECT 'email', 'u3', 's', 'b', 'soon', '{\"digest_window\": \"soon\"}'
              FROM generate_series(1, 2);
-             ALTER TABLE outpost.messages ENABLE TRIGGER messages_refuse_unsendable;",
+             ALTER TABLE outpost.messages ENABLE TRIGGER messages_refuse_unsendable;
+             ALTER TABLE outpost.messages ENABLE TRIGGER messages_b_digest;",
         )
         .await
         .unwrap();

@@ -473,7 +473,7 @@ async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
     let left: i64 = common::scalar(&client, "SELECT count(*) FROM outpost.message_keys", &[]).await;
     assert_eq!(left, 0);
 
-    let covering: Vec<String> = client
+    let mut covering: Vec<String> = client
         .query(
             "SELECT indexname FROM pg_indexes
              WHERE schemaname = 'outpost' AND tablename = 'messages'
@@ -485,11 +485,13 @@ async fn search_keys_follow_messages_and_the_migration_moves_existing_rows() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    // The one index of messages on tenant makes idempotency keys unique
-    // per tenant (0020); only rows with a key are in it.
+    covering.sort();
+    // Two indexes of messages name the tenant: the one that makes
+    // idempotency keys unique per tenant (0020; only rows with a key are in
+    // it) and the claim's, of queued rows only (0021: tenants in turns).
     assert_eq!(
         covering,
-        ["messages_idempotency_key_unique"],
+        ["messages_claim_kind_idx", "messages_idempotency_key_unique"],
         "{covering:?}"
     );
     let status_index: String = common::scalar(

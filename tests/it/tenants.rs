@@ -423,3 +423,45 @@ async fn the_operator_maps_and_unmaps_roles_from_the_command_line() {
         .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
         .await;
 }
+
+#[tokio::test]
+async fn one_tenants_backlog_does_not_hold_back_anothers_messages() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // Tenant A's report run of 20,000, then tenant B's 10 password resets.
+    client
+        .batch_execute(&format!(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body, tenant)
+             SELECT 'email', 'a' || g || '@a.example', 'report', 'b', '{A}'
+             FROM generate_series(1, 20000) g;
+             INSERT INTO outpost.messages (kind, to_address, subject, body, tenant)
+             SELECT 'email', 'b' || g || '@b.example', 'reset', 'b', '{B}'
+             FROM generate_series(1, 10) g;"
+        ))
+        .await
+        .unwrap();
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    let dispatcher = db.dispatcher(&config, channels, "w1");
+    let claimed = dispatcher.run_once().await.unwrap();
+    assert!(claimed > 10, "{claimed}");
+    let (b_sent, a_queued): (i64, i64) = {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FILTER (WHERE tenant = '{B}' AND status = 'sent'),
+                            count(*) FILTER (WHERE tenant = '{A}' AND status = 'queued')
+                     FROM outpost.messages"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(b_sent, 10, "all of B's in the first claim");
+    assert!(
+        a_queued >= 19_000,
+        "A still has most of its backlog: {a_queued}"
+    );
+}

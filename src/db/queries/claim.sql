@@ -1,6 +1,7 @@
 -- claim: take due messages for worker $2, leased for $3 seconds: of each kind
 -- in $4 at most the matching count in $5 (the sends that kind can start now),
--- and at most $1 in all, in priority order. Returns them in the message's one
+-- and at most $1 in all, in priority order and, within a priority, taking
+-- tenants in turns (0021). Returns them in the message's one
 -- shape (message_shape.sql, which follows this file's CTEs `claimed` and
 -- `members` in the statement: address, recipient, suppression verdict). A digest
 -- group (same recipient, kind and digest_key) is claimed whole: its first due
@@ -22,29 +23,46 @@ WITH claimed AS (
     -- claimed rows by primary key instead of hashing the whole table.
     WHERE m.id = ANY (ARRAY(
         SELECT b.id FROM (
-        SELECT q.id, sum(q.bytes) OVER (ORDER BY q.priority DESC, q.run_at, q.id) - q.bytes AS before
+        SELECT q.id, sum(q.bytes) OVER (ORDER BY q.priority DESC, q.turn, q.run_at, q.id) - q.bytes AS before
         FROM unnest($4::text[], $5::int[]) AS k(kind, n)
         CROSS JOIN LATERAL (
-            SELECT q0.id, q0.priority, q0.run_at,
-                   outpost.json_bytes(q0.context) + outpost.json_bytes(q0.options)
-                   + coalesce(octet_length(q0.subject), 0) + coalesce(octet_length(q0.body), 0)
-                   + coalesce(octet_length(q0.html), 0) AS bytes
-            FROM outpost.messages q0
-            WHERE q0.status = 'queued'
-              AND q0.kind = k.kind
-              AND q0.run_at <= now()
-              AND (q0.expires_at IS NULL OR q0.expires_at > now())
-              -- Of a digest group only its first due message: it carries the rest.
-              AND (q0.digest_key IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM outpost.messages e
-                  WHERE e.status = 'queued' AND e.digest_key = q0.digest_key
-                    AND e.kind = q0.kind AND e.id < q0.id AND e.run_at <= now()
-                    AND e.to_user IS NOT DISTINCT FROM q0.to_user
-                    AND e.to_address IS NOT DISTINCT FROM q0.to_address))
-            ORDER BY q0.priority DESC, q0.run_at, q0.id
-            LIMIT k.n
-            FOR UPDATE SKIP LOCKED) q
-        ORDER BY q.priority DESC, q.run_at, q.id
+            -- Fair: every tenant with queued messages of the kind offers its
+            -- first due ones that no other worker holds (its share: all n for
+            -- one or two tenants, fewer beyond, at least 32), numbered within
+            -- each priority; the claim takes them in turns (every tenant's
+            -- first, then every second, …). Rows offered but not taken are
+            -- locked only until this claim commits.
+            SELECT c.id, c.priority, c.run_at, c.turn, c.bytes
+            FROM (SELECT array_agg(t) AS tenants FROM outpost.queued_tenants(k.kind) AS t) ts
+            CROSS JOIN LATERAL unnest(ts.tenants) AS t(tenant)
+            CROSS JOIN LATERAL (
+              -- Numbered after the LIMIT, so that only the share is read.
+              SELECT c0.*, row_number() OVER (PARTITION BY c0.priority ORDER BY c0.run_at, c0.id) AS turn
+              FROM (
+                SELECT q0.id, q0.priority, q0.run_at,
+                       outpost.json_bytes(q0.context) + outpost.json_bytes(q0.options)
+                       + coalesce(octet_length(q0.subject), 0) + coalesce(octet_length(q0.body), 0)
+                       + coalesce(octet_length(q0.html), 0) AS bytes
+                FROM outpost.messages q0
+                WHERE q0.status = 'queued'
+                  AND q0.kind = k.kind
+                  AND coalesce(q0.tenant, '') = t.tenant
+                  AND q0.run_at <= now()
+                  AND (q0.expires_at IS NULL OR q0.expires_at > now())
+                  -- Of a digest group only its first due message: it carries the rest.
+                  AND (q0.digest_key IS NULL OR NOT EXISTS (
+                      SELECT 1 FROM outpost.messages e
+                      WHERE e.status = 'queued' AND e.digest_key = q0.digest_key
+                        AND e.kind = q0.kind AND e.id < q0.id AND e.run_at <= now()
+                        AND e.to_user IS NOT DISTINCT FROM q0.to_user
+                        AND e.to_address IS NOT DISTINCT FROM q0.to_address
+                        AND e.tenant IS NOT DISTINCT FROM q0.tenant))
+                ORDER BY q0.priority DESC, q0.run_at, q0.id
+                LIMIT least(k.n, greatest(32, ceil(2.0 * k.n / cardinality(ts.tenants))::int))
+                FOR UPDATE SKIP LOCKED) c0) c
+            ORDER BY c.priority DESC, c.turn, c.run_at, c.id
+            LIMIT k.n) q
+        ORDER BY q.priority DESC, q.turn, q.run_at, q.id
         LIMIT $1) b
         WHERE b.before < $6::bigint))
     RETURNING m.id, m.attempts, m.kind, m.to_user, m.to_address, m.template, m.context,
@@ -72,6 +90,7 @@ WITH claimed AS (
                   AND e0.status = 'queued' AND e0.digest_key = c.digest_key AND e0.kind = c.kind
                   AND e0.to_user IS NOT DISTINCT FROM c.to_user
                   AND e0.to_address IS NOT DISTINCT FROM c.to_address
+                  AND e0.tenant IS NOT DISTINCT FROM c.tenant
                   AND e0.id <> c.id
                   AND e0.run_at <= now() + coalesce(outpost.digest_window_or_null(c.options), interval '0')
                   AND (e0.expires_at IS NULL OR e0.expires_at > now())
