@@ -6,8 +6,11 @@ use outpost::config::{Config, RawConfig, Sources};
 pub(crate) fn check(sources: &Sources<'_>) -> Result<()> {
     let raw = RawConfig::load(sources)?;
     let printed = raw.to_redacted_toml();
-    Config::validate(raw)?;
+    let config = Config::validate(raw)?;
     print!("{printed}");
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
     eprintln!("configuration is valid");
     Ok(())
 }

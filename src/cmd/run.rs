@@ -42,6 +42,9 @@ pub(crate) async fn run(config: &Config, migrate_first: bool) -> Result<()> {
     if migrate_first {
         super::migrate::migrate_db(&config.database_url).await?;
     }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let shutdown = shutdown_on_signals();
     reloaded_on_sighup(config)?
         .run_until_stopped(shutdown)

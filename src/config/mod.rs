@@ -26,9 +26,9 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, Job, LogFormat, LogSettings, OpsSettings, PushApp, QuietHoursSettings,
-    RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey, UnsubscribeSettings, Voice,
-    WebhookSettings,
+    HttpSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, PushApp,
+    QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
+    UnsubscribeSettings, Voice, WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -73,6 +73,7 @@ pub struct RawConfig {
     pub housekeeping: HousekeepingSection,
     pub unsubscribe: UnsubscribeSection,
     pub quiet_hours: QuietHoursSection,
+    pub limits: LimitsSection,
     pub log: LogSection,
 }
 
@@ -322,6 +323,13 @@ pub struct QuietHoursSection {
     pub bypass_priority: i32,
     #[serde(default)]
     pub tenants: BTreeMap<String, String>,
+}
+
+/// `[limits]`: what a message may cost (checked in `sections/limits.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub phone_prefixes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

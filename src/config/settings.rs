@@ -175,6 +175,42 @@ pub struct Config {
     /// `None` until `[unsubscribe] public_url` and `secret` are set.
     pub unsubscribe: Option<UnsubscribeSettings>,
     pub quiet_hours: QuietHoursSettings,
+    pub limits: LimitsSettings,
+}
+
+/// The validated `[limits]` section.
+#[derive(Debug, Clone, Default)]
+pub struct LimitsSettings {
+    /// E.164 prefixes (`+353`) SMS and voice may go to; empty: any.
+    pub phone_prefixes: Vec<String>,
+}
+
+impl LimitsSettings {
+    /// Whether a message of `kind` may go to `address`.
+    pub fn allows(&self, kind: crate::message::Kind, address: &str) -> bool {
+        use crate::message::Kind;
+        !matches!(kind, Kind::Sms | Kind::Voice)
+            || self.phone_prefixes.is_empty()
+            || self
+                .phone_prefixes
+                .iter()
+                .any(|p| address.trim().starts_with(p.as_str()))
+    }
+}
+
+impl Config {
+    /// What is valid but an operator should know: printed by `config check`
+    /// and logged at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.limits.phone_prefixes.is_empty() {
+            warnings.push(
+                "limits.phone_prefixes is empty: SMS and voice messages may go to any country"
+                    .to_owned(),
+            );
+        }
+        warnings
+    }
 }
 
 impl Config {

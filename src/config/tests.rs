@@ -328,3 +328,38 @@ fn the_operations_listener_is_apart_from_the_others_and_its_token_never_printed(
     assert!(format!("{config:?}").contains("ops"));
     assert!(!format!("{config:?}").contains("tok-3141592653"));
 }
+
+#[test]
+fn phone_prefixes_are_checked_and_an_empty_list_is_a_warning() {
+    use crate::message::Kind;
+    let open = Config::load(&Sources::default()).unwrap();
+    assert!(
+        open.warnings()
+            .iter()
+            .any(|w| w.contains("limits.phone_prefixes"))
+    );
+    assert!(open.limits.allows(Kind::Sms, "+447700900123"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outpost.toml");
+    std::fs::write(&file, "[limits]\nphone_prefixes = [\"+353\", \"+1\"]\n").unwrap();
+    let limited = Config::load(&Sources {
+        file: Some(&file),
+        env: Vec::new(),
+    })
+    .unwrap();
+    assert!(limited.warnings().is_empty());
+    assert!(limited.limits.allows(Kind::Sms, "+353861234567"));
+    assert!(limited.limits.allows(Kind::Voice, "+15005550006"));
+    assert!(!limited.limits.allows(Kind::Sms, "+447700900123"));
+    assert!(limited.limits.allows(Kind::Email, "ann@example.com"));
+
+    std::fs::write(&file, "[limits]\nphone_prefixes = [\"353\"]\n").unwrap();
+    let error = Config::load(&Sources {
+        file: Some(&file),
+        env: Vec::new(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("limits.phone_prefixes"), "{error}");
+}

@@ -43,6 +43,7 @@ impl Config {
         let unsubscribe = sections::unsubscribe(&raw.unsubscribe)?;
         let quiet_hours = sections::quiet_hours(&raw.quiet_hours)?;
         let log = sections::log(&raw.log)?;
+        let limits = sections::limits(&raw.limits)?;
         Ok(Self {
             database_url,
             pool_size,
@@ -72,6 +73,7 @@ impl Config {
             backends,
             unsubscribe,
             quiet_hours,
+            limits,
             raw,
         })
     }

@@ -48,6 +48,7 @@ pub struct Dispatcher {
     heartbeat: Arc<Heartbeat>,
     breakers: Breakers,
     quiet_hours: crate::quiet_hours::QuietHoursSettings,
+    limits: crate::config::LimitsSettings,
 }
 
 /// What one rescue pass did.
@@ -111,6 +112,7 @@ impl Dispatcher {
             heartbeat: Arc::default(),
             breakers: Breakers::new(config.dispatch.breaker),
             quiet_hours: config.quiet_hours.clone(),
+            limits: config.limits.clone(),
         }
     }
 

@@ -43,6 +43,13 @@ impl Dispatcher {
             .map_err(|e| Box::new(permanent(e.to_string())))?;
         let resolved = recipient::resolve(message, &self.recipients, &self.default_locale)
             .map_err(|e| Box::new(permanent(e.to_string())))?;
+        if !self.limits.allows(message.kind, &resolved.to) {
+            // The number itself is the recipient's: not in the error.
+            return Err(Box::new(permanent(format!(
+                "not sent: the number's country prefix is not one of limits.phone_prefixes ({})",
+                self.limits.phone_prefixes.join(", ")
+            ))));
+        }
         let note = match &message.suppression {
             Verdict::Clear => None,
             Verdict::All(suppressed) => {

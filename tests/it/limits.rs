@@ -1,0 +1,58 @@
+//! Limits on what a message may cost: the country prefixes SMS and voice may
+//! go to.
+
+use crate::common::{self, TestDb};
+
+#[tokio::test]
+async fn sms_and_voice_to_a_country_off_the_allow_list_fail_unsent_without_the_number() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut config = db.config(&[]);
+    config.limits.phone_prefixes = vec!["+353".into(), "+1".into()];
+    let (channels, printed) = db.channels(&config);
+    let dispatcher = db.dispatcher(&config, channels, "w1");
+    let mut ids = Vec::new();
+    for (sql, number) in [
+        (
+            "SELECT outpost.send_sms('hi', to_address => $1)",
+            "+447700900123",
+        ),
+        (
+            "SELECT outpost.make_call('hi', to_address => $1)",
+            "+447700900124",
+        ),
+        (
+            "SELECT outpost.send_sms('hi', to_address => $1)",
+            "+353861234567",
+        ),
+        (
+            "SELECT outpost.send_sms('hi', to_address => $1)",
+            "+15005550006",
+        ),
+    ] {
+        let id: i64 = common::scalar(&client, sql, &[&number]).await;
+        ids.push(id);
+    }
+    dispatcher.drain().await.unwrap();
+    let rows = client
+        .query(
+            "SELECT status, coalesce(last_error, '') FROM outpost.messages WHERE id = ANY($1) ORDER BY id",
+            &[&ids],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for (status, error) in &got[..2] {
+        assert_eq!(status, "failed");
+        assert_eq!(
+            error,
+            "not sent: the number's country prefix is not one of limits.phone_prefixes (+353, +1)"
+        );
+    }
+    for (status, _) in &got[2..] {
+        assert_eq!(status, "sent");
+    }
+    let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
+    assert!(!printed.contains("+4477009001"), "{printed}");
+    assert!(printed.contains("+353861234567"), "{printed}");
+}
