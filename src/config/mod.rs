@@ -330,6 +330,7 @@ pub struct QuietHoursSection {
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
     pub phone_prefixes: Vec<String>,
+    pub phone_per_hour: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -183,6 +183,8 @@ pub struct Config {
 pub struct LimitsSettings {
     /// E.164 prefixes (`+353`) SMS and voice may go to; empty: any.
     pub phone_prefixes: Vec<String>,
+    /// Most SMS and voice messages one number is sent in an hour; 0: no cap.
+    pub phone_per_hour: u32,
 }
 
 impl LimitsSettings {
@@ -203,6 +205,12 @@ impl Config {
     /// and logged at start.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.limits.phone_per_hour == 0 {
+            warnings.push(
+                "limits.phone_per_hour is 0: one number may be sent any number of SMS and calls"
+                    .to_owned(),
+            );
+        }
         if self.limits.phone_prefixes.is_empty() {
             warnings.push(
                 "limits.phone_prefixes is empty: SMS and voice messages may go to any country"

@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0019", "uniform_helpers"),
     migration!("0020", "tenants"),
     migration!("0021", "fair_claim"),
+    migration!("0022", "phone_caps"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -48,6 +48,8 @@ pub fn message_preview(recipients: &Relation) -> String {
 fn shaped(rows: &str, recipients: &Relation) -> String {
     format!("{}, {}", rows.trim_end(), MESSAGE_SHAPE).replace("{recipients}", recipients.quoted())
 }
+/// A send slot for a phone number, under `limits.phone_per_hour`.
+pub const PHONE_SEND_SLOT: &str = include_str!("queries/phone_send_slot.sql");
 /// Maps a login role to a tenant (`outpost tenant grant`).
 pub const TENANT_GRANT: &str = include_str!("queries/tenant_grant.sql");
 /// Takes a role's tenant away (`outpost tenant revoke`).

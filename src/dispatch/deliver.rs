@@ -113,6 +113,9 @@ impl Dispatcher {
             Err(outcome) => return Ok(*outcome),
         };
         tracing::Span::current().record("provider", channel.name());
+        if let Some(held) = self.phone_cap(&message, &plan.to, started_at).await {
+            return Ok(held);
+        }
         let started_at = Utc::now();
         match on_start(started_at) {
             Start::Go => {}

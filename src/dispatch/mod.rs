@@ -10,6 +10,7 @@ mod deliver;
 mod heartbeat;
 pub mod listener;
 pub mod outcome;
+mod phone_cap;
 mod plan;
 pub mod rescuer;
 pub mod retry;

@@ -56,3 +56,57 @@ async fn sms_and_voice_to_a_country_off_the_allow_list_fail_unsent_without_the_n
     assert!(!printed.contains("+4477009001"), "{printed}");
     assert!(printed.contains("+353861234567"), "{printed}");
 }
+
+#[tokio::test]
+async fn one_number_gets_at_most_its_hourly_cap_across_daemons_and_the_rest_wait_recorded() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut config = db.config(&[]);
+    config.limits.phone_per_hour = 3;
+    client
+        .batch_execute(
+            "SELECT outpost.send_sms('code ' || g, to_address => '+353861111111')
+             FROM generate_series(1, 10) g;
+             SELECT outpost.make_call('hi', to_address => '+353861111111');
+             SELECT outpost.send_sms('other', to_address => '+353862222222');",
+        )
+        .await
+        .unwrap();
+    // Two daemons at once: the cap holds across them.
+    let mut handles = Vec::new();
+    for worker in ["w1", "w2"] {
+        let (channels, _) = db.channels(&config);
+        let dispatcher = db.dispatcher(&config, channels, worker);
+        handles.push(tokio::spawn(
+            async move { dispatcher.drain().await.unwrap() },
+        ));
+    }
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { common::count(client, sql).await }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM outpost.messages WHERE to_address = '+353861111111' AND status = 'sent'").await,
+        3
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM outpost.messages WHERE to_address = '+353862222222' AND status = 'sent'").await,
+        1
+    );
+    // The other eight wait, unsent and not failed, about an hour; as a
+    // breaker deferral is, each hold is counted (deferrals) and said
+    // (last_error, and message_status) without spending an attempt.
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM outpost.messages WHERE to_address = '+353861111111'
+               AND status = 'queued' AND deferrals >= 1
+               AND run_at > now() + interval '50 minutes'
+               AND last_error LIKE 'held: the number has been sent 3 SMS and voice messages%'"
+        )
+        .await,
+        8
+    );
+}

@@ -1,4 +1,5 @@
-//! `[limits]`: the country prefixes SMS and voice may go to.
+//! `[limits]`: the country prefixes SMS and voice may go to, and how many
+//! one number is sent in an hour.
 
 use super::super::settings::LimitsSettings;
 use super::super::{ConfigError, LimitsSection};
@@ -15,5 +16,8 @@ pub(in crate::config) fn limits(raw: &LimitsSection) -> Result<LimitsSettings, C
         }
         phone_prefixes.push(prefix.clone());
     }
-    Ok(LimitsSettings { phone_prefixes })
+    Ok(LimitsSettings {
+        phone_prefixes,
+        phone_per_hour: raw.phone_per_hour,
+    })
 }
