@@ -32,7 +32,8 @@ impl Dispatcher {
                 .query_one(statements::PHONE_SEND_SLOT, &[&to, &per_hour])
                 .await
                 .map_err(DbError::from)?;
-            Ok::<Option<chrono::DateTime<Utc>>, DbError>(row.try_get(0).map_err(DbError::from)?)
+            row.try_get::<_, Option<chrono::DateTime<Utc>>>(0)
+                .map_err(DbError::from)
         };
         match until.await {
             Ok(None) => None,
