@@ -2,6 +2,7 @@
 //! against a fresh database, one JSON line per run (see BENCHMARKS.md). It
 //! lives outside the product: the installed `outpost` has no bench code.
 
+mod fair;
 mod http_fake;
 mod latency;
 mod peer;
@@ -53,6 +54,20 @@ enum BenchCommand {
         rate: u32,
         #[arg(long, default_value_t = 10)]
         seconds: u32,
+    },
+    /// Tenant A's backlog queued, tenant B's messages offered while it
+    /// drains: B's commit-to-send latency (fair claim, issue 28).
+    Fair {
+        #[arg(long, default_value_t = 100_000)]
+        backlog: u64,
+        #[arg(long, default_value_t = 100)]
+        offered: u32,
+        /// B's messages a second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// How long the provider takes to answer each send.
+        #[arg(long, default_value = "5ms")]
+        send_latency: humantime::Duration,
     },
     /// Drain with 1, 2 and 4 daemon processes through an HTTP fake answering after 50 ms.
     Scale {
@@ -132,6 +147,12 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
             };
             print(&run::drain(server, messages, transport, tuning.into(), false).await?)?;
         }
+        BenchCommand::Fair {
+            backlog,
+            offered,
+            rate,
+            send_latency,
+        } => print(&fair::fair(server, backlog, offered, rate, send_latency.into()).await?)?,
         BenchCommand::Latency { rate, seconds } => {
             print(&latency::latency(server, rate, seconds).await?)?
         }
