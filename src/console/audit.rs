@@ -1,14 +1,13 @@
 //! The audit log: every change made through the console, with who made it,
 //! from where, when, and the object before and after; and its page.
 
-use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::auth::Session;
 use super::pages::PAGES;
+use super::session::Session;
 use super::{ConsoleState, Result, queries};
 
 /// Records one change. `before`/`after` never hold secrets: callers pass
@@ -60,7 +59,7 @@ const PAGE: i64 = 100;
 /// `GET /audit-log`: newest first, 100 a page.
 pub async fn page(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Query(q): Query<AuditQuery>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
@@ -73,7 +72,7 @@ pub async fn page(
         .into_iter()
         .map(|r| Entry {
             id: r.get("id"),
-            at: super::overview::time(r.get("at")),
+            at: super::format::time(r.get("at")),
             actor: r.get("actor"),
             address: r.get("address"),
             action: r.get("action"),

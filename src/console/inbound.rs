@@ -1,15 +1,14 @@
 //! `/inbound`: received e-mail with its verdicts (SPF, DKIM, spam score);
 //! `/inbound/{id}`: one mail, its attachments to download.
 
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::auth::Session;
-use super::overview::time;
+use super::format::time;
 use super::pages::PAGES;
+use super::session::Session;
 use super::{ConsoleState, Result, queries};
 
 const PAGE: i64 = 50;
@@ -36,7 +35,7 @@ struct Mail {
 /// `GET /inbound`.
 pub async fn list(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Query(q): Query<InboundListQuery>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
@@ -79,7 +78,7 @@ struct Attachment {
 /// `GET /inbound/{id}`: the text part is shown as text; HTML is never rendered.
 pub async fn page(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;

@@ -2,7 +2,6 @@
 //! of enqueue, attempts, provider events and the chat message it became;
 //! `POST /messages/{id}/retry|cancel` call `outpost.retry` / `outpost.cancel`.
 
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -10,9 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::auth::Session;
-use super::overview::time;
+use super::csrf::Csrf;
+use super::format::{stamp, time};
 use super::pages::PAGES;
+use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::channel::Envelope;
 use crate::db::lenient::{Json, Timestamp};
@@ -33,11 +33,6 @@ struct Event {
     lines: Vec<(String, String)>,
 }
 
-/// A time as the console prints it, or what it is when it is not one.
-fn stamp(t: Timestamp) -> String {
-    t.to_utc().map_or_else(|| t.to_string(), time)
-}
-
 fn line(label: &str, value: impl Into<String>) -> (String, String) {
     (label.to_owned(), value.into())
 }
@@ -45,7 +40,7 @@ fn line(label: &str, value: impl Into<String>) -> (String, String) {
 /// `GET /messages/{id}`.
 pub async fn page(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
@@ -376,8 +371,9 @@ async fn act(state: &ConsoleState, session: &Session, id: i64, action: &str) -> 
 /// `POST /messages/{id}/retry`.
 pub async fn retry(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
+    _: Csrf,
 ) -> Result<Response> {
     act(&state, &session, id, "retry").await
 }
@@ -385,8 +381,9 @@ pub async fn retry(
 /// `POST /messages/{id}/cancel`.
 pub async fn cancel(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
+    _: Csrf,
 ) -> Result<Response> {
     act(&state, &session, id, "cancel").await
 }

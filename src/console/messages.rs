@@ -6,16 +6,17 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Form};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::types::ToSql;
 
-use super::auth::Session;
+use super::csrf::CsrfForm;
 use super::form::{Refusal, respond};
-use super::overview::{status_names, time};
+use super::format::time;
+use super::overview::status_names;
 use super::pages::{self, ActionResult, PAGES};
+use super::session::{Admin, Session};
 use super::{ConsoleState, Result, audit, queries};
 use crate::message::{Kind, Status};
 
@@ -216,7 +217,7 @@ struct Row {
 /// `GET /messages`.
 pub async fn list(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Query(q): Query<MessageListQuery>,
 ) -> Result<Response> {
     let filter = match q.filter.check() {
@@ -334,8 +335,8 @@ impl BulkAction {
 /// touch, with a form to confirm.
 pub async fn bulk_preview(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<BulkForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<Response> {
     let action = BulkAction::parse(&form.action)?;
     let filter = Filter::for_bulk(&form.filter)?;
@@ -369,8 +370,8 @@ pub async fn bulk_preview(
 /// transaction, recorded in the audit log; says whether more remain.
 pub async fn bulk_apply(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<BulkForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<Response> {
     let action = BulkAction::parse(&form.action)?;
     let filter = Filter::for_bulk(&form.filter)?;

@@ -3,14 +3,14 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::Session;
+use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, respond};
-use super::overview::time;
+use super::format::time;
 use super::pages::PAGES;
+use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 
 #[derive(Serialize)]
@@ -53,10 +53,7 @@ async fn render(
 }
 
 /// `GET /messaging`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Response> {
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Response> {
     render(&state, &session, None).await
 }
 
@@ -73,8 +70,8 @@ pub struct ConfigForm {
 /// `POST /messaging`: set one tenant's configuration (adds it if new).
 pub async fn save(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<ConfigForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<ConfigForm>,
 ) -> Result<Response> {
     let tenant = form.tenant.trim();
     if tenant.is_empty() || tenant.len() > 200 {
@@ -124,8 +121,9 @@ pub async fn save(
 /// `POST /messaging/{tenant}/delete`.
 pub async fn delete(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(tenant): Path<String>,
+    _: Csrf,
 ) -> Result<Response> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 
-use super::auth::Session;
 use super::chart::{self, Chart};
+use super::format::{age, time};
 use super::pages::PAGES;
+use super::session::Session;
 use super::{ConsoleState, Result, queries};
 use crate::db::statements;
 use crate::message::{Kind, Status};
@@ -27,22 +27,6 @@ pub fn status_names() -> [&'static str; 9] {
 
 /// A daemon is alive while its heartbeat is younger than this (it beats every 10 s).
 pub const ALIVE_SECONDS: f64 = 45.0;
-
-/// A time as the console prints it (UTC, to the second).
-pub fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-/// A duration in words: "3 s", "4 min", "2 h 5 min", "3 d".
-pub fn age(seconds: f64) -> String {
-    let s = seconds.max(0.0) as u64;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
-    }
-}
 
 #[derive(Serialize)]
 struct CountRow {
@@ -72,10 +56,7 @@ struct Daemon {
 }
 
 /// `GET /`.
-pub async fn page(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
+pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     // The three costly reads run at once, each on its own connection.
     let (client, second, third) =
         tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;

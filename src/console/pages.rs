@@ -7,7 +7,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::Result;
-use super::auth::Session;
+use super::session::Session;
 
 /// The stylesheet, served from the binary.
 const CSS: &str = include_str!("static/console.css");

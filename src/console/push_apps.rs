@@ -7,13 +7,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::Session;
+use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, Switch, respond};
 use super::pages::{self, ActionResult, PAGES};
+use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::channel::airship::{self, Audience, Notification};
 use crate::config::{PushApp, Secret};
@@ -45,10 +45,7 @@ fn audited(a: &App) -> Value {
 }
 
 /// `GET /push-apps`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let apps: Vec<App> = client
         .query(queries::PUSH_LIST, &[])
@@ -130,7 +127,7 @@ fn form_page(session: &Session, app: Value, error: Option<Refusal>) -> Result<Re
 }
 
 /// `GET /push-apps/new`.
-pub async fn new_form(Extension(session): Extension<Session>) -> Result<Response> {
+pub async fn new_form(session: Session) -> Result<Response> {
     form_page(
         &session,
         json!({ "base_url": "https://go.urbanairship.com", "enabled": true }),
@@ -141,8 +138,8 @@ pub async fn new_form(Extension(session): Extension<Session>) -> Result<Response
 /// `POST /push-apps`: add an eGuide app.
 pub async fn create(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<AppForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<AppForm>,
 ) -> Result<Response> {
     if let Err(e) = form.check(true) {
         return form_page(&session, form.echo(false, false), Some(e));
@@ -198,7 +195,7 @@ async fn load(
 /// `GET /push-apps/{name}`.
 pub async fn edit_form(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(name): Path<String>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
@@ -211,9 +208,9 @@ pub async fn edit_form(
 /// `POST /push-apps/{name}`: save an edit.
 pub async fn update(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(name): Path<String>,
-    Form(mut form): Form<AppForm>,
+    CsrfForm(mut form): CsrfForm<AppForm>,
 ) -> Result<Response> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -259,8 +256,9 @@ pub async fn update(
 /// `POST /push-apps/{name}/enable` and `…/disable`.
 pub async fn switch(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path((name, to)): Path<(String, Switch)>,
+    _: Csrf,
 ) -> Result<Response> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -295,8 +293,8 @@ pub struct TestForm {
 /// `POST /push-apps/test`: one push to one Channel ID; Airship's answer.
 pub async fn test_push(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<TestForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<TestForm>,
 ) -> Result<Response> {
     let channel = form.channel.trim();
     let device_type = Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty());

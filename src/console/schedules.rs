@@ -1,7 +1,6 @@
 //! `/schedules`: every schedule with its next fire time and last error;
 //! enable, disable, fire now.
 
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -9,10 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::auth::Session;
+use super::csrf::Csrf;
 use super::form::Switch;
-use super::overview::time;
+use super::format::time;
 use super::pages::{self, ActionResult, PAGES};
+use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 use crate::db::statements;
 
@@ -50,10 +50,7 @@ fn next_fire(cron: &str, timezone: &str, enabled: bool) -> String {
 }
 
 /// `GET /schedules`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let schedules: Vec<Schedule> = client
         .query(queries::SCHEDULES_LIST, &[])
@@ -87,8 +84,9 @@ pub async fn list(
 /// `POST /schedules/{name}/enable` and `…/disable`.
 pub async fn switch(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path((name, to)): Path<(String, Switch)>,
+    _: Csrf,
 ) -> Result<Response> {
     let enabled = to.on();
     let mut client = state.pool.get().await?;
@@ -116,8 +114,9 @@ pub async fn switch(
 /// regular firing would.
 pub async fn fire(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(name): Path<String>,
+    _: Csrf,
 ) -> Result<Response> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

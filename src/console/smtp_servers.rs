@@ -7,14 +7,14 @@
 
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::Session;
+use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, Switch, respond};
-use super::overview::time;
+use super::format::time;
 use super::pages::PAGES;
+use super::session::{Admin, Session};
 use super::{ConsoleState, Result, audit, queries};
 
 #[derive(Serialize)]
@@ -57,10 +57,7 @@ fn audited(s: &Server) -> Value {
 }
 
 /// `GET /smtp-servers`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let rows = client.query(queries::SMTP_LIST, &[]).await?;
     let servers: Vec<Server> = rows.iter().map(server).collect();
@@ -187,7 +184,7 @@ fn refusal(e: &tokio_postgres::Error) -> Option<Refusal> {
 }
 
 /// `GET /smtp-servers/new`.
-pub async fn new_form(Extension(session): Extension<Session>) -> Result<Response> {
+pub async fn new_form(session: Session) -> Result<Response> {
     form_page(
         &session,
         Some(
@@ -200,8 +197,8 @@ pub async fn new_form(Extension(session): Extension<Session>) -> Result<Response
 /// `POST /smtp-servers`: add one.
 pub async fn create(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<ServerForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<ServerForm>,
 ) -> Result<Response> {
     let checked = match form.check() {
         Ok(c) => c,
@@ -258,7 +255,7 @@ pub(super) async fn load(
 /// `GET /smtp-servers/{id}`: the edit form (the password never included).
 pub async fn edit_form(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
@@ -273,9 +270,9 @@ pub async fn edit_form(
 /// `POST /smtp-servers/{id}`: save an edit.
 pub async fn update(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
-    Form(form): Form<ServerForm>,
+    CsrfForm(form): CsrfForm<ServerForm>,
 ) -> Result<Response> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -381,8 +378,9 @@ async fn change(
 /// `POST /smtp-servers/{id}/enable` and `…/disable`.
 pub async fn switch(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path((id, to)): Path<(i64, Switch)>,
+    _: Csrf,
 ) -> Result<Response> {
     change(
         &state,
@@ -402,9 +400,9 @@ pub struct MoveForm {
 /// `POST /smtp-servers/{id}/move` with `direction` up or down.
 pub async fn reorder(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
-    Form(form): Form<MoveForm>,
+    CsrfForm(form): CsrfForm<MoveForm>,
 ) -> Result<Response> {
     let direction = match form.direction.as_str() {
         "up" => "up",
@@ -424,8 +422,9 @@ pub async fn reorder(
 /// `POST /smtp-servers/{id}/delete`.
 pub async fn delete(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
+    _: Csrf,
 ) -> Result<Response> {
     change(&state, &session, id, "smtp_server.delete", async |tx| {
         tx.execute(queries::SMTP_DELETE, &[&id]).await

@@ -10,12 +10,12 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Session;
+use super::csrf::{Csrf, CsrfForm};
 use super::pages::{self, ActionResult};
+use super::session::{Admin, Session};
 use super::smtp_servers::load;
 use super::{ConsoleError, ConsoleState, Result, audit};
 use crate::channel::email::Email;
@@ -87,8 +87,9 @@ fn refused(session: &Session, title: &str, why: String) -> Result<Response> {
 /// `POST /smtp-servers/{id}/test`: connect, TLS, AUTH, QUIT; no mail.
 pub async fn test_connection(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
+    _: Csrf,
 ) -> Result<Response> {
     let Target {
         name,
@@ -124,9 +125,9 @@ pub struct SendTestForm {
 /// `POST /smtp-servers/{id}/send-test`: one e-mail to the address typed in.
 pub async fn send_test(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Admin,
     Path(id): Path<i64>,
-    Form(form): Form<SendTestForm>,
+    CsrfForm(form): CsrfForm<SendTestForm>,
 ) -> Result<Response> {
     let to: lettre::message::Mailbox = match form.to.trim().parse() {
         Ok(to) => to,

@@ -3,15 +3,15 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::Session;
+use super::csrf::CsrfForm;
 use super::form::{Refusal, respond};
-use super::overview::time;
+use super::format::time;
 use super::pages::PAGES;
+use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, audit, queries};
 
 const FAMILIES: [&str; 4] = ["email", "phone", "push", "chat"];
@@ -93,7 +93,7 @@ async fn render(
 /// `GET /suppressions`.
 pub async fn list(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response> {
     render(&state, &session, q, None).await
@@ -127,8 +127,8 @@ impl EntryForm {
 /// `POST /suppressions`: suppress an address.
 pub async fn add(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<EntryForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<EntryForm>,
 ) -> Result<Response> {
     if let Err(e) = form.check() {
         return render(&state, &session, SearchQuery::default(), Some(e)).await;
@@ -178,8 +178,8 @@ pub async fn add(
 /// `POST /suppressions/remove`: lift one, with the reason why.
 pub async fn remove(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<EntryForm>,
+    session: Admin,
+    CsrfForm(form): CsrfForm<EntryForm>,
 ) -> Result<Response> {
     if let Err(e) = form.check() {
         return render(&state, &session, SearchQuery::default(), Some(e)).await;
