@@ -3,17 +3,19 @@
 //! `POST /messages/{id}/retry|cancel` call `outpost.retry` / `outpost.cancel`.
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::audit::{self, Action, Change, Outcome};
 use super::csrf::Csrf;
 use super::format::{stamp, time};
 use super::pages::PAGES;
+use super::pages::{self, ActionResult};
 use super::session::{Admin, Session};
-use super::{ConsoleError, ConsoleState, Result, audit, queries};
+use super::{ConsoleError, ConsoleState, Result, queries};
 use crate::channel::Envelope;
 use crate::db::lenient::{Json, Timestamp};
 use crate::message::{ClaimedMessage, Kind, MessageId, Recipient, Status};
@@ -316,74 +318,96 @@ pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> 
         .into_response())
 }
 
-async fn act(state: &ConsoleState, session: &Session, id: i64, action: &str) -> Result<Response> {
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let before: Option<String> = tx
-        .query_opt(queries::MESSAGE_STATUS, &[&id])
-        .await?
-        .map(|r| r.get(0));
-    let Some(before) = before else {
-        return Err(ConsoleError::NotFound);
-    };
-    let sql = if action == "retry" {
-        queries::RETRY
-    } else {
-        queries::CANCEL
-    };
-    let done: Option<i64> = tx.query_one(sql, &[&id]).await?.get("id");
-    if done.is_some() {
-        let after: String = tx.query_one(queries::MESSAGE_STATUS, &[&id]).await?.get(0);
-        audit::record(
-            &tx,
-            session,
-            &format!("message.{action}"),
-            &format!("message {id}"),
-            Some(json!({ "status": before })),
-            Some(json!({ "status": after })),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    let text = match (action, done.is_some()) {
-        ("retry", true) => format!("Message {id} is queued again with 3 more attempts."),
-        ("retry", false) => {
-            format!("Message {id} is {before}: only a finished, unsent message can be retried.")
+/// What an operator does to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Retry,
+    Cancel,
+}
+
+impl Act {
+    fn action(self) -> Action {
+        match self {
+            Act::Retry => Action::MessageRetry,
+            Act::Cancel => Action::MessageCancel,
         }
-        (_, true) => format!("Message {id} is cancelled."),
-        (_, false) => format!("Message {id} is {before}: only a queued message can be cancelled."),
+    }
+
+    /// What the result page says: done, or why not (the status it had).
+    fn result(self, id: i64, done: bool, before: &str) -> ActionResult {
+        match (self, done) {
+            (Act::Retry, true) => ActionResult::done(format!(
+                "Message {id} is queued again with 3 more attempts."
+            )),
+            (Act::Retry, false) => ActionResult::failed(
+                StatusCode::OK,
+                format!(
+                    "Message {id} is {before}: only a finished, unsent message can be retried."
+                ),
+            ),
+            (Act::Cancel, true) => ActionResult::done(format!("Message {id} is cancelled.")),
+            (Act::Cancel, false) => ActionResult::failed(
+                StatusCode::OK,
+                format!("Message {id} is {before}: only a queued message can be cancelled."),
+            ),
+        }
+    }
+}
+
+async fn act(state: &ConsoleState, admin: &Admin, id: i64, act: Act) -> Result<Response> {
+    let outcome = audit::change(state, admin, async |tx| {
+        let status = async |tx: &deadpool_postgres::Transaction<'_>| -> Result<Option<String>> {
+            match tx.query_opt(queries::MESSAGE_STATUS, &[&id]).await? {
+                Some(r) => Ok(Some(r.try_get(0)?)),
+                None => Ok(None),
+            }
+        };
+        let before = status(tx).await?.ok_or(ConsoleError::NotFound)?;
+        let sql = match act {
+            Act::Retry => queries::RETRY,
+            Act::Cancel => queries::CANCEL,
+        };
+        let done: Option<i64> = tx.query_one(sql, &[&id]).await?.try_get("id")?;
+        let result = act.result(id, done.is_some(), &before);
+        if done.is_none() {
+            return Ok(Outcome::Unchanged(result));
+        }
+        let after = status(tx).await?.ok_or(ConsoleError::NotFound)?;
+        let change = Change::new(act.action(), format!("message {id}"))
+            .before(json!({ "status": before }))
+            .after(json!({ "status": after }));
+        Ok(Outcome::Changed(change, result))
+    })
+    .await?;
+    let title = match act {
+        Act::Retry => format!("Retry message {id}"),
+        Act::Cancel => format!("Cancel message {id}"),
     };
-    Ok(PAGES
-        .render(
-            "result.html",
-            Some(session),
-            "messages",
-            ctx! {
-                title => format!("{} message {id}", if action == "retry" { "Retry" } else { "Cancel" }),
-                ok => done.is_some(),
-                text,
-                back => format!("/messages/{id}"),
-            },
-        )?
-        .into_response())
+    pages::result(
+        admin,
+        "messages",
+        &title,
+        &format!("/messages/{id}"),
+        outcome,
+    )
 }
 
 /// `POST /messages/{id}/retry`.
 pub async fn retry(
     State(state): State<ConsoleState>,
-    session: Admin,
+    admin: Admin,
     Path(id): Path<i64>,
     _: Csrf,
 ) -> Result<Response> {
-    act(&state, &session, id, "retry").await
+    act(&state, &admin, id, Act::Retry).await
 }
 
 /// `POST /messages/{id}/cancel`.
 pub async fn cancel(
     State(state): State<ConsoleState>,
-    session: Admin,
+    admin: Admin,
     Path(id): Path<i64>,
     _: Csrf,
 ) -> Result<Response> {
-    act(&state, &session, id, "cancel").await
+    act(&state, &admin, id, Act::Cancel).await
 }

@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::types::ToSql;
 
+use super::audit::{self, Action, Change, Outcome};
 use super::csrf::CsrfForm;
 use super::form::{Refusal, respond};
 use super::format::time;
 use super::overview::status_names;
 use super::pages::{self, ActionResult, PAGES};
 use super::session::{Admin, Session};
-use super::{ConsoleState, Result, audit, queries};
+use super::{ConsoleState, Result, queries};
 use crate::message::{Kind, Status};
 
 /// Rows per page.
@@ -375,34 +376,39 @@ pub async fn bulk_apply(
 ) -> Result<Response> {
     let action = BulkAction::parse(&form.action)?;
     let filter = Filter::for_bulk(&form.filter)?;
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let (sql, verb) = match action {
-        BulkAction::Retry => (queries::MESSAGES_RETRY.as_str(), "queued again"),
-        BulkAction::Cancel => (queries::MESSAGES_CANCEL.as_str(), "cancelled"),
+    let (sql, verb, audited) = match action {
+        BulkAction::Retry => (
+            queries::MESSAGES_RETRY.as_str(),
+            "queued again",
+            Action::MessagesBulkRetry,
+        ),
+        BulkAction::Cancel => (
+            queries::MESSAGES_CANCEL.as_str(),
+            "cancelled",
+            Action::MessagesBulkCancel,
+        ),
     };
     let action = action.as_str();
-    let mut params = filter.params();
-    params.push(&BULK_LIMIT);
-    let rows = tx.query(sql, &params).await?;
-    // One candidate past the limit is read, never acted on: it says more remain.
-    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > BULK_LIMIT;
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Some(id) = row.try_get::<_, Option<i64>>("id")? {
-            ids.push(id);
+    let (ids, more) = audit::change(&state, &session, async |tx| {
+        let mut params = filter.params();
+        params.push(&BULK_LIMIT);
+        let rows = tx.query(sql, &params).await?;
+        // One candidate past the limit is read, never acted on: it says more remain.
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > BULK_LIMIT;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(id) = row.try_get::<_, Option<i64>>("id")? {
+                ids.push(id);
+            }
         }
-    }
-    audit::record(
-        &tx,
-        &session,
-        &format!("messages.bulk_{action}"),
-        &format!("messages matching {}", form.filter.query()),
-        None,
-        Some(json!({ "count": ids.len(), "ids": ids, "more": more })),
-    )
+        let change = Change::new(
+            audited,
+            format!("messages matching {}", form.filter.query()),
+        )
+        .after(json!({ "count": ids.len(), "ids": ids, "more": more }));
+        Ok(Outcome::Changed(change, (ids, more)))
+    })
     .await?;
-    tx.commit().await?;
     pages::result(
         &session,
         "messages",

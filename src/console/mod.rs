@@ -20,6 +20,16 @@ macro_rules! ctx {
     };
 }
 
+/// Declares the template and navigation entry of page structs.
+macro_rules! page {
+    ($($page:ty => $template:literal, $nav:literal;)*) => {
+        $(impl $crate::console::pages::Page for $page {
+            const TEMPLATE: &'static str = $template;
+            const NAV: &'static str = $nav;
+        })*
+    };
+}
+
 pub mod audit;
 pub mod auth;
 mod chart;

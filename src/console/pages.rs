@@ -59,6 +59,12 @@ impl Pages {
         Self { env }
     }
 
+    /// Renders `page` with the signed-in user, the form token and the
+    /// navigation entry it highlights.
+    pub fn page<P: Page>(&self, session: Option<&Session>, page: &P) -> Result<Html<String>> {
+        self.render(P::TEMPLATE, session, P::NAV, page)
+    }
+
     /// Renders `name` with `context` plus the signed-in user and the form token.
     pub fn render<C: Serialize>(
         &self,
@@ -80,6 +86,20 @@ impl Pages {
         };
         Ok(Html(template.render(page)?))
     }
+}
+
+/// A page: the serializable struct its template reads, every value the
+/// template names (a misspelled or missing one is an error, not blank).
+pub trait Page: Serialize {
+    /// The template that renders it.
+    const TEMPLATE: &'static str;
+    /// The navigation entry it highlights.
+    const NAV: &'static str;
+}
+
+/// Renders `page` for the signed-in `session`.
+pub fn render<P: Page>(session: &Session, page: &P) -> Result<Html<String>> {
+    PAGES.page(Some(session), page)
 }
 
 /// What an action reports on the result page: done, or not and why.

@@ -152,3 +152,11 @@ pub(crate) async fn found(
         .await?
         .ok_or(super::ConsoleError::NotFound)
 }
+
+/// Every row decoded as a `T`.
+pub(crate) fn decode<T>(rows: &[tokio_postgres::Row]) -> super::Result<Vec<T>>
+where
+    T: for<'a> TryFrom<&'a tokio_postgres::Row, Error = tokio_postgres::Error>,
+{
+    Ok(rows.iter().map(T::try_from).collect::<Result<_, _>>()?)
+}

@@ -13,11 +13,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::audit::{self, Action, Change};
 use super::csrf::{Csrf, CsrfForm};
 use super::pages::{self, ActionResult};
 use super::session::{Admin, Session};
-use super::smtp_servers::load;
-use super::{ConsoleError, ConsoleState, Result, audit};
+use super::smtp_servers::load_row;
+use super::{ConsoleError, ConsoleState, Result};
 use crate::channel::email::Email;
 use crate::channel::email::smtp::SmtpMail;
 use crate::channel::email::smtp_db::credentials_refused;
@@ -37,7 +38,7 @@ struct Target {
 /// does, unless `smtp_db` would refuse its credentials.
 async fn transport(state: &ConsoleState, id: i64) -> Result<Target> {
     let client = state.pool.get().await?;
-    let r = load(&client, id).await?;
+    let r = load_row(&client, id).await?;
     let security: String = r.try_get("security")?;
     let name: String = r.try_get("name")?;
     let settings = SmtpSettings {
@@ -198,15 +199,9 @@ pub async fn send_test(
         ),
     };
     let client = state.pool.get().await?;
-    audit::record(
-        &client,
-        &session,
-        "smtp_server.send_test",
-        &format!("smtp server {name}"),
-        None,
-        Some(json!({ "to": to.email.to_string(), "ok": outcome.ok })),
-    )
-    .await?;
+    let change = Change::new(Action::SmtpServerSendTest, format!("smtp server {name}"))
+        .after(json!({ "to": to.email.to_string(), "ok": outcome.ok }));
+    audit::record(&client, &session, &change).await?;
     reply(
         &session,
         &format!("Send a test e-mail: {name} ({address})"),
