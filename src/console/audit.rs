@@ -9,8 +9,10 @@ use axum::response::Html;
 use deadpool_postgres::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio_postgres::Row;
 
-use super::pages::PAGES;
+use super::format::time;
+use super::pages;
 use super::session::{Admin, Session};
 use super::{ConsoleState, Result, queries};
 
@@ -184,6 +186,7 @@ pub struct AuditQuery {
     actor: Option<String>,
 }
 
+/// One entry as the page shows it.
 #[derive(Serialize)]
 struct Entry {
     id: i64,
@@ -194,6 +197,36 @@ struct Entry {
     object: String,
     before: Option<String>,
     after: Option<String>,
+}
+
+impl TryFrom<&Row> for Entry {
+    type Error = tokio_postgres::Error;
+    fn try_from(r: &Row) -> Result<Self, Self::Error> {
+        let pretty =
+            |v: Option<Value>| v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default());
+        Ok(Entry {
+            id: r.try_get("id")?,
+            at: time(r.try_get("at")?),
+            actor: r.try_get("actor")?,
+            address: r.try_get("address")?,
+            action: r.try_get("action")?,
+            object: r.try_get("object")?,
+            before: pretty(r.try_get("before")?),
+            after: pretty(r.try_get("after")?),
+        })
+    }
+}
+
+/// The page: a page of entries, the actor filtered on, the next page's key.
+#[derive(Serialize)]
+struct AuditPage {
+    entries: Vec<Entry>,
+    next: Option<i64>,
+    actor: Option<String>,
+}
+
+page! {
+    AuditPage => "audit.html", "audit";
 }
 
 const PAGE: i64 = 100;
@@ -209,27 +242,26 @@ pub async fn page(
     let rows = client
         .query(queries::AUDIT_PAGE, &[&q.before, &actor, &PAGE])
         .await?;
-    let pretty = |v: Option<Value>| v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default());
-    let entries: Vec<Entry> = rows
-        .into_iter()
-        .map(|r| Entry {
-            id: r.get("id"),
-            at: super::format::time(r.get("at")),
-            actor: r.get("actor"),
-            address: r.get("address"),
-            action: r.get("action"),
-            object: r.get("object"),
-            before: pretty(r.get("before")),
-            after: pretty(r.get("after")),
-        })
-        .collect();
-    let next = (entries.len() as i64 == PAGE)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
-    PAGES.render(
-        "audit.html",
-        Some(&session),
-        "audit",
-        ctx! { entries, next, actor },
+    let entries: Vec<Entry> = queries::decode(&rows)?;
+    let next = queries::next_key(&entries, PAGE, |e| e.id);
+    pages::render(
+        &session,
+        &AuditPage {
+            entries,
+            next,
+            actor,
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn actions_are_named_thing_dot_verb() {
+        assert_eq!(Action::SmtpServerMoveUp.to_string(), "smtp_server.move_up");
+        assert_eq!(Action::MessagesBulkCancel.as_str(), "messages.bulk_cancel");
+        assert_eq!(Action::PushAppTestPush.as_str(), "push_app.test_push");
+    }
 }

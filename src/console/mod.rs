@@ -32,9 +32,11 @@ macro_rules! page {
 
 pub mod audit;
 pub mod auth;
+mod bulk;
 mod chart;
 mod csrf;
 mod error;
+mod filter;
 mod form;
 mod format;
 mod guard;
@@ -90,8 +92,8 @@ fn protected() -> Router<ConsoleState> {
         .route("/", get(overview::page))
         .route("/logout", post(auth::logout))
         .route("/messages", get(messages::list))
-        .route("/messages/bulk", post(messages::bulk_preview))
-        .route("/messages/bulk/confirm", post(messages::bulk_apply))
+        .route("/messages/bulk", post(bulk::preview))
+        .route("/messages/bulk/confirm", post(bulk::apply))
         .route("/messages/{id}", get(message::page))
         .route("/messages/{id}/preview", get(message::preview))
         .route("/messages/{id}/retry", post(message::retry))

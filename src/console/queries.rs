@@ -160,3 +160,9 @@ where
 {
     Ok(rows.iter().map(T::try_from).collect::<Result<_, _>>()?)
 }
+
+/// The key of the next page (keyset pagination): the last item's, when the
+/// page is full.
+pub(crate) fn next_key<T, K>(items: &[T], page: i64, key: impl Fn(&T) -> K) -> Option<K> {
+    items.last().filter(|_| items.len() as i64 == page).map(key)
+}
