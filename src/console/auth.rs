@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::csrf::Csrf;
@@ -160,6 +160,18 @@ fn percent_decode(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The login form, with why the last attempt failed.
+#[derive(Serialize)]
+struct LoginPage {
+    next: String,
+    error: Option<String>,
+    name: Option<String>,
+}
+
+page! {
+    LoginPage => "login.html", "login";
+}
+
 #[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -179,9 +191,12 @@ pub async fn login_page(
         let cookie = start(&state, &user, address).await?;
         return Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response());
     }
-    Ok(PAGES
-        .render("login.html", None, "login", ctx! { next })?
-        .into_response())
+    let page = LoginPage {
+        next,
+        error: None,
+        name: None,
+    };
+    Ok(PAGES.page(None, &page)?.into_response())
 }
 
 /// The user a trusted reverse proxy vouches for, when that is configured,
@@ -214,7 +229,7 @@ async fn proxy_user(
     };
     let client = state.pool.get().await?;
     let row = client.query_opt(queries::USER_FIND, &[&user]).await?;
-    Ok(row.map(|r| r.get("name")))
+    Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
 #[derive(Deserialize)]
@@ -241,11 +256,13 @@ pub async fn login(
     let refuse = |status: StatusCode, error: &str| -> Result<Response> {
         Ok((
             status,
-            PAGES.render(
-                "login.html",
+            PAGES.page(
                 None,
-                "login",
-                ctx! { next => next.clone(), error, name => shown_name.clone() },
+                &LoginPage {
+                    next: next.clone(),
+                    error: Some(error.to_owned()),
+                    name: Some(shown_name.clone()),
+                },
             )?,
         )
             .into_response())

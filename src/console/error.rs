@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use super::form;
 use super::pages::PAGES;
@@ -102,17 +103,24 @@ impl IntoResponse for ConsoleError {
     }
 }
 
+/// The page of a failed request: its status code and why.
+#[derive(Serialize)]
+struct ErrorPage {
+    code: u16,
+    text: String,
+}
+
+page! {
+    ErrorPage => "error.html", "";
+}
+
 /// The short plain page a failed console request gets.
 pub fn error_page(status: StatusCode, text: String) -> Response {
-    let body = PAGES
-        .render(
-            "error.html",
-            None,
-            "",
-            ctx! { code => status.as_u16(), text => text },
-        )
-        .map(|h| h.0)
-        .unwrap_or(text);
+    let page = ErrorPage {
+        code: status.as_u16(),
+        text,
+    };
+    let body = PAGES.page(None, &page).map_or(page.text, |h| h.0);
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],

@@ -4,28 +4,14 @@
 //! CSS compiled into the binary; every change is a POST guarded by a session,
 //! a role, a per-session token and an origin check, and lands in the audit log.
 
-/// A template context whose values are anything `Serialize`.
-macro_rules! ctx {
-    ($($key:ident $(=> $value:expr)?),* $(,)?) => {{
-        #[allow(unused_mut)]
-        let mut map = std::collections::BTreeMap::<&'static str, minijinja::Value>::new();
-        $( ctx!(@pair map, $key $(=> $value)?); )*
-        minijinja::Value::from(minijinja::value::Serde(&map))
-    }};
-    (@pair $map:ident, $key:ident) => {
-        $map.insert(stringify!($key), minijinja::Value::from(minijinja::value::Serde(&$key)));
-    };
-    (@pair $map:ident, $key:ident => $value:expr) => {
-        $map.insert(stringify!($key), minijinja::Value::from(minijinja::value::Serde(&$value)));
-    };
-}
-
 /// Declares the template and navigation entry of page structs.
 macro_rules! page {
     ($($page:ty => $template:literal, $nav:literal;)*) => {
         $(impl $crate::console::pages::Page for $page {
             const TEMPLATE: &'static str = $template;
-            const NAV: &'static str = $nav;
+            fn nav(&self) -> &str {
+                $nav
+            }
         })*
     };
 }
@@ -48,6 +34,7 @@ mod messages;
 mod messaging;
 mod overview;
 mod pages;
+mod preview;
 mod push_apps;
 pub(crate) mod queries;
 mod schedules;
@@ -57,6 +44,7 @@ mod smtp_servers;
 mod smtp_test;
 mod state;
 mod suppressions;
+mod timeline;
 pub mod users;
 
 use axum::Router;
@@ -95,7 +83,7 @@ fn protected() -> Router<ConsoleState> {
         .route("/messages/bulk", post(bulk::preview))
         .route("/messages/bulk/confirm", post(bulk::apply))
         .route("/messages/{id}", get(message::page))
-        .route("/messages/{id}/preview", get(message::preview))
+        .route("/messages/{id}/preview", get(preview::preview))
         .route("/messages/{id}/retry", post(message::retry))
         .route("/messages/{id}/cancel", post(message::cancel))
         .route(

@@ -62,29 +62,18 @@ impl Pages {
     /// Renders `page` with the signed-in user, the form token and the
     /// navigation entry it highlights.
     pub fn page<P: Page>(&self, session: Option<&Session>, page: &P) -> Result<Html<String>> {
-        self.render(P::TEMPLATE, session, P::NAV, page)
-    }
-
-    /// Renders `name` with `context` plus the signed-in user and the form token.
-    pub fn render<C: Serialize>(
-        &self,
-        name: &str,
-        session: Option<&Session>,
-        nav: &str,
-        context: C,
-    ) -> Result<Html<String>> {
-        let template = self.env.get_template(name)?;
-        let page = minijinja::context! {
+        let template = self.env.get_template(P::TEMPLATE)?;
+        let context = minijinja::context! {
             user => session.map(|s| minijinja::context! {
                 name => s.user.clone(),
                 admin => s.is_admin(),
                 role => s.role.as_str(),
             }),
             csrf => session.map(|s| s.csrf.clone()),
-            nav => nav,
-            ..minijinja::Value::from(minijinja::value::Serde(&context))
+            nav => page.nav(),
+            ..minijinja::Value::from(minijinja::value::Serde(page))
         };
-        Ok(Html(template.render(page)?))
+        Ok(Html(template.render(context)?))
     }
 }
 
@@ -94,7 +83,7 @@ pub trait Page: Serialize {
     /// The template that renders it.
     const TEMPLATE: &'static str;
     /// The navigation entry it highlights.
-    const NAV: &'static str;
+    fn nav(&self) -> &str;
 }
 
 /// Renders `page` for the signed-in `session`.
@@ -130,6 +119,24 @@ impl ActionResult {
     }
 }
 
+/// The result page of an action.
+#[derive(Serialize)]
+struct ResultPage<'a> {
+    #[serde(skip)]
+    nav: &'a str,
+    title: &'a str,
+    ok: bool,
+    text: String,
+    back: &'a str,
+}
+
+impl Page for ResultPage<'_> {
+    const TEMPLATE: &'static str = "result.html";
+    fn nav(&self) -> &str {
+        self.nav
+    }
+}
+
 /// The result page of an action: its title, what happened, and a link back.
 pub fn result(
     session: &Session,
@@ -139,13 +146,14 @@ pub fn result(
     outcome: ActionResult,
 ) -> Result<Response> {
     let ActionResult { ok, text, status } = outcome;
-    let page = PAGES.render(
-        "result.html",
-        Some(session),
+    let page = ResultPage {
         nav,
-        minijinja::context! { title, ok, text, back },
-    )?;
-    Ok((status, page).into_response())
+        title,
+        ok,
+        text,
+        back,
+    };
+    Ok((status, PAGES.page(Some(session), &page)?).into_response())
 }
 
 /// `GET /static/console.css`.
