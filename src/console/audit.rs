@@ -218,8 +218,8 @@ impl TryFrom<&Row> for Entry {
 }
 
 /// The page: a page of entries, the actor filtered on, the next page's key.
-#[derive(Serialize)]
-struct AuditPage {
+#[derive(Serialize, Default)]
+pub(super) struct AuditPage {
     entries: Vec<Entry>,
     next: Option<i64>,
     actor: Option<String>,

@@ -161,8 +161,8 @@ fn percent_decode(raw: &[u8]) -> Vec<u8> {
 }
 
 /// The login form, with why the last attempt failed.
-#[derive(Serialize)]
-struct LoginPage {
+#[derive(Serialize, Default)]
+pub(super) struct LoginPage {
     next: String,
     error: Option<String>,
     name: Option<String>,

@@ -20,8 +20,8 @@ use super::{ConsoleState, Result, queries};
 pub const BULK_LIMIT: i64 = 1000;
 
 /// The confirmation page.
-#[derive(Serialize)]
-struct BulkPage {
+#[derive(Serialize, Default)]
+pub(super) struct BulkPage {
     action: &'static str,
     total: i64,
     affected: i64,

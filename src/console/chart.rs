@@ -29,7 +29,7 @@ pub struct Label {
 }
 
 /// A laid-out chart.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Chart {
     pub title: String,
     pub width: f64,

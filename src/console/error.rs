@@ -104,8 +104,8 @@ impl IntoResponse for ConsoleError {
 }
 
 /// The page of a failed request: its status code and why.
-#[derive(Serialize)]
-struct ErrorPage {
+#[derive(Serialize, Default)]
+pub(super) struct ErrorPage {
     code: u16,
     text: String,
 }

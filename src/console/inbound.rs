@@ -74,15 +74,15 @@ impl TryFrom<&Row> for Attachment {
 }
 
 /// The list page.
-#[derive(Serialize)]
-struct InboundPage {
+#[derive(Serialize, Default)]
+pub(super) struct InboundPage {
     mails: Vec<Mail>,
     next: Option<i64>,
 }
 
 /// One mail's page.
-#[derive(Serialize)]
-struct MailPage {
+#[derive(Serialize, Default)]
+pub(super) struct MailPage {
     id: i64,
     fields: Vec<(&'static str, String)>,
     text: Option<String>,

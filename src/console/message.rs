@@ -22,8 +22,8 @@ use crate::db::lenient::Json;
 use crate::message::Status;
 
 /// The message's page.
-#[derive(Serialize)]
-struct MessagePage {
+#[derive(Serialize, Default)]
+pub(super) struct MessagePage {
     id: i64,
     kind: String,
     status: &'static str,

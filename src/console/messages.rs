@@ -69,8 +69,8 @@ impl TryFrom<&tokio_postgres::Row> for Row {
 }
 
 /// The search page: the filter as typed, what matches, what was refused.
-#[derive(Serialize)]
-struct MessagesPage {
+#[derive(Serialize, Default)]
+pub(super) struct MessagesPage {
     f: RawFilter,
     query: String,
     filtered: bool,

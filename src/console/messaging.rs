@@ -53,8 +53,8 @@ impl TryFrom<&Row> for Listed {
 }
 
 /// The page: every configuration, and what was refused.
-#[derive(Serialize)]
-struct MessagingPage {
+#[derive(Serialize, Default)]
+pub(super) struct MessagingPage {
     configs: Vec<Listed>,
     error: Option<Refusal>,
 }

@@ -92,8 +92,8 @@ impl Circuit {
 }
 
 /// The overview page.
-#[derive(Serialize)]
-struct OverviewPage {
+#[derive(Serialize, Default)]
+pub(super) struct OverviewPage {
     statuses: [&'static str; 9],
     counts: Vec<CountRow>,
     per_minute: Chart,

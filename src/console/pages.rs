@@ -51,7 +51,9 @@ pub struct Pages {
 impl Pages {
     pub fn new() -> Self {
         let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // Strict: a variable a page does not provide (misspelled, missing) is an
+        // error, never an empty string.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name} does not compile: {e}"));
@@ -120,8 +122,8 @@ impl ActionResult {
 }
 
 /// The result page of an action.
-#[derive(Serialize)]
-struct ResultPage<'a> {
+#[derive(Serialize, Default)]
+pub(super) struct ResultPage<'a> {
     #[serde(skip)]
     nav: &'a str,
     title: &'a str,
@@ -165,4 +167,94 @@ pub async fn stylesheet() -> impl IntoResponse {
         ],
         CSS,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::users::Role;
+    use crate::console::{
+        audit, auth, bulk, error, inbound, message, messages, messaging, overview, preview,
+        push_apps, schedules, smtp_servers, suppressions,
+    };
+
+    fn session(role: Role) -> Session {
+        Session {
+            user: "ann".into(),
+            role,
+            csrf: "token".into(),
+            address: "127.0.0.1".into(),
+            token_hash: String::new(),
+        }
+    }
+
+    /// Renders `page` as an admin and as a viewer, and signed out when
+    /// the page is one a signed-out visitor gets.
+    fn renders<P: Page>(page: P) {
+        let public = ["login.html", "error.html", "bare.html"].contains(&P::TEMPLATE);
+        let signed_out = public.then_some(None);
+        let signed_in = [Role::Admin, Role::Viewer].map(|r| Some(session(r)));
+        for who in signed_out.into_iter().chain(signed_in) {
+            let html = PAGES
+                .page(who.as_ref(), &page)
+                .unwrap_or_else(|e| panic!("{} does not render: {e:#}", P::TEMPLATE));
+            if let Some(who) = who.filter(|_| P::TEMPLATE != "bare.html") {
+                assert!(
+                    html.0.contains(&format!("ann ({})", who.role)),
+                    "{}",
+                    P::TEMPLATE
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_renders_with_its_page() {
+        renders(audit::AuditPage::default());
+        renders(auth::LoginPage::default());
+        renders(bulk::BulkPage::default());
+        renders(error::ErrorPage::default());
+        renders(inbound::InboundPage::default());
+        renders(inbound::MailPage::default());
+        renders(message::MessagePage::default());
+        renders(messages::MessagesPage::default());
+        renders(messaging::MessagingPage::default());
+        renders(overview::OverviewPage::default());
+        renders(preview::BarePage::default());
+        renders(push_apps::AppsPage::default());
+        renders(push_apps::FormPage::default());
+        renders(ResultPage::default());
+        renders(schedules::SchedulesPage::default());
+        renders(smtp_servers::ServersPage::default());
+        renders(smtp_servers::FormPage::default());
+        renders(suppressions::SuppressionsPage::default());
+    }
+
+    /// `result.html` with `titel` for `title`.
+    #[derive(Serialize)]
+    struct Misspelled {
+        titel: &'static str,
+        ok: bool,
+        text: &'static str,
+        back: &'static str,
+    }
+
+    impl Page for Misspelled {
+        const TEMPLATE: &'static str = "result.html";
+        fn nav(&self) -> &str {
+            ""
+        }
+    }
+
+    #[test]
+    fn a_variable_the_page_does_not_provide_is_an_error_not_blank() {
+        let page = Misspelled {
+            titel: "Retry",
+            ok: true,
+            text: "done",
+            back: "/",
+        };
+        let err = PAGES.page(None, &page).unwrap_err();
+        assert!(err.to_string().contains("undefined"), "{err}");
+    }
 }

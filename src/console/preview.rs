@@ -20,8 +20,8 @@ const PREVIEW_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-sr
 
 /// A bare page: a title and a text (a message that is not an e-mail, or
 /// why an e-mail cannot be rendered).
-#[derive(Serialize)]
-struct BarePage {
+#[derive(Serialize, Default)]
+pub(super) struct BarePage {
     title: String,
     text: String,
 }

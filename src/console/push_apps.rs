@@ -59,16 +59,16 @@ struct DefaultApp {
 }
 
 /// The list page.
-#[derive(Serialize)]
-struct AppsPage {
+#[derive(Serialize, Default)]
+pub(super) struct AppsPage {
     apps: Vec<App>,
     default_app: Option<DefaultApp>,
     backend: String,
 }
 
 /// The add/edit form page.
-#[derive(Serialize)]
-struct FormPage {
+#[derive(Serialize, Default)]
+pub(super) struct FormPage {
     app: Fields,
     error: Option<Refusal>,
 }

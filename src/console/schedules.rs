@@ -73,8 +73,8 @@ impl TryFrom<&Row> for Schedule {
 }
 
 /// The page: every schedule.
-#[derive(Serialize)]
-struct SchedulesPage {
+#[derive(Serialize, Default)]
+pub(super) struct SchedulesPage {
     schedules: Vec<Schedule>,
 }
 

@@ -53,8 +53,8 @@ impl TryFrom<&Row> for Server {
 }
 
 /// The list page.
-#[derive(Serialize)]
-struct ServersPage {
+#[derive(Serialize, Default)]
+pub(super) struct ServersPage {
     servers: Vec<Server>,
     updated: Vec<String>,
     in_use: Option<i64>,
@@ -62,7 +62,7 @@ struct ServersPage {
 
 /// The add/edit form page: the fields as shown (never the password).
 #[derive(Serialize, Default)]
-struct FormPage {
+pub(super) struct FormPage {
     server: Fields,
     error: Option<Refusal>,
 }

@@ -70,8 +70,8 @@ impl TryFrom<&Row> for Listed {
 }
 
 /// The page: the search, what it found, and what was refused.
-#[derive(Serialize)]
-struct SuppressionsPage {
+#[derive(Serialize, Default)]
+pub(super) struct SuppressionsPage {
     entries: Vec<Listed>,
     families: [&'static str; 4],
     family: Option<String>,
