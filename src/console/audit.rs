@@ -9,7 +9,6 @@ use axum::response::Html;
 use deadpool_postgres::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio_postgres::Row;
 
 use super::format::time;
 use super::pages;
@@ -199,22 +198,20 @@ struct Entry {
     after: Option<String>,
 }
 
-impl TryFrom<&Row> for Entry {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        let pretty =
-            |v: Option<Value>| v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default());
-        Ok(Entry {
-            id: r.try_get("id")?,
-            at: time(r.try_get("at")?),
-            actor: r.try_get("actor")?,
-            address: r.try_get("address")?,
-            action: r.try_get("action")?,
-            object: r.try_get("object")?,
-            before: pretty(r.try_get("before")?),
-            after: pretty(r.try_get("after")?),
-        })
-    }
+from_row!(Entry {
+    id,
+    at => time,
+    actor,
+    address,
+    action,
+    object,
+    before => pretty,
+    after => pretty,
+});
+
+/// A JSON value as the page shows it.
+fn pretty(v: Option<Value>) -> Option<String> {
+    v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
 }
 
 /// The page: a page of entries, the actor filtered on, the next page's key.

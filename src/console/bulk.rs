@@ -42,6 +42,16 @@ pub struct BulkForm {
     action: String,
 }
 
+impl BulkForm {
+    /// The action and the filter, refused when either is unusable.
+    fn check(&self) -> Result<(BulkAction, Filter), Refusal> {
+        Ok((
+            BulkAction::parse(&self.action)?,
+            Filter::for_bulk(&self.filter)?,
+        ))
+    }
+}
+
 /// What a bulk action does to every matching message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BulkAction {
@@ -76,8 +86,7 @@ pub async fn preview(
     admin: Admin,
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<Response> {
-    let action = BulkAction::parse(&form.action)?;
-    let filter = Filter::for_bulk(&form.filter)?;
+    let (action, filter) = form.check()?;
     let client = state.pool.get().await?;
     let row = client
         .query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
@@ -107,8 +116,7 @@ pub async fn apply(
     session: Admin,
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<Response> {
-    let action = BulkAction::parse(&form.action)?;
-    let filter = Filter::for_bulk(&form.filter)?;
+    let (action, filter) = form.check()?;
     let (sql, verb, audited) = match action {
         BulkAction::Retry => (
             queries::MESSAGES_RETRY.as_str(),

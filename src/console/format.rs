@@ -1,6 +1,8 @@
 //! How the console prints times and durations, in one place.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
 
 use crate::db::lenient::Timestamp;
 
@@ -24,6 +26,35 @@ pub fn age(seconds: f64) -> String {
         3600..86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
         _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
     }
+}
+
+/// A row shown with when it was made (its `created_at`).
+#[derive(Serialize)]
+pub struct Dated<T> {
+    #[serde(flatten)]
+    pub item: T,
+    pub created_at: String,
+}
+
+impl<T> TryFrom<&Row> for Dated<T>
+where
+    T: for<'a> TryFrom<&'a Row, Error = tokio_postgres::Error>,
+{
+    type Error = tokio_postgres::Error;
+    fn try_from(r: &Row) -> Result<Self, Self::Error> {
+        Ok(Dated {
+            item: T::try_from(r)?,
+            created_at: time(r.try_get("created_at")?),
+        })
+    }
+}
+
+/// The labelled values that are there, in order (a page's details).
+pub fn present<K>(fields: impl IntoIterator<Item = (K, Option<String>)>) -> Vec<(K, String)> {
+    fields
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
 }
 
 #[cfg(test)]

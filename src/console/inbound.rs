@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
-use super::format::time;
+use super::format::{present, time};
 use super::pages;
 use super::session::Session;
 use super::{ConsoleState, Result, queries};
@@ -34,23 +34,18 @@ struct Mail {
     note: Option<String>,
 }
 
-impl TryFrom<&Row> for Mail {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Mail {
-            id: r.try_get("id")?,
-            from: r.try_get("from_address")?,
-            to: r.try_get("to_addresses")?,
-            subject: r.try_get("subject")?,
-            spf: r.try_get("spf")?,
-            dkim: r.try_get("dkim")?,
-            spam_score: r.try_get("spam_score")?,
-            received_at: time(r.try_get("received_at")?),
-            attachments: r.try_get("attachments")?,
-            note: r.try_get("note")?,
-        })
-    }
-}
+from_row!(Mail {
+    id,
+    from = "from_address",
+    to = "to_addresses",
+    subject,
+    spf,
+    dkim,
+    spam_score,
+    received_at => time,
+    attachments,
+    note,
+});
 
 /// An attachment of a received mail, without its content.
 #[derive(Serialize)]
@@ -61,17 +56,12 @@ struct Attachment {
     size: i32,
 }
 
-impl TryFrom<&Row> for Attachment {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Attachment {
-            id: r.try_get("id")?,
-            filename: r.try_get("filename")?,
-            content_type: r.try_get("content_type")?,
-            size: r.try_get("size")?,
-        })
-    }
-}
+from_row!(Attachment {
+    id,
+    filename,
+    content_type,
+    size,
+});
 
 /// The list page.
 #[derive(Serialize, Default)]
@@ -132,10 +122,7 @@ fn fields(r: &Row) -> Result<Vec<(&'static str, String)>, tokio_postgres::Error>
         ("envelope", envelope.map(|e| e.to_string())),
         ("note", text("note")?),
     ];
-    Ok(fields
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect())
+    Ok(present(fields))
 }
 
 /// `GET /inbound/{id}`: the text part is shown as text; HTML is never rendered.

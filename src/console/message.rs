@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 
 use super::audit::{self, Action, Change, Outcome};
 use super::csrf::Csrf;
-use super::format::stamp;
+use super::format::{present, stamp};
 use super::pages::{self, ActionResult};
 use super::session::{Admin, Session};
 use super::timeline::{Event, lenient_stamp, timeline};
@@ -100,10 +100,7 @@ fn fields(m: &Row, status: Status, config: &Config) -> Result<Vec<(&'static str,
         ("sent", lenient_stamp(m, "sent_at").map(stamp)),
         ("finished", lenient_stamp(m, "finished_at").map(stamp)),
     ];
-    Ok(fields
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect())
+    Ok(present(fields))
 }
 
 /// What an operator does to one message.

@@ -5,12 +5,11 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::Row;
 
 use super::audit::{self, Action, Change, Outcome};
 use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, respond};
-use super::format::time;
+use super::format::Dated;
 use super::pages;
 use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, queries};
@@ -23,39 +22,16 @@ struct Config {
     push_on_message: bool,
 }
 
-impl TryFrom<&Row> for Config {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Config {
-            tenant: r.try_get("tenant")?,
-            enabled: r.try_get("enabled")?,
-            push_on_message: r.try_get("push_on_message")?,
-        })
-    }
-}
-
-/// A configuration in the list, with when it was made.
-#[derive(Serialize)]
-struct Listed {
-    #[serde(flatten)]
-    config: Config,
-    created_at: String,
-}
-
-impl TryFrom<&Row> for Listed {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Listed {
-            config: Config::try_from(r)?,
-            created_at: time(r.try_get("created_at")?),
-        })
-    }
-}
+from_row!(Config {
+    tenant,
+    enabled,
+    push_on_message,
+});
 
 /// The page: every configuration, and what was refused.
 #[derive(Serialize, Default)]
 pub(super) struct MessagingPage {
-    configs: Vec<Listed>,
+    configs: Vec<Dated<Config>>,
     error: Option<Refusal>,
 }
 

@@ -4,17 +4,8 @@
 //! CSS compiled into the binary; every change is a POST guarded by a session,
 //! a role, a per-session token and an origin check, and lands in the audit log.
 
-/// Declares the template and navigation entry of page structs.
-macro_rules! page {
-    ($($page:ty => $template:literal, $nav:literal;)*) => {
-        $(impl $crate::console::pages::Page for $page {
-            const TEMPLATE: &'static str = $template;
-            fn nav(&self) -> &str {
-                $nav
-            }
-        })*
-    };
-}
+#[macro_use]
+mod macros;
 
 pub mod audit;
 pub mod auth;
@@ -36,10 +27,12 @@ mod overview;
 mod pages;
 mod preview;
 mod push_apps;
+mod push_test;
 pub(crate) mod queries;
 mod schedules;
 mod session;
 pub mod settings;
+mod smtp_form;
 mod smtp_servers;
 mod smtp_test;
 mod state;
@@ -90,7 +83,7 @@ fn protected() -> Router<ConsoleState> {
             "/smtp-servers",
             get(smtp_servers::list).post(smtp_servers::create),
         )
-        .route("/smtp-servers/new", get(smtp_servers::new_form))
+        .route("/smtp-servers/new", get(smtp_form::new_form))
         .route(
             "/smtp-servers/{id}",
             get(smtp_servers::edit_form).post(smtp_servers::update),
@@ -102,7 +95,7 @@ fn protected() -> Router<ConsoleState> {
         .route("/smtp-servers/{id}/send-test", post(smtp_test::send_test))
         .route("/push-apps", get(push_apps::list).post(push_apps::create))
         .route("/push-apps/new", get(push_apps::new_form))
-        .route("/push-apps/test", post(push_apps::test_push))
+        .route("/push-apps/test", post(push_test::test_push))
         .route(
             "/push-apps/{name}",
             get(push_apps::edit_form).post(push_apps::update),

@@ -175,7 +175,7 @@ mod tests {
     use crate::console::users::Role;
     use crate::console::{
         audit, auth, bulk, error, inbound, message, messages, messaging, overview, preview,
-        push_apps, schedules, smtp_servers, suppressions,
+        push_apps, schedules, smtp_form, smtp_servers, suppressions,
     };
 
     fn session(role: Role) -> Session {
@@ -210,24 +210,37 @@ mod tests {
 
     #[test]
     fn every_template_renders_with_its_page() {
-        renders(audit::AuditPage::default());
-        renders(auth::LoginPage::default());
-        renders(bulk::BulkPage::default());
-        renders(error::ErrorPage::default());
-        renders(inbound::InboundPage::default());
-        renders(inbound::MailPage::default());
-        renders(message::MessagePage::default());
-        renders(messages::MessagesPage::default());
-        renders(messaging::MessagingPage::default());
-        renders(overview::OverviewPage::default());
-        renders(preview::BarePage::default());
-        renders(push_apps::AppsPage::default());
-        renders(push_apps::FormPage::default());
-        renders(ResultPage::default());
-        renders(schedules::SchedulesPage::default());
-        renders(smtp_servers::ServersPage::default());
-        renders(smtp_servers::FormPage::default());
-        renders(suppressions::SuppressionsPage::default());
+        macro_rules! every {
+            ($($page:ty),*) => { $(renders(<$page>::default());)* };
+        }
+        every!(
+            audit::AuditPage,
+            auth::LoginPage,
+            bulk::BulkPage,
+            error::ErrorPage
+        );
+        every!(
+            inbound::InboundPage,
+            inbound::MailPage,
+            message::MessagePage
+        );
+        every!(
+            messages::MessagesPage,
+            messaging::MessagingPage,
+            overview::OverviewPage
+        );
+        every!(
+            preview::BarePage,
+            push_apps::AppsPage,
+            push_apps::FormPage,
+            ResultPage
+        );
+        every!(
+            schedules::SchedulesPage,
+            smtp_servers::ServersPage,
+            smtp_form::FormPage
+        );
+        every!(suppressions::SuppressionsPage);
     }
 
     /// `result.html` with `titel` for `title`.

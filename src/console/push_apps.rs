@@ -1,11 +1,9 @@
 //! `/push-apps`: the client app (`[push]`, read-only here) and the eGuide
-//! apps of `outpost.push_apps` (add, edit, enable, disable), and "send test
-//! push" to one Channel ID with Airship's answer, as the original admin
-//! action did. Master secrets are write-only, and cleared when the base URL
-//! changes without a new one typed in the same form.
+//! apps of `outpost.push_apps` (add, edit, enable, disable); "send test
+//! push" is in `push_test`. Master secrets are write-only, and cleared
+//! when the base URL changes without a new one typed in the same form.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,11 +13,9 @@ use tokio_postgres::error::SqlState;
 use super::audit::{self, Action, Change, Outcome};
 use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, Switch, respond};
-use super::pages::{self, ActionResult};
+use super::pages;
 use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, queries};
-use crate::channel::airship::{self, Audience, Notification};
-use crate::config::{PushApp, Secret};
 
 #[derive(Serialize)]
 struct App {
@@ -30,18 +26,13 @@ struct App {
     enabled: bool,
 }
 
-impl TryFrom<&Row> for App {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(App {
-            name: r.try_get("name")?,
-            app_key: r.try_get("app_key")?,
-            secret_set: r.try_get("secret_set")?,
-            base_url: r.try_get("base_url")?,
-            enabled: r.try_get("enabled")?,
-        })
-    }
-}
+from_row!(App {
+    name,
+    app_key,
+    secret_set,
+    base_url,
+    enabled,
+});
 
 fn audited(a: &App) -> Value {
     json!({
@@ -173,7 +164,7 @@ fn back() -> Response {
     Redirect::to("/push-apps").into_response()
 }
 
-fn object(name: &str) -> String {
+pub(super) fn object(name: &str) -> String {
     format!("push app {name}")
 }
 
@@ -229,7 +220,10 @@ pub async fn create(
 }
 
 /// Push app `name`'s row, secret included (for test pushes; never shown), or 404.
-async fn load_row(client: &impl deadpool_postgres::GenericClient, name: &str) -> Result<Row> {
+pub(super) async fn load_row(
+    client: &impl deadpool_postgres::GenericClient,
+    name: &str,
+) -> Result<Row> {
     queries::found(client, queries::PUSH_GET, &[&name]).await
 }
 
@@ -318,107 +312,4 @@ pub async fn switch(
         Ok(Outcome::Changed(change, back()))
     })
     .await
-}
-
-#[derive(Deserialize)]
-pub struct TestForm {
-    /// Empty: the `[push]` client app.
-    #[serde(default)]
-    app: String,
-    channel: String,
-    #[serde(default)]
-    device_type: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// `POST /push-apps/test`: one push to one Channel ID; Airship's answer.
-pub async fn test_push(
-    State(state): State<ConsoleState>,
-    session: Admin,
-    CsrfForm(form): CsrfForm<TestForm>,
-) -> Result<Response> {
-    let channel = form.channel.trim();
-    let device_type = Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty());
-    let reply = |outcome: ActionResult| -> Result<Response> {
-        pages::result(&session, "push", "Send test push", "/push-apps", outcome)
-    };
-    if channel.is_empty() || channel.len() > 128 || channel.contains(char::is_whitespace) {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            "Channel ID: required, without spaces (the app shows it in its \"About app\" screen).",
-        ));
-    }
-    if device_type
-        .as_deref()
-        .is_some_and(|t| !matches!(t, "ios" | "android" | "web" | "amazon"))
-    {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            "device type: ios, android, web or amazon",
-        ));
-    }
-    let client = state.pool.get().await?;
-    let app = match form.app.trim() {
-        "" => match &state.config.push_app {
-            Some(app) => app.clone(),
-            None => {
-                return reply(ActionResult::failed(
-                    StatusCode::BAD_REQUEST,
-                    "No client app is configured ([push] app_key); choose an eGuide app.",
-                ));
-            }
-        },
-        name => {
-            let r = load_row(&client, name).await?;
-            PushApp {
-                name: r.try_get("name")?,
-                app_key: r.try_get("app_key")?,
-                master_secret: Secret::new(r.try_get::<_, String>("master_secret")?),
-                base_url: r.try_get("base_url")?,
-            }
-        }
-    };
-    if app.master_secret.is_empty() {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Push app {} has no master secret (it is cleared when the base URL changes): \
-                 edit the app and type it again. Nothing was sent to {}.",
-                app.name, app.base_url
-            ),
-        ));
-    }
-    let http =
-        airship::http_client(state.config.dispatch.send_timeout).map_err(ConsoleError::Setup)?;
-    let notification = Notification {
-        alert: Some(form.message.trim().to_owned())
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "Test notification from Outpost".to_owned()),
-        ..Notification::default()
-    };
-    let audience = Audience::Channel {
-        id: channel.to_owned(),
-        device_type,
-    };
-    let payload = airship::payload(&audience, &notification, &state.config.push_device_types);
-    let result = airship::push(&http, &app, &payload).await;
-    let change = Change::new(Action::PushAppTestPush, object(&app.name))
-        .after(json!({ "channel": channel, "ok": result.is_ok() }));
-    audit::record(&client, &session, &change).await?;
-    match result {
-        Ok(delivery) => reply(ActionResult::done(format!(
-            "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
-            app.name,
-            delivery.provider_message_id.as_deref().unwrap_or("-"),
-            delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
-        ))),
-        Err(e) => reply(ActionResult::failed(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "Airship refused the push to channel {channel} with app {}: {}",
-                app.name, e.message
-            ),
-        )),
-    }
 }

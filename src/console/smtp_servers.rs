@@ -14,10 +14,11 @@ use tokio_postgres::Row;
 
 use super::audit::{self, Action, Change, Outcome};
 use super::csrf::{Csrf, CsrfForm};
-use super::form::{Refusal, Switch, respond};
+use super::form::{Refusal, Switch};
 use super::format::time;
 use super::pages;
 use super::session::{Admin, Session};
+use super::smtp_form::{Fields, ServerForm, echo, form_page, refusal};
 use super::{ConsoleError, ConsoleState, Result, queries};
 
 #[derive(Serialize)]
@@ -34,23 +35,18 @@ struct Server {
     enabled: bool,
 }
 
-impl TryFrom<&Row> for Server {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Server {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            host: r.try_get("host")?,
-            port: r.try_get("port")?,
-            username: r.try_get("username")?,
-            password_set: r.try_get("password_set")?,
-            security: r.try_get("security")?,
-            timeout_seconds: r.try_get("timeout_seconds")?,
-            order: r.try_get("order")?,
-            enabled: r.try_get("enabled")?,
-        })
-    }
-}
+from_row!(Server {
+    id,
+    name,
+    host,
+    port,
+    username,
+    password_set,
+    security,
+    timeout_seconds,
+    order,
+    enabled,
+});
 
 /// The list page.
 #[derive(Serialize, Default)]
@@ -60,31 +56,8 @@ pub(super) struct ServersPage {
     in_use: Option<i64>,
 }
 
-/// The add/edit form page: the fields as shown (never the password).
-#[derive(Serialize, Default)]
-pub(super) struct FormPage {
-    server: Fields,
-    error: Option<Refusal>,
-}
-
-/// A server's fields as the form shows them.
-#[derive(Serialize, Default)]
-struct Fields {
-    id: Option<i64>,
-    name: String,
-    host: String,
-    port: String,
-    username: String,
-    security: String,
-    order: String,
-    timeout_seconds: String,
-    password_set: bool,
-    enabled: bool,
-}
-
 page! {
     ServersPage => "smtp_servers.html", "smtp";
-    FormPage => "smtp_server_form.html", "smtp";
 }
 
 impl From<&Server> for Fields {
@@ -132,131 +105,6 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result
             in_use,
         },
     )
-}
-
-/// The add/edit form as posted.
-#[derive(Debug, Deserialize, Default)]
-pub struct ServerForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    host: String,
-    #[serde(default)]
-    port: String,
-    #[serde(default)]
-    username: String,
-    /// Empty: keep the current password (cleared anyway when the host, port,
-    /// user name or security changes).
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    clear_password: Option<String>,
-    #[serde(default)]
-    security: String,
-    #[serde(default)]
-    order: String,
-    #[serde(default)]
-    timeout_seconds: String,
-    #[serde(default)]
-    enabled: Option<String>,
-}
-
-struct Checked {
-    name: String,
-    host: String,
-    port: i32,
-    username: String,
-    security: String,
-    order: Option<i32>,
-    timeout_seconds: i32,
-}
-
-impl ServerForm {
-    fn check(&self) -> Result<Checked, Refusal> {
-        let name = self.name.trim();
-        if name.is_empty() {
-            return Err(Refusal::new("name", "required"));
-        }
-        let host = self.host.trim();
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(Refusal::new("host", "required, without spaces"));
-        }
-        let port: i32 = self
-            .port
-            .trim()
-            .parse()
-            .ok()
-            .filter(|p| (1..=65535).contains(p))
-            .ok_or(Refusal::new("port", "a number from 1 to 65535"))?;
-        if !matches!(self.security.as_str(), "none" | "starttls" | "tls") {
-            return Err(Refusal::new("security", "none, starttls or tls"));
-        }
-        let order = match self.order.trim() {
-            "" => None,
-            o => Some(
-                o.parse()
-                    .map_err(|_| Refusal::new("order", "a whole number"))?,
-            ),
-        };
-        let timeout_seconds = match self.timeout_seconds.trim() {
-            "" => 60,
-            t => t
-                .parse()
-                .ok()
-                .filter(|t| *t > 0)
-                .ok_or(Refusal::new("timeout", "a positive number of seconds"))?,
-        };
-        Ok(Checked {
-            name: name.to_owned(),
-            host: host.to_owned(),
-            port,
-            username: self.username.trim().to_owned(),
-            security: self.security.clone(),
-            order,
-            timeout_seconds,
-        })
-    }
-}
-
-fn form_page(session: &Session, server: Fields, error: Option<Refusal>) -> Result<Response> {
-    let page = FormPage { server, error };
-    Ok(respond(pages::render(session, &page)?, page.error.as_ref()))
-}
-
-/// What a form posted, for showing it again with an error (never the password).
-fn echo(form: &ServerForm, id: Option<i64>, password_set: bool) -> Fields {
-    Fields {
-        id,
-        name: form.name.clone(),
-        host: form.host.clone(),
-        port: form.port.clone(),
-        username: form.username.clone(),
-        security: form.security.clone(),
-        order: form.order.clone(),
-        timeout_seconds: form.timeout_seconds.clone(),
-        password_set,
-        enabled: form.enabled.is_some(),
-    }
-}
-
-/// A database refusal (duplicate name, a CHECK) in words.
-fn refusal(e: &tokio_postgres::Error) -> Option<Refusal> {
-    e.as_db_error().map(|d| match d.constraint() {
-        Some("smtp_servers_name_key") => Refusal::new("name", "another server has this name"),
-        _ => Refusal::new("server", d.message().to_owned()),
-    })
-}
-
-/// `GET /smtp-servers/new`.
-pub async fn new_form(session: Session) -> Result<Response> {
-    let server = Fields {
-        port: "587".into(),
-        security: "starttls".into(),
-        timeout_seconds: "60".into(),
-        enabled: true,
-        ..Fields::default()
-    };
-    form_page(&session, server, None)
 }
 
 /// `POST /smtp-servers`: add one.

@@ -6,13 +6,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::audit::{self, Action, Change, Outcome};
 use super::csrf::CsrfForm;
 use super::form::{Refusal, respond};
-use super::format::time;
+use super::format::Dated;
 use super::pages;
 use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, queries};
@@ -39,40 +38,17 @@ struct Entry {
     source: String,
 }
 
-impl TryFrom<&Row> for Entry {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Entry {
-            family: r.try_get("family")?,
-            address: r.try_get("address")?,
-            reason: r.try_get("reason")?,
-            source: r.try_get("source")?,
-        })
-    }
-}
-
-/// A suppression in the list, with when it was made.
-#[derive(Serialize)]
-struct Listed {
-    #[serde(flatten)]
-    entry: Entry,
-    created_at: String,
-}
-
-impl TryFrom<&Row> for Listed {
-    type Error = tokio_postgres::Error;
-    fn try_from(r: &Row) -> Result<Self, Self::Error> {
-        Ok(Listed {
-            entry: Entry::try_from(r)?,
-            created_at: time(r.try_get("created_at")?),
-        })
-    }
-}
+from_row!(Entry {
+    family,
+    address,
+    reason,
+    source,
+});
 
 /// The page: the search, what it found, and what was refused.
 #[derive(Serialize, Default)]
 pub(super) struct SuppressionsPage {
-    entries: Vec<Listed>,
+    entries: Vec<Dated<Entry>>,
     families: [&'static str; 4],
     family: Option<String>,
     address: Option<String>,
