@@ -58,13 +58,12 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result
     render(&state, &session, None).await
 }
 
-#[derive(Deserialize)]
+/// The form as posted: a missing field is empty.
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ConfigForm {
-    #[serde(default)]
     tenant: String,
-    #[serde(default)]
     enabled: Option<String>,
-    #[serde(default)]
     push_on_message: Option<String>,
 }
 

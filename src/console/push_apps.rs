@@ -97,18 +97,15 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result
     pages::render(&session, &page)
 }
 
+/// The add/edit form as posted: a missing field is empty.
 #[derive(Debug, Deserialize, Default)]
+#[serde(default)]
 pub struct AppForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     app_key: String,
     /// Empty: keep the current secret (cleared anyway when the base URL changes).
-    #[serde(default)]
     master_secret: String,
-    #[serde(default)]
     base_url: String,
-    #[serde(default)]
     enabled: Option<String>,
 }
 

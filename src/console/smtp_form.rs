@@ -36,30 +36,21 @@ page! {
     FormPage => "smtp_server_form.html", "smtp";
 }
 
-/// The add/edit form as posted.
+/// The add/edit form as posted: a missing field is empty.
 #[derive(Debug, Deserialize, Default)]
+#[serde(default)]
 pub struct ServerForm {
-    #[serde(default)]
     pub(super) name: String,
-    #[serde(default)]
     pub(super) host: String,
-    #[serde(default)]
     pub(super) port: String,
-    #[serde(default)]
     pub(super) username: String,
     /// Empty: keep the current password (cleared anyway when the host, port,
     /// user name or security changes).
-    #[serde(default)]
     pub(super) password: String,
-    #[serde(default)]
     pub(super) clear_password: Option<String>,
-    #[serde(default)]
     pub(super) security: String,
-    #[serde(default)]
     pub(super) order: String,
-    #[serde(default)]
     pub(super) timeout_seconds: String,
-    #[serde(default)]
     pub(super) enabled: Option<String>,
 }
 

@@ -19,13 +19,12 @@ use super::{ConsoleError, ConsoleState, Result, queries};
 const FAMILIES: [&str; 4] = ["email", "phone", "push", "chat"];
 const PAGE: i64 = 100;
 
+/// The search as the query string gives it.
 #[derive(Deserialize, Serialize, Default)]
+#[serde(default)]
 pub struct SearchQuery {
-    #[serde(default)]
     family: Option<String>,
-    #[serde(default)]
     address: Option<String>,
-    #[serde(default)]
     before: Option<String>,
 }
 
@@ -110,13 +109,12 @@ pub async fn list(
     render(&state, &session, q, None).await
 }
 
-#[derive(Deserialize)]
+/// An entry as a form posts it: a missing field is empty.
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EntryForm {
-    #[serde(default)]
     family: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     reason: String,
 }
 
