@@ -41,6 +41,7 @@ mod timeline;
 pub mod users;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
@@ -57,10 +58,13 @@ pub fn router(state: ConsoleState) -> Router {
     let public = Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/static/console.css", get(pages::stylesheet));
-    // `layer`, not `route_layer`: an unknown path asks for a session too.
-    protected()
-        .layer(from_fn_with_state(state.clone(), session::require))
-        .merge(public)
+    // An unknown path is behind the session layer too: the fallback is the
+    // protected router's, and `layer` (not `route_layer`) covers it.
+    let protected = protected()
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(from_fn_with_state(state.clone(), session::require));
+    public
+        .merge(protected)
         .layer(from_fn(guard::origin))
         .layer(from_fn(guard::security_headers))
         .layer(from_fn_with_state(state.clone(), guard::hosts))
