@@ -113,7 +113,7 @@ pub async fn preview(
 /// transaction, recorded in the audit log; says whether more remain.
 pub async fn apply(
     State(state): State<ConsoleState>,
-    session: Admin,
+    admin: Admin,
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<Response> {
     let (action, filter) = form.check()?;
@@ -130,7 +130,7 @@ pub async fn apply(
         ),
     };
     let action = action.as_str();
-    let (ids, more) = audit::change(&state, &session, async |tx| {
+    let (ids, more) = audit::change(&state, &admin, async |tx| {
         let mut params = filter.params();
         params.push(&BULK_LIMIT);
         let rows = tx.query(sql, &params).await?;
@@ -151,7 +151,7 @@ pub async fn apply(
     })
     .await?;
     pages::result(
-        &session,
+        &admin,
         "messages",
         &format!("Bulk {action}"),
         &format!("/messages?{}", form.filter.query()),

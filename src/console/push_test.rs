@@ -32,60 +32,103 @@ pub struct TestForm {
 /// `POST /push-apps/test`: one push to one Channel ID; Airship's answer.
 pub async fn test_push(
     State(state): State<ConsoleState>,
-    session: Admin,
+    admin: Admin,
     CsrfForm(form): CsrfForm<TestForm>,
 ) -> Result<Response> {
-    let channel = form.channel.trim();
-    let device_type = Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty());
-    let reply = |outcome: ActionResult| -> Result<Response> {
-        pages::result(&session, "push", "Send test push", "/push-apps", outcome)
-    };
-    if channel.is_empty() || channel.len() > 128 || channel.contains(char::is_whitespace) {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            "Channel ID: required, without spaces (the app shows it in its \"About app\" screen).",
-        ));
+    let outcome = attempt(&state, &admin, &form).await?;
+    pages::result(&admin, "push", "Send test push", "/push-apps", outcome)
+}
+
+/// Refused before anything is sent, and why.
+fn refused(text: impl Into<String>) -> ActionResult {
+    ActionResult::failed(StatusCode::BAD_REQUEST, text)
+}
+
+impl TestForm {
+    /// What is wrong with the channel or the device type, if anything.
+    fn problem(&self) -> Option<&'static str> {
+        let channel = self.channel.trim();
+        if channel.is_empty() || channel.len() > 128 || channel.contains(char::is_whitespace) {
+            return Some(
+                "Channel ID: required, without spaces (the app shows it in its \"About app\" screen).",
+            );
+        }
+        let device_type = self.device_type.trim();
+        if !device_type.is_empty() && !matches!(device_type, "ios" | "android" | "web" | "amazon") {
+            return Some("device type: ios, android, web or amazon");
+        }
+        None
     }
-    if device_type
-        .as_deref()
-        .is_some_and(|t| !matches!(t, "ios" | "android" | "web" | "amazon"))
-    {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            "device type: ios, android, web or amazon",
-        ));
+}
+
+/// The push, its audit entry and Airship's answer.
+async fn attempt(state: &ConsoleState, admin: &Admin, form: &TestForm) -> Result<ActionResult> {
+    if let Some(problem) = form.problem() {
+        return Ok(refused(problem));
     }
     let client = state.pool.get().await?;
-    let app = match form.app.trim() {
-        "" => match &state.config.push_app {
-            Some(app) => app.clone(),
-            None => {
-                return reply(ActionResult::failed(
-                    StatusCode::BAD_REQUEST,
-                    "No client app is configured ([push] app_key); choose an eGuide app.",
-                ));
-            }
-        },
-        name => {
-            let r = load_row(&client, name).await?;
-            PushApp {
-                name: r.try_get("name")?,
-                app_key: r.try_get("app_key")?,
-                master_secret: Secret::new(r.try_get::<_, String>("master_secret")?),
-                base_url: r.try_get("base_url")?,
-            }
-        }
+    let app = match chosen(state, &client, form.app.trim()).await? {
+        Ok(app) => app,
+        Err(why) => return Ok(refused(why)),
     };
     if app.master_secret.is_empty() {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Push app {} has no master secret (it is cleared when the base URL changes): \
-                 edit the app and type it again. Nothing was sent to {}.",
-                app.name, app.base_url
-            ),
-        ));
+        return Ok(refused(format!(
+            "Push app {} has no master secret (it is cleared when the base URL changes): \
+             edit the app and type it again. Nothing was sent to {}.",
+            app.name, app.base_url
+        )));
     }
+    let channel = form.channel.trim();
+    let result = push(state, &app, form).await?;
+    let change = Change::new(Action::PushAppTestPush, object(&app.name))
+        .after(json!({ "channel": channel, "ok": result.is_ok() }));
+    audit::record(&client, admin, &change).await?;
+    Ok(match result {
+        Ok(delivery) => ActionResult::done(format!(
+            "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
+            app.name,
+            delivery.provider_message_id.as_deref().unwrap_or("-"),
+            delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
+        )),
+        Err(e) => ActionResult::failed(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "Airship refused the push to channel {channel} with app {}: {}",
+                app.name, e.message
+            ),
+        ),
+    })
+}
+
+/// The app the form names: the `[push]` client app when none, else an
+/// eGuide app with its secret; or why there is none to use.
+async fn chosen(
+    state: &ConsoleState,
+    client: &deadpool_postgres::Object,
+    name: &str,
+) -> Result<Result<PushApp, &'static str>> {
+    if name.is_empty() {
+        return Ok(state
+            .config
+            .push_app
+            .clone()
+            .ok_or("No client app is configured ([push] app_key); choose an eGuide app."));
+    }
+    let r = load_row(client, name).await?;
+    Ok(Ok(PushApp {
+        name: r.try_get("name")?,
+        app_key: r.try_get("app_key")?,
+        master_secret: Secret::new(r.try_get::<_, String>("master_secret")?),
+        base_url: r.try_get("base_url")?,
+    }))
+}
+
+/// Sends the form's push through `app`: Airship's answer.
+async fn push(
+    state: &ConsoleState,
+    app: &PushApp,
+    form: &TestForm,
+) -> Result<Result<crate::channel::Delivery, crate::channel::SendError>> {
     let http =
         airship::http_client(state.config.dispatch.send_timeout).map_err(ConsoleError::Setup)?;
     let notification = Notification {
@@ -95,27 +138,9 @@ pub async fn test_push(
         ..Notification::default()
     };
     let audience = Audience::Channel {
-        id: channel.to_owned(),
-        device_type,
+        id: form.channel.trim().to_owned(),
+        device_type: Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty()),
     };
     let payload = airship::payload(&audience, &notification, &state.config.push_device_types);
-    let result = airship::push(&http, &app, &payload).await;
-    let change = Change::new(Action::PushAppTestPush, object(&app.name))
-        .after(json!({ "channel": channel, "ok": result.is_ok() }));
-    audit::record(&client, &session, &change).await?;
-    match result {
-        Ok(delivery) => reply(ActionResult::done(format!(
-            "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
-            app.name,
-            delivery.provider_message_id.as_deref().unwrap_or("-"),
-            delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
-        ))),
-        Err(e) => reply(ActionResult::failed(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "Airship refused the push to channel {channel} with app {}: {}",
-                app.name, e.message
-            ),
-        )),
-    }
+    Ok(airship::push(&http, app, &payload).await)
 }

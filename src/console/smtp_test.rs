@@ -24,6 +24,7 @@ use crate::channel::email::smtp::SmtpMail;
 use crate::channel::email::smtp_db::credentials_refused;
 use crate::config::{Secret, SmtpSettings};
 use crate::message::MessageId;
+use lettre::message::Mailbox;
 
 /// A stored server as its checks use it.
 struct Target {
@@ -88,7 +89,7 @@ fn refused(session: &Session, title: &str, why: String) -> Result<Response> {
 /// `POST /smtp-servers/{id}/test`: connect, TLS, AUTH, QUIT; no mail.
 pub async fn test_connection(
     State(state): State<ConsoleState>,
-    session: Admin,
+    admin: Admin,
     Path(id): Path<i64>,
     _: Csrf,
 ) -> Result<Response> {
@@ -100,7 +101,7 @@ pub async fn test_connection(
     let title = format!("Test connection: {name} ({address})");
     let mail = match mail {
         Ok(mail) => mail,
-        Err(why) => return refused(&session, &title, why),
+        Err(why) => return refused(&admin, &title, why),
     };
     let outcome = match mail.test_connection().await {
         Ok(()) => ActionResult::done(format!(
@@ -115,7 +116,7 @@ pub async fn test_connection(
             ),
         ),
     };
-    reply(&session, &title, outcome)
+    reply(&admin, &title, outcome)
 }
 
 #[derive(Deserialize)]
@@ -126,15 +127,15 @@ pub struct SendTestForm {
 /// `POST /smtp-servers/{id}/send-test`: one e-mail to the address typed in.
 pub async fn send_test(
     State(state): State<ConsoleState>,
-    session: Admin,
+    admin: Admin,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<SendTestForm>,
 ) -> Result<Response> {
-    let to: lettre::message::Mailbox = match form.to.trim().parse() {
+    let to: Mailbox = match form.to.trim().parse() {
         Ok(to) => to,
         Err(_) => {
             return reply(
-                &session,
+                &admin,
                 "Send a test e-mail",
                 ActionResult::failed(
                     StatusCode::BAD_REQUEST,
@@ -143,7 +144,7 @@ pub async fn send_test(
             );
         }
     };
-    let from: lettre::message::Mailbox = state
+    let from: Mailbox = state
         .config
         .email_from
         .parse()
@@ -157,39 +158,13 @@ pub async fn send_test(
         Ok(mail) => mail,
         Err(why) => {
             return refused(
-                &session,
+                &admin,
                 &format!("Send a test e-mail: {name} ({address})"),
                 why,
             );
         }
     };
-    let domain = from.email.domain().to_owned();
-    let email = Email {
-        id: MessageId(0),
-        message_id: format!(
-            "<outpost.console-test.{:016x}@{domain}>",
-            rand::random::<u64>()
-        ),
-        from,
-        to: vec![to.clone()],
-        cc: Vec::new(),
-        bcc: Vec::new(),
-        reply_to: Vec::new(),
-        subject: format!("Outpost test e-mail through {name}"),
-        text: format!(
-            "This is a test e-mail sent from the Outpost console by {} through the SMTP server {name}.",
-            session.user
-        ),
-        html: format!(
-            "<p>This is a test e-mail sent from the Outpost console by {} through the SMTP server {name}.</p>",
-            session.user
-        ),
-        headers: Vec::new(),
-        attachments: Vec::new(),
-        categories: Vec::new(),
-        verbatim: false,
-        custom_args: Default::default(),
-    };
+    let email = test_email(from, &to, &name, &admin.user);
     use crate::channel::email::MailTransport;
     let outcome = match mail.deliver(&email).await {
         Ok(_) => ActionResult::done(format!("{name} accepted the test e-mail to {}.", to.email)),
@@ -201,10 +176,38 @@ pub async fn send_test(
     let client = state.pool.get().await?;
     let change = Change::new(Action::SmtpServerSendTest, format!("smtp server {name}"))
         .after(json!({ "to": to.email.to_string(), "ok": outcome.ok }));
-    audit::record(&client, &session, &change).await?;
+    audit::record(&client, &admin, &change).await?;
     reply(
-        &session,
+        &admin,
         &format!("Send a test e-mail: {name} ({address})"),
         outcome,
     )
+}
+
+/// The test e-mail from `from` to `to` through server `name`, sent by `user`.
+fn test_email(from: Mailbox, to: &Mailbox, name: &str, user: &str) -> Email {
+    let domain = from.email.domain().to_owned();
+    let text = format!(
+        "This is a test e-mail sent from the Outpost console by {user} through the SMTP server {name}."
+    );
+    Email {
+        id: MessageId(0),
+        message_id: format!(
+            "<outpost.console-test.{:016x}@{domain}>",
+            rand::random::<u64>()
+        ),
+        from,
+        to: vec![to.clone()],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        reply_to: Vec::new(),
+        subject: format!("Outpost test e-mail through {name}"),
+        html: format!("<p>{text}</p>"),
+        text,
+        headers: Vec::new(),
+        attachments: Vec::new(),
+        categories: Vec::new(),
+        verbatim: false,
+        custom_args: Default::default(),
+    }
 }
