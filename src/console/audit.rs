@@ -156,14 +156,13 @@ pub async fn record(
     Ok(())
 }
 
-/// Runs `apply` in one transaction and ends it as its [`Outcome`] says,
-/// recording the change in the same transaction.
+/// Runs `apply` in one transaction on `admin`'s console and ends it as its
+/// [`Outcome`] says, recording the change in the same transaction.
 pub async fn change<T>(
-    state: &ConsoleState,
     admin: &Admin,
     apply: impl AsyncFnOnce(&Transaction<'_>) -> Result<Outcome<T>>,
 ) -> Result<T> {
-    let mut client = state.pool.get().await?;
+    let mut client = admin.state.pool.get().await?;
     let tx = client.transaction().await?;
     match apply(&tx).await? {
         Outcome::Changed(change, value) => {

@@ -2,7 +2,6 @@
 //! `POST /messages/bulk/confirm`: retry or cancel what matches a filter (at
 //! least one is required), at most [`BULK_LIMIT`] messages per action.
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -13,7 +12,7 @@ use super::filter::{Filter, RawFilter};
 use super::form::Refusal;
 use super::pages::{self, ActionResult};
 use super::session::Admin;
-use super::{ConsoleState, Result, queries};
+use super::{Result, queries};
 
 /// The most messages one bulk retry or cancel touches, oldest first; the
 /// operator confirms again for the rest.
@@ -81,13 +80,9 @@ impl BulkAction {
 
 /// `POST /messages/bulk`: how many match and how many the action would
 /// touch, with a form to confirm.
-pub async fn preview(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<BulkForm>,
-) -> Result<Response> {
+pub async fn preview(admin: Admin, CsrfForm(form): CsrfForm<BulkForm>) -> Result<Response> {
     let (action, filter) = form.check()?;
-    let client = state.pool.get().await?;
+    let client = admin.state.pool.get().await?;
     let row = client
         .query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
         .await?;
@@ -111,11 +106,7 @@ pub async fn preview(
 /// `POST /messages/bulk/confirm`: `outpost.retry` or `outpost.cancel` on the
 /// first [`BULK_LIMIT`] matching messages (lowest ids first), in one
 /// transaction, recorded in the audit log; says whether more remain.
-pub async fn apply(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<BulkForm>,
-) -> Result<Response> {
+pub async fn apply(admin: Admin, CsrfForm(form): CsrfForm<BulkForm>) -> Result<Response> {
     let (action, filter) = form.check()?;
     let (sql, verb, audited) = match action {
         BulkAction::Retry => (
@@ -130,7 +121,7 @@ pub async fn apply(
         ),
     };
     let action = action.as_str();
-    let (ids, more) = audit::change(&state, &admin, async |tx| {
+    let (ids, more) = audit::change(&admin, async |tx| {
         let mut params = filter.params();
         params.push(&BULK_LIMIT);
         let rows = tx.query(sql, &params).await?;

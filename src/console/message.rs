@@ -139,8 +139,8 @@ impl Act {
     }
 }
 
-async fn act(state: &ConsoleState, admin: &Admin, id: i64, act: Act) -> Result<Response> {
-    let outcome = audit::change(state, admin, async |tx| {
+async fn act(admin: &Admin, id: i64, act: Act) -> Result<Response> {
+    let outcome = audit::change(admin, async |tx| {
         let status = async |tx: &deadpool_postgres::Transaction<'_>| -> Result<Option<String>> {
             match tx.query_opt(queries::MESSAGE_STATUS, &[&id]).await? {
                 Some(r) => Ok(Some(r.try_get(0)?)),
@@ -178,21 +178,11 @@ async fn act(state: &ConsoleState, admin: &Admin, id: i64, act: Act) -> Result<R
 }
 
 /// `POST /messages/{id}/retry`.
-pub async fn retry(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    Path(id): Path<i64>,
-    _: Csrf,
-) -> Result<Response> {
-    act(&state, &admin, id, Act::Retry).await
+pub async fn retry(admin: Admin, Path(id): Path<i64>, _: Csrf) -> Result<Response> {
+    act(&admin, id, Act::Retry).await
 }
 
 /// `POST /messages/{id}/cancel`.
-pub async fn cancel(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    Path(id): Path<i64>,
-    _: Csrf,
-) -> Result<Response> {
-    act(&state, &admin, id, Act::Cancel).await
+pub async fn cancel(admin: Admin, Path(id): Path<i64>, _: Csrf) -> Result<Response> {
+    act(&admin, id, Act::Cancel).await
 }

@@ -80,17 +80,13 @@ fn object(tenant: &str) -> String {
 }
 
 /// `POST /messaging`: set one tenant's configuration (adds it if new).
-pub async fn save(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<ConfigForm>,
-) -> Result<Response> {
+pub async fn save(admin: Admin, CsrfForm(form): CsrfForm<ConfigForm>) -> Result<Response> {
     let tenant = form.tenant.trim();
     if tenant.is_empty() || tenant.len() > 200 {
         let refusal = Refusal::new("tenant", "required, at most 200 characters");
-        return render(&state, &admin, Some(refusal)).await;
+        return render(&admin.state, &admin, Some(refusal)).await;
     }
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let before = audited(tx, tenant).await?;
         let flags = [form.enabled.is_some(), form.push_on_message.is_some()];
         tx.execute(queries::MESSAGING_UPSERT, &[&tenant, &flags[0], &flags[1]])
@@ -110,13 +106,8 @@ pub async fn save(
 }
 
 /// `POST /messaging/{tenant}/delete`.
-pub async fn delete(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    Path(tenant): Path<String>,
-    _: Csrf,
-) -> Result<Response> {
-    audit::change(&state, &admin, async |tx| {
+pub async fn delete(admin: Admin, Path(tenant): Path<String>, _: Csrf) -> Result<Response> {
+    audit::change(&admin, async |tx| {
         let before = audited(tx, &tenant).await?.ok_or(ConsoleError::NotFound)?;
         tx.execute(queries::MESSAGING_DELETE, &[&tenant]).await?;
         Ok(Outcome::from(

@@ -176,16 +176,12 @@ pub async fn new_form(session: Session) -> Result<Response> {
 }
 
 /// `POST /push-apps`: add an eGuide app.
-pub async fn create(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<AppForm>,
-) -> Result<Response> {
+pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<AppForm>) -> Result<Response> {
     if let Err(e) = form.check(true) {
         return form_page(&admin, form.echo(false, false), Some(e));
     }
     let name = form.name.trim();
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let inserted = tx
             .execute(
                 queries::PUSH_INSERT,
@@ -250,13 +246,12 @@ pub async fn edit_form(
 
 /// `POST /push-apps/{name}`: save an edit.
 pub async fn update(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path(name): Path<String>,
     CsrfForm(mut form): CsrfForm<AppForm>,
 ) -> Result<Response> {
     form.name = name.clone();
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let before = load(tx, &name).await?;
         if let Err(e) = form.check(false) {
             let page = form_page(&admin, form.echo(true, before.secret_set), Some(e))?;
@@ -293,12 +288,11 @@ pub async fn update(
 
 /// `POST /push-apps/{name}/enable` and `…/disable`.
 pub async fn switch(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path((name, to)): Path<(String, Switch)>,
     _: Csrf,
 ) -> Result<Response> {
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let before = load(tx, &name).await?;
         tx.execute(queries::PUSH_ENABLE, &[&name, &to.on()]).await?;
         let after = load(tx, &name).await?;

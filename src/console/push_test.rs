@@ -2,7 +2,6 @@
 //! the `[push]` client app or an eGuide app, with Airship's answer, as the
 //! original admin action did; recorded in the audit log.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -30,12 +29,8 @@ pub struct TestForm {
 }
 
 /// `POST /push-apps/test`: one push to one Channel ID; Airship's answer.
-pub async fn test_push(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<TestForm>,
-) -> Result<Response> {
-    let outcome = attempt(&state, &admin, &form).await?;
+pub async fn test_push(admin: Admin, CsrfForm(form): CsrfForm<TestForm>) -> Result<Response> {
+    let outcome = attempt(&admin, &form).await?;
     pages::result(&admin, "push", "Send test push", "/push-apps", outcome)
 }
 
@@ -62,12 +57,12 @@ impl TestForm {
 }
 
 /// The push, its audit entry and Airship's answer.
-async fn attempt(state: &ConsoleState, admin: &Admin, form: &TestForm) -> Result<ActionResult> {
+async fn attempt(admin: &Admin, form: &TestForm) -> Result<ActionResult> {
     if let Some(problem) = form.problem() {
         return Ok(refused(problem));
     }
-    let client = state.pool.get().await?;
-    let app = match chosen(state, &client, form.app.trim()).await? {
+    let client = admin.state.pool.get().await?;
+    let app = match chosen(&admin.state, &client, form.app.trim()).await? {
         Ok(app) => app,
         Err(why) => return Ok(refused(why)),
     };
@@ -79,7 +74,7 @@ async fn attempt(state: &ConsoleState, admin: &Admin, form: &TestForm) -> Result
         )));
     }
     let channel = form.channel.trim();
-    let result = push(state, &app, form).await?;
+    let result = push(&admin.state, &app, form).await?;
     let change = Change::new(Action::PushAppTestPush, object(&app.name))
         .after(json!({ "channel": channel, "ok": result.is_ok() }));
     audit::record(&client, admin, &change).await?;

@@ -92,13 +92,12 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result
 
 /// `POST /schedules/{name}/enable` and `…/disable`.
 pub async fn switch(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path((name, to)): Path<(String, Switch)>,
     _: Csrf,
 ) -> Result<Response> {
     let enabled = to.on();
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let changed = tx
             .execute(queries::SCHEDULE_ENABLE, &[&name, &enabled])
             .await?;
@@ -117,13 +116,8 @@ pub async fn switch(
 
 /// `POST /schedules/{name}/fire`: insert its message now (once), as a
 /// regular firing would.
-pub async fn fire(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    Path(name): Path<String>,
-    _: Csrf,
-) -> Result<Response> {
-    let outcome = audit::change(&state, &admin, async |tx| {
+pub async fn fire(admin: Admin, Path(name): Path<String>, _: Csrf) -> Result<Response> {
+    let outcome = audit::change(&admin, async |tx| {
         let now: DateTime<Utc> = tx.query_one(queries::NOW, &[]).await?.try_get(0)?;
         let rows = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
             Ok(rows) => rows,

@@ -32,14 +32,18 @@ impl Session {
     }
 }
 
-/// A signed-in user who may change things; a viewer is refused with 403.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Session);
+/// A signed-in user who may change things, with the console they change
+/// (its pool and configuration); a viewer is refused with 403.
+#[derive(Clone)]
+pub struct Admin {
+    session: Session,
+    pub state: ConsoleState,
+}
 
 impl std::ops::Deref for Admin {
     type Target = Session;
     fn deref(&self) -> &Session {
-        &self.0
+        &self.session
     }
 }
 
@@ -56,15 +60,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
+impl FromRequestParts<ConsoleState> for Admin {
     type Rejection = ConsoleError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self> {
         let session = Session::from_request_parts(parts, state).await?;
         if !session.is_admin() {
             return Err(ConsoleError::Forbidden("Viewers cannot change anything."));
         }
-        Ok(Admin(session))
+        Ok(Admin {
+            session,
+            state: state.clone(),
+        })
     }
 }
 

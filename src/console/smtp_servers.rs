@@ -108,16 +108,12 @@ pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result
 }
 
 /// `POST /smtp-servers`: add one.
-pub async fn create(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<ServerForm>,
-) -> Result<Response> {
+pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<ServerForm>) -> Result<Response> {
     let checked = match form.check() {
         Ok(c) => c,
         Err(e) => return form_page(&admin, echo(&form, None, false), Some(e)),
     };
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let inserted = tx
             .query_one(
                 queries::SMTP_INSERT,
@@ -180,12 +176,11 @@ pub async fn edit_form(
 
 /// `POST /smtp-servers/{id}`: save an edit.
 pub async fn update(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<ServerForm>,
 ) -> Result<Response> {
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let before = load(tx, id).await?;
         let refuse = |e| -> Result<Outcome<Response>> {
             let page = form_page(&admin, echo(&form, Some(id), before.password_set), Some(e))?;
@@ -244,13 +239,12 @@ pub async fn update(
 
 /// `action` on server `id` by `apply`, recorded with the server before and after.
 async fn change(
-    state: &ConsoleState,
     admin: &Admin,
     id: i64,
     action: Action,
     apply: impl AsyncFnOnce(&Transaction<'_>) -> Result<u64, tokio_postgres::Error>,
 ) -> Result<Response> {
-    audit::change(state, admin, async |tx| {
+    audit::change(admin, async |tx| {
         let before = load(tx, id).await?;
         apply(tx).await?;
         let after = match tx.query_opt(queries::SMTP_GET, &[&id]).await? {
@@ -267,13 +261,12 @@ async fn change(
 
 /// `POST /smtp-servers/{id}/enable` and `…/disable`.
 pub async fn switch(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path((id, to)): Path<(i64, Switch)>,
     _: Csrf,
 ) -> Result<Response> {
     let action = to.pick(Action::SmtpServerEnable, Action::SmtpServerDisable);
-    change(&state, &admin, id, action, async |tx| {
+    change(&admin, id, action, async |tx| {
         tx.execute(queries::SMTP_ENABLE, &[&id, &to.on()]).await
     })
     .await
@@ -286,7 +279,6 @@ pub struct MoveForm {
 
 /// `POST /smtp-servers/{id}/move` with `direction` up or down.
 pub async fn reorder(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<MoveForm>,
@@ -296,20 +288,15 @@ pub async fn reorder(
         "down" => ("down", Action::SmtpServerMoveDown),
         _ => return Err(Refusal::new("direction", "up or down").into()),
     };
-    change(&state, &admin, id, action, async |tx| {
+    change(&admin, id, action, async |tx| {
         tx.execute(queries::SMTP_SWAP, &[&id, &direction]).await
     })
     .await
 }
 
 /// `POST /smtp-servers/{id}/delete`.
-pub async fn delete(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    Path(id): Path<i64>,
-    _: Csrf,
-) -> Result<Response> {
-    change(&state, &admin, id, Action::SmtpServerDelete, async |tx| {
+pub async fn delete(admin: Admin, Path(id): Path<i64>, _: Csrf) -> Result<Response> {
+    change(&admin, id, Action::SmtpServerDelete, async |tx| {
         tx.execute(queries::SMTP_DELETE, &[&id]).await
     })
     .await

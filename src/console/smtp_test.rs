@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -87,17 +87,12 @@ fn refused(session: &Session, title: &str, why: String) -> Result<Response> {
 }
 
 /// `POST /smtp-servers/{id}/test`: connect, TLS, AUTH, QUIT; no mail.
-pub async fn test_connection(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    Path(id): Path<i64>,
-    _: Csrf,
-) -> Result<Response> {
+pub async fn test_connection(admin: Admin, Path(id): Path<i64>, _: Csrf) -> Result<Response> {
     let Target {
         name,
         address,
         mail,
-    } = transport(&state, id).await?;
+    } = transport(&admin.state, id).await?;
     let title = format!("Test connection: {name} ({address})");
     let mail = match mail {
         Ok(mail) => mail,
@@ -126,7 +121,6 @@ pub struct SendTestForm {
 
 /// `POST /smtp-servers/{id}/send-test`: one e-mail to the address typed in.
 pub async fn send_test(
-    State(state): State<ConsoleState>,
     admin: Admin,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<SendTestForm>,
@@ -144,7 +138,8 @@ pub async fn send_test(
             );
         }
     };
-    let from: Mailbox = state
+    let from: Mailbox = admin
+        .state
         .config
         .email_from
         .parse()
@@ -153,7 +148,7 @@ pub async fn send_test(
         name,
         address,
         mail,
-    } = transport(&state, id).await?;
+    } = transport(&admin.state, id).await?;
     let mail = match mail {
         Ok(mail) => mail,
         Err(why) => {
@@ -173,7 +168,7 @@ pub async fn send_test(
             format!("{name} did not accept the test e-mail: {}", e.message),
         ),
     };
-    let client = state.pool.get().await?;
+    let client = admin.state.pool.get().await?;
     let change = Change::new(Action::SmtpServerSendTest, format!("smtp server {name}"))
         .after(json!({ "to": to.email.to_string(), "ok": outcome.ok }));
     audit::record(&client, &admin, &change).await?;

@@ -138,16 +138,12 @@ fn object(family: &str, entry: &Entry) -> String {
 }
 
 /// `POST /suppressions`: suppress an address.
-pub async fn add(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<EntryForm>,
-) -> Result<Response> {
+pub async fn add(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result<Response> {
     if let Err(e) = form.check() {
-        return render(&state, &admin, SearchQuery::default(), Some(e)).await;
+        return render(&admin.state, &admin, SearchQuery::default(), Some(e)).await;
     }
     let address = form.address.trim();
-    let added = audit::change(&state, &admin, async |tx| {
+    let added = audit::change(&admin, async |tx| {
         let params: [&(dyn ToSql + Sync); 3] = [&form.family, &address, &form.reason.trim()];
         match tx.query_one(queries::SUPPRESSION_ADD, &params).await {
             Ok(row) => {
@@ -162,21 +158,17 @@ pub async fn add(
     .await?;
     if !added {
         let refusal = Refusal::new("address", format!("{address:?} cannot be suppressed"));
-        return render(&state, &admin, SearchQuery::default(), Some(refusal)).await;
+        return render(&admin.state, &admin, SearchQuery::default(), Some(refusal)).await;
     }
     Ok(Redirect::to("/suppressions").into_response())
 }
 
 /// `POST /suppressions/remove`: lift one, with the reason why.
-pub async fn remove(
-    State(state): State<ConsoleState>,
-    admin: Admin,
-    CsrfForm(form): CsrfForm<EntryForm>,
-) -> Result<Response> {
+pub async fn remove(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result<Response> {
     if let Err(e) = form.check() {
-        return render(&state, &admin, SearchQuery::default(), Some(e)).await;
+        return render(&admin.state, &admin, SearchQuery::default(), Some(e)).await;
     }
-    audit::change(&state, &admin, async |tx| {
+    audit::change(&admin, async |tx| {
         let params: [&(dyn ToSql + Sync); 2] = [&form.family, &form.address.trim()];
         let row = tx.query_opt(queries::SUPPRESSION_REMOVE, &params).await?;
         let before = Entry::try_from(&row.ok_or(ConsoleError::NotFound)?)?;
