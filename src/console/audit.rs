@@ -1,40 +1,181 @@
-//! The audit log: every change made through the console, with who made it,
-//! from where, when, and the object before and after; and its page.
+//! The audit log: every change made through the console ([`Action`]), with
+//! who made it, from where, when, and the object before and after, written in
+//! the change's own transaction ([`change`]); and its page.
 
-use axum::Extension;
+use std::fmt;
+
 use axum::extract::{Query, State};
 use axum::response::Html;
+use deadpool_postgres::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::auth::Session;
-use super::pages::PAGES;
+use super::format::time;
+use super::pages;
+use super::session::{Admin, Session};
 use super::{ConsoleState, Result, queries};
 
-/// Records one change. `before`/`after` never hold secrets: callers pass
-/// rows with their secrets replaced by "set"/"not set".
-pub async fn record(
-    client: &impl deadpool_postgres::GenericClient,
-    session: &Session,
-    action: &str,
-    object: &str,
+/// What a console change is, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    MessageRetry,
+    MessageCancel,
+    MessagesBulkRetry,
+    MessagesBulkCancel,
+    SmtpServerAdd,
+    SmtpServerEdit,
+    SmtpServerEnable,
+    SmtpServerDisable,
+    SmtpServerMoveUp,
+    SmtpServerMoveDown,
+    SmtpServerDelete,
+    SmtpServerSendTest,
+    PushAppAdd,
+    PushAppEdit,
+    PushAppEnable,
+    PushAppDisable,
+    PushAppTestPush,
+    MessagingAdd,
+    MessagingEdit,
+    MessagingRemove,
+    SuppressionAdd,
+    SuppressionRemove,
+    ScheduleEnable,
+    ScheduleDisable,
+    ScheduleFire,
+}
+
+impl Action {
+    /// The name stored in `outpost.console_audit.action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::MessageRetry => "message.retry",
+            Action::MessageCancel => "message.cancel",
+            Action::MessagesBulkRetry => "messages.bulk_retry",
+            Action::MessagesBulkCancel => "messages.bulk_cancel",
+            Action::SmtpServerAdd => "smtp_server.add",
+            Action::SmtpServerEdit => "smtp_server.edit",
+            Action::SmtpServerEnable => "smtp_server.enable",
+            Action::SmtpServerDisable => "smtp_server.disable",
+            Action::SmtpServerMoveUp => "smtp_server.move_up",
+            Action::SmtpServerMoveDown => "smtp_server.move_down",
+            Action::SmtpServerDelete => "smtp_server.delete",
+            Action::SmtpServerSendTest => "smtp_server.send_test",
+            Action::PushAppAdd => "push_app.add",
+            Action::PushAppEdit => "push_app.edit",
+            Action::PushAppEnable => "push_app.enable",
+            Action::PushAppDisable => "push_app.disable",
+            Action::PushAppTestPush => "push_app.test_push",
+            Action::MessagingAdd => "messaging.add",
+            Action::MessagingEdit => "messaging.edit",
+            Action::MessagingRemove => "messaging.remove",
+            Action::SuppressionAdd => "suppression.add",
+            Action::SuppressionRemove => "suppression.remove",
+            Action::ScheduleEnable => "schedule.enable",
+            Action::ScheduleDisable => "schedule.disable",
+            Action::ScheduleFire => "schedule.fire",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One change for the audit log: what, to which object, and the object
+/// before and after. `before`/`after` never hold secrets: callers pass rows
+/// with their secrets replaced by "set"/"not set".
+#[derive(Debug, Clone)]
+pub struct Change {
+    action: Action,
+    object: String,
     before: Option<Value>,
     after: Option<Value>,
+}
+
+impl Change {
+    pub fn new(action: Action, object: impl Into<String>) -> Self {
+        Self {
+            action,
+            object: object.into(),
+            before: None,
+            after: None,
+        }
+    }
+
+    /// The object before the change (`None`: it did not exist).
+    pub fn before(mut self, before: impl Into<Option<Value>>) -> Self {
+        self.before = before.into();
+        self
+    }
+
+    /// The object after the change (`None`: it is gone).
+    pub fn after(mut self, after: impl Into<Option<Value>>) -> Self {
+        self.after = after.into();
+        self
+    }
+}
+
+/// How a change's transaction ends.
+pub enum Outcome<T> {
+    /// Committed, with this entry in the audit log.
+    Changed(Change, T),
+    /// Committed without an entry: nothing changed.
+    Unchanged(T),
+    /// Rolled back: the change was refused.
+    Refused(T),
+}
+
+impl From<Change> for Outcome<()> {
+    fn from(change: Change) -> Self {
+        Outcome::Changed(change, ())
+    }
+}
+
+/// Records one change outside a transaction of its own (a test send).
+pub async fn record(
+    client: &impl deadpool_postgres::GenericClient,
+    admin: &Admin,
+    change: &Change,
 ) -> Result<()> {
     client
         .execute(
             queries::AUDIT_INSERT,
             &[
-                &session.user,
-                &session.address,
-                &action,
-                &object,
-                &before,
-                &after,
+                &admin.user,
+                &admin.address,
+                &change.action.as_str(),
+                &change.object,
+                &change.before,
+                &change.after,
             ],
         )
         .await?;
     Ok(())
+}
+
+/// Runs `apply` in one transaction on `admin`'s console and ends it as its
+/// [`Outcome`] says, recording the change in the same transaction.
+pub async fn change<T>(
+    admin: &Admin,
+    apply: impl AsyncFnOnce(&Transaction<'_>) -> Result<Outcome<T>>,
+) -> Result<T> {
+    let mut client = admin.state.pool.get().await?;
+    let tx = client.transaction().await?;
+    match apply(&tx).await? {
+        Outcome::Changed(change, value) => {
+            record(&tx, admin, &change).await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        Outcome::Unchanged(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Outcome::Refused(value) => Ok(value),
+    }
 }
 
 #[derive(Deserialize)]
@@ -43,6 +184,7 @@ pub struct AuditQuery {
     actor: Option<String>,
 }
 
+/// One entry as the page shows it.
 #[derive(Serialize)]
 struct Entry {
     id: i64,
@@ -55,12 +197,40 @@ struct Entry {
     after: Option<String>,
 }
 
+from_row!(Entry {
+    id,
+    at => time,
+    actor,
+    address,
+    action,
+    object,
+    before => pretty,
+    after => pretty,
+});
+
+/// A JSON value as the page shows it.
+fn pretty(v: Option<Value>) -> Option<String> {
+    v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+}
+
+/// The page: a page of entries, the actor filtered on, the next page's key.
+#[derive(Serialize, Default)]
+pub(super) struct AuditPage {
+    entries: Vec<Entry>,
+    next: Option<i64>,
+    actor: Option<String>,
+}
+
+page! {
+    AuditPage => "audit.html", "audit";
+}
+
 const PAGE: i64 = 100;
 
 /// `GET /audit-log`: newest first, 100 a page.
 pub async fn page(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Query(q): Query<AuditQuery>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
@@ -68,27 +238,26 @@ pub async fn page(
     let rows = client
         .query(queries::AUDIT_PAGE, &[&q.before, &actor, &PAGE])
         .await?;
-    let pretty = |v: Option<Value>| v.map(|v| serde_json::to_string_pretty(&v).unwrap_or_default());
-    let entries: Vec<Entry> = rows
-        .into_iter()
-        .map(|r| Entry {
-            id: r.get("id"),
-            at: super::overview::time(r.get("at")),
-            actor: r.get("actor"),
-            address: r.get("address"),
-            action: r.get("action"),
-            object: r.get("object"),
-            before: pretty(r.get("before")),
-            after: pretty(r.get("after")),
-        })
-        .collect();
-    let next = (entries.len() as i64 == PAGE)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
-    PAGES.render(
-        "audit.html",
-        Some(&session),
-        "audit",
-        ctx! { entries, next, actor },
+    let entries: Vec<Entry> = queries::decode(&rows)?;
+    let next = queries::next_key(&entries, PAGE, |e| e.id);
+    pages::render(
+        &session,
+        &AuditPage {
+            entries,
+            next,
+            actor,
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn actions_are_named_thing_dot_verb() {
+        assert_eq!(Action::SmtpServerMoveUp.to_string(), "smtp_server.move_up");
+        assert_eq!(Action::MessagesBulkCancel.as_str(), "messages.bulk_cancel");
+        assert_eq!(Action::PushAppTestPush.as_str(), "push_app.test_push");
+    }
 }

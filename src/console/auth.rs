@@ -10,11 +10,13 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::csrf::Csrf;
 use super::limiter::{Refused, normalise_name};
 use super::pages::PAGES;
+use super::session::Session;
 use super::{ConsoleState, Result, Settings, guard, queries, users};
 
 /// The session cookie's name on plain HTTP (`console.secure_cookie` off).
@@ -29,24 +31,6 @@ pub fn cookie_name(settings: &Settings) -> &'static str {
         SECURE_COOKIE
     } else {
         COOKIE
-    }
-}
-
-/// A signed-in console user, as the guard found them.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub user: String,
-    pub role: super::users::Role,
-    /// The token every form of this session carries.
-    pub csrf: String,
-    /// Where the request came from (for the audit log).
-    pub address: String,
-    pub(crate) token_hash: String,
-}
-
-impl Session {
-    pub fn is_admin(&self) -> bool {
-        self.role == super::users::Role::Admin
     }
 }
 
@@ -77,42 +61,8 @@ pub fn client_address(
     peer_ip
 }
 
-/// The session a request's cookie names, if it is live (used within
-/// `session_idle` and younger than `session_lifetime`); its idle timer restarts.
-pub async fn find(
-    state: &ConsoleState,
-    headers: &HeaderMap,
-    address: IpAddr,
-) -> Result<Option<Session>> {
-    let Some(token) = cookie(headers, cookie_name(&state.settings)) else {
-        return Ok(None);
-    };
-    let token_hash = sha256_hex(&token);
-    let client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            queries::SESSION_TOUCH,
-            &[
-                &token_hash,
-                &state.settings.session_idle.as_secs_f64(),
-                &state.settings.session_lifetime.as_secs_f64(),
-            ],
-        )
-        .await?;
-    Ok(row.map(|r| Session {
-        user: r.get("user_name"),
-        // An unknown role (the table's CHECK admits none) gets least privilege.
-        role: r
-            .get::<_, String>("role")
-            .parse()
-            .unwrap_or(super::users::Role::Viewer),
-        csrf: r.get("csrf_token"),
-        address: address.to_string(),
-        token_hash,
-    }))
-}
-
-fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+/// The session token a request's cookie carries, when it looks like one.
+pub(super) fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -210,6 +160,18 @@ fn percent_decode(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The login form, with why the last attempt failed.
+#[derive(Serialize, Default)]
+pub(super) struct LoginPage {
+    next: String,
+    error: Option<String>,
+    name: Option<String>,
+}
+
+page! {
+    LoginPage => "login.html", "login";
+}
+
 #[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -229,9 +191,12 @@ pub async fn login_page(
         let cookie = start(&state, &user, address).await?;
         return Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response());
     }
-    Ok(PAGES
-        .render("login.html", None, "login", ctx! { next })?
-        .into_response())
+    let page = LoginPage {
+        next,
+        error: None,
+        name: None,
+    };
+    Ok(PAGES.page(None, &page)?.into_response())
 }
 
 /// The user a trusted reverse proxy vouches for, when that is configured,
@@ -264,7 +229,7 @@ async fn proxy_user(
     };
     let client = state.pool.get().await?;
     let row = client.query_opt(queries::USER_FIND, &[&user]).await?;
-    Ok(row.map(|r| r.get("name")))
+    Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
 #[derive(Deserialize)]
@@ -291,11 +256,13 @@ pub async fn login(
     let refuse = |status: StatusCode, error: &str| -> Result<Response> {
         Ok((
             status,
-            PAGES.render(
-                "login.html",
+            PAGES.page(
                 None,
-                "login",
-                ctx! { next => next.clone(), error, name => shown_name.clone() },
+                &LoginPage {
+                    next: next.clone(),
+                    error: Some(error.to_owned()),
+                    name: Some(shown_name.clone()),
+                },
             )?,
         )
             .into_response())
@@ -354,7 +321,8 @@ pub async fn login(
 /// `POST /logout`: the session row is deleted, so the cookie is worthless.
 pub async fn logout(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
+    _: Csrf,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
     client

@@ -3,9 +3,15 @@
 
 use serde::Serialize;
 
-/// The outcomes drawn, bottom to top, with their CSS class.
-pub const SERIES: [(&str, &str); 3] =
-    [("sent", "sent"), ("retry", "retried"), ("failed", "failed")];
+use crate::message::AttemptResult;
+
+/// The outcomes drawn, bottom to top, with their CSS class ('unknown', an
+/// attempt cut short, is not drawn).
+pub const SERIES: [(AttemptResult, &str); 3] = [
+    (AttemptResult::Sent, "sent"),
+    (AttemptResult::Retry, "retried"),
+    (AttemptResult::Failed, "failed"),
+];
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 160.0;
@@ -29,7 +35,7 @@ pub struct Label {
 }
 
 /// A laid-out chart.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Chart {
     pub title: String,
     pub width: f64,

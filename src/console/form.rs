@@ -59,9 +59,12 @@ impl Switch {
         self == Switch::Enable
     }
 
-    /// The audit-log action, `thing.enable` or `thing.disable`.
-    pub fn action(self, thing: &str) -> String {
-        format!("{thing}.{self}")
+    /// `enable` or `disable`, as the switch says (an audit action).
+    pub fn pick<T>(self, enable: T, disable: T) -> T {
+        match self {
+            Switch::Enable => enable,
+            Switch::Disable => disable,
+        }
     }
 }
 
@@ -89,11 +92,11 @@ mod tests {
     }
 
     #[test]
-    fn switches_read_from_the_path_and_name_the_audit_action() {
+    fn switches_read_from_the_path_and_pick_their_side() {
         let on: Switch = serde_json::from_str("\"enable\"").unwrap();
         let off: Switch = serde_json::from_str("\"disable\"").unwrap();
         assert!(on.on() && !off.on());
-        assert_eq!(off.action("push_app"), "push_app.disable");
+        assert_eq!(off.pick("enabled", "disabled"), "disabled");
         assert!(serde_json::from_str::<Switch>("\"toggle\"").is_err());
     }
 }

@@ -1,23 +1,15 @@
 //! What every console request passes through: first a Host the console
-//! answers to (else 421); security headers on every response; a live
-//! session for every page but the login form; and for every state-changing
-//! request (always a POST) a same-origin check, the admin role and the
-//! session's form token.
+//! answers to (else 421); security headers on every response; and for every
+//! state-changing request (always a POST) a same-origin check. The session
+//! is `session`'s layer, the role and the form token the handlers' extractors
+//! (`session::Admin`, `csrf::CsrfForm`).
 
-use std::net::SocketAddr;
-
-use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
-use sha2::{Digest, Sha256};
-
-use super::{ConsoleError, ConsoleState, Settings, auth};
-
-/// Largest form body the console reads.
-const FORM_LIMIT: usize = 256 * 1024;
+use super::{ConsoleError, ConsoleState, Settings};
 
 /// The default policy: our own stylesheet and images, no scripts at all, no
 /// framing by anyone, forms only to ourselves, frames only our preview.
@@ -118,71 +110,20 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn refuse(reason: &'static str) -> Response {
-    ConsoleError::Forbidden(reason).into_response()
-}
-
-/// Finds the session and enforces the rules above.
-pub async fn guard(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+/// Refuses, before any session is looked up, a state-changing request (any
+/// method but GET and HEAD, login included) that does not come from a page
+/// of this console.
+pub async fn origin(request: Request, next: Next) -> Response {
     let changing = !matches!(*request.method(), Method::GET | Method::HEAD);
     if changing && !same_origin(request.headers()) {
         tracing::warn!(
-            path,
+            path = request.uri().path(),
             "console: state-changing request from another origin refused"
         );
-        return refuse("This request did not come from a console page (origin check failed).");
+        return ConsoleError::Forbidden(
+            "This request did not come from a console page (origin check failed).",
+        )
+        .into_response();
     }
-    if path == "/login" || path == "/static/console.css" {
-        return next.run(request).await;
-    }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let address = auth::client_address(&state.settings, peer, request.headers());
-    let session = match auth::find(&state, request.headers(), address).await {
-        Ok(Some(session)) => session,
-        Ok(None) if changing => return refuse("Sign in first."),
-        Ok(None) => {
-            let next_path = request
-                .uri()
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_owned();
-            let query = serde_urlencoded::to_string([("next", next_path)]).unwrap_or_default();
-            return Redirect::to(&format!("/login?{query}")).into_response();
-        }
-        Err(e) => return e.into_response(),
-    };
-    if !changing {
-        let mut request = request;
-        request.extensions_mut().insert(session);
-        return next.run(request).await;
-    }
-    if path != "/logout" && !session.is_admin() {
-        return refuse("Viewers cannot change anything.");
-    }
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, FORM_LIMIT).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
-    };
-    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-        .ok()
-        .and_then(|fields| {
-            fields
-                .into_iter()
-                .find(|(k, _)| k == "csrf")
-                .map(|(_, v)| v)
-        });
-    // Compared as SHA-256 digests: equal-length inputs, no early exit on the secret.
-    let valid = token
-        .is_some_and(|t| Sha256::digest(t.as_bytes()) == Sha256::digest(session.csrf.as_bytes()));
-    if !valid {
-        tracing::warn!(path, user = %session.user, "console: POST without a valid form token refused");
-        return refuse("The form token is missing or stale: reload the page and try again.");
-    }
-    parts.extensions.insert(session);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(request).await
 }

@@ -1,15 +1,15 @@
 //! `/inbound`: received e-mail with its verdicts (SPF, DKIM, spam score);
 //! `/inbound/{id}`: one mail, its attachments to download.
 
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
 
-use super::auth::Session;
-use super::overview::time;
-use super::pages::PAGES;
+use super::format::{present, time};
+use super::pages;
+use super::session::Session;
 use super::{ConsoleState, Result, queries};
 
 const PAGE: i64 = 50;
@@ -19,6 +19,7 @@ pub struct InboundListQuery {
     before: Option<i64>,
 }
 
+/// A received mail in the list.
 #[derive(Serialize)]
 struct Mail {
     id: i64,
@@ -33,41 +34,20 @@ struct Mail {
     note: Option<String>,
 }
 
-/// `GET /inbound`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Query(q): Query<InboundListQuery>,
-) -> Result<Html<String>> {
-    let client = state.pool.get().await?;
-    let mails: Vec<Mail> = client
-        .query(queries::INBOUND_LIST, &[&q.before, &PAGE])
-        .await?
-        .into_iter()
-        .map(|r| Mail {
-            id: r.get("id"),
-            from: r.get("from_address"),
-            to: r.get("to_addresses"),
-            subject: r.get("subject"),
-            spf: r.get("spf"),
-            dkim: r.get("dkim"),
-            spam_score: r.get("spam_score"),
-            received_at: time(r.get("received_at")),
-            attachments: r.get("attachments"),
-            note: r.get("note"),
-        })
-        .collect();
-    let next = (mails.len() as i64 == PAGE)
-        .then(|| mails.last().map(|m| m.id))
-        .flatten();
-    PAGES.render(
-        "inbound.html",
-        Some(&session),
-        "inbound",
-        ctx! { mails, next },
-    )
-}
+from_row!(Mail {
+    id,
+    from = "from_address",
+    to = "to_addresses",
+    subject,
+    spf,
+    dkim,
+    spam_score,
+    received_at => time,
+    attachments,
+    note,
+});
 
+/// An attachment of a received mail, without its content.
 #[derive(Serialize)]
 struct Attachment {
     id: i64,
@@ -76,62 +56,94 @@ struct Attachment {
     size: i32,
 }
 
+from_row!(Attachment {
+    id,
+    filename,
+    content_type,
+    size,
+});
+
+/// The list page.
+#[derive(Serialize, Default)]
+pub(super) struct InboundPage {
+    mails: Vec<Mail>,
+    next: Option<i64>,
+}
+
+/// One mail's page.
+#[derive(Serialize, Default)]
+pub(super) struct MailPage {
+    id: i64,
+    fields: Vec<(&'static str, String)>,
+    text: Option<String>,
+    html_source: Option<String>,
+    headers: Option<String>,
+    spam_report: Option<String>,
+    attachments: Vec<Attachment>,
+}
+
+page! {
+    InboundPage => "inbound.html", "inbound";
+    MailPage => "inbound_email.html", "inbound";
+}
+
+/// `GET /inbound`.
+pub async fn list(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(q): Query<InboundListQuery>,
+) -> Result<Html<String>> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(queries::INBOUND_LIST, &[&q.before, &PAGE])
+        .await?;
+    let mails: Vec<Mail> = queries::decode(&rows)?;
+    let next = queries::next_key(&mails, PAGE, |m| m.id);
+    pages::render(&session, &InboundPage { mails, next })
+}
+
+/// The mail's fields as the page lists them, the empty ones left out.
+fn fields(r: &Row) -> Result<Vec<(&'static str, String)>, tokio_postgres::Error> {
+    let text = |c: &str| r.try_get::<_, Option<String>>(c);
+    let envelope: Option<serde_json::Value> = r.try_get("envelope")?;
+    let spam_score: Option<f64> = r.try_get("spam_score")?;
+    let fields = [
+        ("from", text("from_address")?),
+        ("to", text("to_addresses")?),
+        ("cc", text("cc")?),
+        ("subject", text("subject")?),
+        ("received", Some(time(r.try_get("received_at")?))),
+        ("Message-ID", text("message_id")?),
+        ("mode", Some(r.try_get("mode")?)),
+        ("sender IP", text("sender_ip")?),
+        ("SPF", text("spf")?),
+        ("DKIM", text("dkim")?),
+        ("spam score", spam_score.map(|s| s.to_string())),
+        ("envelope", envelope.map(|e| e.to_string())),
+        ("note", text("note")?),
+    ];
+    Ok(present(fields))
+}
+
 /// `GET /inbound/{id}`: the text part is shown as text; HTML is never rendered.
 pub async fn page(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(id): Path<i64>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let r = queries::found(&client, queries::INBOUND_GET, &[&id]).await?;
-    let attachments: Vec<Attachment> = client
-        .query(queries::INBOUND_ATTACHMENTS, &[&id])
-        .await?
-        .into_iter()
-        .map(|a| Attachment {
-            id: a.get("id"),
-            filename: a.get("filename"),
-            content_type: a.get("content_type"),
-            size: a.get("size"),
-        })
-        .collect();
-    let envelope: Option<serde_json::Value> = r.get("envelope");
-    let fields: Vec<(&str, Option<String>)> = vec![
-        ("from", r.get("from_address")),
-        ("to", r.get("to_addresses")),
-        ("cc", r.get("cc")),
-        ("subject", r.get("subject")),
-        ("received", Some(time(r.get("received_at")))),
-        ("Message-ID", r.get("message_id")),
-        ("mode", Some(r.get("mode"))),
-        ("sender IP", r.get("sender_ip")),
-        ("SPF", r.get("spf")),
-        ("DKIM", r.get("dkim")),
-        (
-            "spam score",
-            r.get::<_, Option<f64>>("spam_score").map(|s| s.to_string()),
-        ),
-        ("envelope", envelope.map(|e| e.to_string())),
-        ("note", r.get("note")),
-    ];
-    let fields: Vec<(&str, String)> = fields
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
-    PAGES.render(
-        "inbound_email.html",
-        Some(&session),
-        "inbound",
-        ctx! {
-            id,
-            fields,
-            text => r.get::<_, Option<String>>("text_body"),
-            html_source => r.get::<_, Option<String>>("html_body"),
-            headers => r.get::<_, Option<String>>("headers"),
-            spam_report => r.get::<_, Option<String>>("spam_report"),
-            attachments,
-        },
-    )
+    let attachments = client.query(queries::INBOUND_ATTACHMENTS, &[&id]).await?;
+    let page = MailPage {
+        id,
+        fields: fields(&r)?,
+        text: r.try_get("text_body")?,
+        html_source: r.try_get("html_body")?,
+        headers: r.try_get("headers")?,
+        spam_report: r.try_get("spam_report")?,
+        attachments: queries::decode(&attachments)?,
+    };
+    pages::render(&session, &page)
 }
 
 /// `GET /inbound/{id}/attachments/{attachment}`: always a download, never
@@ -142,7 +154,7 @@ pub async fn attachment(
 ) -> Result<Response> {
     let client = state.pool.get().await?;
     let r = queries::found(&client, queries::INBOUND_ATTACHMENT, &[&id, &attachment]).await?;
-    let filename: Option<String> = r.get("filename");
+    let filename: Option<String> = r.try_get("filename")?;
     let safe: String = filename
         .unwrap_or_else(|| format!("attachment-{attachment}"))
         .chars()
@@ -154,7 +166,7 @@ pub async fn attachment(
             }
         })
         .collect();
-    let content: Vec<u8> = r.get("content");
+    let content: Vec<u8> = r.try_get("content")?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),

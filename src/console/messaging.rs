@@ -3,27 +3,40 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::Session;
+use super::audit::{self, Action, Change, Outcome};
+use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, respond};
-use super::overview::time;
-use super::pages::PAGES;
-use super::{ConsoleError, ConsoleState, Result, audit, queries};
+use super::format::Dated;
+use super::pages;
+use super::session::{Admin, Session};
+use super::{ConsoleError, ConsoleState, Result, queries};
 
+/// One tenant's configuration, as shown and as the audit log records it.
 #[derive(Serialize)]
 struct Config {
     tenant: String,
     enabled: bool,
     push_on_message: bool,
-    created_at: String,
 }
 
-fn row_json(r: &tokio_postgres::Row) -> Value {
-    json!({ "tenant": r.get::<_, String>("tenant"), "enabled": r.get::<_, bool>("enabled"),
-            "push_on_message": r.get::<_, bool>("push_on_message") })
+from_row!(Config {
+    tenant,
+    enabled,
+    push_on_message,
+});
+
+/// The page: every configuration, and what was refused.
+#[derive(Serialize, Default)]
+pub(super) struct MessagingPage {
+    configs: Vec<Dated<Config>>,
+    error: Option<Refusal>,
+}
+
+page! {
+    MessagingPage => "messaging.html", "messaging";
 }
 
 async fn render(
@@ -32,118 +45,75 @@ async fn render(
     error: Option<Refusal>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
-    let configs: Vec<Config> = client
-        .query(queries::MESSAGING_LIST, &[])
-        .await?
-        .into_iter()
-        .map(|r| Config {
-            tenant: r.get("tenant"),
-            enabled: r.get("enabled"),
-            push_on_message: r.get("push_on_message"),
-            created_at: time(r.get("created_at")),
-        })
-        .collect();
-    let page = PAGES.render(
-        "messaging.html",
-        Some(session),
-        "messaging",
-        ctx! { configs, error },
-    )?;
-    Ok(respond(page, error.as_ref()))
+    let rows = client.query(queries::MESSAGING_LIST, &[]).await?;
+    let page = MessagingPage {
+        configs: queries::decode(&rows)?,
+        error,
+    };
+    Ok(respond(pages::render(session, &page)?, page.error.as_ref()))
 }
 
 /// `GET /messaging`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Response> {
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Response> {
     render(&state, &session, None).await
 }
 
-#[derive(Deserialize)]
+/// The form as posted: a missing field is empty.
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ConfigForm {
-    #[serde(default)]
     tenant: String,
-    #[serde(default)]
     enabled: Option<String>,
-    #[serde(default)]
     push_on_message: Option<String>,
 }
 
+/// Tenant `tenant`'s configuration as the audit log records it, if any.
+async fn audited(tx: &deadpool_postgres::Transaction<'_>, tenant: &str) -> Result<Option<Value>> {
+    match tx.query_opt(queries::MESSAGING_GET, &[&tenant]).await? {
+        Some(r) => Ok(Some(json!(Config::try_from(&r)?))),
+        None => Ok(None),
+    }
+}
+
+fn object(tenant: &str) -> String {
+    format!("messaging config {tenant}")
+}
+
 /// `POST /messaging`: set one tenant's configuration (adds it if new).
-pub async fn save(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<ConfigForm>,
-) -> Result<Response> {
+pub async fn save(admin: Admin, CsrfForm(form): CsrfForm<ConfigForm>) -> Result<Response> {
     let tenant = form.tenant.trim();
     if tenant.is_empty() || tenant.len() > 200 {
-        return render(
-            &state,
-            &session,
-            Some(Refusal::new("tenant", "required, at most 200 characters")),
-        )
-        .await;
+        let refusal = Refusal::new("tenant", "required, at most 200 characters");
+        return render(&admin.state, &admin, Some(refusal)).await;
     }
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let before = tx
-        .query_opt(queries::MESSAGING_GET, &[&tenant])
-        .await?
-        .map(|r| row_json(&r));
-    tx.execute(
-        queries::MESSAGING_UPSERT,
-        &[
-            &tenant,
-            &form.enabled.is_some(),
-            &form.push_on_message.is_some(),
-        ],
-    )
+    audit::change(&admin, async |tx| {
+        let before = audited(tx, tenant).await?;
+        let flags = [form.enabled.is_some(), form.push_on_message.is_some()];
+        tx.execute(queries::MESSAGING_UPSERT, &[&tenant, &flags[0], &flags[1]])
+            .await?;
+        let action = match before {
+            Some(_) => Action::MessagingEdit,
+            None => Action::MessagingAdd,
+        };
+        let after = audited(tx, tenant).await?;
+        Ok(Change::new(action, object(tenant))
+            .before(before)
+            .after(after)
+            .into())
+    })
     .await?;
-    let after = tx
-        .query_opt(queries::MESSAGING_GET, &[&tenant])
-        .await?
-        .map(|r| row_json(&r));
-    audit::record(
-        &tx,
-        &session,
-        if before.is_some() {
-            "messaging.edit"
-        } else {
-            "messaging.add"
-        },
-        &format!("messaging config {tenant}"),
-        before,
-        after,
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Redirect::to("/messaging").into_response())
 }
 
 /// `POST /messaging/{tenant}/delete`.
-pub async fn delete(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(tenant): Path<String>,
-) -> Result<Response> {
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let before = tx
-        .query_opt(queries::MESSAGING_GET, &[&tenant])
-        .await?
-        .map(|r| row_json(&r))
-        .ok_or(ConsoleError::NotFound)?;
-    tx.execute(queries::MESSAGING_DELETE, &[&tenant]).await?;
-    audit::record(
-        &tx,
-        &session,
-        "messaging.remove",
-        &format!("messaging config {tenant}"),
-        Some(before),
-        None,
-    )
+pub async fn delete(admin: Admin, Path(tenant): Path<String>, _: Csrf) -> Result<Response> {
+    audit::change(&admin, async |tx| {
+        let before = audited(tx, &tenant).await?.ok_or(ConsoleError::NotFound)?;
+        tx.execute(queries::MESSAGING_DELETE, &[&tenant]).await?;
+        Ok(Outcome::from(
+            Change::new(Action::MessagingRemove, object(&tenant)).before(before),
+        ))
+    })
     .await?;
-    tx.commit().await?;
     Ok(Redirect::to("/messaging").into_response())
 }

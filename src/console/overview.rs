@@ -4,18 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
+use tokio_postgres::Row;
 
-use super::auth::Session;
 use super::chart::{self, Chart};
-use super::pages::PAGES;
-use super::{ConsoleState, Result, queries};
+use super::format::{age, time};
+use super::pages;
+use super::session::Session;
+use super::{ConsoleError, ConsoleState, Result, queries};
 use crate::db::statements;
-use crate::message::{Kind, Status};
+use crate::message::{AttemptResult, Kind, Status};
 
 /// Statuses in the order the table shows them.
 pub const STATUSES: [Status; 9] = Status::ALL;
@@ -27,22 +28,6 @@ pub fn status_names() -> [&'static str; 9] {
 
 /// A daemon is alive while its heartbeat is younger than this (it beats every 10 s).
 pub const ALIVE_SECONDS: f64 = 45.0;
-
-/// A time as the console prints it (UTC, to the second).
-pub fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-/// A duration in words: "3 s", "4 min", "2 h 5 min", "3 d".
-pub fn age(seconds: f64) -> String {
-    let s = seconds.max(0.0) as u64;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86400, s % 86400 / 3600),
-    }
-}
 
 #[derive(Serialize)]
 struct CountRow {
@@ -71,29 +56,95 @@ struct Daemon {
     circuits: Vec<Circuit>,
 }
 
+impl TryFrom<&Row> for Daemon {
+    type Error = tokio_postgres::Error;
+    fn try_from(r: &Row) -> Result<Self, Self::Error> {
+        let seconds: f64 = r.try_get("age")?;
+        let circuits: serde_json::Value = r.try_get("circuits")?;
+        Ok(Daemon {
+            worker: r.try_get("worker")?,
+            host: r.try_get("host")?,
+            pid: r.try_get("pid")?,
+            version: r.try_get("version")?,
+            started_at: time(r.try_get("started_at")?),
+            last_seen: time(r.try_get("last_seen")?),
+            age: age(seconds),
+            alive: seconds < ALIVE_SECONDS,
+            circuits: circuits
+                .as_array()
+                .map(|a| a.iter().map(Circuit::from_json).collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+impl Circuit {
+    /// A circuit as the heartbeat stores it.
+    fn from_json(c: &serde_json::Value) -> Self {
+        Circuit {
+            provider: c["provider"].as_str().unwrap_or("?").to_owned(),
+            state: c["state"].as_str().unwrap_or("?").to_owned(),
+            retry_in: c["retry_in_ms"]
+                .as_f64()
+                .map(|ms| age((ms / 1000.0).ceil())),
+        }
+    }
+}
+
+/// The overview page.
+#[derive(Serialize, Default)]
+pub(super) struct OverviewPage {
+    statuses: [&'static str; 9],
+    counts: Vec<CountRow>,
+    per_minute: Chart,
+    per_hour: Chart,
+    oldest_queued: Option<String>,
+    daemons: Vec<Daemon>,
+    now: String,
+}
+
+page! {
+    OverviewPage => "overview.html", "overview";
+}
+
 /// `GET /`.
-pub async fn page(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
+pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     // The three costly reads run at once, each on its own connection.
     let (client, second, third) =
         tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
-    let now: DateTime<Utc> = client.query_one(queries::NOW, &[]).await?.get(0);
+    let now: DateTime<Utc> = client.query_one(queries::NOW, &[]).await?.try_get(0)?;
     let (count_rows, hours, minutes) = tokio::try_join!(
         async {
             client
                 .query(queries::OVERVIEW_COUNTS, &[])
                 .await
-                .map_err(super::ConsoleError::from)
+                .map_err(ConsoleError::from)
         },
         activity(&second, now, 24, Duration::hours(1), "hour", "%H:00"),
         activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M"),
     )?;
+    let oldest: Option<f64> = client
+        .query_one(statements::OLDEST_QUEUED, &[])
+        .await?
+        .try_get(0)?;
+    let daemons = client.query(queries::DAEMONS, &[]).await?;
+    let page = OverviewPage {
+        statuses: status_names(),
+        counts: counts(&count_rows)?,
+        per_minute: chart::stacked("Attempts per minute, last hour", &minutes, 10),
+        per_hour: chart::stacked("Attempts per hour, last 24 hours", &hours, 3),
+        oldest_queued: oldest.map(age),
+        daemons: queries::decode(&daemons)?,
+        now: time(now),
+    };
+    pages::render(&session, &page)
+}
 
+/// Messages by kind (every kind, in order) and status (in [`STATUSES`] order).
+fn counts(rows: &[Row]) -> Result<Vec<CountRow>> {
     let mut table: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for row in count_rows {
-        let kind: String = row.get("kind");
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
         let Ok(status) = row.try_get::<_, Status>("status") else {
             continue;
         };
@@ -103,10 +154,10 @@ pub async fn page(
         if let Some(i) = STATUSES.iter().position(|s| *s == status) {
             table
                 .entry(k.as_str())
-                .or_insert_with(|| vec![0; STATUSES.len()])[i] += row.get::<_, i64>("n");
+                .or_insert_with(|| vec![0; STATUSES.len()])[i] += row.try_get::<_, i64>("n")?;
         }
     }
-    let counts: Vec<CountRow> = Kind::ALL
+    Ok(Kind::ALL
         .iter()
         .map(|k| {
             let counts = table
@@ -118,66 +169,7 @@ pub async fn page(
                 counts,
             }
         })
-        .collect();
-
-    let per_minute = chart::stacked("Attempts per minute, last hour", &minutes, 10);
-    let per_hour = chart::stacked("Attempts per hour, last 24 hours", &hours, 3);
-
-    let oldest: Option<f64> = client
-        .query_one(statements::OLDEST_QUEUED, &[])
-        .await?
-        .get(0);
-    let daemons: Vec<Daemon> = client
-        .query(queries::DAEMONS, &[])
-        .await?
-        .into_iter()
-        .map(|r| {
-            let seconds: f64 = r.get("age");
-            let circuits: serde_json::Value = r.get("circuits");
-            Daemon {
-                worker: r.get("worker"),
-                host: r.get("host"),
-                pid: r.get("pid"),
-                version: r.get("version"),
-                started_at: time(r.get("started_at")),
-                last_seen: time(r.get("last_seen")),
-                age: age(seconds),
-                alive: seconds < ALIVE_SECONDS,
-                circuits: circuits
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|c| Circuit {
-                                provider: c["provider"].as_str().unwrap_or("?").to_owned(),
-                                state: c["state"].as_str().unwrap_or("?").to_owned(),
-                                retry_in: c["retry_in_ms"]
-                                    .as_f64()
-                                    .map(|ms| age((ms / 1000.0).ceil())),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }
-        })
-        .collect();
-    PAGES.render(
-        "overview.html",
-        Some(&session),
-        "overview",
-        ctx! {
-            statuses => status_names(),
-            counts,
-            per_minute => chart_value(per_minute),
-            per_hour => chart_value(per_hour),
-            oldest_queued => oldest.map(age),
-            daemons,
-            now => time(now),
-        },
-    )
-}
-
-fn chart_value(chart: Chart) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(&chart))
+        .collect())
 }
 
 /// `n` buckets of `step` ending at `now`: (label, [sent, retried, failed]).
@@ -197,13 +189,13 @@ async fn activity(
         .query(queries::OVERVIEW_ACTIVITY, &[&start, &unit])
         .await?
     {
-        let at: DateTime<Utc> = row.get("bucket");
-        let outcome: String = row.get("outcome");
+        let at: DateTime<Utc> = row.try_get("bucket")?;
+        let outcome: AttemptResult = row.try_get("outcome")?;
         let Some(series) = chart::SERIES.iter().position(|(o, _)| *o == outcome) else {
             continue;
         };
         if let Some(b) = buckets.iter_mut().find(|(t, _)| *t == at) {
-            b.1[series] += row.get::<_, i64>("n");
+            b.1[series] += row.try_get::<_, i64>("n")?;
         }
     }
     Ok(buckets

@@ -1,22 +1,21 @@
 //! `/push-apps`: the client app (`[push]`, read-only here) and the eGuide
-//! apps of `outpost.push_apps` (add, edit, enable, disable), and "send test
-//! push" to one Channel ID with Airship's answer, as the original admin
-//! action did. Master secrets are write-only, and cleared when the base URL
-//! changes without a new one typed in the same form.
+//! apps of `outpost.push_apps` (add, edit, enable, disable); "send test
+//! push" is in `push_test`. Master secrets are write-only, and cleared
+//! when the base URL changes without a new one typed in the same form.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
 
-use super::auth::Session;
+use super::audit::{self, Action, Change, Outcome};
+use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, Switch, respond};
-use super::pages::{self, ActionResult, PAGES};
-use super::{ConsoleError, ConsoleState, Result, audit, queries};
-use crate::channel::airship::{self, Audience, Notification};
-use crate::config::{PushApp, Secret};
+use super::pages;
+use super::session::{Admin, Session};
+use super::{ConsoleError, ConsoleState, Result, queries};
 
 #[derive(Serialize)]
 struct App {
@@ -27,15 +26,13 @@ struct App {
     enabled: bool,
 }
 
-fn app(r: &tokio_postgres::Row) -> App {
-    App {
-        name: r.get("name"),
-        app_key: r.get("app_key"),
-        secret_set: r.get("secret_set"),
-        base_url: r.get("base_url"),
-        enabled: r.get("enabled"),
-    }
-}
+from_row!(App {
+    name,
+    app_key,
+    secret_set,
+    base_url,
+    enabled,
+});
 
 fn audited(a: &App) -> Value {
     json!({
@@ -44,41 +41,71 @@ fn audited(a: &App) -> Value {
     })
 }
 
-/// `GET /push-apps`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
-    let client = state.pool.get().await?;
-    let apps: Vec<App> = client
-        .query(queries::PUSH_LIST, &[])
-        .await?
-        .iter()
-        .map(app)
-        .collect();
-    let default_app = state.config.push_app.as_ref().map(|a| {
-        json!({ "app_key": a.app_key, "base_url": a.base_url, "secret_set": !a.master_secret.is_empty() })
-    });
-    PAGES.render(
-        "push_apps.html",
-        Some(&session),
-        "push",
-        ctx! { apps, default_app, backend => state.config.raw.push.backend.clone() },
-    )
+/// The `[push]` client app, as the list shows it.
+#[derive(Serialize)]
+struct DefaultApp {
+    app_key: String,
+    base_url: String,
+    secret_set: bool,
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct AppForm {
-    #[serde(default)]
+/// The list page.
+#[derive(Serialize, Default)]
+pub(super) struct AppsPage {
+    apps: Vec<App>,
+    default_app: Option<DefaultApp>,
+    backend: String,
+}
+
+/// The add/edit form page.
+#[derive(Serialize, Default)]
+pub(super) struct FormPage {
+    app: Fields,
+    error: Option<Refusal>,
+}
+
+/// An app's fields as the form shows them (never the secret).
+#[derive(Serialize, Default)]
+struct Fields {
     name: String,
-    #[serde(default)]
+    app_key: String,
+    base_url: String,
+    enabled: bool,
+    editing: bool,
+    secret_set: bool,
+}
+
+page! {
+    AppsPage => "push_apps.html", "push";
+    FormPage => "push_app_form.html", "push";
+}
+
+/// `GET /push-apps`.
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
+    let client = state.pool.get().await?;
+    let rows = client.query(queries::PUSH_LIST, &[]).await?;
+    let default_app = state.config.push_app.as_ref().map(|a| DefaultApp {
+        app_key: a.app_key.clone(),
+        base_url: a.base_url.clone(),
+        secret_set: !a.master_secret.is_empty(),
+    });
+    let page = AppsPage {
+        apps: queries::decode(&rows)?,
+        default_app,
+        backend: state.config.raw.push.backend.clone(),
+    };
+    pages::render(&session, &page)
+}
+
+/// The add/edit form as posted: a missing field is empty.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct AppForm {
+    name: String,
     app_key: String,
     /// Empty: keep the current secret (cleared anyway when the base URL changes).
-    #[serde(default)]
     master_secret: String,
-    #[serde(default)]
     base_url: String,
-    #[serde(default)]
     enabled: Option<String>,
 }
 
@@ -106,9 +133,15 @@ impl AppForm {
         Ok(())
     }
 
-    fn echo(&self, editing: bool, secret_set: bool) -> Value {
-        json!({ "name": self.name, "app_key": self.app_key, "base_url": self.base_url,
-                "enabled": self.enabled.is_some(), "editing": editing, "secret_set": secret_set })
+    fn echo(&self, editing: bool, secret_set: bool) -> Fields {
+        Fields {
+            name: self.name.clone(),
+            app_key: self.app_key.clone(),
+            base_url: self.base_url.clone(),
+            enabled: self.enabled.is_some(),
+            editing,
+            secret_set,
+        }
     }
 }
 
@@ -119,272 +152,155 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn form_page(session: &Session, app: Value, error: Option<Refusal>) -> Result<Response> {
-    let page = PAGES.render(
-        "push_app_form.html",
-        Some(session),
-        "push",
-        ctx! { app, error },
-    )?;
-    Ok(respond(page, error.as_ref()))
+fn form_page(session: &Session, app: Fields, error: Option<Refusal>) -> Result<Response> {
+    let page = FormPage { app, error };
+    Ok(respond(pages::render(session, &page)?, page.error.as_ref()))
+}
+
+fn back() -> Response {
+    Redirect::to("/push-apps").into_response()
+}
+
+pub(super) fn object(name: &str) -> String {
+    format!("push app {name}")
 }
 
 /// `GET /push-apps/new`.
-pub async fn new_form(Extension(session): Extension<Session>) -> Result<Response> {
-    form_page(
-        &session,
-        json!({ "base_url": "https://go.urbanairship.com", "enabled": true }),
-        None,
-    )
+pub async fn new_form(session: Session) -> Result<Response> {
+    let app = Fields {
+        base_url: "https://go.urbanairship.com".into(),
+        enabled: true,
+        ..Fields::default()
+    };
+    form_page(&session, app, None)
 }
 
 /// `POST /push-apps`: add an eGuide app.
-pub async fn create(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<AppForm>,
-) -> Result<Response> {
+pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<AppForm>) -> Result<Response> {
     if let Err(e) = form.check(true) {
-        return form_page(&session, form.echo(false, false), Some(e));
+        return form_page(&admin, form.echo(false, false), Some(e));
     }
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
     let name = form.name.trim();
-    let inserted = tx
-        .execute(
-            queries::PUSH_INSERT,
-            &[
-                &name,
-                &form.app_key.trim(),
-                &form.master_secret,
-                &form.base_url.trim().trim_end_matches('/'),
-                &form.enabled.is_some(),
-            ],
-        )
-        .await;
-    if let Err(e) = inserted {
-        if e.as_db_error()
-            .is_some_and(|d| d.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
-        {
-            return form_page(
-                &session,
-                form.echo(false, false),
-                Some(Refusal::new("name", "an app with this name exists")),
-            );
-        }
-        return Err(e.into());
-    }
-    let after = app(&load(&tx, name).await?);
-    audit::record(
-        &tx,
-        &session,
-        "push_app.add",
-        &format!("push app {name}"),
-        None,
-        Some(audited(&after)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/push-apps").into_response())
+    audit::change(&admin, async |tx| {
+        let inserted = tx
+            .execute(
+                queries::PUSH_INSERT,
+                &[
+                    &name,
+                    &form.app_key.trim(),
+                    &form.master_secret,
+                    &form.base_url.trim().trim_end_matches('/'),
+                    &form.enabled.is_some(),
+                ],
+            )
+            .await;
+        match inserted {
+            Err(e)
+                if e.as_db_error()
+                    .is_some_and(|d| d.code() == &SqlState::UNIQUE_VIOLATION) =>
+            {
+                let refusal = Refusal::new("name", "an app with this name exists");
+                let page = form_page(&admin, form.echo(false, false), Some(refusal))?;
+                return Ok(Outcome::Refused(page));
+            }
+            inserted => inserted?,
+        };
+        let after = load(tx, name).await?;
+        let change = Change::new(Action::PushAppAdd, object(name)).after(audited(&after));
+        Ok(Outcome::Changed(change, back()))
+    })
+    .await
 }
 
-async fn load(
+/// Push app `name`'s row, secret included (for test pushes; never shown), or 404.
+pub(super) async fn load_row(
     client: &impl deadpool_postgres::GenericClient,
     name: &str,
-) -> Result<tokio_postgres::Row> {
+) -> Result<Row> {
     queries::found(client, queries::PUSH_GET, &[&name]).await
+}
+
+/// Push app `name` (its secret only as set / not set), or 404.
+async fn load(client: &impl deadpool_postgres::GenericClient, name: &str) -> Result<App> {
+    Ok(App::try_from(&load_row(client, name).await?)?)
 }
 
 /// `GET /push-apps/{name}`.
 pub async fn edit_form(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Path(name): Path<String>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
-    let a = app(&load(&client, &name).await?);
-    let mut value = serde_json::to_value(&a).unwrap_or_default();
-    value["editing"] = json!(true);
-    form_page(&session, value, None)
+    let a = load(&client, &name).await?;
+    let app = Fields {
+        name: a.name,
+        app_key: a.app_key,
+        base_url: a.base_url,
+        enabled: a.enabled,
+        editing: true,
+        secret_set: a.secret_set,
+    };
+    form_page(&session, app, None)
 }
 
 /// `POST /push-apps/{name}`: save an edit.
 pub async fn update(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    admin: Admin,
     Path(name): Path<String>,
-    Form(mut form): Form<AppForm>,
+    CsrfForm(mut form): CsrfForm<AppForm>,
 ) -> Result<Response> {
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let before = app(&load(&tx, &name).await?);
     form.name = name.clone();
-    if let Err(e) = form.check(false) {
-        return form_page(&session, form.echo(true, before.secret_set), Some(e));
-    }
-    let secret = Some(form.master_secret.clone()).filter(|s| !s.is_empty());
-    let cleared: bool = tx
-        .query_opt(
-            queries::PUSH_UPDATE,
-            &[
-                &name,
-                &form.app_key.trim(),
-                &secret,
-                &form.base_url.trim().trim_end_matches('/'),
-            ],
-        )
-        .await?
-        .ok_or(ConsoleError::NotFound)?
-        .try_get("cleared")?;
-    let after = app(&load(&tx, &name).await?);
-    let mut after_audit = audited(&after);
-    if secret.is_some() {
-        after_audit["master_secret"] = json!("replaced");
-    } else if cleared {
-        after_audit["master_secret"] = json!("cleared: base URL changed");
-    }
-    audit::record(
-        &tx,
-        &session,
-        "push_app.edit",
-        &format!("push app {name}"),
-        Some(audited(&before)),
-        Some(after_audit),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/push-apps").into_response())
+    audit::change(&admin, async |tx| {
+        let before = load(tx, &name).await?;
+        if let Err(e) = form.check(false) {
+            let page = form_page(&admin, form.echo(true, before.secret_set), Some(e))?;
+            return Ok(Outcome::Refused(page));
+        }
+        let secret = Some(form.master_secret.clone()).filter(|s| !s.is_empty());
+        let cleared: bool = tx
+            .query_opt(
+                queries::PUSH_UPDATE,
+                &[
+                    &name,
+                    &form.app_key.trim(),
+                    &secret,
+                    &form.base_url.trim().trim_end_matches('/'),
+                ],
+            )
+            .await?
+            .ok_or(ConsoleError::NotFound)?
+            .try_get("cleared")?;
+        let after = load(tx, &name).await?;
+        let mut after_audit = audited(&after);
+        if secret.is_some() {
+            after_audit["master_secret"] = json!("replaced");
+        } else if cleared {
+            after_audit["master_secret"] = json!("cleared: base URL changed");
+        }
+        let change = Change::new(Action::PushAppEdit, object(&name))
+            .before(audited(&before))
+            .after(after_audit);
+        Ok(Outcome::Changed(change, back()))
+    })
+    .await
 }
 
 /// `POST /push-apps/{name}/enable` and `…/disable`.
 pub async fn switch(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    admin: Admin,
     Path((name, to)): Path<(String, Switch)>,
+    _: Csrf,
 ) -> Result<Response> {
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let before = app(&load(&tx, &name).await?);
-    tx.execute(queries::PUSH_ENABLE, &[&name, &to.on()]).await?;
-    let after = app(&load(&tx, &name).await?);
-    audit::record(
-        &tx,
-        &session,
-        &to.action("push_app"),
-        &format!("push app {name}"),
-        Some(audited(&before)),
-        Some(audited(&after)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/push-apps").into_response())
-}
-
-#[derive(Deserialize)]
-pub struct TestForm {
-    /// Empty: the `[push]` client app.
-    #[serde(default)]
-    app: String,
-    channel: String,
-    #[serde(default)]
-    device_type: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// `POST /push-apps/test`: one push to one Channel ID; Airship's answer.
-pub async fn test_push(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<TestForm>,
-) -> Result<Response> {
-    let channel = form.channel.trim();
-    let device_type = Some(form.device_type.trim().to_owned()).filter(|t| !t.is_empty());
-    let reply = |outcome: ActionResult| -> Result<Response> {
-        pages::result(&session, "push", "Send test push", "/push-apps", outcome)
-    };
-    if channel.is_empty() || channel.len() > 128 || channel.contains(char::is_whitespace) {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            "Channel ID: required, without spaces (the app shows it in its \"About app\" screen).",
-        ));
-    }
-    if device_type
-        .as_deref()
-        .is_some_and(|t| !matches!(t, "ios" | "android" | "web" | "amazon"))
-    {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            "device type: ios, android, web or amazon",
-        ));
-    }
-    let client = state.pool.get().await?;
-    let app = match form.app.trim() {
-        "" => match &state.config.push_app {
-            Some(app) => app.clone(),
-            None => {
-                return reply(ActionResult::failed(
-                    StatusCode::BAD_REQUEST,
-                    "No client app is configured ([push] app_key); choose an eGuide app.",
-                ));
-            }
-        },
-        name => {
-            let r = load(&client, name).await?;
-            PushApp {
-                name: r.try_get("name")?,
-                app_key: r.try_get("app_key")?,
-                master_secret: Secret::new(r.try_get::<_, String>("master_secret")?),
-                base_url: r.try_get("base_url")?,
-            }
-        }
-    };
-    if app.master_secret.is_empty() {
-        return reply(ActionResult::failed(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Push app {} has no master secret (it is cleared when the base URL changes): \
-                 edit the app and type it again. Nothing was sent to {}.",
-                app.name, app.base_url
-            ),
-        ));
-    }
-    let http =
-        airship::http_client(state.config.dispatch.send_timeout).map_err(ConsoleError::Setup)?;
-    let notification = Notification {
-        alert: Some(form.message.trim().to_owned())
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "Test notification from Outpost".to_owned()),
-        ..Notification::default()
-    };
-    let audience = Audience::Channel {
-        id: channel.to_owned(),
-        device_type,
-    };
-    let payload = airship::payload(&audience, &notification, &state.config.push_device_types);
-    let result = airship::push(&http, &app, &payload).await;
-    audit::record(
-        &client,
-        &session,
-        "push_app.test_push",
-        &format!("push app {}", app.name),
-        None,
-        Some(json!({ "channel": channel, "ok": result.is_ok() })),
-    )
-    .await?;
-    match result {
-        Ok(delivery) => reply(ActionResult::done(format!(
-            "Airship accepted the push to channel {channel} with app {}: push id {}{}.",
-            app.name,
-            delivery.provider_message_id.as_deref().unwrap_or("-"),
-            delivery.note.map(|n| format!(" ({n})")).unwrap_or_default()
-        ))),
-        Err(e) => reply(ActionResult::failed(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "Airship refused the push to channel {channel} with app {}: {}",
-                app.name, e.message
-            ),
-        )),
-    }
+    audit::change(&admin, async |tx| {
+        let before = load(tx, &name).await?;
+        tx.execute(queries::PUSH_ENABLE, &[&name, &to.on()]).await?;
+        let after = load(tx, &name).await?;
+        let action = to.pick(Action::PushAppEnable, Action::PushAppDisable);
+        let change = Change::new(action, object(&name))
+            .before(audited(&before))
+            .after(audited(&after));
+        Ok(Outcome::Changed(change, back()))
+    })
+    .await
 }

@@ -136,11 +136,6 @@ pub static MESSAGES_RETRY: LazyLock<String> =
 pub static MESSAGES_CANCEL: LazyLock<String> =
     LazyLock::new(|| with_filter(include_str!("../db/queries/console_messages_cancel.sql")));
 
-/// A recipient row from the configured relation, for previews.
-pub fn recipient(relation: &crate::config::Relation) -> String {
-    include_str!("../db/queries/console_recipient.sql").replace("{recipients}", relation.quoted())
-}
-
 /// The one row `sql` finds, or the console's 404.
 pub(crate) async fn found(
     client: &impl deadpool_postgres::GenericClient,
@@ -151,4 +146,18 @@ pub(crate) async fn found(
         .query_opt(sql, params)
         .await?
         .ok_or(super::ConsoleError::NotFound)
+}
+
+/// Every row decoded as a `T`.
+pub(crate) fn decode<T>(rows: &[tokio_postgres::Row]) -> super::Result<Vec<T>>
+where
+    T: for<'a> TryFrom<&'a tokio_postgres::Row, Error = tokio_postgres::Error>,
+{
+    Ok(rows.iter().map(T::try_from).collect::<Result<_, _>>()?)
+}
+
+/// The key of the next page (keyset pagination): the last item's, when the
+/// page is full.
+pub(crate) fn next_key<T, K>(items: &[T], page: i64, key: impl Fn(&T) -> K) -> Option<K> {
+    items.last().filter(|_| items.len() as i64 == page).map(key)
 }

@@ -1,19 +1,21 @@
 //! `/schedules`: every schedule with its next fire time and last error;
 //! enable, disable, fire now.
 
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
+use tokio_postgres::Row;
 
-use super::auth::Session;
+use super::audit::{self, Action, Change, Outcome};
+use super::csrf::Csrf;
 use super::form::Switch;
-use super::overview::time;
-use super::pages::{self, ActionResult, PAGES};
-use super::{ConsoleError, ConsoleState, Result, audit, queries};
+use super::format::time;
+use super::pages::{self, ActionResult};
+use super::session::{Admin, Session};
+use super::{ConsoleError, ConsoleState, Result, queries};
 use crate::db::statements;
 
 #[derive(Serialize)]
@@ -49,110 +51,102 @@ fn next_fire(cron: &str, timezone: &str, enabled: bool) -> String {
     }
 }
 
-/// `GET /schedules`.
-pub async fn list(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-) -> Result<Html<String>> {
-    let client = state.pool.get().await?;
-    let schedules: Vec<Schedule> = client
-        .query(queries::SCHEDULES_LIST, &[])
-        .await?
-        .into_iter()
-        .map(|r| {
-            let cron: String = r.get("cron");
-            let timezone: String = r.get("timezone");
-            let enabled: bool = r.get("enabled");
-            let message: serde_json::Value = r.get("message");
-            Schedule {
-                next_fire: next_fire(&cron, &timezone, enabled),
-                name: r.get("name"),
-                cron,
-                timezone,
-                message: serde_json::to_string(&message).unwrap_or_default(),
-                enabled,
-                last_fired_at: r.get::<_, Option<DateTime<Utc>>>("last_fired_at").map(time),
-                last_error: r.get("last_error"),
-            }
+impl TryFrom<&Row> for Schedule {
+    type Error = tokio_postgres::Error;
+    fn try_from(r: &Row) -> Result<Self, Self::Error> {
+        let cron: String = r.try_get("cron")?;
+        let timezone: String = r.try_get("timezone")?;
+        let enabled: bool = r.try_get("enabled")?;
+        let message: serde_json::Value = r.try_get("message")?;
+        let last_fired_at: Option<DateTime<Utc>> = r.try_get("last_fired_at")?;
+        Ok(Schedule {
+            next_fire: next_fire(&cron, &timezone, enabled),
+            name: r.try_get("name")?,
+            cron,
+            timezone,
+            message: serde_json::to_string(&message).unwrap_or_default(),
+            enabled,
+            last_fired_at: last_fired_at.map(time),
+            last_error: r.try_get("last_error")?,
         })
-        .collect();
-    PAGES.render(
-        "schedules.html",
-        Some(&session),
-        "schedules",
-        ctx! { schedules },
-    )
+    }
+}
+
+/// The page: every schedule.
+#[derive(Serialize, Default)]
+pub(super) struct SchedulesPage {
+    schedules: Vec<Schedule>,
+}
+
+page! {
+    SchedulesPage => "schedules.html", "schedules";
+}
+
+/// `GET /schedules`.
+pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
+    let client = state.pool.get().await?;
+    let rows = client.query(queries::SCHEDULES_LIST, &[]).await?;
+    let schedules = queries::decode(&rows)?;
+    pages::render(&session, &SchedulesPage { schedules })
 }
 
 /// `POST /schedules/{name}/enable` and `…/disable`.
 pub async fn switch(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    admin: Admin,
     Path((name, to)): Path<(String, Switch)>,
+    _: Csrf,
 ) -> Result<Response> {
     let enabled = to.on();
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let changed = tx
-        .execute(queries::SCHEDULE_ENABLE, &[&name, &enabled])
-        .await?;
-    if changed == 0 {
-        return Err(ConsoleError::NotFound);
-    }
-    audit::record(
-        &tx,
-        &session,
-        &to.action("schedule"),
-        &format!("schedule {name}"),
-        Some(json!({ "enabled": !enabled })),
-        Some(json!({ "enabled": enabled })),
-    )
+    audit::change(&admin, async |tx| {
+        let changed = tx
+            .execute(queries::SCHEDULE_ENABLE, &[&name, &enabled])
+            .await?;
+        if changed == 0 {
+            return Err(ConsoleError::NotFound);
+        }
+        let action = to.pick(Action::ScheduleEnable, Action::ScheduleDisable);
+        let change = Change::new(action, format!("schedule {name}"))
+            .before(json!({ "enabled": !enabled }))
+            .after(json!({ "enabled": enabled }));
+        Ok(change.into())
+    })
     .await?;
-    tx.commit().await?;
     Ok(Redirect::to("/schedules").into_response())
 }
 
 /// `POST /schedules/{name}/fire`: insert its message now (once), as a
 /// regular firing would.
-pub async fn fire(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let now: DateTime<Utc> = tx.query_one(queries::NOW, &[]).await?.get(0);
-    let reply = |outcome| pages::result(&session, "schedules", "Fire now", "/schedules", outcome);
-    let outcome = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
-        Ok(rows) => match rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
-            Some(id) => ActionResult::done(format!("Schedule {name} fired: message {id}.")),
-            None => ActionResult::failed(
+pub async fn fire(admin: Admin, Path(name): Path<String>, _: Csrf) -> Result<Response> {
+    let outcome = audit::change(&admin, async |tx| {
+        let now: DateTime<Utc> = tx.query_one(queries::NOW, &[]).await?.try_get(0)?;
+        let rows = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let reason = e
+                    .as_db_error()
+                    .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+                return Ok(Outcome::Refused(ActionResult::failed(
+                    StatusCode::BAD_REQUEST,
+                    format!("Schedule {name} could not fire: {reason}"),
+                )));
+            }
+        };
+        let fired = match rows.first() {
+            Some(r) => r.try_get::<_, Option<i64>>(0)?,
+            None => None,
+        };
+        Ok(match fired {
+            Some(id) => Outcome::Changed(
+                Change::new(Action::ScheduleFire, format!("schedule {name}"))
+                    .after(json!({ "fired_at": now })),
+                ActionResult::done(format!("Schedule {name} fired: message {id}.")),
+            ),
+            None => Outcome::Unchanged(ActionResult::failed(
                 StatusCode::OK,
                 format!("Schedule {name} did not fire: it is disabled or unknown."),
-            ),
-        },
-        Err(e) => {
-            let reason = e
-                .as_db_error()
-                .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-            drop(tx);
-            return reply(ActionResult::failed(
-                StatusCode::BAD_REQUEST,
-                format!("Schedule {name} could not fire: {reason}"),
-            ));
-        }
-    };
-    if outcome.ok {
-        audit::record(
-            &tx,
-            &session,
-            "schedule.fire",
-            &format!("schedule {name}"),
-            None,
-            Some(json!({ "fired_at": now })),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    reply(outcome)
+            )),
+        })
+    })
+    .await?;
+    pages::result(&admin, "schedules", "Fire now", "/schedules", outcome)
 }

@@ -7,22 +7,24 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Session;
+use super::audit::{self, Action, Change};
+use super::csrf::{Csrf, CsrfForm};
 use super::pages::{self, ActionResult};
-use super::smtp_servers::load;
-use super::{ConsoleError, ConsoleState, Result, audit};
+use super::session::{Admin, Session};
+use super::smtp_servers::load_row;
+use super::{ConsoleError, ConsoleState, Result};
 use crate::channel::email::Email;
 use crate::channel::email::smtp::SmtpMail;
 use crate::channel::email::smtp_db::credentials_refused;
 use crate::config::{Secret, SmtpSettings};
 use crate::message::MessageId;
+use lettre::message::Mailbox;
 
 /// A stored server as its checks use it.
 struct Target {
@@ -37,7 +39,7 @@ struct Target {
 /// does, unless `smtp_db` would refuse its credentials.
 async fn transport(state: &ConsoleState, id: i64) -> Result<Target> {
     let client = state.pool.get().await?;
-    let r = load(&client, id).await?;
+    let r = load_row(&client, id).await?;
     let security: String = r.try_get("security")?;
     let name: String = r.try_get("name")?;
     let settings = SmtpSettings {
@@ -85,20 +87,16 @@ fn refused(session: &Session, title: &str, why: String) -> Result<Response> {
 }
 
 /// `POST /smtp-servers/{id}/test`: connect, TLS, AUTH, QUIT; no mail.
-pub async fn test_connection(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Path(id): Path<i64>,
-) -> Result<Response> {
+pub async fn test_connection(admin: Admin, Path(id): Path<i64>, _: Csrf) -> Result<Response> {
     let Target {
         name,
         address,
         mail,
-    } = transport(&state, id).await?;
+    } = transport(&admin.state, id).await?;
     let title = format!("Test connection: {name} ({address})");
     let mail = match mail {
         Ok(mail) => mail,
-        Err(why) => return refused(&session, &title, why),
+        Err(why) => return refused(&admin, &title, why),
     };
     let outcome = match mail.test_connection().await {
         Ok(()) => ActionResult::done(format!(
@@ -113,7 +111,7 @@ pub async fn test_connection(
             ),
         ),
     };
-    reply(&session, &title, outcome)
+    reply(&admin, &title, outcome)
 }
 
 #[derive(Deserialize)]
@@ -123,16 +121,15 @@ pub struct SendTestForm {
 
 /// `POST /smtp-servers/{id}/send-test`: one e-mail to the address typed in.
 pub async fn send_test(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    admin: Admin,
     Path(id): Path<i64>,
-    Form(form): Form<SendTestForm>,
+    CsrfForm(form): CsrfForm<SendTestForm>,
 ) -> Result<Response> {
-    let to: lettre::message::Mailbox = match form.to.trim().parse() {
+    let to: Mailbox = match form.to.trim().parse() {
         Ok(to) => to,
         Err(_) => {
             return reply(
-                &session,
+                &admin,
                 "Send a test e-mail",
                 ActionResult::failed(
                     StatusCode::BAD_REQUEST,
@@ -141,7 +138,8 @@ pub async fn send_test(
             );
         }
     };
-    let from: lettre::message::Mailbox = state
+    let from: Mailbox = admin
+        .state
         .config
         .email_from
         .parse()
@@ -150,19 +148,44 @@ pub async fn send_test(
         name,
         address,
         mail,
-    } = transport(&state, id).await?;
+    } = transport(&admin.state, id).await?;
     let mail = match mail {
         Ok(mail) => mail,
         Err(why) => {
             return refused(
-                &session,
+                &admin,
                 &format!("Send a test e-mail: {name} ({address})"),
                 why,
             );
         }
     };
+    let email = test_email(from, &to, &name, &admin.user);
+    use crate::channel::email::MailTransport;
+    let outcome = match mail.deliver(&email).await {
+        Ok(_) => ActionResult::done(format!("{name} accepted the test e-mail to {}.", to.email)),
+        Err(e) => ActionResult::failed(
+            StatusCode::BAD_GATEWAY,
+            format!("{name} did not accept the test e-mail: {}", e.message),
+        ),
+    };
+    let client = admin.state.pool.get().await?;
+    let change = Change::new(Action::SmtpServerSendTest, format!("smtp server {name}"))
+        .after(json!({ "to": to.email.to_string(), "ok": outcome.ok }));
+    audit::record(&client, &admin, &change).await?;
+    reply(
+        &admin,
+        &format!("Send a test e-mail: {name} ({address})"),
+        outcome,
+    )
+}
+
+/// The test e-mail from `from` to `to` through server `name`, sent by `user`.
+fn test_email(from: Mailbox, to: &Mailbox, name: &str, user: &str) -> Email {
     let domain = from.email.domain().to_owned();
-    let email = Email {
+    let text = format!(
+        "This is a test e-mail sent from the Outpost console by {user} through the SMTP server {name}."
+    );
+    Email {
         id: MessageId(0),
         message_id: format!(
             "<outpost.console-test.{:016x}@{domain}>",
@@ -174,41 +197,12 @@ pub async fn send_test(
         bcc: Vec::new(),
         reply_to: Vec::new(),
         subject: format!("Outpost test e-mail through {name}"),
-        text: format!(
-            "This is a test e-mail sent from the Outpost console by {} through the SMTP server {name}.",
-            session.user
-        ),
-        html: format!(
-            "<p>This is a test e-mail sent from the Outpost console by {} through the SMTP server {name}.</p>",
-            session.user
-        ),
+        html: format!("<p>{text}</p>"),
+        text,
         headers: Vec::new(),
         attachments: Vec::new(),
         categories: Vec::new(),
         verbatim: false,
         custom_args: Default::default(),
-    };
-    use crate::channel::email::MailTransport;
-    let outcome = match mail.deliver(&email).await {
-        Ok(_) => ActionResult::done(format!("{name} accepted the test e-mail to {}.", to.email)),
-        Err(e) => ActionResult::failed(
-            StatusCode::BAD_GATEWAY,
-            format!("{name} did not accept the test e-mail: {}", e.message),
-        ),
-    };
-    let client = state.pool.get().await?;
-    audit::record(
-        &client,
-        &session,
-        "smtp_server.send_test",
-        &format!("smtp server {name}"),
-        None,
-        Some(json!({ "to": to.email.to_string(), "ok": outcome.ok })),
-    )
-    .await?;
-    reply(
-        &session,
-        &format!("Send a test e-mail: {name} ({address})"),
-        outcome,
-    )
+    }
 }

@@ -3,42 +3,60 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+use tokio_postgres::types::ToSql;
 
-use super::auth::Session;
+use super::audit::{self, Action, Change, Outcome};
+use super::csrf::CsrfForm;
 use super::form::{Refusal, respond};
-use super::overview::time;
-use super::pages::PAGES;
-use super::{ConsoleError, ConsoleState, Result, audit, queries};
+use super::format::Dated;
+use super::pages;
+use super::session::{Admin, Session};
+use super::{ConsoleError, ConsoleState, Result, queries};
 
 const FAMILIES: [&str; 4] = ["email", "phone", "push", "chat"];
 const PAGE: i64 = 100;
 
+/// The search as the query string gives it.
 #[derive(Deserialize, Serialize, Default)]
+#[serde(default)]
 pub struct SearchQuery {
-    #[serde(default)]
     family: Option<String>,
-    #[serde(default)]
     address: Option<String>,
-    #[serde(default)]
     before: Option<String>,
 }
 
+/// One suppression, as the audit log records it.
 #[derive(Serialize)]
 struct Entry {
     family: String,
     address: String,
     reason: Option<String>,
     source: String,
-    created_at: String,
 }
 
-fn row_json(r: &tokio_postgres::Row) -> Value {
-    json!({ "family": r.get::<_, String>("family"), "address": r.get::<_, String>("address"),
-            "reason": r.get::<_, Option<String>>("reason"), "source": r.get::<_, String>("source") })
+from_row!(Entry {
+    family,
+    address,
+    reason,
+    source,
+});
+
+/// The page: the search, what it found, and what was refused.
+#[derive(Serialize, Default)]
+pub(super) struct SuppressionsPage {
+    entries: Vec<Dated<Entry>>,
+    families: [&'static str; 4],
+    family: Option<String>,
+    address: Option<String>,
+    next: Option<String>,
+    error: Option<Refusal>,
+}
+
+page! {
+    SuppressionsPage => "suppressions.html", "suppressions";
 }
 
 async fn render(
@@ -65,47 +83,38 @@ async fn render(
             &[&family, &address, &before, &PAGE],
         )
         .await?;
-    let next = (rows.len() as i64 == PAGE)
-        .then(|| {
-            rows.last()
-                .map(|r| r.get::<_, DateTime<Utc>>("created_at").to_rfc3339())
-        })
-        .flatten();
-    let entries: Vec<Entry> = rows
-        .into_iter()
-        .map(|r| Entry {
-            family: r.get("family"),
-            address: r.get("address"),
-            reason: r.get("reason"),
-            source: r.get("source"),
-            created_at: time(r.get("created_at")),
-        })
-        .collect();
-    let page = PAGES.render(
-        "suppressions.html",
-        Some(session),
-        "suppressions",
-        ctx! { entries, families => FAMILIES, family, address, next, error },
-    )?;
-    Ok(respond(page, error.as_ref()))
+    let next = match rows.last() {
+        Some(r) if rows.len() as i64 == PAGE => {
+            Some(r.try_get::<_, DateTime<Utc>>("created_at")?.to_rfc3339())
+        }
+        _ => None,
+    };
+    let page = SuppressionsPage {
+        entries: queries::decode(&rows)?,
+        families: FAMILIES,
+        family,
+        address,
+        next,
+        error,
+    };
+    Ok(respond(pages::render(session, &page)?, page.error.as_ref()))
 }
 
 /// `GET /suppressions`.
 pub async fn list(
     State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
+    session: Session,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response> {
     render(&state, &session, q, None).await
 }
 
-#[derive(Deserialize)]
+/// An entry as a form posts it: a missing field is empty.
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EntryForm {
-    #[serde(default)]
     family: String,
-    #[serde(default)]
     address: String,
-    #[serde(default)]
     reason: String,
 }
 
@@ -124,89 +133,50 @@ impl EntryForm {
     }
 }
 
+fn object(family: &str, entry: &Entry) -> String {
+    format!("suppression {family} {}", entry.address)
+}
+
 /// `POST /suppressions`: suppress an address.
-pub async fn add(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<EntryForm>,
-) -> Result<Response> {
+pub async fn add(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result<Response> {
     if let Err(e) = form.check() {
-        return render(&state, &session, SearchQuery::default(), Some(e)).await;
+        return render(&admin.state, &admin, SearchQuery::default(), Some(e)).await;
     }
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let after = match tx
-        .query_one(
-            queries::SUPPRESSION_ADD,
-            &[&form.family, &form.address.trim(), &form.reason.trim()],
-        )
-        .await
-    {
-        Ok(row) => row_json(&row),
-        Err(e) if e.as_db_error().is_some() => {
-            drop(tx);
-            return render(
-                &state,
-                &session,
-                SearchQuery::default(),
-                Some(Refusal::new(
-                    "address",
-                    format!("{:?} cannot be suppressed", form.address.trim()),
-                )),
-            )
-            .await;
+    let address = form.address.trim();
+    let added = audit::change(&admin, async |tx| {
+        let params: [&(dyn ToSql + Sync); 3] = [&form.family, &address, &form.reason.trim()];
+        match tx.query_one(queries::SUPPRESSION_ADD, &params).await {
+            Ok(row) => {
+                let after = Entry::try_from(&row)?;
+                let change = Change::new(Action::SuppressionAdd, object(&form.family, &after));
+                Ok(Outcome::Changed(change.after(json!(after)), true))
+            }
+            Err(e) if e.as_db_error().is_some() => Ok(Outcome::Refused(false)),
+            Err(e) => Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
-    };
-    audit::record(
-        &tx,
-        &session,
-        "suppression.add",
-        &format!(
-            "suppression {} {}",
-            form.family,
-            after["address"].as_str().unwrap_or("")
-        ),
-        None,
-        Some(after),
-    )
+    })
     .await?;
-    tx.commit().await?;
+    if !added {
+        let refusal = Refusal::new("address", format!("{address:?} cannot be suppressed"));
+        return render(&admin.state, &admin, SearchQuery::default(), Some(refusal)).await;
+    }
     Ok(Redirect::to("/suppressions").into_response())
 }
 
 /// `POST /suppressions/remove`: lift one, with the reason why.
-pub async fn remove(
-    State(state): State<ConsoleState>,
-    Extension(session): Extension<Session>,
-    Form(form): Form<EntryForm>,
-) -> Result<Response> {
+pub async fn remove(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result<Response> {
     if let Err(e) = form.check() {
-        return render(&state, &session, SearchQuery::default(), Some(e)).await;
+        return render(&admin.state, &admin, SearchQuery::default(), Some(e)).await;
     }
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    let before = tx
-        .query_opt(
-            queries::SUPPRESSION_REMOVE,
-            &[&form.family, &form.address.trim()],
-        )
-        .await?
-        .map(|r| row_json(&r))
-        .ok_or(ConsoleError::NotFound)?;
-    audit::record(
-        &tx,
-        &session,
-        "suppression.remove",
-        &format!(
-            "suppression {} {}",
-            form.family,
-            before["address"].as_str().unwrap_or("")
-        ),
-        Some(before),
-        Some(json!({ "removed_because": form.reason.trim() })),
-    )
+    audit::change(&admin, async |tx| {
+        let params: [&(dyn ToSql + Sync); 2] = [&form.family, &form.address.trim()];
+        let row = tx.query_opt(queries::SUPPRESSION_REMOVE, &params).await?;
+        let before = Entry::try_from(&row.ok_or(ConsoleError::NotFound)?)?;
+        let change = Change::new(Action::SuppressionRemove, object(&form.family, &before))
+            .before(json!(before))
+            .after(json!({ "removed_because": form.reason.trim() }));
+        Ok(change.into())
+    })
     .await?;
-    tx.commit().await?;
     Ok(Redirect::to("/suppressions").into_response())
 }

@@ -112,7 +112,7 @@ pub async fn add(
     let row = client
         .query_one(queries::USER_UPSERT, &[&name, &role.as_str(), &hash])
         .await?;
-    let created: bool = row.get("created");
+    let created: bool = row.try_get("created")?;
     if !created {
         client
             .execute(queries::SESSIONS_DELETE_USER, &[&name])

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::DaemonError;
 use crate::config::Config;
+use crate::db;
 use crate::descriptors::Caps;
 use crate::http::{self, AppState, server::Limits};
 use crate::render::Templates;
@@ -59,8 +60,11 @@ pub async fn start(
     }
     if config.console.enabled {
         let (listener, addr) = bind("console.listen", config.console.listen)?;
-        let state =
-            crate::console::ConsoleState::new(crate::console::pool(config)?, config, templates);
+        let state = crate::console::ConsoleState::new(
+            db::pools::open(config, db::pools::Purpose::Console)?,
+            config,
+            templates,
+        );
         let limits = Limits {
             max_connections: caps.console,
             ..Limits::from(&config.console)

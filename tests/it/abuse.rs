@@ -67,7 +67,8 @@ async fn one_click(http: &reqwest::Client, base: &str, token: &str) -> reqwest::
 async fn audit_rows(client: &tokio_postgres::Client) -> i64 {
     common::count(
         client,
-        "SELECT count(*) FROM outpost.console_audit WHERE actor = 'unsubscribe'",
+        "SELECT count(*) FROM outpost.console_audit WHERE actor = 'unsubscribe' \
+         OR (actor = 'role ' || current_user AND after->>'source' = 'unsubscribe')",
     )
     .await
 }
@@ -383,9 +384,11 @@ async fn console_statements_stop_at_the_statement_timeout() {
     let (status, _, _) = admin.get("/messages?status=failed").await;
     assert_eq!(status, StatusCode::OK);
     // The console's own connections carry the setting.
-    let pool =
-        outpost::console::pool(&db.config(&[("OUTPOST__CONSOLE__STATEMENT_TIMEOUT", "1500ms")]))
-            .unwrap();
+    let pool = outpost::db::pools::open(
+        &db.config(&[("OUTPOST__CONSOLE__STATEMENT_TIMEOUT", "1500ms")]),
+        outpost::db::pools::Purpose::Console,
+    )
+    .unwrap();
     let shown: String = pool
         .get()
         .await

@@ -38,6 +38,37 @@ async fn failed_email(db: &TestDb, address: &str) -> MessageId {
 }
 
 #[tokio::test]
+async fn only_login_and_the_stylesheet_are_public() {
+    let db = TestDb::new().await;
+    let console = Console::start(&db, &[]).await;
+    let mut anonymous = console.agent();
+    let base = anonymous.base.clone();
+    // Any other path, known or not, asks for a session first.
+    let (status, headers, _) = anonymous.get("/no-such-page").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/login?next=%2Fno-such-page");
+    assert_eq!(anonymous.get("/static/console.css").await.0, StatusCode::OK);
+    let (status, _, body) = anonymous
+        .post_with("/messages/1/retry", &[], &[("origin", &base)])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("Sign in first"), "{body}");
+    // The origin check comes before everything, the login form included.
+    let (status, _, body) = anonymous
+        .post_with(
+            "/login",
+            &[("name", ADMIN.0), ("password", ADMIN.1)],
+            &[("origin", "http://evil.example")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("origin check failed"), "{body}");
+    let mut admin = console.signed_in(ADMIN).await;
+    assert_eq!(admin.get("/no-such-page").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(admin.get("/logout").await.0, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
 async fn pages_need_a_session_and_carry_security_headers() {
     let db = TestDb::new().await;
     let console = Console::start(&db, &[]).await;

@@ -48,7 +48,11 @@ impl Console {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let templates =
             Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
-        let state = ConsoleState::new(console::pool(&config).unwrap(), &config, templates);
+        let state = ConsoleState::new(
+            outpost::db::pools::open(&config, outpost::db::pools::Purpose::Console).unwrap(),
+            &config,
+            templates,
+        );
         let stop = CancellationToken::new();
         let limits = (&config.console).into();
         tokio::spawn(console::serve(listener, state, limits, stop.clone()));
