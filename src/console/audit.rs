@@ -119,7 +119,7 @@ impl Change {
 }
 
 /// How a change's transaction ends.
-pub enum Outcome<T> {
+pub enum Ending<T> {
     /// Committed, with this entry in the audit log.
     Changed(Change, T),
     /// Committed without an entry: nothing changed.
@@ -128,9 +128,9 @@ pub enum Outcome<T> {
     Refused(T),
 }
 
-impl From<Change> for Outcome<()> {
+impl From<Change> for Ending<()> {
     fn from(change: Change) -> Self {
-        Outcome::Changed(change, ())
+        Ending::Changed(change, ())
     }
 }
 
@@ -157,24 +157,24 @@ pub async fn record(
 }
 
 /// Runs `apply` in one transaction on `admin`'s console and ends it as its
-/// [`Outcome`] says, recording the change in the same transaction.
+/// [`Ending`] says, recording the change in the same transaction.
 pub async fn change<T>(
     admin: &Admin,
-    apply: impl AsyncFnOnce(&Transaction<'_>) -> Result<Outcome<T>>,
+    apply: impl AsyncFnOnce(&Transaction<'_>) -> Result<Ending<T>>,
 ) -> Result<T> {
     let mut client = admin.state.pool.get().await?;
     let tx = client.transaction().await?;
     match apply(&tx).await? {
-        Outcome::Changed(change, value) => {
+        Ending::Changed(change, value) => {
             record(&tx, admin, &change).await?;
             tx.commit().await?;
             Ok(value)
         }
-        Outcome::Unchanged(value) => {
+        Ending::Unchanged(value) => {
             tx.commit().await?;
             Ok(value)
         }
-        Outcome::Refused(value) => Ok(value),
+        Ending::Refused(value) => Ok(value),
     }
 }
 

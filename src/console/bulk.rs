@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::CsrfForm;
 use super::filter::{Filter, RawFilter};
 use super::form::Refusal;
@@ -138,7 +138,7 @@ pub async fn apply(admin: Admin, CsrfForm(form): CsrfForm<BulkForm>) -> Result<R
             format!("messages matching {}", form.filter.query()),
         )
         .after(json!({ "count": ids.len(), "ids": ids, "more": more }));
-        Ok(Outcome::Changed(change, (ids, more)))
+        Ok(Ending::Changed(change, (ids, more)))
     })
     .await?;
     pages::result(

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio_postgres::Row;
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::Csrf;
 use super::format::{present, stamp};
 use super::pages::{self, ActionResult};
@@ -155,13 +155,13 @@ async fn act(admin: &Admin, id: i64, act: Act) -> Result<Response> {
         let done: Option<i64> = tx.query_one(sql, &[&id]).await?.try_get("id")?;
         let result = act.result(id, done.is_some(), &before);
         if done.is_none() {
-            return Ok(Outcome::Unchanged(result));
+            return Ok(Ending::Unchanged(result));
         }
         let after = status(tx).await?.ok_or(ConsoleError::NotFound)?;
         let change = Change::new(act.action(), format!("message {id}"))
             .before(json!({ "status": before }))
             .after(json!({ "status": after }));
-        Ok(Outcome::Changed(change, result))
+        Ok(Ending::Changed(change, result))
     })
     .await?;
     let title = match act {

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, respond};
 use super::format::Dated;
@@ -110,7 +110,7 @@ pub async fn delete(admin: Admin, Path(tenant): Path<String>, _: Csrf) -> Result
     audit::change(&admin, async |tx| {
         let before = audited(tx, &tenant).await?.ok_or(ConsoleError::NotFound)?;
         tx.execute(queries::MESSAGING_DELETE, &[&tenant]).await?;
-        Ok(Outcome::from(
+        Ok(Ending::from(
             Change::new(Action::MessagingRemove, object(&tenant)).before(before),
         ))
     })

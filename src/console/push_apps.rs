@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, Switch, respond};
 use super::pages;
@@ -201,13 +201,13 @@ pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<AppForm>) -> Result<R
             {
                 let refusal = Refusal::new("name", "an app with this name exists");
                 let page = form_page(&admin, form.echo(false, false), Some(refusal))?;
-                return Ok(Outcome::Refused(page));
+                return Ok(Ending::Refused(page));
             }
             inserted => inserted?,
         };
         let after = load(tx, name).await?;
         let change = Change::new(Action::PushAppAdd, object(name)).after(audited(&after));
-        Ok(Outcome::Changed(change, back()))
+        Ok(Ending::Changed(change, back()))
     })
     .await
 }
@@ -255,7 +255,7 @@ pub async fn update(
         let before = load(tx, &name).await?;
         if let Err(e) = form.check(false) {
             let page = form_page(&admin, form.echo(true, before.secret_set), Some(e))?;
-            return Ok(Outcome::Refused(page));
+            return Ok(Ending::Refused(page));
         }
         let secret = Some(form.master_secret.clone()).filter(|s| !s.is_empty());
         let cleared: bool = tx
@@ -281,7 +281,7 @@ pub async fn update(
         let change = Change::new(Action::PushAppEdit, object(&name))
             .before(audited(&before))
             .after(after_audit);
-        Ok(Outcome::Changed(change, back()))
+        Ok(Ending::Changed(change, back()))
     })
     .await
 }
@@ -300,7 +300,7 @@ pub async fn switch(
         let change = Change::new(action, object(&name))
             .before(audited(&before))
             .after(audited(&after));
-        Ok(Outcome::Changed(change, back()))
+        Ok(Ending::Changed(change, back()))
     })
     .await
 }

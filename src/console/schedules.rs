@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio_postgres::Row;
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::Csrf;
 use super::form::Switch;
 use super::format::time;
@@ -125,7 +125,7 @@ pub async fn fire(admin: Admin, Path(name): Path<String>, _: Csrf) -> Result<Res
                 let reason = e
                     .as_db_error()
                     .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-                return Ok(Outcome::Refused(ActionResult::failed(
+                return Ok(Ending::Refused(ActionResult::failed(
                     StatusCode::BAD_REQUEST,
                     format!("Schedule {name} could not fire: {reason}"),
                 )));
@@ -136,12 +136,12 @@ pub async fn fire(admin: Admin, Path(name): Path<String>, _: Csrf) -> Result<Res
             None => None,
         };
         Ok(match fired {
-            Some(id) => Outcome::Changed(
+            Some(id) => Ending::Changed(
                 Change::new(Action::ScheduleFire, format!("schedule {name}"))
                     .after(json!({ "fired_at": now })),
                 ActionResult::done(format!("Schedule {name} fired: message {id}.")),
             ),
-            None => Outcome::Unchanged(ActionResult::failed(
+            None => Ending::Unchanged(ActionResult::failed(
                 StatusCode::OK,
                 format!("Schedule {name} did not fire: it is disabled or unknown."),
             )),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::{Csrf, CsrfForm};
 use super::form::{Refusal, Switch};
 use super::format::time;
@@ -135,13 +135,13 @@ pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<ServerForm>) -> Resul
             Err(e) => {
                 let reason = refusal(&e).ok_or(e)?;
                 let page = form_page(&admin, echo(&form, None, false), Some(reason))?;
-                return Ok(Outcome::Refused(page));
+                return Ok(Ending::Refused(page));
             }
         };
         let after = load(tx, id).await?;
         let change = Change::new(Action::SmtpServerAdd, format!("smtp server {}", after.name))
             .after(audited(&after));
-        Ok(Outcome::Changed(change, back()))
+        Ok(Ending::Changed(change, back()))
     })
     .await
 }
@@ -182,9 +182,9 @@ pub async fn update(
 ) -> Result<Response> {
     audit::change(&admin, async |tx| {
         let before = load(tx, id).await?;
-        let refuse = |e| -> Result<Outcome<Response>> {
+        let refuse = |e| -> Result<Ending<Response>> {
             let page = form_page(&admin, echo(&form, Some(id), before.password_set), Some(e))?;
-            Ok(Outcome::Refused(page))
+            Ok(Ending::Refused(page))
         };
         let checked = match form.check() {
             Ok(c) => c,
@@ -232,7 +232,7 @@ pub async fn update(
         )
         .before(audited(&before))
         .after(after_audit);
-        Ok(Outcome::Changed(change, back()))
+        Ok(Ending::Changed(change, back()))
     })
     .await
 }
@@ -254,7 +254,7 @@ async fn change(
         let change = Change::new(action, format!("smtp server {}", before.name))
             .before(audited(&before))
             .after(after);
-        Ok(Outcome::Changed(change, back()))
+        Ok(Ending::Changed(change, back()))
     })
     .await
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::types::ToSql;
 
-use super::audit::{self, Action, Change, Outcome};
+use super::audit::{self, Action, Change, Ending};
 use super::csrf::CsrfForm;
 use super::form::{Refusal, respond};
 use super::format::Dated;
@@ -149,9 +149,9 @@ pub async fn add(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result<Re
             Ok(row) => {
                 let after = Entry::try_from(&row)?;
                 let change = Change::new(Action::SuppressionAdd, object(&form.family, &after));
-                Ok(Outcome::Changed(change.after(json!(after)), true))
+                Ok(Ending::Changed(change.after(json!(after)), true))
             }
-            Err(e) if e.as_db_error().is_some() => Ok(Outcome::Refused(false)),
+            Err(e) if e.as_db_error().is_some() => Ok(Ending::Refused(false)),
             Err(e) => Err(e.into()),
         }
     })
