@@ -7,7 +7,7 @@
 //!   every SQL statement, one named file each.
 //! - [`message`]: the outbox row types shared by the dispatcher and channels;
 //!   [`options`]: a message's `options`, typed per kind.
-//! - [`recipient`]: turns `to_user`/`to_address` into the address a kind needs.
+//! - [`recipient`]: the address the claim decided for a message, or why it has none.
 //! - [`channel`]: the `Channel` trait and its backends: e-mail (SMTP,
 //!   smtp_db, SendGrid), Twilio SMS and voice, Airship push, in-app chat, and
 //!   for each kind a stdout backend (configured as `console`) that prints.
@@ -33,6 +33,7 @@
 //! - [`cluster`]: a throwaway local PostgreSQL for `outpost dev` and the tests.
 //! - [`phone`] and [`suppression`]: E.164 numbers; which recipients are suppressed.
 //! - [`allocator`]: how soon mimalloc gives freed memory back.
+//! - [`pause`]: a kind, a provider or a tenant paused by the operator.
 
 #![deny(rustdoc::broken_intra_doc_links)]
 
@@ -53,6 +54,7 @@ pub mod inbound_mail;
 pub mod message;
 pub mod metrics;
 pub mod options;
+pub mod pause;
 pub mod phone;
 pub mod presence;
 pub mod quiet_hours;

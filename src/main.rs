@@ -80,6 +80,20 @@ enum Command {
         #[command(subcommand)]
         command: cmd::console::ConsoleCommand,
     },
+    /// Hold back a kind, a provider or a tenant on every daemon (messages
+    /// wait, queued; nothing is lost).
+    Pause {
+        #[command(flatten)]
+        target: cmd::pause::Target,
+        /// Why, for the audit log and the console.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Let a paused kind, provider or tenant go again.
+    Resume {
+        #[command(flatten)]
+        target: cmd::pause::Target,
+    },
     /// Which login role acts for which tenant.
     Tenant {
         #[command(subcommand)]
@@ -156,6 +170,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 } => cmd::templates::check(&config),
                 Command::Console { command } => cmd::console::run(&config, command).await,
                 Command::Tenant { command } => cmd::tenant::run(&config, command).await,
+                Command::Pause { target, reason } => {
+                    cmd::pause::pause(&config, target, reason).await
+                }
+                Command::Resume { target } => cmd::pause::resume(&config, target).await,
                 Command::Push {
                     command:
                         PushCommand::Test {

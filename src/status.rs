@@ -123,6 +123,20 @@ pub async fn message_report(
 pub async fn summary(client: &impl GenericClient) -> Result<String, DbError> {
     let rows = client.query(statements::STATUS_COUNTS, &[]).await?;
     let mut out = String::new();
+    for p in crate::pause::list(client).await? {
+        let _ = writeln!(
+            out,
+            "PAUSED {} {} by {} since {}{}{}",
+            p.scope,
+            p.name,
+            p.paused_by,
+            p.paused_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            p.held
+                .map(|n| format!(", holding {n} queued"))
+                .unwrap_or_default(),
+            p.reason.map(|r| format!(": {r}")).unwrap_or_default(),
+        );
+    }
     let _ = writeln!(out, "{:<8} {:<11} {:>10}", "kind", "status", "messages");
     for r in &rows {
         let _ = writeln!(

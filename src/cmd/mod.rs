@@ -6,6 +6,7 @@ pub(crate) mod console;
 pub(crate) mod dev;
 pub(crate) mod logging;
 pub(crate) mod migrate;
+pub(crate) mod pause;
 pub(crate) mod push;
 pub(crate) mod run;
 pub(crate) mod send;

@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0020", "tenants"),
     migration!("0021", "fair_claim"),
     migration!("0022", "phone_caps"),
+    migration!("0023", "pauses"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

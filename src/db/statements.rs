@@ -50,6 +50,12 @@ fn shaped(rows: &str, recipients: &Relation) -> String {
 }
 /// A send slot for a phone number, under `limits.phone_per_hour`.
 pub const PHONE_SEND_SLOT: &str = include_str!("queries/phone_send_slot.sql");
+/// Pauses a kind, a provider or a tenant.
+pub const PAUSE: &str = include_str!("queries/pause.sql");
+/// Resumes one.
+pub const RESUME: &str = include_str!("queries/resume.sql");
+/// Every pause in force.
+pub const PAUSES: &str = include_str!("queries/pauses.sql");
 /// Maps a login role to a tenant (`outpost tenant grant`).
 pub const TENANT_GRANT: &str = include_str!("queries/tenant_grant.sql");
 /// Takes a role's tenant away (`outpost tenant revoke`).

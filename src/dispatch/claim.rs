@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 
 use super::outcome::{self, End, Outcome};
+use crate::channel::Channels;
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, Undecodable, decode};
 
@@ -21,7 +22,8 @@ pub struct Batch {
 }
 
 /// Claims for `worker` up to `limit` due messages in all, and of each kind in
-/// `per_kind` at most its count.
+/// `per_kind` at most its count; `channels` name each kind's default
+/// provider, so that a paused one holds the messages that would use it.
 pub async fn claim(
     pool: &Pool,
     sql: &str,
@@ -29,6 +31,7 @@ pub async fn claim(
     lease: Duration,
     limit: u32,
     per_kind: &[(Kind, u32)],
+    channels: &Channels,
 ) -> Result<Batch, DbError> {
     let per_kind: Vec<(Kind, u32)> = per_kind
         .iter()
@@ -39,6 +42,10 @@ pub async fn claim(
         return Ok(Batch::default());
     }
     let kinds: Vec<Kind> = per_kind.iter().map(|(k, _)| *k).collect();
+    let providers: Vec<&str> = kinds
+        .iter()
+        .map(|k| channels.pick(*k, None).map_or("", |c| c.name()))
+        .collect();
     let counts: Vec<i32> = per_kind
         .iter()
         .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
@@ -60,6 +67,7 @@ pub async fn claim(
                 &kinds,
                 &counts,
                 &CLAIM_BYTES,
+                &providers,
             ],
         )
         .await?;

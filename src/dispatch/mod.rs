@@ -200,6 +200,7 @@ impl Dispatcher {
             self.settings.lease,
             limit,
             per_kind,
+            &self.channels,
         )
         .await
     }

@@ -25,6 +25,7 @@ mod http;
 mod limits;
 mod ops;
 mod outage;
+mod pauses;
 mod pg_tls;
 mod poison;
 mod push_chat;

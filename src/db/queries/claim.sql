@@ -1,7 +1,8 @@
 -- claim: take due messages for worker $2, leased for $3 seconds: of each kind
 -- in $4 at most the matching count in $5 (the sends that kind can start now),
 -- and at most $1 in all, in priority order and, within a priority, taking
--- tenants in turns (0021). Returns them in the message's one
+-- tenants in turns (0021); nothing of a paused kind, tenant or provider
+-- (0023; $7: each kind's default provider, aligned with $4). Returns them in the message's one
 -- shape (message_shape.sql, which follows this file's CTEs `claimed` and
 -- `members` in the statement: address, recipient, suppression verdict). A digest
 -- group (same recipient, kind and digest_key) is claimed whole: its first due
@@ -24,7 +25,7 @@ WITH claimed AS (
     WHERE m.id = ANY (ARRAY(
         SELECT b.id FROM (
         SELECT q.id, sum(q.bytes) OVER (ORDER BY q.priority DESC, q.turn, q.run_at, q.id) - q.bytes AS before
-        FROM unnest($4::text[], $5::int[]) AS k(kind, n)
+        FROM unnest($4::text[], $5::int[], $7::text[]) AS k(kind, n, provider)
         CROSS JOIN LATERAL (
             -- Fair: every tenant with queued messages of the kind offers its
             -- first due ones that no other worker holds (its share: all n for
@@ -33,7 +34,11 @@ WITH claimed AS (
             -- first, then every second, …). Rows offered but not taken are
             -- locked only until this claim commits.
             SELECT c.id, c.priority, c.run_at, c.turn, c.bytes
-            FROM (SELECT array_agg(t) AS tenants FROM outpost.queued_tenants(k.kind) AS t) ts
+            -- Paused (0023): a kind, or a tenant, offers nothing.
+            FROM (SELECT array_agg(t) AS tenants FROM outpost.queued_tenants(k.kind) AS t
+                  WHERE NOT EXISTS (SELECT 1 FROM outpost.pauses p
+                                    WHERE (p.scope = 'kind' AND p.name = k.kind)
+                                       OR (p.scope = 'tenant' AND p.name = t))) ts
             CROSS JOIN LATERAL unnest(ts.tenants) AS t(tenant)
             CROSS JOIN LATERAL (
               -- Numbered after the LIMIT, so that only the share is read.
@@ -47,6 +52,13 @@ WITH claimed AS (
                 WHERE q0.status = 'queued'
                   AND q0.kind = k.kind
                   AND coalesce(q0.tenant, '') = t.tenant
+                  -- Paused (0023): the provider the message would go
+                  -- through (its own, else the kind's default).
+                  AND (NOT EXISTS (SELECT 1 FROM outpost.pauses p WHERE p.scope = 'provider')
+                       OR NOT EXISTS (SELECT 1 FROM outpost.pauses p
+                                      WHERE p.scope = 'provider'
+                                        AND p.name = coalesce(nullif(btrim(q0.provider), ''),
+                                                              k.provider)))
                   AND q0.run_at <= now()
                   AND (q0.expires_at IS NULL OR q0.expires_at > now())
                   -- Of a digest group only its first due message: it carries the rest.

@@ -1,0 +1,69 @@
+//! `outpost pause` and `outpost resume`: hold back a kind, a provider or a
+//! tenant on every daemon, and let it go again.
+
+use anyhow::{Result, bail};
+use clap::Args;
+use outpost::config::Config;
+use outpost::db;
+use outpost::pause::{self, Scope};
+
+/// What to pause or resume: a kind, or one of --provider and --tenant.
+#[derive(Args)]
+pub(crate) struct Target {
+    /// A kind: email, sms, voice, push or chat.
+    kind: Option<outpost::message::Kind>,
+    /// A provider (twilio, sendgrid, smtp, smtp_db, airship, inapp, …).
+    #[arg(long, conflicts_with = "kind")]
+    provider: Option<String>,
+    /// A tenant.
+    #[arg(long, conflicts_with_all = ["kind", "provider"])]
+    tenant: Option<String>,
+}
+
+impl Target {
+    fn scope(&self) -> Result<(Scope, String)> {
+        match (&self.kind, &self.provider, &self.tenant) {
+            (Some(kind), None, None) => Ok((Scope::Kind, kind.to_string())),
+            (None, Some(provider), None) => Ok((Scope::Provider, provider.clone())),
+            (None, None, Some(tenant)) => Ok((Scope::Tenant, tenant.clone())),
+            _ => bail!("name a kind, or --provider NAME, or --tenant NAME"),
+        }
+    }
+}
+
+/// The audit log's actor for the command line: the database role.
+async fn actor(client: &tokio_postgres::Client) -> Result<String> {
+    let role: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await?
+        .get(0);
+    Ok(format!("role {role}"))
+}
+
+pub(crate) async fn pause(config: &Config, target: Target, reason: Option<String>) -> Result<()> {
+    let (scope, name) = target.scope()?;
+    let client = db::connect(&config.database_url).await?;
+    let actor = actor(&client).await?;
+    let was_running = pause::pause(&client, scope, &name, &actor, reason.as_deref()).await?;
+    eprintln!(
+        "{scope} {name} {}: its messages wait, queued, until `outpost resume`",
+        if was_running {
+            "paused"
+        } else {
+            "was already paused (reason updated)"
+        }
+    );
+    Ok(())
+}
+
+pub(crate) async fn resume(config: &Config, target: Target) -> Result<()> {
+    let (scope, name) = target.scope()?;
+    let client = db::connect(&config.database_url).await?;
+    let actor = actor(&client).await?;
+    if pause::resume(&client, scope, &name, &actor).await? {
+        eprintln!("{scope} {name} resumed");
+    } else {
+        eprintln!("{scope} {name} was not paused");
+    }
+    Ok(())
+}

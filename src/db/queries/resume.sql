@@ -1,0 +1,2 @@
+-- resume: resume $1 $2 (by actor $3); true when it was paused.
+SELECT outpost.resume($1, $2, $3)
