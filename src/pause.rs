@@ -10,7 +10,8 @@ use tokio_postgres::GenericClient;
 use crate::db::{DbError, statements};
 
 /// What a pause holds back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Every message of a kind (`sms`).
     Kind,
@@ -49,19 +50,27 @@ pub struct Pause {
     pub held: Option<i64>,
 }
 
-/// Pauses `scope` `name` as `actor` (recorded in the audit log); whether it
-/// was running before.
+/// Who pauses or resumes, for the audit log: the database role (`role
+/// NAME`) or the console user, and where the console request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub name: &'a str,
+    pub address: Option<&'a str>,
+}
+
+/// Pauses `scope` `name` (recorded in the audit log); whether it was
+/// running before.
 pub async fn pause(
     client: &impl GenericClient,
     scope: Scope,
     name: &str,
-    actor: &str,
+    actor: Actor<'_>,
     reason: Option<&str>,
 ) -> Result<bool, DbError> {
     let row = client
         .query_one(
             statements::PAUSE,
-            &[&scope.as_str(), &name, &actor, &reason],
+            &[&scope.as_str(), &name, &actor.name, &reason, &actor.address],
         )
         .await?;
     Ok(row.try_get(0)?)
@@ -72,10 +81,13 @@ pub async fn resume(
     client: &impl GenericClient,
     scope: Scope,
     name: &str,
-    actor: &str,
+    actor: Actor<'_>,
 ) -> Result<bool, DbError> {
     let row = client
-        .query_one(statements::RESUME, &[&scope.as_str(), &name, &actor])
+        .query_one(
+            statements::RESUME,
+            &[&scope.as_str(), &name, &actor.name, &actor.address],
+        )
         .await?;
     Ok(row.try_get(0)?)
 }

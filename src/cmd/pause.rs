@@ -44,7 +44,11 @@ pub(crate) async fn pause(config: &Config, target: Target, reason: Option<String
     let (scope, name) = target.scope()?;
     let client = db::connect(&config.database_url).await?;
     let actor = actor(&client).await?;
-    let was_running = pause::pause(&client, scope, &name, &actor, reason.as_deref()).await?;
+    let actor = pause::Actor {
+        name: &actor,
+        address: None,
+    };
+    let was_running = pause::pause(&client, scope, &name, actor, reason.as_deref()).await?;
     eprintln!(
         "{scope} {name} {}: its messages wait, queued, until `outpost resume`",
         if was_running {
@@ -60,7 +64,11 @@ pub(crate) async fn resume(config: &Config, target: Target) -> Result<()> {
     let (scope, name) = target.scope()?;
     let client = db::connect(&config.database_url).await?;
     let actor = actor(&client).await?;
-    if pause::resume(&client, scope, &name, &actor).await? {
+    let actor = pause::Actor {
+        name: &actor,
+        address: None,
+    };
+    if pause::resume(&client, scope, &name, actor).await? {
         eprintln!("{scope} {name} resumed");
     } else {
         eprintln!("{scope} {name} was not paused");

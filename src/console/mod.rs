@@ -25,6 +25,7 @@ mod messages;
 mod messaging;
 mod overview;
 mod pages;
+mod pauses;
 mod preview;
 mod push_apps;
 mod push_test;
@@ -112,6 +113,8 @@ fn protected() -> Router<ConsoleState> {
             get(suppressions::list).post(suppressions::add),
         )
         .route("/suppressions/remove", post(suppressions::remove))
+        .route("/pauses", post(pauses::pause))
+        .route("/pauses/resume", post(pauses::resume))
         .route("/schedules", get(schedules::list))
         .route("/schedules/{name}/{switch}", post(schedules::switch))
         .route("/schedules/{name}/fire", post(schedules::fire))

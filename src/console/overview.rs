@@ -100,6 +100,7 @@ pub(super) struct OverviewPage {
     per_hour: Chart,
     oldest_queued: Option<String>,
     daemons: Vec<Daemon>,
+    pauses: Vec<crate::pause::Pause>,
     now: String,
 }
 
@@ -135,6 +136,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
         per_hour: chart::stacked("Attempts per hour, last 24 hours", &hours, 3),
         oldest_queued: oldest.map(age),
         daemons: queries::decode(&daemons)?,
+        pauses: crate::pause::list(&**client).await?,
         now: time(now),
     };
     pages::render(&session, &page)

@@ -85,3 +85,73 @@ async fn a_paused_kind_tenant_or_provider_waits_visibly_and_goes_on_resume() {
     .await;
     assert_eq!(audit, 6);
 }
+
+#[tokio::test]
+async fn an_admin_pauses_and_resumes_from_the_overview_and_a_viewer_cannot() {
+    use crate::common::console::{ADMIN, Console, VIEWER};
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let console = Console::start(&db, &[]).await;
+    let mut admin = console.signed_in(ADMIN).await;
+    let (status, _, body) = admin.get("/").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(body.contains("Nothing is paused."), "{body}");
+    let (status, _, _) = admin
+        .post(
+            "/pauses",
+            &[
+                ("scope", "kind"),
+                ("name", "voice"),
+                ("reason", "fraud wave"),
+            ],
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::SEE_OTHER);
+    let (_, _, body) = admin.get("/").await;
+    assert!(
+        body.contains("kind voice") && body.contains("fraud wave") && body.contains("Resume"),
+        "{body}"
+    );
+    // Not a kind: refused with the field named, nothing paused.
+    let (status, _, body) = admin
+        .post("/pauses", &[("scope", "kind"), ("name", "fax")])
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    let mut viewer = console.signed_in(VIEWER).await;
+    let (_, _, body) = viewer.get("/").await;
+    assert!(
+        body.contains("kind voice") && !body.contains("Resume"),
+        "{body}"
+    );
+    let (status, _, _) = viewer
+        .post("/pauses/resume", &[("scope", "kind"), ("name", "voice")])
+        .await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    let (status, _, _) = admin
+        .post("/pauses/resume", &[("scope", "kind"), ("name", "voice")])
+        .await;
+    assert_eq!(status, reqwest::StatusCode::SEE_OTHER);
+    let rows = client
+        .query(
+            "SELECT action, actor, address IS NOT NULL FROM outpost.console_audit \
+             WHERE action IN ('pause', 'resume') ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("pause".to_owned(), "admin".to_owned(), true),
+            ("resume".to_owned(), "admin".to_owned(), true)
+        ]
+    );
+    assert_eq!(
+        common::count(&client, "SELECT count(*) FROM outpost.pauses").await,
+        0
+    );
+}

@@ -1,2 +1,3 @@
--- resume: resume $1 $2 (by actor $3); true when it was paused.
-SELECT outpost.resume($1, $2, $3)
+-- resume: resume $1 $2 (by actor $3, from address $4); true when it was
+-- paused.
+SELECT outpost.resume($1, $2, $3, $4)
