@@ -3,8 +3,8 @@
 //! Module map:
 //! - [`config`]: raw TOML/env values (and the original Django names) → a
 //!   validated [`config::Config`] whose errors name the key.
-//! - [`db`]: the pool policy (`pools`), connections (TLS per `sslmode`), embedded migrations and
-//!   every SQL statement, one named file each.
+//! - [`db`]: connections (TLS per `sslmode`), embedded migrations and every
+//!   SQL statement, one named file each; [`pools`]: the pool policy.
 //! - [`message`]: the outbox row types shared by the dispatcher and channels;
 //!   [`options`]: a message's `options`, typed per kind.
 //! - [`recipient`]: the address the claim decided for a message, or why it has none.
@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod options;
 pub mod pause;
 pub mod phone;
+pub mod pools;
 pub mod presence;
 pub mod quiet_hours;
 pub mod recipient;

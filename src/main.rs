@@ -84,7 +84,7 @@ enum Command {
     /// wait, queued; nothing is lost).
     Pause {
         #[command(flatten)]
-        target: cmd::pause::Target,
+        target: cmd::pause::PauseTarget,
         /// Why, for the audit log and the console.
         #[arg(long)]
         reason: Option<String>,
@@ -92,7 +92,7 @@ enum Command {
     /// Let a paused kind, provider or tenant go again.
     Resume {
         #[command(flatten)]
-        target: cmd::pause::Target,
+        target: cmd::pause::PauseTarget,
     },
     /// Which login role acts for which tenant.
     Tenant {

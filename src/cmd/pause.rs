@@ -9,7 +9,7 @@ use outpost::pause::{self, Scope};
 
 /// What to pause or resume: a kind, or one of --provider and --tenant.
 #[derive(Args)]
-pub(crate) struct Target {
+pub(crate) struct PauseTarget {
     /// A kind: email, sms, voice, push or chat.
     kind: Option<outpost::message::Kind>,
     /// A provider (twilio, sendgrid, smtp, smtp_db, airship, inapp, …).
@@ -20,7 +20,7 @@ pub(crate) struct Target {
     tenant: Option<String>,
 }
 
-impl Target {
+impl PauseTarget {
     fn scope(&self) -> Result<(Scope, String)> {
         match (&self.kind, &self.provider, &self.tenant) {
             (Some(kind), None, None) => Ok((Scope::Kind, kind.to_string())),
@@ -40,7 +40,11 @@ async fn actor(client: &tokio_postgres::Client) -> Result<String> {
     Ok(format!("role {role}"))
 }
 
-pub(crate) async fn pause(config: &Config, target: Target, reason: Option<String>) -> Result<()> {
+pub(crate) async fn pause(
+    config: &Config,
+    target: PauseTarget,
+    reason: Option<String>,
+) -> Result<()> {
     let (scope, name) = target.scope()?;
     let client = db::connect(&config.database_url).await?;
     let actor = actor(&client).await?;
@@ -60,7 +64,7 @@ pub(crate) async fn pause(config: &Config, target: Target, reason: Option<String
     Ok(())
 }
 
-pub(crate) async fn resume(config: &Config, target: Target) -> Result<()> {
+pub(crate) async fn resume(config: &Config, target: PauseTarget) -> Result<()> {
     let (scope, name) = target.scope()?;
     let client = db::connect(&config.database_url).await?;
     let actor = actor(&client).await?;

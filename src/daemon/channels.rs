@@ -15,7 +15,6 @@ use crate::channel::stdout::StdoutSink;
 use crate::channel::twilio::TwilioChannel;
 use crate::channel::{Channel, Channels};
 use crate::config::{Backend, Config};
-use crate::db;
 use crate::message::Kind;
 use crate::render::Templates;
 
@@ -37,7 +36,7 @@ pub fn build_channels_with_sink(
     sink: StdoutSink,
 ) -> Result<Channels, DaemonError> {
     let mut channels = Channels::new();
-    let pool = db::pools::open(config, db::pools::Purpose::Providers)?;
+    let pool = crate::pools::open(config, crate::pools::Purpose::Providers)?;
     let providers = provider_channels(config, &templates, &pool)?;
     for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Email) {
         let default = config

@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::DaemonError;
 use crate::config::Config;
-use crate::db;
 use crate::descriptors::Caps;
 use crate::http::{self, AppState, server::Limits};
 use crate::render::Templates;
@@ -61,7 +60,7 @@ pub async fn start(
     if config.console.enabled {
         let (listener, addr) = bind("console.listen", config.console.listen)?;
         let state = crate::console::ConsoleState::new(
-            db::pools::open(config, db::pools::Purpose::Console)?,
+            crate::pools::open(config, crate::pools::Purpose::Console)?,
             config,
             templates,
         );

@@ -138,7 +138,7 @@ async fn serve(
     templates: Arc<Templates>,
     shutdown: CancellationToken,
 ) -> Result<RunReport, DaemonError> {
-    let pool = db::pools::open(config, db::pools::Purpose::Dispatch)?;
+    let pool = crate::pools::open(config, crate::pools::Purpose::Dispatch)?;
     {
         let client = pool.get().await.map_err(DbError::from)?;
         let pending = migrate::pending(&client).await?;

@@ -3,7 +3,7 @@
 
 pub mod lenient;
 pub mod migrate;
-pub mod pools;
+
 mod relation;
 pub mod sslmode;
 pub mod statements;

@@ -384,9 +384,9 @@ async fn console_statements_stop_at_the_statement_timeout() {
     let (status, _, _) = admin.get("/messages?status=failed").await;
     assert_eq!(status, StatusCode::OK);
     // The console's own connections carry the setting.
-    let pool = outpost::db::pools::open(
+    let pool = outpost::pools::open(
         &db.config(&[("OUTPOST__CONSOLE__STATEMENT_TIMEOUT", "1500ms")]),
-        outpost::db::pools::Purpose::Console,
+        outpost::pools::Purpose::Console,
     )
     .unwrap();
     let shown: String = pool

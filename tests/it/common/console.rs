@@ -49,7 +49,7 @@ impl Console {
         let templates =
             Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
         let state = ConsoleState::new(
-            outpost::db::pools::open(&config, outpost::db::pools::Purpose::Console).unwrap(),
+            outpost::pools::open(&config, outpost::pools::Purpose::Console).unwrap(),
             &config,
             templates,
         );

@@ -3,8 +3,8 @@
 
 use deadpool_postgres::Pool;
 
-use super::DbError;
 use crate::config::Config;
+use crate::db::{self, DbError};
 
 /// What a pool serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +35,8 @@ impl Purpose {
 pub fn open(config: &Config, purpose: Purpose) -> Result<Pool, DbError> {
     let size = purpose.size(config);
     match purpose {
-        Purpose::Dispatch | Purpose::Providers => super::pool(&config.database_url, size),
-        Purpose::Console => super::pool_with_statement_timeout(
+        Purpose::Dispatch | Purpose::Providers => db::pool(&config.database_url, size),
+        Purpose::Console => db::pool_with_statement_timeout(
             &config.database_url,
             size,
             config.console.statement_timeout,
