@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::channel::Channels;
 use crate::config::Config;
-use crate::db::{self, DbError, migrate};
+use crate::db::{DbError, migrate};
 use crate::dispatch::listener::{self, ListenState};
 use crate::dispatch::runner::{self, RunReport};
 use crate::dispatch::{Dispatcher, rescuer};
