@@ -174,7 +174,7 @@ BEGIN
 END;
 $$;
 CREATE TRIGGER messages_b_digest BEFORE INSERT ON outpost.messages
-    FOR EACH ROW EXECUTE FUNCTION outpost.messages_digest();
+    FOR EACH ROW WHEN (NEW.digest_key IS NOT NULL) EXECUTE FUNCTION outpost.messages_digest();
 DROP FUNCTION outpost.digest_due(text, text, text, text, jsonb, timestamptz, timestamptz);
 
 -- Idempotency keys are unique per tenant ("ON CONFLICT DO NOTHING" finds
