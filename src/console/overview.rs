@@ -101,8 +101,25 @@ pub(super) struct OverviewPage {
     oldest_queued: Option<String>,
     daemons: Vec<Daemon>,
     pauses: Vec<crate::pause::Pause>,
+    tenants: Vec<TenantQueue>,
     now: String,
 }
+
+/// One tenant's queue of one kind.
+#[derive(Serialize)]
+struct TenantQueue {
+    tenant: String,
+    kind: String,
+    queued: i64,
+    due: i64,
+}
+
+from_row!(TenantQueue {
+    tenant,
+    kind,
+    queued,
+    due
+});
 
 page! {
     OverviewPage => "overview.html", "overview";
@@ -137,6 +154,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
         oldest_queued: oldest.map(age),
         daemons: queries::decode(&daemons)?,
         pauses: crate::pause::list(&**client).await?,
+        tenants: queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[]).await?)?,
         now: time(now),
     };
     pages::render(&session, &page)

@@ -49,6 +49,8 @@ pub const OVERVIEW_ACTIVITY: &str = include_str!("../db/queries/console_overview
 /// created in the last 24 hours (message_keys_created_idx), so the page costs the same at any table
 /// size.
 pub const OVERVIEW_COUNTS: &str = include_str!("../db/queries/console_overview_counts.sql");
+/// The queue by tenant and kind, for the overview.
+pub const OVERVIEW_TENANTS: &str = include_str!("../db/queries/console_overview_tenants.sql");
 /// Enable ($2 true) or disable push app $1.
 pub const PUSH_ENABLE: &str = include_str!("../db/queries/console_push_enable.sql");
 /// Push app $1, secret included (for test pushes; never shown).

@@ -465,3 +465,30 @@ async fn one_tenants_backlog_does_not_hold_back_anothers_messages() {
         "A still has most of its backlog: {a_queued}"
     );
 }
+
+#[tokio::test]
+async fn the_overview_shows_each_tenants_queue() {
+    use crate::common::console::{ADMIN, Console};
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body, tenant)
+             SELECT 'email', 'a' || g || '@a.example', 's', 'b', '{A}' FROM generate_series(1, 7) g;
+             INSERT INTO outpost.messages (kind, to_address, body, tenant, run_at)
+             VALUES ('sms', '+353861000001', 'b', '{B}', now() + interval '1 hour');"
+        ))
+        .await
+        .unwrap();
+    let console = Console::start(&db, &[]).await;
+    let mut admin = console.signed_in(ADMIN).await;
+    let (_, _, body) = admin.get("/").await;
+    assert!(body.contains("Queued by tenant"), "{body}");
+    let rows: Vec<&str> = body
+        .split("<tr>")
+        .filter(|r| r.contains("<th scope=\"row\">hospital-"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{body}");
+    assert!(rows[0].contains(A) && rows[0].contains(">7</a>") && rows[0].contains("<td>7</td>"));
+    assert!(rows[1].contains(B) && rows[1].contains(">1</a>") && rows[1].contains("<td>0</td>"));
+}
