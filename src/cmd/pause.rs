@@ -31,13 +31,19 @@ impl PauseTarget {
     }
 }
 
-/// The audit log's actor for the command line: the database role.
-async fn actor(client: &tokio_postgres::Client) -> Result<String> {
+/// What the command names, a connection, and the audit log's actor for the
+/// command line: the database role.
+async fn prepare(
+    config: &Config,
+    target: &PauseTarget,
+) -> Result<(Scope, String, tokio_postgres::Client, String)> {
+    let (scope, name) = target.scope()?;
+    let client = db::connect(&config.database_url).await?;
     let role: String = client
         .query_one("SELECT current_user::text", &[])
         .await?
         .get(0);
-    Ok(format!("role {role}"))
+    Ok((scope, name, client, format!("role {role}")))
 }
 
 pub(crate) async fn pause(
@@ -45,9 +51,7 @@ pub(crate) async fn pause(
     target: PauseTarget,
     reason: Option<String>,
 ) -> Result<()> {
-    let (scope, name) = target.scope()?;
-    let client = db::connect(&config.database_url).await?;
-    let actor = actor(&client).await?;
+    let (scope, name, client, actor) = prepare(config, &target).await?;
     let actor = pause::Actor {
         name: &actor,
         address: None,
@@ -65,9 +69,7 @@ pub(crate) async fn pause(
 }
 
 pub(crate) async fn resume(config: &Config, target: PauseTarget) -> Result<()> {
-    let (scope, name) = target.scope()?;
-    let client = db::connect(&config.database_url).await?;
-    let actor = actor(&client).await?;
+    let (scope, name, client, actor) = prepare(config, &target).await?;
     let actor = pause::Actor {
         name: &actor,
         address: None,
