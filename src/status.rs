@@ -120,9 +120,42 @@ pub async fn message_report(
 }
 
 /// Counts by kind and status, and how long the oldest due message has waited.
-pub async fn summary(client: &impl GenericClient) -> Result<String, DbError> {
+pub async fn summary(
+    client: &impl GenericClient,
+    limits: &crate::config::LimitsSettings,
+) -> Result<String, DbError> {
     let rows = client.query(statements::STATUS_COUNTS, &[]).await?;
     let mut out = String::new();
+    if !limits.daily.is_empty() {
+        let mut sent = std::collections::HashMap::new();
+        for row in client.query(statements::TENANT_DAYS, &[]).await? {
+            let (tenant, kind, n): (String, String, i32) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            sent.insert((tenant, kind), n);
+        }
+        let mut caps: Vec<_> = limits.daily.iter().collect();
+        caps.sort();
+        for ((tenant, kind), cap) in caps {
+            let n = sent
+                .get(&(tenant.clone(), kind.as_str().to_owned()))
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "{} tenant {tenant} {kind}: {n} of {cap} sent today (UTC){}",
+                if i64::from(n) >= i64::from(*cap) {
+                    "CAPPED"
+                } else {
+                    "daily cap"
+                },
+                if i64::from(n) >= i64::from(*cap) {
+                    "; the rest wait until tomorrow"
+                } else {
+                    ""
+                },
+            );
+        }
+    }
     for p in crate::pause::list(client).await? {
         let _ = writeln!(
             out,

@@ -36,7 +36,7 @@ pub(crate) async fn show_status(
             Some(report) => print!("{report}"),
             None => bail!("no message with id {id}"),
         },
-        None => print!("{}", status::summary(&client).await?),
+        None => print!("{}", status::summary(&client, &config.limits).await?),
     }
     Ok(())
 }

@@ -331,6 +331,9 @@ pub struct QuietHoursSection {
 pub struct LimitsSection {
     pub phone_prefixes: Vec<String>,
     pub phone_per_hour: u32,
+    /// Per tenant, per kind: most messages a UTC day (`[limits.daily.NAME]`).
+    #[serde(default)]
+    pub daily: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

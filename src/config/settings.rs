@@ -185,6 +185,8 @@ pub struct LimitsSettings {
     pub phone_prefixes: Vec<String>,
     /// Most SMS and voice messages one number is sent in an hour; 0: no cap.
     pub phone_per_hour: u32,
+    /// (tenant, kind) → most messages sent in a UTC day.
+    pub daily: std::collections::HashMap<(String, crate::message::Kind), u32>,
 }
 
 impl LimitsSettings {

@@ -363,3 +363,36 @@ fn phone_prefixes_are_checked_and_an_empty_list_is_a_warning() {
     .to_string();
     assert!(error.contains("limits.phone_prefixes"), "{error}");
 }
+
+#[test]
+fn daily_caps_are_read_per_tenant_and_kind() {
+    use crate::message::Kind;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outpost.toml");
+    std::fs::write(
+        &file,
+        "[limits.daily.hospital-a]\nsms = 1000\nemail = 50000\n",
+    )
+    .unwrap();
+    let config = Config::load(&Sources {
+        file: Some(&file),
+        env: Vec::new(),
+    })
+    .unwrap();
+    assert_eq!(
+        config
+            .limits
+            .daily
+            .get(&("hospital-a".to_owned(), Kind::Sms)),
+        Some(&1000)
+    );
+    assert_eq!(config.limits.daily.len(), 2);
+    std::fs::write(&file, "[limits.daily.hospital-a]\nfax = 3\n").unwrap();
+    let error = Config::load(&Sources {
+        file: Some(&file),
+        env: Vec::new(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("limits.daily.hospital-a.fax"), "{error}");
+}

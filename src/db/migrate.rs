@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0021", "fair_claim"),
     migration!("0022", "phone_caps"),
     migration!("0023", "pauses"),
+    migration!("0024", "tenant_caps"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -50,6 +50,10 @@ fn shaped(rows: &str, recipients: &Relation) -> String {
 }
 /// A send slot for a phone number, under `limits.phone_per_hour`.
 pub const PHONE_SEND_SLOT: &str = include_str!("queries/phone_send_slot.sql");
+/// A slot of a tenant's daily cap of a kind (`[limits.daily]`).
+pub const TENANT_DAY_SLOT: &str = include_str!("queries/tenant_day_slot.sql");
+/// What each tenant has sent of each kind today.
+pub const TENANT_DAYS: &str = include_str!("queries/tenant_days.sql");
 /// Pauses a kind, a provider or a tenant.
 pub const PAUSE: &str = include_str!("queries/pause.sql");
 /// Resumes one.

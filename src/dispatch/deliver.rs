@@ -113,7 +113,7 @@ impl Dispatcher {
             Err(outcome) => return Ok(*outcome),
         };
         tracing::Span::current().record("provider", channel.name());
-        if let Some(held) = self.phone_cap(&message, &plan.to, started_at).await {
+        if let Some(held) = self.caps(&message, &plan.to, started_at).await {
             return Ok(held);
         }
         let started_at = Utc::now();

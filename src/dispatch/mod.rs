@@ -5,12 +5,12 @@
 //! can drive it without sleeping; [`runner::run`] is the long-running loop.
 
 pub mod breaker;
+mod caps;
 pub mod claim;
 mod deliver;
 mod heartbeat;
 pub mod listener;
 pub mod outcome;
-mod phone_cap;
 mod plan;
 pub mod rescuer;
 pub mod retry;

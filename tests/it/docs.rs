@@ -279,8 +279,9 @@ fn every_chapter_is_in_the_summary() {
 /// Maps whose keys are free-form names (kinds, tenants, languages): the table
 /// documents them once, with a placeholder (`dispatch.kind_concurrency.<kind>`,
 /// `twilio.voices.LANG.…`).
-const FREE_FORM: [&str; 3] = [
+const FREE_FORM: [&str; 4] = [
     "dispatch.kind_concurrency",
+    "limits.daily",
     "quiet_hours.tenants",
     "twilio.voices",
 ];

@@ -110,3 +110,63 @@ async fn one_number_gets_at_most_its_hourly_cap_across_daemons_and_the_rest_wait
         8
     );
 }
+
+#[tokio::test]
+async fn a_tenants_daily_cap_holds_the_rest_until_tomorrow_and_status_says_so() {
+    use outpost::message::Kind;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut config = db.config(&[]);
+    config
+        .limits
+        .daily
+        .insert(("hospital-a".to_owned(), Kind::Sms), 2);
+    client
+        .batch_execute(
+            "SELECT outpost.send_sms('a' || g, to_address => '+35386100000' || g, tenant => 'hospital-a')
+             FROM generate_series(1, 4) g;
+             SELECT outpost.send_sms('b', to_address => '+353862000000', tenant => 'hospital-b');
+             SELECT outpost.send_simple_mail('s', 'b', to_address => 'a@a.example', tenant => 'hospital-a');",
+        )
+        .await
+        .unwrap();
+    let (channels, _) = db.channels(&config);
+    db.dispatcher(&config, channels, "w1")
+        .drain()
+        .await
+        .unwrap();
+    let count = |sql: String| {
+        let client = &client;
+        async move { common::count(client, &sql).await }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM outpost.messages WHERE tenant = 'hospital-a' AND kind = 'sms' AND status = 'sent'".into()).await,
+        2
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM outpost.messages WHERE tenant = 'hospital-a' AND kind = 'sms'
+               AND status = 'queued' AND deferrals = 1
+               AND run_at = ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'
+               AND last_error = 'held: tenant hospital-a has been sent its 2 sms messages for today \
+                                 (limits.daily.hospital-a.sms); waiting for tomorrow (UTC)'"
+                .into()
+        )
+        .await,
+        2
+    );
+    // Another tenant, and another kind of the same tenant, are not capped.
+    assert_eq!(
+        count("SELECT count(*) FROM outpost.messages WHERE status = 'sent' AND (tenant = 'hospital-b' OR kind = 'email')".into()).await,
+        2
+    );
+    let summary = outpost::status::summary(&client, &config.limits)
+        .await
+        .unwrap();
+    assert!(
+        summary.contains(
+            "CAPPED tenant hospital-a sms: 2 of 2 sent today (UTC); the rest wait until tomorrow"
+        ),
+        "{summary}"
+    );
+}

@@ -1,8 +1,9 @@
-//! `[limits]`: the country prefixes SMS and voice may go to, and how many
-//! one number is sent in an hour.
+//! `[limits]`: the country prefixes SMS and voice may go to, how many one
+//! number is sent in an hour, and each tenant's daily caps.
 
 use super::super::settings::LimitsSettings;
 use super::super::{ConfigError, LimitsSection};
+use crate::message::Kind;
 
 pub(in crate::config) fn limits(raw: &LimitsSection) -> Result<LimitsSettings, ConfigError> {
     let mut phone_prefixes = Vec::with_capacity(raw.phone_prefixes.len());
@@ -16,8 +17,19 @@ pub(in crate::config) fn limits(raw: &LimitsSection) -> Result<LimitsSettings, C
         }
         phone_prefixes.push(prefix.clone());
     }
+    let mut daily = std::collections::HashMap::new();
+    for (tenant, kinds) in &raw.daily {
+        for (kind, cap) in kinds {
+            let key = format!("limits.daily.{tenant}.{kind}");
+            let kind: Kind = kind.parse().map_err(|e: crate::message::UnknownKind| {
+                ConfigError::invalid(&key, e.to_string())
+            })?;
+            daily.insert((tenant.clone(), kind), *cap);
+        }
+    }
     Ok(LimitsSettings {
         phone_prefixes,
         phone_per_hour: raw.phone_per_hour,
+        daily,
     })
 }
