@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -41,7 +42,10 @@ def tenant_a(db_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def test_a_mapped_role_enqueues_reads_and_cancels_its_own(tenant_a: psycopg.Connection[Any]) -> None:
-    message_id = outpost.send_mail_template("welcome", to_user="pa1", connection=tenant_a)
+    # Due in an hour, so that the daemon the harness runs leaves it queued.
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    message_id = outpost.send_mail_template("welcome", to_user="pa1", run_at=later,
+                                            connection=tenant_a)
     status = outpost.status(message_id, connection=tenant_a)
     assert status is not None
     assert status.tenant == "py-a"
