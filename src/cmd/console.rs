@@ -26,6 +26,10 @@ pub(crate) enum UserCommand {
         /// admin (may change things) or viewer (may only look).
         #[arg(long, value_parser = ["admin", "viewer"])]
         role: String,
+        /// Scope the user to one tenant: they see and act on only its
+        /// messages, and none of the pages that configure every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Remove a user; their sessions end at once.
     Remove { name: String },
@@ -52,9 +56,11 @@ pub(crate) async fn run(config: &Config, command: ConsoleCommand) -> Result<()> 
     let ConsoleCommand::User { command } = command;
     let client = db::connect(&config.database_url).await?;
     match command {
-        UserCommand::Add { name, role } => {
+        UserCommand::Add { name, role, tenant } => {
             let password = read_password()?;
-            let created = console::users::add(&client, &name, role.parse()?, &password).await?;
+            let created =
+                console::users::add(&client, &name, role.parse()?, &password, tenant.as_deref())
+                    .await?;
             eprintln!(
                 "console user {name} {} ({role})",
                 if created {

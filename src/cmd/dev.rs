@@ -88,6 +88,7 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
         "dev",
         outpost::console::users::Role::Admin,
         &password,
+        None,
     )
     .await?;
     eprintln!(

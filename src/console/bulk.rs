@@ -80,7 +80,10 @@ impl BulkAction {
 
 /// `POST /messages/bulk`: how many match and how many the action would
 /// touch, with a form to confirm.
-pub async fn preview(admin: Admin, CsrfForm(form): CsrfForm<BulkForm>) -> Result<Response> {
+pub async fn preview(admin: Admin, CsrfForm(mut form): CsrfForm<BulkForm>) -> Result<Response> {
+    if let Some(tenant) = &admin.tenant {
+        form.filter.tenant = Some(tenant.clone());
+    }
     let (action, filter) = form.check()?;
     let client = admin.state.pool.get().await?;
     let row = client
@@ -106,7 +109,10 @@ pub async fn preview(admin: Admin, CsrfForm(form): CsrfForm<BulkForm>) -> Result
 /// `POST /messages/bulk/confirm`: `outpost.retry` or `outpost.cancel` on the
 /// first [`BULK_LIMIT`] matching messages (lowest ids first), in one
 /// transaction, recorded in the audit log; says whether more remain.
-pub async fn apply(admin: Admin, CsrfForm(form): CsrfForm<BulkForm>) -> Result<Response> {
+pub async fn apply(admin: Admin, CsrfForm(mut form): CsrfForm<BulkForm>) -> Result<Response> {
+    if let Some(tenant) = &admin.tenant {
+        form.filter.tenant = Some(tenant.clone());
+    }
     let (action, filter) = form.check()?;
     let (sql, verb, audited) = match action {
         BulkAction::Retry => (

@@ -49,6 +49,9 @@ pub async fn page(
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let m = queries::found(&client, queries::MESSAGE, &[&id]).await?;
+    if !session.sees(m.try_get::<_, Option<String>>("tenant")?.as_deref()) {
+        return Err(ConsoleError::NotFound);
+    }
     let status: Status = m.try_get("status")?;
     // The message's JSON is read leniently: an application wrote it, and
     // the page shows whatever it holds.
@@ -143,8 +146,11 @@ async fn act(admin: &Admin, id: i64, act: Act) -> Result<Response> {
     let outcome = audit::change(admin, async |tx| {
         let status = async |tx: &deadpool_postgres::Transaction<'_>| -> Result<Option<String>> {
             match tx.query_opt(queries::MESSAGE_STATUS, &[&id]).await? {
-                Some(r) => Ok(Some(r.try_get(0)?)),
-                None => Ok(None),
+                // Another tenant's message is not there for a scoped user.
+                Some(r) if admin.sees(r.try_get::<_, Option<String>>("tenant")?.as_deref()) => {
+                    Ok(Some(r.try_get("status")?))
+                }
+                _ => Ok(None),
             }
         };
         let before = status(tx).await?.ok_or(ConsoleError::NotFound)?;

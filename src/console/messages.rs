@@ -104,8 +104,12 @@ impl MessagesPage {
 pub async fn list(
     State(state): State<ConsoleState>,
     session: Session,
-    Query(q): Query<MessageListQuery>,
+    Query(mut q): Query<MessageListQuery>,
 ) -> Result<Response> {
+    // A user scoped to a tenant searches that tenant's messages only.
+    if let Some(tenant) = &session.tenant {
+        q.filter.tenant = Some(tenant.clone());
+    }
     let filter = match q.filter.check() {
         Ok(f) => f,
         Err(error) => {

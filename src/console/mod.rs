@@ -72,18 +72,11 @@ pub fn router(state: ConsoleState) -> Router {
         .with_state(state)
 }
 
-/// The routes only a signed-in user reaches.
+/// The routes only a signed-in user reaches: a user scoped to a tenant
+/// reaches the overview (which sends them to their messages) and their
+/// tenant's messages; the rest see every tenant and are refused to them.
 fn protected() -> Router<ConsoleState> {
-    Router::new()
-        .route("/", get(overview::page))
-        .route("/logout", post(auth::logout))
-        .route("/messages", get(messages::list))
-        .route("/messages/bulk", post(bulk::preview))
-        .route("/messages/bulk/confirm", post(bulk::apply))
-        .route("/messages/{id}", get(message::page))
-        .route("/messages/{id}/preview", get(preview::preview))
-        .route("/messages/{id}/retry", post(message::retry))
-        .route("/messages/{id}/cancel", post(message::cancel))
+    let every_tenant = Router::new()
         .route(
             "/smtp-servers",
             get(smtp_servers::list).post(smtp_servers::create),
@@ -125,4 +118,16 @@ fn protected() -> Router<ConsoleState> {
             get(inbound::attachment),
         )
         .route("/audit-log", get(audit::page))
+        .route_layer(from_fn(session::every_tenant));
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/logout", post(auth::logout))
+        .route("/messages", get(messages::list))
+        .route("/messages/bulk", post(bulk::preview))
+        .route("/messages/bulk/confirm", post(bulk::apply))
+        .route("/messages/{id}", get(message::page))
+        .route("/messages/{id}/preview", get(preview::preview))
+        .route("/messages/{id}/retry", post(message::retry))
+        .route("/messages/{id}/cancel", post(message::cancel))
+        .merge(every_tenant)
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::Html;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
@@ -126,7 +126,12 @@ page! {
 }
 
 /// `GET /`.
-pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
+pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result<Response> {
+    // The overview counts every tenant: a user scoped to one sees theirs.
+    if let Some(tenant) = &session.tenant {
+        let query = serde_urlencoded::to_string([("tenant", tenant)]).unwrap_or_default();
+        return Ok(Redirect::to(&format!("/messages?{query}")).into_response());
+    }
     // The three costly reads run at once, each on its own connection.
     let (client, second, third) =
         tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
@@ -157,7 +162,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
         tenants: queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[]).await?)?,
         now: time(now),
     };
-    pages::render(&session, &page)
+    Ok(pages::render(&session, &page)?.into_response())
 }
 
 /// Messages by kind (every kind, in order) and status (in [`STATUSES`] order).

@@ -180,6 +180,7 @@ mod tests {
 
     fn session(role: Role) -> Session {
         Session {
+            tenant: None,
             user: "ann".into(),
             role,
             csrf: "token".into(),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::pages::PAGES;
+use super::session::Session;
 use super::{ConsoleError, ConsoleState, Result};
 use crate::channel::Envelope;
 use crate::db::statements;
@@ -32,9 +33,16 @@ page! {
 
 /// `GET /messages/{id}/preview`: the e-mail as rendered now (template,
 /// literal HTML or the simple mail); any other kind as its text.
-pub async fn preview(State(state): State<ConsoleState>, Path(id): Path<i64>) -> Result<Response> {
+pub async fn preview(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     let client = state.pool.get().await?;
     let envelope = envelope(&state, &client, id).await?;
+    if !session.sees(envelope.message.tenant.as_deref()) {
+        return Err(ConsoleError::NotFound);
+    }
     let html = render(&state, &envelope)?;
     Ok((
         [

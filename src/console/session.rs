@@ -23,10 +23,17 @@ pub struct Session {
     pub csrf: String,
     /// Where the request came from (for the audit log).
     pub address: String,
+    /// The one tenant this user sees and acts on; `None`: every tenant.
+    pub tenant: Option<String>,
     pub(crate) token_hash: String,
 }
 
 impl Session {
+    /// Whether this user may see a row of `tenant`.
+    pub fn sees(&self, tenant: Option<&str>) -> bool {
+        self.tenant.is_none() || self.tenant.as_deref() == tenant
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -113,6 +120,7 @@ pub async fn find(
             .unwrap_or(Role::Viewer),
         csrf: r.try_get("csrf_token")?,
         address: address.to_string(),
+        tenant: r.try_get("tenant")?,
         token_hash,
     }))
 }
@@ -145,5 +153,19 @@ pub async fn require(State(state): State<ConsoleState>, request: Request, next: 
             Redirect::to(&format!("/login?{query}")).into_response()
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// The layer of the pages that see or configure every tenant (servers, apps,
+/// messaging, suppressions, pauses, schedules, inbound mail, the audit log):
+/// a user scoped to one tenant is refused them.
+pub async fn every_tenant(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Session>() {
+        Some(session) if session.tenant.is_none() => next.run(request).await,
+        Some(_) => ConsoleError::Forbidden(
+            "This page shows every tenant; your console user sees one tenant only.",
+        )
+        .into_response(),
+        None => ConsoleError::Forbidden("Sign in first.").into_response(),
     }
 }

@@ -101,6 +101,7 @@ pub async fn add(
     name: &str,
     role: Role,
     password: &str,
+    tenant: Option<&str>,
 ) -> Result<bool, UserError> {
     if !valid_name(name) {
         return Err(UserError::Name(name.to_owned()));
@@ -110,7 +111,10 @@ pub async fn add(
     }
     let hash = hash_password(password)?;
     let row = client
-        .query_one(queries::USER_UPSERT, &[&name, &role.as_str(), &hash])
+        .query_one(
+            queries::USER_UPSERT,
+            &[&name, &role.as_str(), &hash, &tenant],
+        )
         .await?;
     let created: bool = row.try_get("created")?;
     if !created {

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0022", "phone_caps"),
     migration!("0023", "pauses"),
     migration!("0024", "tenant_caps"),
+    migration!("0025", "console_tenants"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

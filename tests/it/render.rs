@@ -458,6 +458,7 @@ async fn sighup_reloads_the_templates_of_the_consoles_previews_too() {
         ADMIN.0,
         outpost::console::users::Role::Admin,
         ADMIN.1,
+        None,
     )
     .await
     .unwrap();

@@ -492,3 +492,107 @@ async fn the_overview_shows_each_tenants_queue() {
     assert!(rows[0].contains(A) && rows[0].contains(">7</a>") && rows[0].contains("<td>7</td>"));
     assert!(rows[1].contains(B) && rows[1].contains(">1</a>") && rows[1].contains("<td>0</td>"));
 }
+
+#[tokio::test]
+async fn a_console_user_scoped_to_a_tenant_sees_and_acts_on_only_its_messages() {
+    use crate::common::console::{ADMIN, Console};
+    use reqwest::StatusCode;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let queued = |tenant: &'static str, address: &'static str| {
+        let client = &client;
+        async move {
+            common::scalar::<i64>(
+                client,
+                "SELECT outpost.send_sms('x', to_address => $1, tenant => $2, \
+                 run_at => now() + interval '1 hour')",
+                &[&address, &tenant],
+            )
+            .await
+        }
+    };
+    let (a1, a2) = (
+        queued(A, "+353861000001").await,
+        queued(A, "+353861000002").await,
+    );
+    let b1 = queued(B, "+353861000003").await;
+    let console = Console::start(&db, &[]).await;
+    // Added from the command line, as an operator would.
+    let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args([
+            "console", "user", "add", "ward", "--role", "admin", "--tenant", A,
+        ])
+        .env_remove("OUTPOST__DATABASE__URL")
+        .env("DATABASE_URL", &db.url)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = add.stdin.take().unwrap();
+        stdin.write_all(b"ward-password-1\n").unwrap();
+    }
+    assert!(add.wait().unwrap().success());
+
+    let mut ward = console.agent();
+    let (status, _, _) = ward.login("ward", "ward-password-1").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, headers, _) = ward.get("/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/messages?tenant=hospital-a");
+    // The search is theirs, whatever the filter asks.
+    let (_, _, body) = ward.get("/messages?tenant=hospital-b").await;
+    assert!(
+        body.contains(&format!("/messages/{a1}")) && !body.contains(&format!("/messages/{b1}")),
+        "{body}"
+    );
+    for path in [format!("/messages/{b1}"), format!("/messages/{b1}/preview")] {
+        assert_eq!(ward.get(&path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(ward.get(&format!("/messages/{a1}")).await.0, StatusCode::OK);
+    for path in [
+        "/smtp-servers",
+        "/push-apps",
+        "/messaging",
+        "/suppressions",
+        "/schedules",
+        "/inbound",
+        "/audit-log",
+    ] {
+        assert_eq!(ward.get(path).await.0, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        ward.post(&format!("/messages/{b1}/cancel"), &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ward.post("/pauses", &[("scope", "kind"), ("name", "sms")])
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, body) = ward
+        .post(
+            "/messages/bulk/confirm",
+            &[("tenant", B), ("status", "queued"), ("action", "cancel")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let statuses: Vec<String> = client
+        .query(
+            "SELECT status FROM outpost.messages WHERE id = ANY($1) ORDER BY id",
+            &[&vec![a1, a2, b1]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(statuses, ["cancelled", "cancelled", "queued"]);
+    // An admin of every tenant still sees B's.
+    let mut admin = console.signed_in(ADMIN).await;
+    assert_eq!(
+        admin.get(&format!("/messages/{b1}")).await.0,
+        StatusCode::OK
+    );
+}

@@ -1,2 +1,2 @@
--- console_message_status: the status of message $1.
-SELECT status FROM outpost.messages WHERE id = $1
+-- console_message_status: the status and tenant of message $1.
+SELECT status, tenant FROM outpost.messages WHERE id = $1

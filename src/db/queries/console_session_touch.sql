@@ -8,4 +8,4 @@ SET last_seen = now(),
 FROM outpost.console_users u
 WHERE s.token_hash = $1 AND s.expires_at > now()
   AND s.created_at + make_interval(secs => $3) > now() AND u.name = s.user_name
-RETURNING s.user_name, u.role, s.csrf_token
+RETURNING s.user_name, u.role, s.csrf_token, u.tenant

@@ -1,7 +1,8 @@
--- console_user_upsert: add console user $1 with role $2 and password hash $3,
--- or replace the role and hash of an existing one.
-INSERT INTO outpost.console_users (name, role, password_hash)
-VALUES ($1, $2, $3)
+-- console_user_upsert: add console user $1 with role $2, password hash $3
+-- and tenant $4 (NULL: every tenant), or replace those of an existing one.
+INSERT INTO outpost.console_users (name, role, password_hash, tenant)
+VALUES ($1, $2, $3, $4)
 ON CONFLICT (name) DO UPDATE
-SET role = excluded.role, password_hash = excluded.password_hash, updated_at = now()
+SET role = excluded.role, password_hash = excluded.password_hash, tenant = excluded.tenant,
+    updated_at = now()
 RETURNING (xmax = 0) AS created

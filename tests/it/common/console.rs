@@ -40,7 +40,7 @@ impl Console {
         let client = db.client().await;
         for (name, role, password) in [(ADMIN.0, "admin", ADMIN.1), (VIEWER.0, "viewer", VIEWER.1)]
         {
-            console::users::add(&client, name, role.parse().unwrap(), password)
+            console::users::add(&client, name, role.parse().unwrap(), password, None)
                 .await
                 .unwrap();
         }
