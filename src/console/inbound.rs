@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
+use super::ConsoleError;
 use super::format::{present, time};
 use super::pages;
 use super::session::Session;
@@ -95,7 +96,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let rows = client
-        .query(queries::INBOUND_LIST, &[&q.before, &PAGE])
+        .query(queries::INBOUND_LIST, &[&q.before, &PAGE, &session.tenant])
         .await?;
     let mails: Vec<Mail> = queries::decode(&rows)?;
     let next = queries::next_key(&mails, PAGE, |m| m.id);
@@ -133,6 +134,9 @@ pub async fn page(
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let r = queries::found(&client, queries::INBOUND_GET, &[&id]).await?;
+    if !session.sees(r.try_get::<_, Option<String>>("tenant")?.as_deref()) {
+        return Err(ConsoleError::NotFound);
+    }
     let attachments = client.query(queries::INBOUND_ATTACHMENTS, &[&id]).await?;
     let page = MailPage {
         id,
@@ -150,10 +154,14 @@ pub async fn page(
 /// rendered in the console's origin.
 pub async fn attachment(
     State(state): State<ConsoleState>,
+    session: Session,
     Path((id, attachment)): Path<(i64, i64)>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
     let r = queries::found(&client, queries::INBOUND_ATTACHMENT, &[&id, &attachment]).await?;
+    if !session.sees(r.try_get::<_, Option<String>>("tenant")?.as_deref()) {
+        return Err(ConsoleError::NotFound);
+    }
     let filename: Option<String> = r.try_get("filename")?;
     let safe: String = filename
         .unwrap_or_else(|| format!("attachment-{attachment}"))

@@ -73,8 +73,9 @@ pub fn router(state: ConsoleState) -> Router {
 }
 
 /// The routes only a signed-in user reaches: a user scoped to a tenant
-/// reaches the overview (which sends them to their messages) and their
-/// tenant's messages; the rest see every tenant and are refused to them.
+/// reaches the overview (which sends them to their messages), their
+/// tenant's messages and the mail routed to it; the rest see every tenant
+/// and are refused to them.
 fn protected() -> Router<ConsoleState> {
     let every_tenant = Router::new()
         .route(
@@ -111,12 +112,6 @@ fn protected() -> Router<ConsoleState> {
         .route("/schedules", get(schedules::list))
         .route("/schedules/{name}/{switch}", post(schedules::switch))
         .route("/schedules/{name}/fire", post(schedules::fire))
-        .route("/inbound", get(inbound::list))
-        .route("/inbound/{id}", get(inbound::page))
-        .route(
-            "/inbound/{id}/attachments/{attachment}",
-            get(inbound::attachment),
-        )
         .route("/audit-log", get(audit::page))
         .route_layer(from_fn(session::every_tenant));
     Router::new()
@@ -129,5 +124,11 @@ fn protected() -> Router<ConsoleState> {
         .route("/messages/{id}/preview", get(preview::preview))
         .route("/messages/{id}/retry", post(message::retry))
         .route("/messages/{id}/cancel", post(message::cancel))
+        .route("/inbound", get(inbound::list))
+        .route("/inbound/{id}", get(inbound::page))
+        .route(
+            "/inbound/{id}/attachments/{attachment}",
+            get(inbound::attachment),
+        )
         .merge(every_tenant)
 }

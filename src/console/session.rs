@@ -157,7 +157,7 @@ pub async fn require(State(state): State<ConsoleState>, request: Request, next: 
 }
 
 /// The layer of the pages that see or configure every tenant (servers, apps,
-/// messaging, suppressions, pauses, schedules, inbound mail, the audit log):
+/// messaging, suppressions, pauses, schedules, the audit log):
 /// a user scoped to one tenant is refused them.
 pub async fn every_tenant(request: Request, next: Next) -> Response {
     match request.extensions().get::<Session>() {

@@ -556,7 +556,6 @@ async fn a_console_user_scoped_to_a_tenant_sees_and_acts_on_only_its_messages() 
         "/messaging",
         "/suppressions",
         "/schedules",
-        "/inbound",
         "/audit-log",
     ] {
         assert_eq!(ward.get(path).await.0, StatusCode::FORBIDDEN, "{path}");
@@ -565,6 +564,43 @@ async fn a_console_user_scoped_to_a_tenant_sees_and_acts_on_only_its_messages() 
         ward.post(&format!("/messages/{b1}/cancel"), &[]).await.0,
         StatusCode::NOT_FOUND
     );
+    // Inbound mail: only what is routed to their tenant.
+    let mail: Vec<i64> = client
+        .query(
+            &format!(
+                "INSERT INTO outpost.inbound_emails (dedupe_key, mode, to_addresses, subject, tenant)
+                 VALUES ('ia', 'parsed', 'x@a.example', 'mail for a', '{A}'),
+                        ('ib', 'parsed', 'x@b.example', 'mail for b', '{B}') RETURNING id"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let attachment: i64 = common::scalar(
+        &client,
+        "INSERT INTO outpost.inbound_attachments (inbound_email_id, size, content)          VALUES ($1, 1, 'x') RETURNING id",
+        &[&mail[1]],
+    )
+    .await;
+    let (status, _, body) = ward.get("/inbound").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("mail for a") && !body.contains("mail for b"),
+        "{body}"
+    );
+    assert_eq!(
+        ward.get(&format!("/inbound/{}", mail[0])).await.0,
+        StatusCode::OK
+    );
+    for path in [
+        format!("/inbound/{}", mail[1]),
+        format!("/inbound/{}/attachments/{attachment}", mail[1]),
+    ] {
+        assert_eq!(ward.get(&path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
     assert_eq!(
         ward.post("/pauses", &[("scope", "kind"), ("name", "sms")])
             .await
