@@ -26,7 +26,9 @@ impl Dispatcher {
     ) -> Option<Outcome> {
         // The daily cap first: a slot taken there when the number's cap then
         // holds the message is one of many; the other way round, one of few.
-        if let Some(tenant) = message.tenant.as_deref()
+        // (No key is built for a message when no tenant is capped.)
+        if !self.limits.daily.is_empty()
+            && let Some(tenant) = message.tenant.as_deref()
             && let Some(cap) = self.limits.daily.get(&(tenant.to_owned(), message.kind))
         {
             let cap = i32::try_from(*cap).unwrap_or(i32::MAX);
