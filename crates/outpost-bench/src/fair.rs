@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::run::{BenchDb, BenchError, Report, Run, Transport, bench_config, finish, pending};
+use crate::latency::{offer, start_latency, with_latency};
+use crate::run::{BenchDb, BenchError, Report, Run, Transport, bench_config, finish};
 use outpost::channel::{Channel, Channels, Delivery, Envelope, SendError};
 use outpost::db;
 use outpost::dispatch::{Dispatcher, listener, runner};
@@ -78,28 +79,12 @@ pub async fn fair(
              VALUES ('email', 'b@b.example', 'reset', 'b', 'hospital-b')",
         )
         .await?;
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
-    for _ in 0..offered {
-        ticker.tick().await;
-        client.execute(&insert, &[]).await?;
-    }
-    while pending(&client).await? {
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    offer(&client, &insert, u64::from(offered), rate).await?;
     let seconds = started.elapsed().as_secs_f64();
     shutdown.cancel();
     let _ = run.await;
     let _ = listen.await;
-    let p = client
-        .query_one(
-            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP
-                 (ORDER BY extract(epoch FROM a.started_at - m.created_at) * 1000)
-             FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id
-             WHERE m.tenant = 'hospital-b'",
-            &[],
-        )
-        .await?;
-    let percentiles: Vec<f64> = p.get(0);
+    let percentiles = start_latency(&client, Some("hospital-b")).await?;
     let mut report = finish(
         &client,
         Run {
@@ -113,9 +98,7 @@ pub async fn fair(
         },
     )
     .await?;
-    report.latency_p50_ms = percentiles.first().copied();
-    report.latency_p95_ms = percentiles.get(1).copied();
-    report.latency_p99_ms = percentiles.get(2).copied();
+    with_latency(&mut report, &percentiles);
     drop(client);
     bench.drop_db().await?;
     Ok(report)

@@ -48,28 +48,13 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
         .prepare("INSERT INTO outpost.messages (kind, to_address, body) VALUES ('sms', '+353861234567', 'x')")
         .await?;
     let total = u64::from(rate) * u64::from(seconds);
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
-    for _ in 0..total {
-        ticker.tick().await;
-        client.execute(&insert, &[]).await?;
-    }
-    while pending(&client).await? {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    offer(&client, &insert, total, rate).await?;
     let elapsed = started.elapsed().as_secs_f64();
     shutdown.cancel();
     let _ = run.await;
     let _ = listen.await;
-    let p = client
-        .query_one(
-            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - m.created_at) * 1000)
-             FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id",
-            &[],
-        )
-        .await?;
-    let percentiles: Vec<f64> = p.get(0);
+    let percentiles = start_latency(&client, None).await?;
     let mut report = finish(
         &client,
         Run {
@@ -83,10 +68,53 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
         },
     )
     .await?;
-    report.latency_p50_ms = percentiles.first().copied();
-    report.latency_p95_ms = percentiles.get(1).copied();
-    report.latency_p99_ms = percentiles.get(2).copied();
+    with_latency(&mut report, &percentiles);
     drop(client);
     bench.drop_db().await?;
     Ok(report)
+}
+
+/// Runs `insert` `count` times at `rate` a second, then waits until nothing
+/// is left to send.
+pub(crate) async fn offer(
+    client: &tokio_postgres::Client,
+    insert: &tokio_postgres::Statement,
+    count: u64,
+    rate: u32,
+) -> Result<(), BenchError> {
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for _ in 0..count {
+        ticker.tick().await;
+        client.execute(insert, &[]).await?;
+    }
+    while pending(client).await? {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Ok(())
+}
+
+/// p50, p95 and p99 of commit-to-send-start, in ms, of every message or of
+/// one tenant's.
+pub(crate) async fn start_latency(
+    client: &tokio_postgres::Client,
+    tenant: Option<&str>,
+) -> Result<Vec<f64>, BenchError> {
+    let row = client
+        .query_one(
+            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP
+                 (ORDER BY extract(epoch FROM a.started_at - m.created_at) * 1000)
+             FROM outpost.attempts a JOIN outpost.messages m ON m.id = a.message_id
+             WHERE $1::text IS NULL OR m.tenant = $1",
+            &[&tenant],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The report with those percentiles.
+pub(crate) fn with_latency(report: &mut Report, percentiles: &[f64]) {
+    report.latency_p50_ms = percentiles.first().copied();
+    report.latency_p95_ms = percentiles.get(1).copied();
+    report.latency_p99_ms = percentiles.get(2).copied();
 }

@@ -209,6 +209,8 @@ pub(crate) fn bench_config(
         ("OUTPOST__HTTP__ENABLED".into(), "false".into()),
         ("OUTPOST__OPS__ENABLED".into(), "false".into()),
         ("OUTPOST__LOG__LEVEL".into(), "warn".into()),
+        // The latency mode sends every SMS to one number: no per-number cap.
+        ("OUTPOST__LIMITS__PHONE_PER_HOUR".into(), "0".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     Config::load(&Sources { file: None, env }).map_err(|e| BenchError::Setup(e.to_string()))
