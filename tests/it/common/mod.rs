@@ -174,10 +174,13 @@ async fn server() -> &'static Server {
                 .unwrap();
             drop_stale(&client).await;
             let template = template_name();
-            // Templates of older schemas.
+            // Templates of older schemas, past the newest four: another
+            // checkout (a branch with other migrations) may be cloning one
+            // of those at this moment.
             for row in client
                 .query(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'outpost\\_tpl\\_%' AND datname <> $1",
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'outpost\\_tpl\\_%' AND datname <> $1 \
+                     ORDER BY oid DESC OFFSET 4",
                     &[&template],
                 )
                 .await
