@@ -156,6 +156,9 @@ pub async fn summary(
             );
         }
     }
+    for rate in rates(client, limits).await? {
+        let _ = writeln!(out, "{rate}");
+    }
     for p in crate::pause::list(client).await? {
         let _ = writeln!(
             out,
@@ -312,4 +315,75 @@ pub async fn stats(client: &impl GenericClient, since: DateTime<Utc>) -> Result<
         );
     }
     Ok(out)
+}
+
+/// A rated tenant's kind (`[limits.rate]`) as it stands now.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rate {
+    pub tenant: String,
+    pub kind: String,
+    /// Most messages a second.
+    pub per_second: f64,
+    /// Whole messages its bucket lets go now.
+    pub allowance: i32,
+    /// Its queued messages due now.
+    pub due: i64,
+}
+
+impl Rate {
+    /// More are due than its bucket lets go now: they wait their turn.
+    pub fn holding(&self) -> bool {
+        self.due > i64::from(self.allowance)
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            tenant,
+            kind,
+            per_second,
+            due,
+            ..
+        } = self;
+        if self.holding() {
+            write!(
+                f,
+                "RATE-LIMITED tenant {tenant} {kind}: {per_second} a second \
+                 (limits.rate.{tenant}.{kind}); {due} due wait their turn"
+            )
+        } else {
+            write!(
+                f,
+                "rate tenant {tenant} {kind}: {per_second} a second; {due} due"
+            )
+        }
+    }
+}
+
+/// Every rated tenant's kind in `limits`, with its bucket and due messages.
+pub async fn rates(
+    client: &impl GenericClient,
+    limits: &crate::config::LimitsSettings,
+) -> Result<Vec<Rate>, DbError> {
+    if limits.rate.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants: Vec<&str> = limits.rate.keys().map(|(t, _)| t.as_str()).collect();
+    let kinds: Vec<&str> = limits.rate.keys().map(|(_, k)| k.as_str()).collect();
+    let per_second: Vec<f64> = limits.rate.values().copied().collect();
+    let rows = client
+        .query(statements::TENANT_RATES, &[&tenants, &kinds, &per_second])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Rate {
+                tenant: row.try_get("tenant")?,
+                kind: row.try_get("kind")?,
+                per_second: row.try_get("rate")?,
+                allowance: row.try_get("allowance")?,
+                due: row.try_get("due")?,
+            })
+        })
+        .collect()
 }

@@ -336,6 +336,9 @@ pub struct LimitsSection {
     /// Per tenant, per kind: most messages a UTC day (`[limits.daily.NAME]`).
     #[serde(default)]
     pub daily: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Per tenant, per kind: most messages a second (`[limits.rate.NAME]`).
+    #[serde(default)]
+    pub rate: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -187,6 +187,8 @@ pub struct LimitsSettings {
     pub phone_per_hour: u32,
     /// (tenant, kind) → most messages sent in a UTC day.
     pub daily: std::collections::HashMap<(String, crate::message::Kind), u32>,
+    /// (tenant, kind) → most messages sent a second, in tenant and kind order.
+    pub rate: std::collections::BTreeMap<(String, crate::message::Kind), f64>,
 }
 
 impl LimitsSettings {

@@ -396,3 +396,35 @@ fn daily_caps_are_read_per_tenant_and_kind() {
     .to_string();
     assert!(error.contains("limits.daily.hospital-a.fax"), "{error}");
 }
+
+#[test]
+fn rates_are_read_per_tenant_and_kind_and_must_be_positive() {
+    use crate::message::Kind;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outpost.toml");
+    let load = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        Config::load(&Sources {
+            file: Some(&file),
+            env: Vec::new(),
+        })
+    };
+    let config = load("[limits.rate.Hospital-A]\nsms = 0.5\nemail = 100\n").unwrap();
+    let rates: Vec<_> = config.limits.rate.into_iter().collect();
+    assert_eq!(
+        rates,
+        vec![
+            (("Hospital-A".to_owned(), Kind::Email), 100.0),
+            (("Hospital-A".to_owned(), Kind::Sms), 0.5),
+        ]
+    );
+    for (text, key) in [
+        ("[limits.rate.a]\nsms = 0\n", "limits.rate.a.sms"),
+        ("[limits.rate.a]\nsms = -1\n", "limits.rate.a.sms"),
+        ("[limits.rate.a]\nsms = nan\n", "limits.rate.a.sms"),
+        ("[limits.rate.a]\nfax = 1\n", "limits.rate.a.fax"),
+    ] {
+        let error = load(text).unwrap_err().to_string();
+        assert!(error.contains(key), "{text}: {error}");
+    }
+}

@@ -101,6 +101,7 @@ pub(super) struct OverviewPage {
     oldest_queued: Option<String>,
     daemons: Vec<Daemon>,
     pauses: Vec<crate::pause::Pause>,
+    rates: Vec<crate::status::Rate>,
     tenants: Vec<TenantQueue>,
     now: String,
 }
@@ -159,6 +160,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
         oldest_queued: oldest.map(age),
         daemons: queries::decode(&daemons)?,
         pauses: crate::pause::list(&**client).await?,
+        rates: crate::status::rates(&**client, &state.config.limits).await?,
         tenants: queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[]).await?)?,
         now: time(now),
     };

@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0023", "pauses"),
     migration!("0024", "tenant_caps"),
     migration!("0025", "console_tenants"),
+    migration!("0026", "tenant_rates"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -52,6 +52,10 @@ fn shaped(rows: &str, recipients: &Relation) -> String {
 pub const PHONE_SEND_SLOT: &str = include_str!("queries/phone_send_slot.sql");
 /// A slot of a tenant's daily cap of a kind (`[limits.daily]`).
 pub const TENANT_DAY_SLOT: &str = include_str!("queries/tenant_day_slot.sql");
+/// Spends what a claim took from the rated tenants' buckets (`[limits.rate]`).
+pub const TENANT_RATE_SPEND: &str = include_str!("queries/tenant_rate_spend.sql");
+/// Each rated tenant's bucket now, and its due messages.
+pub const TENANT_RATES: &str = include_str!("queries/tenant_rates.sql");
 /// What each tenant has sent of each kind today.
 pub const TENANT_DAYS: &str = include_str!("queries/tenant_days.sql");
 /// Pauses a kind, a provider or a tenant.

@@ -8,6 +8,7 @@ use deadpool_postgres::Pool;
 
 use super::outcome::{self, End, Outcome};
 use crate::channel::Channels;
+use crate::config::LimitsSettings;
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, Undecodable, decode};
 
@@ -21,9 +22,64 @@ pub struct Batch {
     pub full: bool,
 }
 
+/// The tenants' rates (`[limits.rate]`) as the claim takes them: each rated
+/// tenant's kind takes no more than its bucket in the database holds.
+#[derive(Debug, Clone, Default)]
+pub struct Rates {
+    tenants: Vec<String>,
+    kinds: Vec<String>,
+    per_second: Vec<f64>,
+}
+
+impl Rates {
+    pub fn new(limits: &LimitsSettings) -> Self {
+        let mut rates = Self::default();
+        for ((tenant, kind), per_second) in &limits.rate {
+            rates.tenants.push(tenant.clone());
+            rates.kinds.push(kind.as_str().to_owned());
+            rates.per_second.push(*per_second);
+        }
+        rates
+    }
+
+    /// `tenant`'s rate for `kind`, if it has one.
+    fn of(&self, tenant: &str, kind: &str) -> Option<f64> {
+        (0..self.tenants.len())
+            .find(|&i| self.tenants[i] == tenant && self.kinds[i] == kind)
+            .map(|i| self.per_second[i])
+    }
+
+    /// What a claim's `rows` took of each rated tenant's kind: (tenant, kind,
+    /// rate, messages).
+    fn spent(&self, rows: &[tokio_postgres::Row]) -> Vec<(String, String, f64, i32)> {
+        let mut spent: Vec<(String, String, f64, i32)> = Vec::new();
+        if self.tenants.is_empty() {
+            return spent;
+        }
+        for row in rows {
+            let (Ok(Some(tenant)), Ok(kind)) = (
+                row.try_get::<_, Option<String>>("tenant"),
+                row.try_get::<_, String>("kind"),
+            ) else {
+                continue;
+            };
+            let Some(rate) = self.of(&tenant, &kind) else {
+                continue;
+            };
+            match spent.iter_mut().find(|s| s.0 == tenant && s.1 == kind) {
+                Some(s) => s.3 += 1,
+                None => spent.push((tenant, kind, rate, 1)),
+            }
+        }
+        spent
+    }
+}
+
 /// Claims for `worker` up to `limit` due messages in all, and of each kind in
-/// `per_kind` at most its count; `channels` name each kind's default
-/// provider, so that a paused one holds the messages that would use it.
+/// `per_kind` at most its count, and of a rated tenant's kind no more than
+/// `rates` let it; `channels` name each kind's default provider, so that a
+/// paused one holds the messages that would use it.
+#[allow(clippy::too_many_arguments)]
 pub async fn claim(
     pool: &Pool,
     sql: &str,
@@ -32,6 +88,7 @@ pub async fn claim(
     limit: u32,
     per_kind: &[(Kind, u32)],
     channels: &Channels,
+    rates: &Rates,
 ) -> Result<Batch, DbError> {
     let per_kind: Vec<(Kind, u32)> = per_kind
         .iter()
@@ -68,9 +125,24 @@ pub async fn claim(
                 &counts,
                 &CLAIM_BYTES,
                 &providers,
+                &rates.tenants,
+                &rates.kinds,
+                &rates.per_second,
             ],
         )
         .await?;
+    let spent = rates.spent(&rows);
+    if !spent.is_empty() {
+        let tenants: Vec<&str> = spent.iter().map(|s| s.0.as_str()).collect();
+        let kinds: Vec<&str> = spent.iter().map(|s| s.1.as_str()).collect();
+        let per_second: Vec<f64> = spent.iter().map(|s| s.2).collect();
+        let taken: Vec<i32> = spent.iter().map(|s| s.3).collect();
+        tx.execute(
+            statements::TENANT_RATE_SPEND,
+            &[&tenants, &kinds, &per_second, &taken],
+        )
+        .await?;
+    }
     tx.commit().await?;
     let mut claimed = Vec::with_capacity(rows.len());
     let mut undecodable = Vec::new();

@@ -50,6 +50,7 @@ pub struct Dispatcher {
     breakers: Breakers,
     quiet_hours: crate::quiet_hours::QuietHoursSettings,
     limits: crate::config::LimitsSettings,
+    rates: claim::Rates,
 }
 
 /// What one rescue pass did.
@@ -114,6 +115,7 @@ impl Dispatcher {
             breakers: Breakers::new(config.dispatch.breaker),
             quiet_hours: config.quiet_hours.clone(),
             limits: config.limits.clone(),
+            rates: claim::Rates::new(&config.limits),
         }
     }
 
@@ -201,6 +203,7 @@ impl Dispatcher {
             limit,
             per_kind,
             &self.channels,
+            &self.rates,
         )
         .await
     }

@@ -279,9 +279,10 @@ fn every_chapter_is_in_the_summary() {
 /// Maps whose keys are free-form names (kinds, tenants, languages): the table
 /// documents them once, with a placeholder (`dispatch.kind_concurrency.<kind>`,
 /// `twilio.voices.LANG.…`).
-const FREE_FORM: [&str; 4] = [
+const FREE_FORM: [&str; 5] = [
     "dispatch.kind_concurrency",
     "limits.daily",
+    "limits.rate",
     "quiet_hours.tenants",
     "twilio.voices",
 ];

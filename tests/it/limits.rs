@@ -1,5 +1,5 @@
 //! Limits on what a message may cost: the country prefixes SMS and voice may
-//! go to.
+//! go to, the cap per number, and each tenant's daily cap and rate.
 
 use crate::common::{self, TestDb};
 
@@ -168,5 +168,143 @@ async fn a_tenants_daily_cap_holds_the_rest_until_tomorrow_and_status_says_so() 
             "CAPPED tenant hospital-a sms: 2 of 2 sent today (UTC); the rest wait until tomorrow"
         ),
         "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_tenants_rate_paces_its_messages_across_daemons_and_another_tenant_goes_at_once() {
+    use outpost::message::Kind;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut config = db.config(&[]);
+    config
+        .limits
+        .rate
+        .insert(("hospital-a".to_owned(), Kind::Email), 10.0);
+    client
+        .batch_execute(
+            "SELECT outpost.send_simple_mail('s', 'b', to_address => 'a' || g || '@a.example', tenant => 'hospital-a')
+             FROM generate_series(1, 40) g;
+             SELECT outpost.send_simple_mail('s', 'b', to_address => 'b' || g || '@b.example', tenant => 'hospital-b')
+             FROM generate_series(1, 5) g;",
+        )
+        .await
+        .unwrap();
+    // Before anything is sent, status says why most will wait.
+    let summary = outpost::status::summary(&client, &config.limits)
+        .await
+        .unwrap();
+    assert!(
+        summary.contains(
+            "RATE-LIMITED tenant hospital-a email: 10 a second (limits.rate.hospital-a.email); \
+             40 due wait their turn"
+        ),
+        "{summary}"
+    );
+    // Two daemons, each claiming as fast as it can.
+    let started = std::time::Instant::now();
+    let mut workers = Vec::new();
+    for name in ["w1", "w2"] {
+        let (channels, _) = db.channels(&config);
+        let dispatcher = db.dispatcher(&config, channels, name);
+        workers.push(tokio::spawn(async move {
+            while started.elapsed() < std::time::Duration::from_secs(20) {
+                if dispatcher.run_once().await.unwrap() == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    // Hospital B's five go at once, while most of A's still wait their turn.
+    common::wait_until(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE tenant = 'hospital-b' AND status = 'sent'",
+        std::time::Duration::from_secs(5),
+        |n| n == 5,
+    )
+    .await;
+    let a_sent = common::count(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE tenant = 'hospital-a' AND status = 'sent'",
+    )
+    .await;
+    assert!(a_sent <= 20, "{a_sent} of A's sent with B's");
+    let summary = outpost::status::summary(&client, &config.limits)
+        .await
+        .unwrap();
+    assert!(
+        summary.contains(
+            "RATE-LIMITED tenant hospital-a email: 10 a second (limits.rate.hospital-a.email);"
+        ),
+        "{summary}"
+    );
+    common::wait_until(
+        &client,
+        "SELECT count(*) FROM outpost.messages WHERE tenant = 'hospital-a' AND status = 'sent'",
+        std::time::Duration::from_secs(15),
+        |n| n == 40,
+    )
+    .await;
+    let took = started.elapsed();
+    for w in workers {
+        w.abort();
+    }
+    // Ten at once (a second's worth), then ten a second: 3 s for the other
+    // 30 whatever two daemons do; released on time, not much later.
+    assert!(took >= std::time::Duration::from_millis(2700), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(6), "{took:?}");
+    // Never more than a second's burst plus a second's rate in any second.
+    let busiest: i64 = common::scalar(
+        &client,
+        "SELECT max((SELECT count(*) FROM outpost.messages o WHERE o.tenant = 'hospital-a'
+                      AND o.sent_at >= m.sent_at AND o.sent_at < m.sent_at + interval '1 second'))
+         FROM outpost.messages m WHERE m.tenant = 'hospital-a'",
+        &[],
+    )
+    .await;
+    assert!(busiest <= 20, "{busiest} sent in one second");
+    let summary = outpost::status::summary(&client, &config.limits)
+        .await
+        .unwrap();
+    assert!(
+        summary.contains("rate tenant hospital-a email: 10 a second; 0 due"),
+        "{summary}"
+    );
+    // Nothing of it held by a deferral: a rate paces, it does not defer.
+    assert_eq!(
+        common::count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE deferrals > 0"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_overview_shows_a_tenant_waiting_its_turn_under_its_rate() {
+    use crate::common::console::{ADMIN, Console};
+    use outpost::message::Kind;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let mut config = db.config(&[]);
+    config
+        .limits
+        .rate
+        .insert(("hospital-a".to_owned(), Kind::Sms), 0.5);
+    client
+        .batch_execute(
+            "SELECT outpost.send_sms('a', to_address => '+35386100000' || g, tenant => 'hospital-a')
+             FROM generate_series(1, 3) g",
+        )
+        .await
+        .unwrap();
+    let console = Console::start_config(&db, config).await;
+    let mut admin = console.signed_in(ADMIN).await;
+    let (_, _, body) = admin.get("/").await;
+    assert!(
+        body.contains("<th scope=\"row\">hospital-a</th><td>sms</td><td>0.5</td><td>3</td>")
+            && body.contains("waiting their turn (limits.rate.hospital-a.sms)"),
+        "{body}"
     );
 }

@@ -1,5 +1,5 @@
 //! `[limits]`: the country prefixes SMS and voice may go to, how many one
-//! number is sent in an hour, and each tenant's daily caps.
+//! number is sent in an hour, and each tenant's daily caps and rates.
 
 use super::super::settings::LimitsSettings;
 use super::super::{ConfigError, LimitsSection};
@@ -27,9 +27,28 @@ pub(in crate::config) fn limits(raw: &LimitsSection) -> Result<LimitsSettings, C
             daily.insert((tenant.clone(), kind), *cap);
         }
     }
+    let mut rate = std::collections::BTreeMap::new();
+    for (tenant, kinds) in &raw.rate {
+        for (kind, per_second) in kinds {
+            let key = format!("limits.rate.{tenant}.{kind}");
+            let kind: Kind = kind.parse().map_err(|e: crate::message::UnknownKind| {
+                ConfigError::invalid(&key, e.to_string())
+            })?;
+            if !(per_second.is_finite() && *per_second > 0.0 && *per_second <= 1_000_000.0) {
+                return Err(ConfigError::invalid(
+                    &key,
+                    format!(
+                        "{per_second} is not a rate in messages a second (above 0, at most 1000000)"
+                    ),
+                ));
+            }
+            rate.insert((tenant.clone(), kind), *per_second);
+        }
+    }
     Ok(LimitsSettings {
         phone_prefixes,
         phone_per_hour: raw.phone_per_hour,
         daily,
+        rate,
     })
 }

@@ -2,7 +2,9 @@
 -- in $4 at most the matching count in $5 (the sends that kind can start now),
 -- and at most $1 in all, in priority order and, within a priority, taking
 -- tenants in turns (0021); nothing of a paused kind, tenant or provider
--- (0023; $7: each kind's default provider, aligned with $4). Returns them in the message's one
+-- (0023; $7: each kind's default provider, aligned with $4); no more of a
+-- rated tenant's kind than its bucket holds (0026; $8-$10, spent by
+-- tenant_rate_spend.sql in the same transaction). Returns them in the message's one
 -- shape (message_shape.sql, which follows this file's CTEs `claimed` and
 -- `members` in the statement: address, recipient, suppression verdict). A digest
 -- group (same recipient, kind and digest_key) is claimed whole: its first due
@@ -70,7 +72,13 @@ WITH claimed AS (
                         AND e.to_address IS NOT DISTINCT FROM q0.to_address
                         AND e.tenant IS NOT DISTINCT FROM q0.tenant))
                 ORDER BY q0.priority DESC, q0.run_at, q0.id
-                LIMIT least(k.n, greatest(32, ceil(2.0 * k.n / cardinality(ts.tenants))::int))
+                -- Rated (0026; $8, $9, $10: tenant, kind, messages a second):
+                -- no more than the tenant's bucket holds, which stays locked
+                -- until this claim commits (least() passes over a NULL).
+                LIMIT least(k.n, greatest(32, ceil(2.0 * k.n / cardinality(ts.tenants))::int),
+                            (SELECT outpost.tenant_rate_allowance(t.tenant, k.kind, rl.rate)
+                             FROM unnest($8::text[], $9::text[], $10::float8[]) AS rl(tenant, kind, rate)
+                             WHERE rl.tenant = t.tenant AND rl.kind = k.kind))
                 FOR UPDATE SKIP LOCKED) c0) c
             ORDER BY c.priority DESC, c.turn, c.run_at, c.id
             LIMIT k.n) q
