@@ -31,6 +31,9 @@ pub struct EmailOptions {
     pub links: Option<List>,
     pub mirror_to_chat: Option<bool>,
     pub digest_window: Option<String>,
+    /// Checked when the message is written (migration 0028).
+    pub escalate: Option<Object>,
+    pub fallback: Option<Object>,
 }
 
 /// SMS and voice calls (Twilio).
@@ -39,6 +42,9 @@ pub struct EmailOptions {
 pub struct PhoneOptions {
     pub from: Option<String>,
     pub digest_window: Option<String>,
+    /// Checked when the message is written (migration 0028).
+    pub escalate: Option<Object>,
+    pub fallback: Option<Object>,
 }
 
 /// Push notifications (Airship).
@@ -51,6 +57,9 @@ pub struct PushOptions {
     pub deep_link: Option<String>,
     pub extra: Option<Object>,
     pub digest_window: Option<String>,
+    /// Checked when the message is written (migration 0028).
+    pub escalate: Option<Object>,
+    pub fallback: Option<Object>,
     /// Written by Outpost on the push a chat message sends to its members.
     pub chat_channel_id: Option<i64>,
     pub chat_message_id: Option<i64>,
@@ -63,6 +72,9 @@ pub struct PushOptions {
 pub struct ChatOptions {
     pub format: Option<ChatFormat>,
     pub digest_window: Option<String>,
+    /// Checked when the message is written (migration 0028).
+    pub escalate: Option<Object>,
+    pub fallback: Option<Object>,
 }
 
 /// How a chat message's template is rendered.

@@ -58,6 +58,8 @@ pub const TENANT_RATE_SPEND: &str = include_str!("queries/tenant_rate_spend.sql"
 pub const TENANT_RATES: &str = include_str!("queries/tenant_rates.sql");
 /// What each tenant has sent of each kind today.
 pub const TENANT_DAYS: &str = include_str!("queries/tenant_days.sql");
+/// Writes a message again as its fallback kind.
+pub const FALL_BACK: &str = include_str!("queries/fall_back.sql");
 /// Pauses a kind, a provider or a tenant.
 pub const PAUSE: &str = include_str!("queries/pause.sql");
 /// Resumes one.

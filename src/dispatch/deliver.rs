@@ -98,6 +98,9 @@ impl Dispatcher {
     ) -> Result<Outcome, ClaimedMessage> {
         let message = crate::digest::combine(message);
         let started_at = Utc::now();
+        if let Some(outcome) = self.fall_back(&message, started_at).await {
+            return Ok(outcome);
+        }
         let plan = match self.plan(&message, started_at) {
             Ok(plan) => plan,
             Err(outcome) => return Ok(*outcome),

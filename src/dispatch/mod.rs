@@ -8,6 +8,7 @@ pub mod breaker;
 mod caps;
 pub mod claim;
 mod deliver;
+mod fallback;
 mod heartbeat;
 pub mod listener;
 pub mod outcome;

@@ -17,6 +17,7 @@ mod dispatch;
 mod docs;
 mod email_sendgrid;
 mod email_smtp;
+mod escalation;
 mod faults;
 mod hostile;
 mod hostile_rows;

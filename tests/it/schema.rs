@@ -593,6 +593,8 @@ const DAEMON_OWNED: &[&str] = &[
     "pending_error",
     "deferrals",
     "digest_of",
+    "escalated_from",
+    "follow_up",
 ];
 /// What is sent and to whom: each helper takes what its kind needs.
 const CONTENT: &[&str] = &[
