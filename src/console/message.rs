@@ -33,6 +33,7 @@ pub(super) struct MessagePage {
     options: String,
     body: Option<String>,
     timeline: Vec<Event>,
+    chain: Vec<super::chain::Link>,
     can_retry: bool,
     can_cancel: bool,
 }
@@ -69,6 +70,7 @@ pub async fn page(
         options: json_of("options"),
         body: m.try_get("body")?,
         timeline: timeline(&client, id, &m).await?,
+        chain: super::chain::chain(&client, &session, id).await?,
         can_retry: status.can_retry(),
         can_cancel: status.can_cancel(),
     };

@@ -10,6 +10,7 @@ mod macros;
 pub mod audit;
 pub mod auth;
 mod bulk;
+mod chain;
 mod chart;
 mod csrf;
 mod error;

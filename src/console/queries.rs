@@ -30,6 +30,8 @@ pub const INBOUND_GET: &str = include_str!("../db/queries/console_inbound_get.sq
 pub const INBOUND_LIST: &str = include_str!("../db/queries/console_inbound_list.sql");
 /// One message with everything the console shows.
 pub const MESSAGE: &str = include_str!("../db/queries/console_message.sql");
+/// The escalation chain a message belongs to.
+pub const MESSAGE_CHAIN: &str = include_str!("../db/queries/console_message_chain.sql");
 /// Chat messages outbox message $1 became.
 pub const MESSAGE_CHAT: &str = include_str!("../db/queries/console_message_chat.sql");
 /// Provider events about message $1, in arrival order.

@@ -524,3 +524,126 @@ async fn a_user_without_the_kinds_address_gets_the_fallback_with_the_follow_up_m
     let again: i64 = common::scalar(&client, "SELECT outpost.fall_back($1)", &[&first]).await;
     assert_eq!(again, fallback);
 }
+
+#[tokio::test]
+async fn the_console_shows_the_chain_on_each_message_of_it() {
+    use crate::common::console::{ADMIN, Console};
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client.batch_execute(ANN).await.unwrap();
+    let options = serde_json::json!({"fallback": {"kind": "email"},
+        "escalate": {"after": "10m", "unless": "read", "then": {"kind": "chat", "body": "Seen it?"}}});
+    let first: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_sms('Clinic moved to room 4', to_user => 'bob', options => $1)",
+        &[&options],
+    )
+    .await;
+    let then = follow_up(&client, first).await;
+    let alone: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_sms('Alone', to_user => 'ann')",
+        &[],
+    )
+    .await;
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    db.dispatcher(&config, channels, "w1")
+        .drain()
+        .await
+        .unwrap();
+    let fallback: i64 = common::scalar(
+        &client,
+        "SELECT id FROM outpost.messages WHERE escalated_from = $1 AND kind = 'email'",
+        &[&first],
+    )
+    .await;
+    let console = Console::start(&db, &[]).await;
+    let mut admin = console.signed_in(ADMIN).await;
+    for id in [first, then, fallback] {
+        let (status, _, body) = admin.get(&format!("/messages/{id}")).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert!(body.contains("Escalation chain"), "{body}");
+        for (linked, line) in [
+            (first, String::new()),
+            (then, format!("follow-up of {first}: after 10m unless read")),
+            (
+                fallback,
+                format!("fallback of {first}: its user had no address for sms"),
+            ),
+        ] {
+            assert!(
+                body.contains(&format!("<a href=\"/messages/{linked}\">")),
+                "{body}"
+            );
+            assert!(body.contains(&line), "{line}: {body}");
+        }
+    }
+    let (_, _, body) = admin.get(&format!("/messages/{alone}")).await;
+    assert!(!body.contains("Escalation chain"), "{body}");
+}
+
+/// docs/escalation.md's example runs as written and does what the chapter says.
+#[tokio::test]
+async fn the_chapters_example_runs_as_written() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/escalation.md"),
+    )
+    .unwrap();
+    let block = text
+        .split("```sql")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO outpost.recipients (user_id, email) VALUES ('42', 'ann@example.com')",
+        )
+        .await
+        .unwrap();
+    client.batch_execute(block).await.unwrap();
+    let config = db.config(&[]);
+    let (channels, printed) = db.channels(&config);
+    db.dispatcher(&config, channels, "w1")
+        .drain()
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>)> = client
+        .query(
+            "SELECT kind, status, last_error FROM outpost.messages ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    // The push, its SMS and e-mail follow-ups (waiting), the SMS that fell
+    // back for want of a phone number, and its e-mail.
+    let shape: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(k, s, _)| (k.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("push", "sent"),
+            ("sms", "queued"),
+            ("email", "queued"),
+            ("sms", "failed"),
+            ("email", "sent")
+        ]
+    );
+    assert!(
+        rows[3]
+            .2
+            .as_deref()
+            .unwrap()
+            .starts_with("recipient user \"42\" has no phone number for sms messages; sent as email instead (message "),
+        "{rows:?}"
+    );
+    let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
+    assert!(printed.contains("Subject: Your appointment"), "{printed}");
+}

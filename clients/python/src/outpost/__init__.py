@@ -12,7 +12,7 @@ from typing import ParamSpec
 from . import _builders
 from ._call import Call
 from ._db import ConfigurationError, execute_id, execute_optional_id, query
-from ._options import Attachment, Columns, EmailOptions, PhoneOptions, PushOptions
+from ._options import Attachment, Columns, EmailOptions, Escalation, Fallback, FollowUp, PhoneOptions, PushOptions
 from ._sql import load
 from ._types import AsyncConnectionArg, Connection, ConnectionArg, Cursor, HasPk, UserRef
 from .status import Attempt, Event, MessageStatus, build, latest_attempt
@@ -27,7 +27,10 @@ __all__ = [
     "ConnectionArg",
     "Cursor",
     "EmailOptions",
+    "Escalation",
     "Event",
+    "Fallback",
+    "FollowUp",
     "HasPk",
     "MessageStatus",
     "PhoneOptions",

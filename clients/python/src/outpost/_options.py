@@ -25,11 +25,52 @@ class Columns(TypedDict, total=False):
     digest_key: str
 
 
+class FollowUp(TypedDict, total=False):
+    """The message an escalation sends (``escalate["then"]``): its kind and
+    content; context defaults to the first message's."""
+
+    kind: Literal["email", "sms", "voice", "push", "chat"]
+    template: str
+    body: str
+    subject: str
+    html: str
+    context: Mapping[str, object]
+    locale: str
+    options: Mapping[str, object]
+    provider: str
+    priority: int
+    category: str
+    escalate: Escalation
+
+
+class Escalation(TypedDict):
+    """``escalate=``: send ``then`` to the same user ``after`` this long
+    (``"10m"``, ``"1 hour"``) unless the first message was read, delivered
+    or sent by then (docs/escalation.md)."""
+
+    after: str
+    unless: Literal["read", "delivered", "sent"]
+    then: FollowUp
+
+
+class Fallback(TypedDict, total=False):
+    """``fallback=``: when the user lacks the address for the message's
+    kind, send it as ``kind`` instead (an e-mail takes ``subject``, else the
+    first line of the body)."""
+
+    kind: Literal["email", "sms", "voice", "push", "chat"]
+    subject: str
+
+
 class _Options(Columns, total=False):
     options: Mapping[str, object]
     """Raw ``options`` JSON; the named keywords below are merged over it."""
     digest_window: str
     """With ``digest_key``: messages due within this duration (``1h``) are sent as one."""
+    escalate: Escalation
+    """A follow-up to the same user unless this message is read, delivered or sent in time."""
+    fallback: Fallback
+    """Another kind to send this as when the user has no address for its own."""
 
 
 #: ``from`` is a Python keyword: pass ``from_email=`` (or ``**{"from": ...}``).
