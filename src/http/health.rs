@@ -18,16 +18,19 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = tokio::time::timeout(Duration::from_secs(2), async {
+        // The pool keeps trying every host of DATABASE_URL (a promoted
+        // standby is found so): a connection it cannot make is a reconnect
+        // under way.
         let client = state
             .pool
             .get()
             .await
-            .map_err(|e| format!("cannot get a connection: {e}"))?;
+            .map_err(|e| format!("reconnecting: cannot get a connection: {e}"))?;
         // Only reads the applied versions; a failure here is the database's,
         // not a migration's.
         let pending = migrate::pending(&client).await.map_err(|e| match e {
             migrate::MigrateError::Db(e) => format!(
-                "reading outpost.schema_migrations failed: {}",
+                "unreachable: reading outpost.schema_migrations failed: {}",
                 e.as_db_error()
                     .map_or_else(|| e.to_string(), |d| d.message().to_owned())
             ),
@@ -36,11 +39,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok::<_, String>(pending)
     })
     .await
-    .unwrap_or_else(|_| Err("timed out".into()));
+    .unwrap_or_else(|_| Err("reconnecting: timed out".into()));
     let (database, migrations) = match database {
         Ok(pending) if pending.is_empty() => ("ok".to_owned(), "current".to_owned()),
         Ok(pending) => ("ok".to_owned(), format!("pending: {}", pending.join(", "))),
-        Err(e) => (format!("unreachable: {e}"), "unknown".to_owned()),
+        Err(e) => (e, "unknown".to_owned()),
     };
     let dispatcher = match &state.heartbeat {
         None => "not running in this process".to_owned(),

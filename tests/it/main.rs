@@ -18,6 +18,7 @@ mod docs;
 mod email_sendgrid;
 mod email_smtp;
 mod escalation;
+mod failover;
 mod faults;
 mod hostile;
 mod hostile_rows;
