@@ -53,6 +53,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0023", "pauses"),
     migration!("0024", "tenant_caps"),
     migration!("0025", "console_tenants"),
+    // 0026 is taken by a migration written beside this one.
+    migration!("0027", "webhooks"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).
