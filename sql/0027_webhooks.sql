@@ -233,8 +233,8 @@ GRANT EXECUTE ON FUNCTION outpost.webhook_endpoint_add(text, text[], text, text,
     outpost.webhook_endpoint_remove(bigint, name), outpost.webhook_replay(bigint, name)
     TO outpost_app, outpost_daemon;
 -- The daemon disables an endpoint whose receiver answered 410 Gone.
-GRANT EXECUTE ON FUNCTION outpost.webhook_endpoint_set_enabled(bigint, boolean, text, name)
-    TO outpost_daemon;
+GRANT EXECUTE ON FUNCTION outpost.webhook_endpoint_set_enabled(bigint, boolean, text, name),
+    outpost.webhook_cancel_queued(bigint, text) TO outpost_daemon;
 
 -- Writes one delivery of `event` for every enabled endpoint that subscribes
 -- to it and may see `tenant` (its own, or every tenant's for an endpoint

@@ -186,3 +186,164 @@ async fn an_endpoint_gets_only_its_tenants_events_and_a_tenants_role_sees_and_ma
             .await;
     }
 }
+
+#[tokio::test]
+async fn the_console_lists_deliveries_replays_one_adds_and_disables_endpoints_and_never_shows_a_secret()
+ {
+    use crate::common::console::{ADMIN, Console, VIEWER};
+    use reqwest::StatusCode;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let (id, secret) = endpoint(&client, "http://app.example/hooks", &["message.sent"], None).await;
+    let email = db.email(&client, "ann@example.com").await.0;
+    client
+        .execute(
+            "UPDATE outpost.messages SET status = 'sent' WHERE id = $1",
+            &[&email],
+        )
+        .await
+        .unwrap();
+    let delivery: i64 = common::scalar(
+        &client,
+        "UPDATE outpost.messages SET status = 'failed', last_error = 'the receiver answered 500'
+         WHERE kind = 'webhook' RETURNING id",
+        &[],
+    )
+    .await;
+    let console = Console::start(&db, &[]).await;
+    let mut admin = console.signed_in(ADMIN).await;
+    let (status, _, list) = admin.get("/webhooks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("app.example"), "{list}");
+    assert!(
+        list.contains(&format!("{}…", &secret[..8])),
+        "the prefix is shown"
+    );
+    let (_, _, page) = admin.get(&format!("/webhooks/{id}")).await;
+    assert!(page.contains(&format!("/messages/{delivery}")), "{page}");
+    assert!(page.contains("the receiver answered 500"));
+    // The delivery's own page: its timeline, its payload.
+    let (status, _, message) = admin.get(&format!("/messages/{delivery}")).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    assert!(message.contains("message.sent"), "{message}");
+    let key = &secret[8..];
+    for html in [&list, &page] {
+        let escaped = key.replace('/', "&#x2f;");
+        assert!(
+            !html.contains(key) && !html.contains(&escaped),
+            "a secret is in the console"
+        );
+    }
+
+    // A viewer may not replay; an admin may, and it is audited.
+    let mut viewer = console.signed_in(VIEWER).await;
+    viewer.get(&format!("/webhooks/{id}")).await;
+    let replay_path = format!("/webhooks/deliveries/{delivery}/replay");
+    let (status, _, _) = viewer.post(&replay_path, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = admin.post(&replay_path, &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], format!("/webhooks/{id}").as_str());
+    let row = client
+        .query_one(
+            "SELECT r.status, r.options ->> 'webhook_id' = o.options ->> 'webhook_id', r.body = o.body
+             FROM outpost.messages r JOIN outpost.messages o ON o.id = (r.options ->> 'replay_of')::bigint
+             WHERE r.kind = 'webhook' AND o.id = $1",
+            &[&delivery],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, bool>(1),
+            row.get::<_, bool>(2)
+        ),
+        ("queued".to_owned(), true, true)
+    );
+    let audited: i64 = common::scalar(
+        &client,
+        "SELECT count(*) FROM outpost.console_audit
+         WHERE action = 'webhook.replay' AND actor = $1 AND object = $2",
+        &[&ADMIN.0, &format!("webhook delivery {delivery}")],
+    )
+    .await;
+    assert_eq!(audited, 1);
+
+    // Adding with a typed secret: kept write-only, never shown nor audited.
+    let typed = "whsec_dGhpcyBpcyBhIHRlc3Qgc2VjcmV0IG9mIDMyIGJ5dGVzISE=";
+    admin.get("/webhooks").await;
+    let (status, headers, body) = admin
+        .post(
+            "/webhooks",
+            &[
+                ("url", "https://ops.example/in"),
+                ("tenant", ""),
+                ("description", "ops"),
+                ("secret", typed),
+                ("events", "message.failed"),
+                ("events", "inbound.received"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let added: i64 = headers["location"].to_str().unwrap()[10..].parse().unwrap();
+    let (events, stored): (Vec<String>, String) = {
+        let r = client
+            .query_one(
+                "SELECT event_types, secret FROM outpost.webhook_endpoints WHERE id = $1",
+                &[&added],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(
+        events,
+        ["inbound.received", "message.failed"].map(str::to_owned)
+    );
+    assert_eq!(stored, typed);
+    let (_, _, list) = admin.get("/webhooks").await;
+    let audit: String = common::scalar(
+        &client,
+        "SELECT string_agg(coalesce(after::text, ''), ' ') FROM outpost.console_audit",
+        &[],
+    )
+    .await;
+    for text in [&list, &audit] {
+        assert!(
+            !text.contains(&typed[8..]),
+            "the typed secret is shown or audited"
+        );
+    }
+    // An unknown event type is refused with the form echoed back.
+    let (status, _, body) = admin
+        .post(
+            "/webhooks",
+            &[
+                ("url", "https://ops.example/in"),
+                ("events", "message.opened"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("tick at least one event type"));
+
+    // Disabling cancels the queued replay.
+    admin.get("/webhooks").await;
+    let (status, _, _) = admin.post(&format!("/webhooks/{id}/disable"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let queued = common::count(
+        &client,
+        &format!("SELECT count(*) FROM outpost.messages WHERE kind = 'webhook' AND to_address = '{id}' AND status = 'queued'"),
+    )
+    .await;
+    assert_eq!(queued, 0);
+    let enabled: bool = common::scalar(
+        &client,
+        "SELECT enabled FROM outpost.webhook_endpoints WHERE id = $1",
+        &[&id],
+    )
+    .await;
+    assert!(!enabled);
+}
