@@ -250,3 +250,57 @@ async fn an_endpoint_on_a_private_address_is_refused_unless_allowed() {
         "a request reached the receiver"
     );
 }
+
+/// The first ```sql block after `marker` in `file`.
+fn sql_after(file: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .unwrap();
+    let section = text
+        .split(marker)
+        .nth(1)
+        .expect("the marker is in the file");
+    section
+        .split("```sql")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_docs_webhook_examples_work_as_written() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // Delivery 42, which the examples replay.
+    client
+        .batch_execute(
+            "INSERT INTO outpost.messages (id, kind, to_address, subject, body, options)
+             OVERRIDING SYSTEM VALUE
+             VALUES (42, 'webhook', '1', 'message.failed', '{}', '{\"webhook_id\": \"msg_1\"}')",
+        )
+        .await
+        .unwrap();
+    for (file, marker) in [
+        ("docs/sql-api.md", "### Signed webhooks"),
+        ("docs/webhooks.md", "## Registering an endpoint"),
+        ("docs/webhooks.md", "## Looking at deliveries"),
+    ] {
+        let block = sql_after(file, marker);
+        client
+            .batch_execute(&block)
+            .await
+            .unwrap_or_else(|e| panic!("{file} ({marker}): {e:?}\n{block}"));
+    }
+    assert_eq!(
+        common::count(&client, "SELECT count(*) FROM outpost.webhook_endpoints").await,
+        2
+    );
+    assert_eq!(
+        common::count(
+            &client,
+            "SELECT count(*) FROM outpost.messages WHERE options ->> 'replay_of' = '42'"
+        )
+        .await,
+        2
+    );
+}
