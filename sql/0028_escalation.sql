@@ -310,3 +310,25 @@ REVOKE EXECUTE ON FUNCTION outpost.fall_back(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outpost.fall_back(bigint) TO outpost_daemon;
 REVOKE EXECUTE ON FUNCTION outpost.escalation_cancel(bigint, bigint, text),
     outpost.escalation_read(outpost.messages) FROM PUBLIC;
+
+-- Signed webhooks (0027): `message.escalated` when a follow-up or a
+-- fallback is sent, naming the message it stands for.
+CREATE FUNCTION outpost.webhook_messages_escalated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM outpost.webhook_endpoints e
+                   WHERE e.enabled AND 'message.escalated' = ANY (e.event_types)) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM outpost.webhook_emit('message.escalated', n.tenant,
+            jsonb_build_object('id', n.escalated_from, 'follow_up', n.id, 'kind', n.kind,
+                               'to_user', n.to_user, 'tenant', n.tenant, 'sent_at', n.sent_at))
+    FROM changed_new n JOIN changed_old o ON o.id = n.id
+    WHERE n.escalated_from IS NOT NULL AND n.status = 'sent' AND o.status IS DISTINCT FROM 'sent'
+    ORDER BY n.id;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER messages_webhook_escalated AFTER UPDATE ON outpost.messages
+    REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new
+    FOR EACH STATEMENT EXECUTE FUNCTION outpost.webhook_messages_escalated();

@@ -135,6 +135,18 @@ pub enum MessageOptions {
     Phone(PhoneOptions),
     Push(PushOptions),
     Chat(ChatOptions),
+    Webhook(WebhookOptions),
+}
+
+/// A webhook delivery's options, written by `outpost.webhook_emit` and
+/// `outpost.webhook_replay`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookOptions {
+    /// The `webhook-id` header: one per event, the same on every try and replay.
+    pub webhook_id: Option<String>,
+    /// The delivery this one replays.
+    pub replay_of: Option<i64>,
 }
 
 /// Why a message's options cannot be sent.
@@ -154,6 +166,7 @@ impl MessageOptions {
             Kind::Sms | Kind::Voice => MessageOptions::Phone(typed(options)?),
             Kind::Push => MessageOptions::Push(typed(options)?),
             Kind::Chat => MessageOptions::Chat(typed(options)?),
+            Kind::Webhook => MessageOptions::Webhook(typed(options)?),
         })
     }
 }

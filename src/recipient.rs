@@ -62,6 +62,7 @@ fn what_for(kind: Kind) -> &'static str {
         Kind::Sms | Kind::Voice => "phone number",
         Kind::Push => "push named user",
         Kind::Chat => "user id",
+        Kind::Webhook => "webhook endpoint",
     }
 }
 

@@ -8,7 +8,9 @@ pub mod provider_http;
 pub mod stdout;
 mod text;
 pub mod twilio;
+pub mod webhook;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -107,6 +109,14 @@ pub trait Channel: Send + Sync {
     /// The provider name recorded in `attempts.provider` and matched against
     /// `messages.provider`.
     fn name(&self) -> &str;
+
+    /// The circuit breaker a send of `message` counts towards: the
+    /// channel's own (its name) unless it keeps one per destination (the
+    /// webhook channel, one per endpoint).
+    fn circuit<'a>(&'a self, message: &'a ClaimedMessage) -> Cow<'a, str> {
+        let _ = message;
+        Cow::Borrowed(self.name())
+    }
 
     async fn send(&self, envelope: &Envelope) -> Result<Delivery, SendError>;
 }

@@ -30,7 +30,7 @@ pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
     HttpSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, PushApp,
     QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
-    UnsubscribeSettings, Voice, WebhookSettings,
+    UnsubscribeSettings, Voice, WebhookEndpointsSettings, WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -62,6 +62,7 @@ pub struct RawConfig {
     pub console: ConsoleSection,
     pub ops: OpsSection,
     pub webhooks: WebhooksSection,
+    pub webhook_endpoints: WebhookEndpointsSection,
     pub twilio: TwilioSection,
     pub dispatch: DispatchSection,
     pub retry: RetrySection,
@@ -156,6 +157,14 @@ pub struct WebhooksSection {
     pub sendgrid_public_key: String,
     #[serde(with = "duration")]
     pub sendgrid_max_age: Duration,
+}
+
+/// `[webhook_endpoints]`: the signed webhooks Outpost sends to applications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpointsSection {
+    pub allow_private: bool,
+    pub rate_limit: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

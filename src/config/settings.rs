@@ -24,6 +24,8 @@ pub enum Backend {
     Twilio,
     Airship,
     InApp,
+    /// The signed HTTP POST of `webhook` messages (the kind's only backend).
+    Webhook,
 }
 
 /// An Airship app: the default one from `[push]`, or a row of `outpost.push_apps`.
@@ -110,6 +112,15 @@ pub struct WebhookSettings {
     pub twilio_public_url: Option<String>,
 }
 
+/// The signed webhooks to applications, from `[webhook_endpoints]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookEndpointsSettings {
+    /// Whether an endpoint may resolve to a loopback, private or link-local address.
+    pub allow_private: bool,
+    /// Most requests a second to one endpoint from one daemon; 0: no limit.
+    pub rate_limit: u32,
+}
+
 /// A `<Say>` language and voice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Voice {
@@ -148,6 +159,7 @@ pub struct Config {
     /// The operations listener and the queue gauges, from `[ops]`.
     pub ops: OpsSettings,
     pub webhooks: WebhookSettings,
+    pub webhook_endpoints: WebhookEndpointsSettings,
     pub twilio: TwilioSettings,
     /// The default push app, when `[push] app_key` is set.
     pub push_app: Option<PushApp>,

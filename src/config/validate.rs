@@ -51,6 +51,10 @@ impl Config {
             console,
             ops,
             webhooks,
+            webhook_endpoints: super::settings::WebhookEndpointsSettings {
+                allow_private: raw.webhook_endpoints.allow_private,
+                rate_limit: raw.webhook_endpoints.rate_limit,
+            },
             twilio,
             push_app,
             push_device_types: raw.push.device_types.clone(),

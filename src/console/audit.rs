@@ -43,6 +43,10 @@ pub enum Action {
     ScheduleEnable,
     ScheduleDisable,
     ScheduleFire,
+    WebhookAdd,
+    WebhookEnable,
+    WebhookDisable,
+    WebhookReplay,
 }
 
 impl Action {
@@ -74,6 +78,10 @@ impl Action {
             Action::ScheduleEnable => "schedule.enable",
             Action::ScheduleDisable => "schedule.disable",
             Action::ScheduleFire => "schedule.fire",
+            Action::WebhookAdd => "webhook.add",
+            Action::WebhookEnable => "webhook.enable",
+            Action::WebhookDisable => "webhook.disable",
+            Action::WebhookReplay => "webhook.replay",
         }
     }
 }

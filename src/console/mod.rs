@@ -41,6 +41,7 @@ mod state;
 mod suppressions;
 mod timeline;
 pub mod users;
+mod webhooks;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -113,6 +114,10 @@ fn protected() -> Router<ConsoleState> {
         .route("/schedules", get(schedules::list))
         .route("/schedules/{name}/{switch}", post(schedules::switch))
         .route("/schedules/{name}/fire", post(schedules::fire))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::page))
+        .route("/webhooks/{id}/{switch}", post(webhooks::switch))
+        .route("/webhooks/deliveries/{id}/replay", post(webhooks::replay))
         .route("/audit-log", get(audit::page))
         .route_layer(from_fn(session::every_tenant));
     Router::new()

@@ -35,6 +35,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "inbound.html",
     "inbound_email.html",
     "audit.html",
+    "webhooks.html",
+    "webhook.html",
     "result.html",
     "error.html",
     "bare.html",
@@ -175,7 +177,7 @@ mod tests {
     use crate::console::users::Role;
     use crate::console::{
         audit, auth, bulk, error, inbound, message, messages, messaging, overview, preview,
-        push_apps, schedules, smtp_form, smtp_servers, suppressions,
+        push_apps, schedules, smtp_form, smtp_servers, suppressions, webhooks,
     };
 
     fn session(role: Role) -> Session {
@@ -241,7 +243,11 @@ mod tests {
             smtp_servers::ServersPage,
             smtp_form::FormPage
         );
-        every!(suppressions::SuppressionsPage);
+        every!(
+            suppressions::SuppressionsPage,
+            webhooks::WebhooksPage,
+            webhooks::EndpointPage
+        );
     }
 
     /// `result.html` with `titel` for `title`.

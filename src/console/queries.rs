@@ -115,6 +115,19 @@ pub const USER_FIND: &str = include_str!("../db/queries/console_user_find.sql");
 /// existing one.
 pub const USER_UPSERT: &str = include_str!("../db/queries/console_user_upsert.sql");
 
+/// Webhook endpoint $1 (the secret as a prefix only).
+pub const WEBHOOK_GET: &str = include_str!("../db/queries/console_webhook_get.sql");
+/// Deliveries to webhook endpoint $1 before message $2 (all when NULL), newest first, at most $3.
+pub const WEBHOOK_DELIVERIES: &str = include_str!("../db/queries/console_webhook_deliveries.sql");
+/// Enable ($2 true) or disable webhook endpoint $1 with reason $3 (its queued deliveries cancelled).
+pub const WEBHOOK_ENABLE: &str = include_str!("../db/queries/console_webhook_enable.sql");
+/// A new webhook endpoint; its id.
+pub const WEBHOOK_INSERT: &str = include_str!("../db/queries/console_webhook_insert.sql");
+/// Every webhook endpoint (the secret as a prefix only) with its pending and failed deliveries.
+pub const WEBHOOK_LIST: &str = include_str!("../db/queries/console_webhook_list.sql");
+/// Replays webhook delivery $1; the new delivery's id and its endpoint.
+pub const WEBHOOK_REPLAY: &str = include_str!("../db/queries/console_webhook_replay.sql");
+
 /// The search's WHERE clause, shared by the page, the count and the bulk actions.
 const MESSAGE_FILTER: &str = include_str!("../db/queries/console_message_filter.sql");
 

@@ -13,6 +13,7 @@ use crate::channel::email::stdout::StdoutMail;
 use crate::channel::email::{EmailChannel, MailTransport};
 use crate::channel::stdout::StdoutSink;
 use crate::channel::twilio::TwilioChannel;
+use crate::channel::webhook::WebhookChannel;
 use crate::channel::{Channel, Channels};
 use crate::config::{Backend, Config};
 use crate::message::Kind;
@@ -107,6 +108,13 @@ fn provider_channels(
         Backend::InApp,
         Arc::new(InAppChannel::new(pool.clone(), templates.clone())),
     ));
+    let webhook = WebhookChannel::new(
+        config.webhook_endpoints,
+        pool.clone(),
+        config.dispatch.send_timeout,
+    )
+    .map_err(backend_error("webhook"))?;
+    providers.push((Kind::Webhook, Backend::Webhook, Arc::new(webhook)));
     Ok(providers)
 }
 
@@ -135,7 +143,7 @@ fn stdout_channel(
             templates.clone(),
             sink.clone(),
         )),
-        Kind::Email => return Ok(None),
+        Kind::Email | Kind::Webhook => return Ok(None),
     }))
 }
 

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0024", "tenant_caps"),
     migration!("0025", "console_tenants"),
     migration!("0026", "tenant_rates"),
+    migration!("0027", "webhooks"),
     migration!("0028", "escalation"),
 ];
 

@@ -90,6 +90,10 @@ pub const EVENT_BOUNCED: &str = include_str!("queries/event_bounced.sql");
 pub const SUPPRESS: &str = include_str!("queries/suppress.sql");
 /// An enabled push app by name.
 pub const PUSH_APP: &str = include_str!("queries/push_app.sql");
+/// A webhook endpoint's URL, secret and whether it is enabled.
+pub const WEBHOOK_ENDPOINT: &str = include_str!("queries/webhook_endpoint.sql");
+/// Disables a webhook endpoint whose receiver answered 410 Gone.
+pub const WEBHOOK_GONE: &str = include_str!("queries/webhook_gone.sql");
 /// Appends a system message for a `chat` outbox row.
 pub const SEND_SYSTEM_MESSAGE: &str = include_str!("queries/send_system_message.sql");
 /// Mirrors a sent e-mail into chat.

@@ -162,11 +162,12 @@ impl Dispatcher {
                 channel.name()
             ))),
         };
+        let circuit = channel.circuit(&envelope.message);
         match &result {
             Err(e) if e.class != crate::channel::ErrorClass::Permanent => {
-                self.breakers.failure(channel.name())
+                self.breakers.failure(&circuit)
             }
-            _ => self.breakers.success(channel.name()),
+            _ => self.breakers.success(&circuit),
         }
         result
     }

@@ -112,7 +112,8 @@ impl Dispatcher {
         channel: Arc<dyn Channel>,
         started_at: chrono::DateTime<Utc>,
     ) -> Result<Admitted, Box<Outcome>> {
-        let Admit::No { retry_in } = self.breakers.admit(channel.name()) else {
+        let circuit = channel.circuit(message);
+        let Admit::No { retry_in } = self.breakers.admit(&circuit) else {
             return Ok((channel, None));
         };
         let fallback = self
@@ -129,12 +130,9 @@ impl Dispatcher {
                 );
                 Ok((fallback, Some(note)))
             }
-            None => Err(Box::new(self.deferred(
-                message,
-                channel.name(),
-                retry_in,
-                started_at,
-            ))),
+            None => Err(Box::new(
+                self.deferred(message, &circuit, retry_in, started_at),
+            )),
         }
     }
 }

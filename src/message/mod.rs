@@ -31,10 +31,19 @@ pub enum Kind {
     Voice,
     Push,
     Chat,
+    /// A signed POST to an application's endpoint (`outpost.webhook_endpoints`).
+    Webhook,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Email, Kind::Sms, Kind::Voice, Kind::Push, Kind::Chat];
+    pub const ALL: [Kind; 6] = [
+        Kind::Email,
+        Kind::Sms,
+        Kind::Voice,
+        Kind::Push,
+        Kind::Chat,
+        Kind::Webhook,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +52,7 @@ impl Kind {
             Kind::Voice => "voice",
             Kind::Push => "push",
             Kind::Chat => "chat",
+            Kind::Webhook => "webhook",
         }
     }
 }
@@ -53,9 +63,9 @@ impl fmt::Display for Kind {
     }
 }
 
-/// A kind name that is not one of the five.
+/// A kind name that is not one of the six.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown message kind {0:?} (expected email, sms, voice, push or chat)")]
+#[error("unknown message kind {0:?} (expected email, sms, voice, push, chat or webhook)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for Kind {

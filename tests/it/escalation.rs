@@ -647,3 +647,55 @@ async fn the_chapters_example_runs_as_written() {
     let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
     assert!(printed.contains("Subject: Your appointment"), "{printed}");
 }
+
+/// A follow-up that goes out is a `message.escalated` event for the
+/// application's webhook endpoints (0027), naming both messages.
+#[tokio::test]
+async fn a_follow_up_sent_is_a_message_escalated_webhook_event() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client.batch_execute(ANN).await.unwrap();
+    client
+        .batch_execute(
+            "SELECT outpost.webhook_endpoint_add('https://hooks.example/outpost', ARRAY['message.escalated'])",
+        )
+        .await
+        .unwrap();
+    let options = serde_json::json!({"escalate": {"after": "1 day", "unless": "delivered",
+        "then": {"kind": "email", "subject": "Code", "body": "1234"}}});
+    let first: i64 = common::scalar(
+        &client,
+        "SELECT outpost.send_sms('Your code is 1234', to_user => 'bob', options => $1)",
+        &[&options],
+    )
+    .await;
+    let then = follow_up(&client, first).await;
+    let config = db.config(&[]);
+    let (channels, _) = db.channels(&config);
+    let dispatcher = db.dispatcher(&config, channels, "w1");
+    // Send the SMS (it fails: Bob has no phone), then its e-mail follow-up;
+    // the event itself stays queued to be read here.
+    for kind in [outpost::message::Kind::Sms, outpost::message::Kind::Email] {
+        let batch = dispatcher.claim(10, &[kind]).await.unwrap();
+        let outcomes =
+            futures_util::future::join_all(batch.into_iter().map(|m| dispatcher.deliver(m, None)))
+                .await;
+        dispatcher.record(&outcomes).await.unwrap();
+    }
+    let s = status(&client, then).await;
+    assert_eq!(s.0, "sent", "{s:?}");
+    let events: Vec<serde_json::Value> = client
+        .query(
+            "SELECT body::jsonb FROM outpost.messages WHERE kind = 'webhook' AND subject = 'message.escalated'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["data"]["id"], first);
+    assert_eq!(events[0]["data"]["follow_up"], then);
+    assert_eq!(events[0]["data"]["kind"], "email");
+}

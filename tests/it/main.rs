@@ -39,3 +39,5 @@ mod shape;
 mod systemd;
 mod tenants;
 mod twilio;
+mod webhook_walls;
+mod webhooks;

@@ -562,6 +562,13 @@ async fn the_rust_vocabularies_are_the_schemas_check_constraints() {
         names(&Kind::ALL.map(Kind::as_str))
     );
     assert_eq!(
+        check_names(&client, "webhook_endpoints_event_types_check").await,
+        names(&outpost::channel::webhook::EVENT_TYPES)
+    );
+    let in_sql: Vec<String> =
+        common::scalar(&client, "SELECT outpost.webhook_event_types()", &[]).await;
+    assert_eq!(in_sql, names(&outpost::channel::webhook::EVENT_TYPES));
+    assert_eq!(
         check_names(&client, "attempts_outcome_check").await,
         names(&AttemptResult::ALL.map(AttemptResult::as_str))
     );

@@ -97,6 +97,11 @@ async fn seed_tenant_b(t: &Tenants, b: &tokio_postgres::Client) -> (i64, i64) {
     .await
     .unwrap();
     let channel: i64 = common::scalar(b, "SELECT max(id) FROM outpost.chat_channels", &[]).await;
+    b.batch_execute(
+        "SELECT outpost.webhook_endpoint_add('http://127.0.0.1:9/hook', ARRAY['message.failed'])",
+    )
+    .await
+    .unwrap();
     t.admin
         .batch_execute(&format!(
             "INSERT INTO outpost.attempts (message_id, attempt, worker, started_at, finished_at, outcome)
@@ -105,7 +110,9 @@ async fn seed_tenant_b(t: &Tenants, b: &tokio_postgres::Client) -> (i64, i64) {
              INSERT INTO outpost.inbound_emails (dedupe_key, mode, to_addresses, subject)
                VALUES ('d1', 'parsed', 'Reports <reports@B.example>', 'for b');
              INSERT INTO outpost.inbound_attachments (inbound_email_id, size, content)
-               SELECT id, 1, 'x' FROM outpost.inbound_emails;"
+               SELECT id, 1, 'x' FROM outpost.inbound_emails;
+             INSERT INTO outpost.messages (kind, to_address, body, tenant)
+               SELECT 'webhook', id::text, '{{}}', tenant FROM outpost.webhook_endpoints;"
         ))
         .await
         .unwrap();
@@ -168,7 +175,8 @@ async fn every_relation_the_application_reads_shows_a_tenant_none_of_anothers_ro
     // B sees its own.
     assert_eq!(
         common::count(&b, "SELECT count(*) FROM outpost.message_status").await,
-        2
+        3,
+        "its e-mail, the push of its chat message and the delivery to its webhook endpoint"
     );
     assert_eq!(
         common::count(&b, "SELECT count(*) FROM outpost.inbound_emails").await,

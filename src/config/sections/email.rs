@@ -42,6 +42,8 @@ pub(in crate::config) fn backends(raw: &RawConfig) -> Result<HashMap<Kind, Backe
             Kind::Chat,
             backend("chat.backend", &raw.chat.backend, Kind::Chat)?,
         ),
+        // Webhooks have one backend, and no key to choose it.
+        (Kind::Webhook, Backend::Webhook),
     ]))
 }
 

@@ -84,6 +84,7 @@ pub(super) fn backend(key: &str, name: &str, kind: Kind) -> Result<Backend, Conf
         Kind::Sms | Kind::Voice => &[("console", Backend::Stdout), ("twilio", Backend::Twilio)],
         Kind::Push => &[("console", Backend::Stdout), ("airship", Backend::Airship)],
         Kind::Chat => &[("console", Backend::Stdout), ("inapp", Backend::InApp)],
+        Kind::Webhook => &[("http", Backend::Webhook)],
     };
     let name = name.trim();
     available

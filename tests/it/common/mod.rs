@@ -9,6 +9,7 @@ pub mod fake;
 pub mod prism;
 pub mod recorder;
 pub mod smtp;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
