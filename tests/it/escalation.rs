@@ -31,6 +31,17 @@ async fn chat_then_sms(
     .await
 }
 
+/// Sends everything due with the recording channels; returns what they printed.
+async fn drain(db: &TestDb) -> String {
+    let config = db.config(&[]);
+    let (channels, printed) = db.channels(&config);
+    db.dispatcher(&config, channels, "w1")
+        .drain()
+        .await
+        .unwrap();
+    String::from_utf8(printed.lock().unwrap().clone()).unwrap()
+}
+
 async fn status(client: &tokio_postgres::Client, id: i64) -> (String, Option<String>) {
     let row = client
         .query_one(
@@ -161,17 +172,11 @@ async fn a_failed_first_message_triggers_its_follow_up_at_once() {
     )
     .await;
     let then = follow_up(&client, first).await;
-    let config = db.config(&[]);
-    let (channels, printed) = db.channels(&config);
-    db.dispatcher(&config, channels, "w1")
-        .drain()
-        .await
-        .unwrap();
+    let printed = drain(&db).await;
     let s = status(&client, first).await;
     assert_eq!(s.0, "failed", "{s:?}");
     let s = status(&client, then).await;
     assert_eq!(s.0, "sent", "{s:?}");
-    let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
     assert!(printed.contains("bob@example.com"), "{printed}");
 }
 
@@ -194,12 +199,7 @@ async fn sent_delivered_and_opened_each_end_the_follow_ups_waiting_for_them() {
         .await;
         firsts.push(id);
     }
-    let config = db.config(&[]);
-    let (channels, _) = db.channels(&config);
-    db.dispatcher(&config, channels, "w1")
-        .drain()
-        .await
-        .unwrap();
+    drain(&db).await;
     let mut thens = Vec::new();
     for first in &firsts {
         thens.push(follow_up(&client, *first).await);
@@ -461,12 +461,7 @@ async fn a_user_without_the_kinds_address_gets_the_fallback_with_the_follow_up_m
     )
     .await;
     let then = follow_up(&client, first).await;
-    let config = db.config(&[]);
-    let (channels, printed) = db.channels(&config);
-    db.dispatcher(&config, channels, "w1")
-        .drain()
-        .await
-        .unwrap();
+    let printed = drain(&db).await;
     let fallback: i64 = common::scalar(
         &client,
         "SELECT id FROM outpost.messages WHERE escalated_from = $1 AND kind = 'email'",
@@ -492,7 +487,6 @@ async fn a_user_without_the_kinds_address_gets_the_fallback_with_the_follow_up_m
     )
     .await;
     assert_eq!(subject, "Your appointment is at 9");
-    let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
     assert!(
         printed.contains("bob@example.com") && printed.contains("Your appointment is at 9"),
         "{printed}"
@@ -546,12 +540,7 @@ async fn the_console_shows_the_chain_on_each_message_of_it() {
         &[],
     )
     .await;
-    let config = db.config(&[]);
-    let (channels, _) = db.channels(&config);
-    db.dispatcher(&config, channels, "w1")
-        .drain()
-        .await
-        .unwrap();
+    drain(&db).await;
     let fallback: i64 = common::scalar(
         &client,
         "SELECT id FROM outpost.messages WHERE escalated_from = $1 AND kind = 'email'",
@@ -604,12 +593,7 @@ async fn the_chapters_example_runs_as_written() {
         .await
         .unwrap();
     client.batch_execute(block).await.unwrap();
-    let config = db.config(&[]);
-    let (channels, printed) = db.channels(&config);
-    db.dispatcher(&config, channels, "w1")
-        .drain()
-        .await
-        .unwrap();
+    let printed = drain(&db).await;
     let rows: Vec<(String, String, Option<String>)> = client
         .query(
             "SELECT kind, status, last_error FROM outpost.messages ORDER BY id",
@@ -644,7 +628,6 @@ async fn the_chapters_example_runs_as_written() {
             .starts_with("recipient user \"42\" has no phone number for sms messages; sent as email instead (message "),
         "{rows:?}"
     );
-    let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
     assert!(printed.contains("Subject: Your appointment"), "{printed}");
 }
 
