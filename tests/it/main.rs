@@ -22,6 +22,7 @@ mod hostile;
 mod hostile_rows;
 mod housekeeping;
 mod http;
+mod inbox;
 mod limits;
 mod ops;
 mod outage;
