@@ -1,193 +1,14 @@
-//! The real-time inbox against a real daemon: tokens minted in SQL, the
-//! event stream (a message within a second of its commit, replay after a
-//! reconnect, refused tokens, shutdown), the JSON endpoints and CORS, and a
-//! real Chromium's EventSource.
+//! The real-time inbox's event stream against a real daemon: tokens minted
+//! in SQL, a message within a second of its commit, replay after a
+//! reconnect, refused tokens, shutdown, and a real Chromium's EventSource.
 
 use crate::common;
 
 use std::time::{Duration, Instant};
 
 use common::TestDb;
+use common::inbox::{Running, Stream, seed, system_message, token};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-
-/// A daemon running in this process with the inbox on `http`.
-struct Running {
-    http: String,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(db: &TestDb, edit: impl FnOnce(&mut outpost::config::Config)) -> Self {
-        let port = common::free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut config = db.config(&[
-            ("OUTPOST__HTTP__LISTEN", &listen),
-            ("OUTPOST__HTTP__KEEP_ALIVE_TIMEOUT", "1s"),
-            ("OUTPOST__HOUSEKEEPING__ENABLED", "false"),
-            ("OUTPOST__INBOX__HEARTBEAT", "1s"),
-        ]);
-        edit(&mut config);
-        let (channels, _) = db.channels(&config);
-        let stop = CancellationToken::new();
-        let task = tokio::spawn({
-            let stop = stop.clone();
-            async move {
-                outpost::daemon::run(&config, channels, stop).await.unwrap();
-            }
-        });
-        let http = format!("http://{listen}");
-        for _ in 0..200 {
-            if reqwest::get(format!("{http}/healthz")).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        Self { http, stop, task }
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("the daemon stops with streams open")
-            .unwrap();
-    }
-}
-
-/// Tenant `t1` with messaging on (no pushes), users 42 and 43 in it, user
-/// 99 in tenant `t2`.
-async fn seed(client: &tokio_postgres::Client) {
-    client
-        .batch_execute(
-            "INSERT INTO outpost.messaging_configs (tenant, push_on_message) VALUES ('t1', false), ('t2', false);
-             INSERT INTO outpost.recipients (user_id, tenant) VALUES ('42', 't1'), ('43', 't1'), ('99', 't2');",
-        )
-        .await
-        .unwrap();
-}
-
-async fn token(client: &tokio_postgres::Client, user: &str, ttl: &str) -> String {
-    client
-        .query_one(
-            "SELECT outpost.inbox_token($1, ttl => $2::text::interval)",
-            &[&user, &ttl],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn system_message(client: &tokio_postgres::Client, user: &str, text: &str) -> i64 {
-    client
-        .query_one(
-            "SELECT outpost.send_system_message($1, $2)",
-            &[&user, &text],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-/// One server-sent event.
-#[derive(Debug, Clone)]
-struct SseEvent {
-    event: String,
-    id: Option<String>,
-    data: String,
-}
-
-impl SseEvent {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap()
-    }
-}
-
-/// An open event stream, read event by event.
-struct Stream {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Stream {
-    async fn open(http: &str, token: &str, last_event_id: Option<i64>) -> Self {
-        let mut request = reqwest::Client::new()
-            .get(format!("{http}/inbox/stream"))
-            .bearer_auth(token);
-        if let Some(id) = last_event_id {
-            request = request.header("Last-Event-ID", id.to_string());
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"].to_str().unwrap(),
-            "text/event-stream"
-        );
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event (comments skipped) within `wait`, `None` at the end.
-    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let (mut event, mut id, mut data) = ("message".to_owned(), None, Vec::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push(v.trim_start().to_owned());
-                    }
-                }
-                if !data.is_empty() {
-                    let data = data.join("\n");
-                    return Some(SseEvent { event, id, data });
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("no event within {wait:?}"))
-                .ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
-    /// Events until one named `name`, which is returned.
-    async fn until(&mut self, name: &str) -> SseEvent {
-        loop {
-            let e = self
-                .next(Duration::from_secs(5))
-                .await
-                .expect("stream open");
-            if e.event == name {
-                return e;
-            }
-        }
-    }
-
-    /// Whether no `message` event arrives within `wait`.
-    async fn quiet(&mut self, wait: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            match tokio::time::timeout(left, self.next(left + Duration::from_secs(1))).await {
-                Err(_) => return true,
-                Ok(Some(e)) if e.event == "message" => return false,
-                Ok(_) => {}
-            }
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_system_message_reaches_the_users_stream_within_a_second_and_replays_after_a_reconnect() {
@@ -343,258 +164,59 @@ async fn token_for_seconds(client: &tokio_postgres::Client, user: &str) -> Strin
     token(client, user, "1 second").await
 }
 
+/// The dashboard's page: an EventSource on the daemon's stream, each
+/// message's body written into `#got`, the connection's state into `#state`.
+const PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Inbox</title></head>
+<body><p id="state">connecting</p><p id="got"></p>
+<script>
+const source = new EventSource(STREAM);
+source.onopen = () => { document.getElementById("state").textContent = "open"; };
+source.onerror = () => { document.getElementById("state").textContent = "error"; };
+source.onmessage = (e) => { document.getElementById("got").textContent = JSON.parse(e.data).body; };
+</script></body></html>
+"#;
+
 #[tokio::test]
-async fn the_json_endpoints_list_page_mark_read_and_post_for_the_tokens_user_only() {
+async fn a_real_browsers_event_source_receives_a_system_message() {
+    use common::browser::Browser;
+    use fantoccini::Locator;
+    let browser = match Browser::start().await {
+        Ok(b) => b,
+        Err(why) => {
+            println!("SKIPPED: a_real_browsers_event_source_receives_a_system_message: {why}");
+            return;
+        }
+    };
     let db = TestDb::new().await;
     let client = db.client().await;
     seed(&client).await;
-    let group: i64 = client
-        .query_one(
-            "WITH c AS (INSERT INTO outpost.chat_channels (kind, tenant, subject)
-                        VALUES ('group', 't1', 'Ward 3') RETURNING id),
-                  m AS (INSERT INTO outpost.chat_members (channel_id, user_id)
-                        SELECT id, u FROM c, unnest(ARRAY['42', '43']) u)
-             SELECT id FROM c",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    client
-        .batch_execute(
-            "UPDATE outpost.messaging_configs SET push_on_message = true WHERE tenant = 't1'",
-        )
-        .await
-        .unwrap();
-    system_message(&client, "99", "another tenant's").await;
-    let elsewhere: i64 = common::scalar(
-        &client,
-        "SELECT id FROM outpost.chat_channels WHERE owner = '99'",
-        &[],
-    )
-    .await;
-    let daemon = Running::start(&db, |c| {
-        c.inbox.allowed_origins = vec!["https://dash.example.com".into()];
-    })
-    .await;
-    let (ann, bob) = (
-        token(&client, "42", "1 hour").await,
-        token(&client, "43", "1 hour").await,
+    // The page comes from another origin, as a dashboard's would.
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", site.local_addr().unwrap());
+    let daemon = Running::start(&db, |c| c.inbox.allowed_origins = vec![origin.clone()]).await;
+    let stream = format!(
+        "{}/inbox/stream?token={}",
+        daemon.http,
+        token(&client, "42", "1 hour").await
     );
-    let mut ann_stream = Stream::open(&daemon.http, &ann, None).await;
-    let http = reqwest::Client::new();
-    let url = |path: &str| format!("{}/inbox/{path}", daemon.http);
+    let html = PAGE.replace("STREAM", &serde_json::to_string(&stream).unwrap());
+    let pages = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
+    let served = tokio::spawn(async move { axum::serve(site, pages).await });
 
-    let mut posted = Vec::new();
-    for text in ["one", "two", "three"] {
-        let r = http
-            .post(url(&format!("channels/{group}/messages")))
-            .bearer_auth(&bob)
-            .json(&json!({ "body": text }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let m: Value = r.json().await.unwrap();
-        assert_eq!(
-            (m["sender"].as_str(), m["body"].as_str()),
-            (Some("43"), Some(text))
-        );
-        posted.push(m["id"].as_i64().unwrap());
-    }
-    let live = ann_stream.until("message").await.json();
-    assert_eq!(
-        (live["body"].as_str(), live["sender"].as_str()),
-        (Some("one"), Some("43"))
-    );
-    let pushes = common::count(
-        &client,
-        &format!(
-            "SELECT count(*) FROM outpost.messages WHERE kind = 'push' AND to_user = '42'
-             AND (options->>'chat_channel_id')::bigint = {group}"
-        ),
-    )
-    .await;
-    assert_eq!(
-        pushes, 3,
-        "the other member is pushed as for any chat message"
-    );
-
-    let channels: Value = http
-        .get(url("channels"))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let listed = channels["channels"].as_array().unwrap();
-    assert_eq!(listed.len(), 1, "{channels}");
-    assert_eq!(
-        (
-            listed[0]["channel_id"].as_i64(),
-            listed[0]["unread"].as_i64()
-        ),
-        (Some(group), Some(3))
-    );
-
-    let page: Value = http
-        .get(url(&format!("channels/{group}/messages?limit=2")))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<i64> = page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ids, [posted[2], posted[1]]);
-    assert_eq!(page["next_before"], posted[1]);
-    let older: Value = http
-        .get(url(&format!(
-            "channels/{group}/messages?limit=2&before={}",
-            posted[1]
-        )))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(older["messages"][0]["id"], posted[0]);
-    assert_eq!(older["next_before"], Value::Null);
-
-    let read: Value = http
-        .post(url(&format!("channels/{group}/read")))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(read["marked"], 3);
-    let event = ann_stream.until("read").await.json();
-    assert_eq!(
-        event,
-        json!({"channel_id": group, "last_read_message_id": posted[2], "unread": 0})
-    );
-
-    // Another tenant's channel, a body too large, an empty one, a bad token with a large body.
-    let status = |r: reqwest::Response| r.status().as_u16();
-    for path in [
-        format!("channels/{elsewhere}/messages"),
-        format!("channels/{elsewhere}/read"),
-    ] {
-        let r = http
-            .post(url(&path))
-            .bearer_auth(&ann)
-            .json(&json!({"body": "hi"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(status(r), 404, "{path}");
-    }
-    let get_other = http
-        .get(url(&format!("channels/{elsewhere}/messages")))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(get_other), 404);
-    let big = json!({ "body": "x".repeat(20_000) });
-    let r = http
-        .post(url(&format!("channels/{group}/messages")))
-        .bearer_auth(&ann)
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r), 413);
-    let r = http
-        .post(url(&format!("channels/{group}/messages")))
-        .bearer_auth(&ann)
-        .json(&json!({"body": " "}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(r), 400);
-    let r = http
-        .post(url(&format!("channels/{group}/messages")))
-        .bearer_auth("v1.x.1.y")
-        .json(&big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        status(r),
-        401,
-        "the token is checked before the body is read"
-    );
-
-    // CORS: the configured origin only.
-    let preflight = http
-        .request(
-            reqwest::Method::OPTIONS,
-            url(&format!("channels/{group}/messages")),
-        )
-        .header("Origin", "https://dash.example.com")
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
-            "authorization, content-type",
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        preflight.headers()["access-control-allow-origin"],
-        "https://dash.example.com"
-    );
-    let foreign = http
-        .get(url("channels"))
-        .bearer_auth(&ann)
-        .header("Origin", "https://evil.example.com")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        foreign
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
-
-    // outpost inbox rotate-key: a new version; tokens signed before still verify.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(["inbox", "rotate-key"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("inbox key version 2"));
-    // A new client: the pooled connection may have met the 1s keep-alive timeout.
-    assert_eq!(
-        status(
-            reqwest::Client::new()
-                .get(url("channels"))
-                .bearer_auth(&ann)
-                .send()
-                .await
-                .unwrap()
-        ),
-        200
-    );
+    browser.goto(&format!("{origin}/")).await;
+    browser
+        .wait_for(Locator::XPath("//p[@id='state' and text()='open']"))
+        .await;
+    system_message(&client, "42", "Hello from SQL").await;
+    browser
+        .wait_for(Locator::XPath("//p[@id='got' and text()='Hello from SQL']"))
+        .await;
+    browser.shot("inbox-event-source").await;
+    browser.close().await;
+    served.abort();
     daemon.stop().await;
 }

@@ -23,6 +23,7 @@ mod hostile_rows;
 mod housekeeping;
 mod http;
 mod inbox;
+mod inbox_api;
 mod limits;
 mod ops;
 mod outage;
