@@ -7,7 +7,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-use common::inbox::{Running, Stream, seed, system_message, token};
+use common::inbox::{Running, Stream, doc_block, seed, system_message, token};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -17,7 +17,9 @@ async fn a_system_message_reaches_the_users_stream_within_a_second_and_replays_a
     seed(&client).await;
     let first = system_message(&client, "42", "before the stream").await;
     let daemon = Running::start(&db, |_| {}).await;
-    let token = token(&client, "42", "1 hour").await;
+    // The docs' example, as written, for user 42.
+    let minted = doc_block("## Minting a token", "sql");
+    let token: String = client.query_one(&minted, &[]).await.unwrap().get(0);
     assert!(token.starts_with("v1."), "{token}");
     let mut stream = Stream::open(&daemon.http, &token, None).await;
     let snapshot = stream.until("unread").await.json();
@@ -164,16 +166,17 @@ async fn token_for_seconds(client: &tokio_postgres::Client, user: &str) -> Strin
     token(client, user, "1 second").await
 }
 
-/// The dashboard's page: an EventSource on the daemon's stream, each
+/// The dashboard's page: docs/inbox.md's EventSource example, each
 /// message's body written into `#got`, the connection's state into `#state`.
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>Inbox</title></head>
-<body><p id="state">connecting</p><p id="got"></p>
+<body><p id="state">connecting</p><p id="got"></p><p id="badge"></p>
 <script>
-const source = new EventSource(STREAM);
+const OUTPOST = ORIGIN, token = TOKEN;
+function show(m) { document.getElementById("got").textContent = m.body; }
+function badge(channel, unread) { document.getElementById("badge").textContent = unread; }
+EXAMPLE
 source.onopen = () => { document.getElementById("state").textContent = "open"; };
-source.onerror = () => { document.getElementById("state").textContent = "error"; };
-source.onmessage = (e) => { document.getElementById("got").textContent = JSON.parse(e.data).body; };
 </script></body></html>
 "#;
 
@@ -195,12 +198,11 @@ async fn a_real_browsers_event_source_receives_a_system_message() {
     let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", site.local_addr().unwrap());
     let daemon = Running::start(&db, |c| c.inbox.allowed_origins = vec![origin.clone()]).await;
-    let stream = format!(
-        "{}/inbox/stream?token={}",
-        daemon.http,
-        token(&client, "42", "1 hour").await
-    );
-    let html = PAGE.replace("STREAM", &serde_json::to_string(&stream).unwrap());
+    let token = token(&client, "42", "1 hour").await;
+    let html = PAGE
+        .replace("EXAMPLE", &doc_block("## The stream", "js"))
+        .replace("ORIGIN", &serde_json::to_string(&daemon.http).unwrap())
+        .replace("TOKEN", &serde_json::to_string(&token).unwrap());
     let pages = axum::Router::new().route(
         "/",
         axum::routing::get(move || async move { axum::response::Html(html) }),

@@ -186,3 +186,16 @@ impl Stream {
         }
     }
 }
+
+/// The first ```lang block after `marker` in docs/inbox.md, as written.
+pub fn doc_block(marker: &str, lang: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/inbox.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let section = text.split(marker).nth(1).expect("the docs section");
+    section
+        .split(&format!("```{lang}\n"))
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the docs block")
+        .to_owned()
+}
