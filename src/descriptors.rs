@@ -51,6 +51,7 @@ impl Caps {
 pub fn reserved(config: &Config) -> u64 {
     let database = config.pool_size as u64 // the dispatcher's pool
         + 4 // the console's pool
+        + crate::pools::INBOX_POOL as u64
         + 2; // LISTEN and the metrics refresh
     let smtp = u64::from(config.smtp.pool_size);
     let sends = config.dispatch.concurrency as u64;

@@ -34,6 +34,8 @@
 //! - [`phone`] and [`suppression`]: E.164 numbers; which recipients are suppressed.
 //! - [`allocator`]: how soon mimalloc gives freed memory back.
 //! - [`pause`]: a kind, a provider or a tenant paused by the operator.
+//! - [`inbox`]: the real-time inbox's tokens and the hub that fans chat
+//!   notifications out to the open streams (served by `http::inbox`).
 
 #![deny(rustdoc::broken_intra_doc_links)]
 
@@ -51,6 +53,7 @@ pub mod enqueue;
 pub mod housekeeping;
 pub mod http;
 pub mod inbound_mail;
+pub mod inbox;
 pub mod message;
 pub mod metrics;
 pub mod options;

@@ -94,6 +94,11 @@ enum Command {
         #[command(flatten)]
         target: cmd::pause::PauseTarget,
     },
+    /// The real-time inbox's signing keys.
+    Inbox {
+        #[command(subcommand)]
+        command: cmd::inbox::InboxCommand,
+    },
     /// Which login role acts for which tenant.
     Tenant {
         #[command(subcommand)]
@@ -170,6 +175,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 } => cmd::templates::check(&config),
                 Command::Console { command } => cmd::console::run(&config, command).await,
                 Command::Tenant { command } => cmd::tenant::run(&config, command).await,
+                Command::Inbox { command } => cmd::inbox::run(&config, command).await,
                 Command::Pause { target, reason } => {
                     cmd::pause::pause(&config, target, reason).await
                 }

@@ -19,7 +19,16 @@ pub enum Purpose {
     /// The console's pages: `console.pool_size` connections, each with
     /// `console.statement_timeout`.
     Console,
+    /// The real-time inbox's streams and JSON endpoints: [`INBOX_POOL`]
+    /// connections, each with [`INBOX_STATEMENT_TIMEOUT`].
+    Inbox,
 }
+
+/// Connections of the inbox's pool: its statements are short, and a burst
+/// of streams opening waits for them rather than for the dispatcher's.
+pub const INBOX_POOL: usize = 4;
+/// The longest an inbox statement may run.
+pub const INBOX_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Purpose {
     /// Connections the pool for this purpose holds at most.
@@ -27,6 +36,7 @@ impl Purpose {
         match self {
             Purpose::Dispatch | Purpose::Providers => config.pool_size,
             Purpose::Console => config.console.pool_size,
+            Purpose::Inbox => INBOX_POOL,
         }
     }
 }
@@ -41,6 +51,9 @@ pub fn open(config: &Config, purpose: Purpose) -> Result<Pool, DbError> {
             size,
             config.console.statement_timeout,
         ),
+        Purpose::Inbox => {
+            db::pool_with_statement_timeout(&config.database_url, size, INBOX_STATEMENT_TIMEOUT)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod config;
 pub(crate) mod console;
 pub(crate) mod dev;
+pub(crate) mod inbox;
 pub(crate) mod logging;
 pub(crate) mod migrate;
 pub(crate) mod pause;

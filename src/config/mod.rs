@@ -28,7 +28,7 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, PushApp,
+    HttpSettings, InboxSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, PushApp,
     QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
     UnsubscribeSettings, Voice, WebhookEndpointsSettings, WebhookSettings,
 };
@@ -77,6 +77,7 @@ pub struct RawConfig {
     pub unsubscribe: UnsubscribeSection,
     pub quiet_hours: QuietHoursSection,
     pub limits: LimitsSection,
+    pub inbox: InboxSection,
     pub log: LogSection,
 }
 
@@ -324,6 +325,20 @@ pub struct UnsubscribeSection {
     pub version: u32,
     pub previous_secret: Secret,
     pub previous_version: u32,
+}
+
+/// `[inbox]`: the real-time inbox on the HTTP listener (checked in
+/// `sections/inbox.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxSection {
+    pub enabled: bool,
+    pub allowed_origins: Vec<String>,
+    pub max_streams: usize,
+    pub max_streams_per_user: usize,
+    #[serde(with = "duration")]
+    pub heartbeat: Duration,
+    pub replay_limit: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

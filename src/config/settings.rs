@@ -188,6 +188,22 @@ pub struct Config {
     pub unsubscribe: Option<UnsubscribeSettings>,
     pub quiet_hours: QuietHoursSettings,
     pub limits: LimitsSettings,
+    pub inbox: InboxSettings,
+}
+
+/// The validated `[inbox]` section.
+#[derive(Debug, Clone)]
+pub struct InboxSettings {
+    pub enabled: bool,
+    /// Origins (`https://dashboard.example.com`) allowed cross-origin requests.
+    pub allowed_origins: Vec<String>,
+    /// Most streams open at once, and per user.
+    pub max_streams: usize,
+    pub max_streams_per_user: usize,
+    /// How often an idle stream sends a comment line.
+    pub heartbeat: Duration,
+    /// Most messages replayed to a stream that reconnects.
+    pub replay_limit: usize,
 }
 
 /// The validated `[limits]` section.

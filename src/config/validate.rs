@@ -44,6 +44,7 @@ impl Config {
         let quiet_hours = sections::quiet_hours(&raw.quiet_hours)?;
         let log = sections::log(&raw.log)?;
         let limits = sections::limits(&raw.limits)?;
+        let inbox = sections::inbox(&raw.inbox)?;
         Ok(Self {
             database_url,
             pool_size,
@@ -78,6 +79,7 @@ impl Config {
             unsubscribe,
             quiet_hours,
             limits,
+            inbox,
             raw,
         })
     }

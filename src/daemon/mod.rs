@@ -162,6 +162,16 @@ async fn serve(
         Some(dispatcher.heartbeat().clone()),
     )
     .with_listen(listen_state.clone());
+    let inbox = if config.inbox.enabled && config.http.enabled {
+        let pool = crate::pools::open(config, crate::pools::Purpose::Inbox)?;
+        Some(crate::inbox::Hub::start(pool, config.inbox.clone(), background.child_token()).await?)
+    } else {
+        None
+    };
+    let state = match &inbox {
+        Some(hub) => state.with_inbox(hub.clone()),
+        None => state,
+    };
     let served = listeners::start(config, caps, state, templates, background.clone()).await?;
     let refresh = tokio::spawn(crate::metrics::refresh::run(
         config.database_url.clone(),
@@ -184,6 +194,7 @@ async fn serve(
         config.database_url.clone(),
         wake.clone(),
         listen_state,
+        inbox.as_ref().map(|hub| hub.notices()),
         background.clone(),
     ));
     let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));

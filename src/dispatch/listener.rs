@@ -1,5 +1,7 @@
 //! LISTEN on a dedicated connection (the pool's connections drop
-//! notifications), reconnecting with bounded backoff, waking the claim loop.
+//! notifications), reconnecting with bounded backoff, waking the claim loop;
+//! the same connection hears the inbox's notifications and hands their
+//! payloads on (`crate::inbox` fans them out to the open streams).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,7 +9,7 @@ use std::time::Duration;
 
 use backon::Retryable;
 use futures_util::StreamExt;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +17,11 @@ use crate::db::{DbError, pg_config};
 
 /// The channel the messages trigger notifies.
 pub const CHANNEL: &str = "outpost_messages";
+/// The channel new chat messages and read marks notify (migration 0029).
+pub const INBOX_CHANNEL: &str = "outpost_inbox";
+/// What the inbox is handed after every (re)connect: notifications sent
+/// while disconnected are lost, so every stream reads what it missed.
+pub const RECONNECTED: &str = "";
 
 /// Whether the LISTEN connection is up, for readiness reporting.
 #[derive(Debug, Default)]
@@ -28,18 +35,30 @@ impl ListenState {
     }
 }
 
+/// What the connection hears.
+enum Heard {
+    /// LISTEN took effect.
+    Listening,
+    /// A new message (`outpost_messages`).
+    Message,
+    /// An inbox notification's payload.
+    Inbox(String),
+}
+
 /// Listens until `shutdown`, calling `wake.notify_one()` for every
 /// notification and after every (re)connect, since notifications sent while
-/// disconnected are lost.
+/// disconnected are lost; with `inbox`, also listens on [`INBOX_CHANNEL`] and
+/// sends it each payload, and [`RECONNECTED`] after every (re)connect.
 pub async fn listen(
     url: String,
     wake: Arc<Notify>,
     state: Arc<ListenState>,
+    inbox: Option<broadcast::Sender<String>>,
     shutdown: CancellationToken,
 ) {
     let backoff = crate::db::reconnect_backoff();
     while !shutdown.is_cancelled() {
-        let connect = || subscribe(&url);
+        let connect = || subscribe(&url, inbox.is_some());
         let attempt = connect.retry(backoff).notify(|e: &DbError, after| {
             tracing::warn!(error = %e, retry_in = ?after, "LISTEN connection failed");
         });
@@ -56,7 +75,18 @@ pub async fn listen(
         loop {
             tokio::select! {
                 n = notifications.recv() => match n {
-                    Some(()) => wake.notify_one(),
+                    Some(Heard::Listening) => {
+                        wake.notify_one();
+                        if let Some(inbox) = &inbox {
+                            let _ = inbox.send(RECONNECTED.to_owned());
+                        }
+                    }
+                    Some(Heard::Message) => wake.notify_one(),
+                    Some(Heard::Inbox(payload)) => {
+                        if let Some(inbox) = &inbox {
+                            let _ = inbox.send(payload);
+                        }
+                    }
                     None => break,
                 },
                 () = shutdown.cancelled() => {
@@ -74,9 +104,10 @@ pub async fn listen(
     }
 }
 
-/// Connects, subscribes, and returns a receiver that yields once per
-/// notification and closes when the connection ends.
-async fn subscribe(url: &str) -> Result<mpsc::UnboundedReceiver<()>, DbError> {
+/// Connects, subscribes (to the inbox's channel too with `inbox`), and
+/// returns a receiver that yields what is heard and closes when the
+/// connection ends.
+async fn subscribe(url: &str, inbox: bool) -> Result<mpsc::UnboundedReceiver<Heard>, DbError> {
     let (config, tls) = pg_config(url)?;
     let (client, mut connection) = config.connect(tls).await?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -84,7 +115,12 @@ async fn subscribe(url: &str) -> Result<mpsc::UnboundedReceiver<()>, DbError> {
         // The client must stay alive as long as the connection is driven.
         let _client_guard = &client;
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        let subscribed = async { client.batch_execute(&format!("LISTEN {CHANNEL}")).await };
+        let sql = if inbox {
+            format!("LISTEN {CHANNEL}; LISTEN {INBOX_CHANNEL}")
+        } else {
+            format!("LISTEN {CHANNEL}")
+        };
+        let subscribed = async { client.batch_execute(&sql).await };
         tokio::pin!(subscribed);
         let mut listening = false;
         loop {
@@ -95,13 +131,18 @@ async fn subscribe(url: &str) -> Result<mpsc::UnboundedReceiver<()>, DbError> {
                         return;
                     }
                     listening = true;
-                    if tx.send(()).is_err() {
+                    if tx.send(Heard::Listening).is_err() {
                         return;
                     }
                 }
                 m = messages.next() => match m {
-                    Some(Ok(AsyncMessage::Notification(_))) => {
-                        if tx.send(()).is_err() {
+                    Some(Ok(AsyncMessage::Notification(n))) => {
+                        let heard = if n.channel() == INBOX_CHANNEL {
+                            Heard::Inbox(n.payload().to_owned())
+                        } else {
+                            Heard::Message
+                        };
+                        if tx.send(heard).is_err() {
                             return;
                         }
                     }

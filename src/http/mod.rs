@@ -1,5 +1,6 @@
-//! The HTTP side: SendGrid Inbound Parse, signed provider callbacks,
-//! health, readiness and metrics (also alone on the operations listener),
+//! The HTTP side: SendGrid Inbound Parse, signed provider callbacks, the
+//! real-time inbox (`inbox`), health, readiness and metrics (also alone on
+//! the operations listener),
 //! behind body limits, a shared body memory budget, connection limits,
 //! timeouts and request logs.
 
@@ -8,6 +9,7 @@ pub mod body;
 pub mod events;
 pub mod health;
 pub mod inbound;
+pub mod inbox;
 pub mod server;
 pub mod throttle;
 pub mod twilio;
@@ -53,6 +55,10 @@ pub struct AppState {
     pub throttles: Arc<Throttles>,
     /// `ops.metrics_token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<crate::config::Secret>,
+    /// The real-time inbox's hub, when `[inbox]` is enabled.
+    pub inbox: Option<Arc<crate::inbox::Hub>>,
+    /// The inbox's routes and their CORS origins.
+    pub inbox_settings: Arc<crate::config::InboxSettings>,
 }
 
 /// The request throttles (bounds in `throttle` and in docs/limits.md).
@@ -119,6 +125,8 @@ impl AppState {
             unsubscribe: config.unsubscribe.clone().map(Arc::new),
             throttles: Arc::new(Throttles::default()),
             metrics_token: config.ops.metrics_token.clone(),
+            inbox: None,
+            inbox_settings: Arc::new(config.inbox.clone()),
         }
     }
 }
@@ -129,11 +137,18 @@ impl AppState {
         self.listen = Some(listen);
         self
     }
+
+    /// Serves the real-time inbox through `hub`.
+    pub fn with_inbox(mut self, hub: Arc<crate::inbox::Hub>) -> Self {
+        self.inbox = Some(hub);
+        self
+    }
 }
 
 /// The routes, with their request timeout; each handler reads its body
 /// itself, after whatever it can check from the headers alone.
 pub fn router(state: AppState, timeout: Duration) -> Router {
+    let inbox = inbox::routes(&state.inbox_settings);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -145,6 +160,7 @@ pub fn router(state: AppState, timeout: Duration) -> Router {
             "/unsubscribe/{token}",
             get(unsubscribe::confirm).post(unsubscribe::one_click),
         )
+        .merge(inbox)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -24,6 +24,8 @@ mod hostile;
 mod hostile_rows;
 mod housekeeping;
 mod http;
+mod inbox;
+mod inbox_api;
 mod limits;
 mod ops;
 mod outage;

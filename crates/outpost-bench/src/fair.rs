@@ -66,6 +66,7 @@ pub async fn fair(
         bench.url.clone(),
         wake.clone(),
         state.clone(),
+        None,
         shutdown.clone(),
     ));
     while !state.is_connected() {

@@ -36,6 +36,7 @@ pub async fn latency(server_url: &str, rate: u32, seconds: u32) -> Result<Report
         bench.url.clone(),
         wake.clone(),
         state.clone(),
+        None,
         shutdown.clone(),
     ));
     let run = tokio::spawn(runner::run(dispatcher, wake, shutdown.clone()));

@@ -1,9 +1,11 @@
-//! `outpost-bench`: drains, latency, multi-daemon scaling and growth measured
+//! `outpost-bench`: drains, latency, multi-daemon scaling, growth and the
+//! real-time inbox measured
 //! against a fresh database, one JSON line per run (see BENCHMARKS.md). It
 //! lives outside the product: the installed `outpost` has no bench code.
 
 mod fair;
 mod http_fake;
+mod inbox;
 mod latency;
 mod peer;
 mod run;
@@ -77,6 +79,17 @@ enum BenchCommand {
         daemons: Vec<usize>,
         #[arg(long, default_value = "50ms")]
         latency: humantime::Duration,
+    },
+    /// Open N inbox streams on one daemon, then send system messages at a
+    /// fixed rate to random users: commit-to-event latency and memory per stream.
+    Inbox {
+        #[arg(long, default_value_t = 2_000)]
+        streams: usize,
+        #[arg(long, default_value_t = 1_000)]
+        messages: u32,
+        /// Messages a second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
     },
     /// Serve a drain's peer (started by `drain`): the HTTP fake or the SMTP sink.
     Peer {
@@ -165,6 +178,14 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
                 print(&scale::scale(server, messages, k, latency.into()).await?)?;
             }
         }
+        BenchCommand::Inbox {
+            streams,
+            messages,
+            rate,
+        } => println!(
+            "{}",
+            serde_json::to_string(&inbox::inbox(server, streams, messages, rate).await?)?
+        ),
         BenchCommand::Peer { kind, latency } => {
             let kind = match kind.as_str() {
                 "http" => peer::PeerKind::Http(latency.into()),

@@ -81,7 +81,7 @@ pub async fn scale(
 
 /// The `outpost` binary built beside this one (`cargo build --release
 /// --workspace` builds both), or `OUTPOST_BIN`.
-fn outpost_exe() -> Result<std::path::PathBuf, BenchError> {
+pub(crate) fn outpost_exe() -> Result<std::path::PathBuf, BenchError> {
     if let Some(path) = std::env::var_os("OUTPOST_BIN") {
         return Ok(path.into());
     }

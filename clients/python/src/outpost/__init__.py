@@ -7,10 +7,11 @@ same functions as coroutines; ``outpost.django`` is the Django app."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import ParamSpec
 
 from . import _builders
-from ._call import Call
+from ._call import Call, user_id
 from ._db import ConfigurationError, execute_id, execute_optional_id, query
 from ._options import Attachment, Columns, EmailOptions, Escalation, Fallback, FollowUp, PhoneOptions, PushOptions
 from ._sql import load
@@ -37,6 +38,7 @@ __all__ = [
     "PushOptions",
     "UserRef",
     "cancel",
+    "inbox_token",
     "retry",
     "send_mail_template",
     "send_simple_mail",
@@ -64,6 +66,21 @@ send_simple_mail = _sync(_builders.send_simple_mail)
 send_user_push_message = _sync(_builders.send_user_push_message)
 send_system_message = _sync(_builders.send_system_message)
 send_system_message_template = _sync(_builders.send_system_message_template)
+
+
+def _ttl(ttl: timedelta | str) -> str:
+    """A token lifetime as a PostgreSQL interval."""
+    if isinstance(ttl, timedelta):
+        return f"{ttl.total_seconds()} seconds"
+    return ttl
+
+
+def inbox_token(user: UserRef, ttl: timedelta | str = timedelta(hours=1), *,
+                connection: ConnectionArg = None) -> str:
+    """A token for ``user``'s real-time inbox (``GET /inbox/stream`` and the
+    JSON endpoints), valid for ``ttl`` (at most 7 days): ``outpost.inbox_token``."""
+    rows = query(load("inbox_token"), {"user_id": user_id(user), "ttl": _ttl(ttl)}, connection)
+    return str(rows[0]["token"])
 
 
 def cancel(message_id: int, *, connection: ConnectionArg = None) -> int | None:

@@ -7,14 +7,15 @@ transaction), outside Django on a connection to ``OUTPOST_DATABASE_URL`` or
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, ParamSpec
 
 from . import _builders
-from ._call import Call
+from ._call import Call, user_id
 from ._db import aexecute_id, aexecute_optional_id, aquery
 from ._options import PhoneOptions
 from ._sql import load
-from ._types import AsyncConnectionArg
+from ._types import AsyncConnectionArg, UserRef
 from .status import MessageStatus, build, latest_attempt
 
 if TYPE_CHECKING:
@@ -56,6 +57,14 @@ class TwilioClient:
     async def make_call(self, to: str, language: str | None, voice_msg: str, twilio_id: str | None = None,
                         *, connection: AsyncConnectionArg = None, **options: Unpack[PhoneOptions]) -> int:
         return await make_call(to, language, voice_msg, twilio_id, connection=connection, **options)
+
+
+async def inbox_token(user: UserRef, ttl: timedelta | str = timedelta(hours=1), *,
+                      connection: AsyncConnectionArg = None) -> str:
+    """A token for ``user``'s real-time inbox, valid for ``ttl`` (at most 7 days)."""
+    ttl_text = f"{ttl.total_seconds()} seconds" if isinstance(ttl, timedelta) else ttl
+    rows = await aquery(load("inbox_token"), {"user_id": user_id(user), "ttl": ttl_text}, connection)
+    return str(rows[0]["token"])
 
 
 async def cancel(message_id: int, *, connection: AsyncConnectionArg = None) -> int | None:

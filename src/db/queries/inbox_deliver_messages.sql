@@ -1,0 +1,12 @@
+-- New chat messages $1 for the members among users $2 (those with an open
+-- stream) whose tenant is the channel's, with each member's unread count.
+SELECT m.id, m.channel_id, m.sender, m.body, m.format, m.created_at, mem.user_id,
+       (SELECT count(*) FROM outpost.chat_messages x
+        WHERE x.channel_id = m.channel_id AND x.id > mem.last_read_message_id
+          AND x.sender IS DISTINCT FROM mem.user_id) AS unread
+FROM outpost.chat_messages m
+JOIN outpost.chat_channels c ON c.id = m.channel_id
+JOIN outpost.chat_members mem ON mem.channel_id = m.channel_id AND mem.user_id = ANY($2::text[])
+WHERE m.id = ANY($1::bigint[])
+  AND c.tenant IS NOT DISTINCT FROM (SELECT r.tenant FROM outpost.recipients r WHERE r.user_id = mem.user_id)
+ORDER BY m.id, mem.user_id

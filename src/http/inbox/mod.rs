@@ -1,0 +1,112 @@
+//! The real-time inbox on the HTTP listener: `GET /inbox/stream` (Server-Sent
+//! Events, `stream`) and the JSON endpoints under `/inbox/channels` (`api`),
+//! each for the one user an `outpost.inbox_token` names, sent as
+//! `Authorization: Bearer …` or `?token=`. A missing, bad or expired token is
+//! answered 401 before any body is read. Cross-origin requests are allowed
+//! for `inbox.allowed_origins` only.
+
+mod api;
+mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::AppState;
+use crate::config::InboxSettings;
+use crate::inbox::{Claims, Hub};
+
+const ENDPOINT: &str = "inbox";
+
+/// The inbox's routes, with CORS for the configured origins.
+pub fn routes(settings: &InboxSettings) -> Router<AppState> {
+    let router = Router::new()
+        .route("/inbox/stream", get(stream::open))
+        .route("/inbox/channels", get(api::channels))
+        .route(
+            "/inbox/channels/{channel}/messages",
+            get(api::messages).post(api::post),
+        )
+        .route("/inbox/channels/{channel}/read", post(api::mark_read));
+    if settings.allowed_origins.is_empty() {
+        return router;
+    }
+    let origins: Vec<HeaderValue> = settings
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("last-event-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// The query parameters any inbox endpoint reads.
+#[derive(Debug, Default, Deserialize)]
+struct Params {
+    token: Option<String>,
+    before: Option<i64>,
+    limit: Option<i32>,
+}
+
+/// A JSON error body with `status`.
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// The hub and the token's claims, or the answer (404 when the inbox is
+/// off, 401 for a missing, bad or expired token).
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(Arc<Hub>, Claims, Params), Response> {
+    let Some(hub) = state.inbox.clone() else {
+        return Err(error(StatusCode::NOT_FOUND, "the inbox is not enabled"));
+    };
+    let params: Params = match query {
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|_| error(StatusCode::BAD_REQUEST, "malformed query string"))?,
+        None => Params::default(),
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = bearer.or(params.token.as_deref()) else {
+        state.metrics.request(ENDPOINT, "unauthorized");
+        return Err(unauthorized("an inbox token is required"));
+    };
+    match hub.verify(token).await {
+        Ok(claims) => Ok((hub, claims, params)),
+        Err(e) => {
+            state.metrics.request(ENDPOINT, "unauthorized");
+            Err(unauthorized(&format!(
+                "this inbox token is not valid ({e})"
+            )))
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, message);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
