@@ -682,3 +682,77 @@ async fn a_follow_up_sent_is_a_message_escalated_webhook_event() {
     assert_eq!(events[0]["data"]["follow_up"], then);
     assert_eq!(events[0]["data"]["kind"], "email");
 }
+
+/// Both outcomes with the real daemon: a read chat message ends its
+/// follow-up with the note; an unread one's follow-up goes after `after`,
+/// not before.
+#[tokio::test]
+async fn the_daemon_cancels_a_read_messages_follow_up_and_sends_an_unread_ones_on_time() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO outpost.recipients (user_id, phone, tenant) \
+             VALUES ('ann', '+353861234567', 'ward'), ('cat', '+353861234568', 'ward'); \
+             INSERT INTO outpost.messaging_configs (tenant, enabled, push_on_message) \
+             VALUES ('ward', true, false)",
+        )
+        .await
+        .unwrap();
+    let read = chat_then_sms(&client, "ann", "2s", "read").await;
+    let unread = chat_then_sms(&client, "cat", "2s", "read").await;
+    let (read_then, unread_then) = (
+        follow_up(&client, read).await,
+        follow_up(&client, unread).await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = [("OUTPOST__CHAT__BACKEND", "inapp")]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let _daemon = common::daemon::start_logged(&db.url, &env, &dir.path().join("log"));
+    common::wait_until(
+        &client,
+        &format!("SELECT count(*) FROM outpost.messages WHERE id IN ({read}, {unread}) AND status = 'sent'"),
+        Duration::from_secs(20),
+        |n| n == 2,
+    )
+    .await;
+    client
+        .execute(
+            "SELECT outpost.chat_mark_read(c.channel_id, 'ann') FROM outpost.chat_messages c \
+             WHERE c.outbox_message_id = $1",
+            &[&read],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&client, read_then).await,
+        (
+            "cancelled".to_owned(),
+            Some(format!("cancelled: message {read} was read within 2s"))
+        )
+    );
+    common::wait_until(
+        &client,
+        &format!(
+            "SELECT count(*) FROM outpost.messages WHERE id = {unread_then} AND status = 'sent'"
+        ),
+        Duration::from_secs(20),
+        |n| n == 1,
+    )
+    .await;
+    let waited: f64 = common::scalar(
+        &client,
+        "SELECT extract(epoch FROM f.sent_at - m.sent_at)::float8 FROM outpost.messages f, outpost.messages m
+         WHERE f.id = $1 AND m.id = $2",
+        &[&unread_then, &unread],
+    )
+    .await;
+    assert!(
+        (2.0..5.0).contains(&waited),
+        "the follow-up went {waited} s after"
+    );
+    let s = status(&client, read_then).await;
+    assert_eq!(s.0, "cancelled", "{s:?}");
+}
