@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
@@ -103,6 +103,8 @@ pub(super) struct OverviewPage {
     pauses: Vec<crate::pause::Pause>,
     rates: Vec<crate::status::Rate>,
     tenants: Vec<TenantQueue>,
+    /// The tenant a scoped user sees, alone; `None` for every tenant.
+    scoped: Option<String>,
     now: String,
 }
 
@@ -113,26 +115,26 @@ struct TenantQueue {
     kind: String,
     queued: i64,
     due: i64,
+    /// How long its longest-waiting due message has waited, in seconds.
+    waited: Option<f64>,
 }
 
 from_row!(TenantQueue {
     tenant,
     kind,
     queued,
-    due
+    due,
+    waited
 });
 
 page! {
     OverviewPage => "overview.html", "overview";
 }
 
-/// `GET /`.
+/// `GET /`. A user scoped to a tenant sees that tenant's messages, queue,
+/// attempts, rates and the pauses that hold it, and not the daemons.
 pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result<Response> {
-    // The overview counts every tenant: a user scoped to one sees theirs.
-    if let Some(tenant) = &session.tenant {
-        let query = serde_urlencoded::to_string([("tenant", tenant)]).unwrap_or_default();
-        return Ok(Redirect::to(&format!("/messages?{query}")).into_response());
-    }
+    let tenant = session.tenant.as_deref();
     // The three costly reads run at once, each on its own connection.
     let (client, second, third) =
         tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
@@ -140,28 +142,43 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
     let (count_rows, hours, minutes) = tokio::try_join!(
         async {
             client
-                .query(queries::OVERVIEW_COUNTS, &[])
+                .query(queries::OVERVIEW_COUNTS, &[&tenant])
                 .await
                 .map_err(ConsoleError::from)
         },
-        activity(&second, now, 24, Duration::hours(1), "hour", "%H:00"),
-        activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M"),
+        activity(&second, now, 24, Duration::hours(1), "hour", "%H:00", tenant),
+        activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M", tenant),
     )?;
-    let oldest: Option<f64> = client
-        .query_one(statements::OLDEST_QUEUED, &[])
-        .await?
-        .try_get(0)?;
-    let daemons = client.query(queries::DAEMONS, &[]).await?;
+    let tenants: Vec<TenantQueue> =
+        queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[&tenant]).await?)?;
+    let oldest: Option<f64> = match tenant {
+        None => client
+            .query_one(statements::OLDEST_QUEUED, &[])
+            .await?
+            .try_get(0)?,
+        Some(_) => tenants.iter().filter_map(|t| t.waited).reduce(f64::max),
+    };
+    let daemons = match tenant {
+        None => queries::decode(&client.query(queries::DAEMONS, &[]).await?)?,
+        Some(_) => Vec::new(),
+    };
+    let mut pauses = crate::pause::list(&**client).await?;
+    let mut rates = crate::status::rates(&**client, &state.config.limits).await?;
+    if let Some(tenant) = tenant {
+        pauses.retain(|p| p.scope != "tenant" || p.name == tenant);
+        rates.retain(|r| r.tenant == tenant);
+    }
     let page = OverviewPage {
         statuses: status_names(),
         counts: counts(&count_rows)?,
         per_minute: chart::stacked("Attempts per minute, last hour", &minutes, 10),
         per_hour: chart::stacked("Attempts per hour, last 24 hours", &hours, 3),
         oldest_queued: oldest.map(age),
-        daemons: queries::decode(&daemons)?,
-        pauses: crate::pause::list(&**client).await?,
-        rates: crate::status::rates(&**client, &state.config.limits).await?,
-        tenants: queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[]).await?)?,
+        daemons,
+        pauses,
+        rates,
+        tenants,
+        scoped: tenant.map(str::to_owned),
         now: time(now),
     };
     Ok(pages::render(&session, &page)?.into_response())
@@ -207,13 +224,14 @@ async fn activity(
     step: Duration,
     unit: &str,
     format: &str,
+    tenant: Option<&str>,
 ) -> Result<Vec<(String, [i64; 3])>> {
     let end = now.duration_trunc(step).unwrap_or(now);
     let start = end - step * (n as i32 - 1);
     let mut buckets: Vec<(DateTime<Utc>, [i64; 3])> =
         (0..n).map(|i| (start + step * i as i32, [0; 3])).collect();
     for row in client
-        .query(queries::OVERVIEW_ACTIVITY, &[&start, &unit])
+        .query(queries::OVERVIEW_ACTIVITY, &[&start, &unit, &tenant])
         .await?
     {
         let at: DateTime<Utc> = row.try_get("bucket")?;

@@ -545,9 +545,32 @@ async fn a_console_user_scoped_to_a_tenant_sees_and_acts_on_only_its_messages() 
     let mut ward = console.agent();
     let (status, _, _) = ward.login("ward", "ward-password-1").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let (status, headers, _) = ward.get("/").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers["location"], "/messages?tenant=hospital-a");
+    // Their overview: their tenant's queue and counts, not another's, nor
+    // the daemons, nor the controls that act on every tenant.
+    client
+        .batch_execute(&format!(
+            "SELECT outpost.pause('tenant', '{B}', 'ops', 'b only');
+             SELECT outpost.pause('kind', 'voice', 'ops', 'everyone')"
+        ))
+        .await
+        .unwrap();
+    let (status, _, body) = ward.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Overview of hospital-a"), "{body}");
+    assert!(
+        body.contains("<th scope=\"row\">hospital-a</th><td>sms</td>")
+            && !body.contains("hospital-b")
+            && !body.contains("Daemons")
+            && !body.contains("action=\"/pauses")
+            && body.contains("kind voice"),
+        "{body}"
+    );
+    client
+        .batch_execute(&format!(
+            "SELECT outpost.resume('tenant', '{B}', 'ops'); SELECT outpost.resume('kind', 'voice', 'ops')"
+        ))
+        .await
+        .unwrap();
     // The search is theirs, whatever the filter asks.
     let (_, _, body) = ward.get("/messages?tenant=hospital-b").await;
     assert!(
