@@ -323,4 +323,22 @@ async fn a_promoted_synchronous_standby_loses_nothing_and_sends_again_only_what_
         "{} sent twice: more than a claim in flight",
         twice.len()
     );
+    // The command line finds the new primary through the same URL:
+    // `outpost migrate` has nothing left to apply, `outpost status` reads it.
+    for (args, expected) in [
+        (&["migrate"][..], "schema is current"),
+        (&["status"][..], "email"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success() && text.contains(expected), "{args:?}: {text}");
+    }
 }
