@@ -28,7 +28,7 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, PushApp,
+    HttpSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, Pooler, PushApp,
     QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
     UnsubscribeSettings, Voice, WebhookSettings,
 };
@@ -86,6 +86,9 @@ pub struct DatabaseSection {
     pub url: String,
     pub pool_size: usize,
     pub recipients: String,
+    pub pooler: String,
+    #[serde(serialize_with = "redact::serialize_url")]
+    pub listen_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

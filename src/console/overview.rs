@@ -15,6 +15,7 @@ use super::format::{age, time};
 use super::pages;
 use super::session::Session;
 use super::{ConsoleError, ConsoleState, Result, queries};
+use crate::db::Pg;
 use crate::db::statements;
 use crate::message::{AttemptResult, Kind, Status};
 
@@ -136,11 +137,11 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
     // The three costly reads run at once, each on its own connection.
     let (client, second, third) =
         tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
-    let now: DateTime<Utc> = client.query_one(queries::NOW, &[]).await?.try_get(0)?;
+    let now: DateTime<Utc> = client.pg_query_one(queries::NOW, &[]).await?.try_get(0)?;
     let (count_rows, hours, minutes) = tokio::try_join!(
         async {
             client
-                .query(queries::OVERVIEW_COUNTS, &[])
+                .pg_query(queries::OVERVIEW_COUNTS, &[])
                 .await
                 .map_err(ConsoleError::from)
         },
@@ -148,10 +149,10 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
         activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M"),
     )?;
     let oldest: Option<f64> = client
-        .query_one(statements::OLDEST_QUEUED, &[])
+        .pg_query_one(statements::OLDEST_QUEUED, &[])
         .await?
         .try_get(0)?;
-    let daemons = client.query(queries::DAEMONS, &[]).await?;
+    let daemons = client.pg_query(queries::DAEMONS, &[]).await?;
     let page = OverviewPage {
         statuses: status_names(),
         counts: counts(&count_rows)?,
@@ -161,7 +162,7 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
         daemons: queries::decode(&daemons)?,
         pauses: crate::pause::list(&**client).await?,
         rates: crate::status::rates(&**client, &state.config.limits).await?,
-        tenants: queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[]).await?)?,
+        tenants: queries::decode(&client.pg_query(queries::OVERVIEW_TENANTS, &[]).await?)?,
         now: time(now),
     };
     Ok(pages::render(&session, &page)?.into_response())
@@ -213,7 +214,7 @@ async fn activity(
     let mut buckets: Vec<(DateTime<Utc>, [i64; 3])> =
         (0..n).map(|i| (start + step * i as i32, [0; 3])).collect();
     for row in client
-        .query(queries::OVERVIEW_ACTIVITY, &[&start, &unit])
+        .pg_query(queries::OVERVIEW_ACTIVITY, &[&start, &unit])
         .await?
     {
         let at: DateTime<Utc> = row.try_get("bucket")?;
