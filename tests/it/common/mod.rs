@@ -6,6 +6,7 @@ pub mod browser;
 pub mod console;
 pub mod daemon;
 pub mod fake;
+pub mod pgbouncer;
 pub mod prism;
 pub mod recorder;
 pub mod smtp;
