@@ -1,8 +1,8 @@
 //! Enqueueing from Rust (what `outpost send` does): one call to `outpost.enqueue`.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::message::{Kind, MessageId};
 
@@ -62,13 +62,10 @@ impl NewMessage {
 
 /// Inserts `message` and returns its id (the first message's id when its
 /// idempotency key was used before).
-pub async fn enqueue(
-    client: &impl GenericClient,
-    message: &NewMessage,
-) -> Result<MessageId, DbError> {
+pub async fn enqueue(client: &impl Pg, message: &NewMessage) -> Result<MessageId, DbError> {
     let m = message;
     let row = client
-        .query_one(
+        .pg_query_one(
             statements::ENQUEUE,
             &[
                 &m.kind.as_str(),

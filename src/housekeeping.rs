@@ -10,6 +10,7 @@ use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::{HousekeepingSettings as Settings, Job, Task};
+use crate::db::Pg;
 use crate::db::{self, DbError, statements};
 use crate::schedule;
 
@@ -22,7 +23,7 @@ pub async fn claim_tick(
 ) -> Result<bool, DbError> {
     let client = pool.get().await?;
     Ok(client
-        .query_opt(statements::CRON_CLAIM, &[&job, &tick, &worker])
+        .pg_query_opt(statements::CRON_CLAIM, &[&job, &tick, &worker])
         .await?
         .is_some())
 }
@@ -71,20 +72,36 @@ pub async fn run_task(pool: &Pool, settings: &Settings, task: Task) -> Result<u6
     }
 }
 
-/// Runs the job under a session advisory lock, so a slow run never overlaps
-/// the next tick's on another daemon; `None` when the lock is taken.
+/// Runs the job under an advisory lock, so a slow run never overlaps the
+/// next tick's on another daemon; `None` when the lock is taken. A session
+/// lock on PostgreSQL itself; behind a transaction pooler, where a session
+/// lock would stay with whichever server connection took it, a transaction
+/// lock in a transaction held open (on a connection of the pool) for the run.
 async fn locked(pool: &Pool, settings: &Settings, job: &Job) -> Result<Option<u64>, DbError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
     let key = format!("outpost.cron.{}", job.name);
+    if db::pooled::active() {
+        let tx = client.transaction().await?;
+        let got: bool = tx
+            .pg_query_one(statements::CRON_LOCK_XACT, &[&key])
+            .await?
+            .try_get(0)?;
+        if !got {
+            return Ok(None);
+        }
+        let result = run_task(pool, settings, job.task).await;
+        tx.commit().await?;
+        return result.map(Some);
+    }
     let got: bool = client
-        .query_one(statements::CRON_LOCK, &[&key])
+        .pg_query_one(statements::CRON_LOCK, &[&key])
         .await?
-        .get(0);
+        .try_get(0)?;
     if !got {
         return Ok(None);
     }
     let result = run_task(pool, settings, job.task).await;
-    client.execute(statements::CRON_UNLOCK, &[&key]).await?;
+    client.pg_execute(statements::CRON_UNLOCK, &[&key]).await?;
     result.map(Some)
 }
 

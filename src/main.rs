@@ -162,6 +162,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
         command => {
             let config = Config::load(&sources)?;
             cmd::logging::init(&config);
+            // Behind a transaction pooler: statements that need no session.
+            outpost::pools::prepare(&config)?;
             match command {
                 Command::Run { migrate } => cmd::run::run(&config, migrate).await,
                 Command::Migrate => cmd::migrate::migrate_db(&config.database_url).await,

@@ -5,8 +5,8 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 
 /// What a pause holds back.
@@ -61,14 +61,14 @@ pub struct Actor<'a> {
 /// Pauses `scope` `name` (recorded in the audit log); whether it was
 /// running before.
 pub async fn pause(
-    client: &impl GenericClient,
+    client: &impl Pg,
     scope: Scope,
     name: &str,
     actor: Actor<'_>,
     reason: Option<&str>,
 ) -> Result<bool, DbError> {
     let row = client
-        .query_one(
+        .pg_query_one(
             statements::PAUSE,
             &[&scope.as_str(), &name, &actor.name, &reason, &actor.address],
         )
@@ -78,13 +78,13 @@ pub async fn pause(
 
 /// Resumes it (every daemon is woken); whether it was paused.
 pub async fn resume(
-    client: &impl GenericClient,
+    client: &impl Pg,
     scope: Scope,
     name: &str,
     actor: Actor<'_>,
 ) -> Result<bool, DbError> {
     let row = client
-        .query_one(
+        .pg_query_one(
             statements::RESUME,
             &[&scope.as_str(), &name, &actor.name, &actor.address],
         )
@@ -93,9 +93,9 @@ pub async fn resume(
 }
 
 /// Every pause in force.
-pub async fn list(client: &impl GenericClient) -> Result<Vec<Pause>, DbError> {
+pub async fn list(client: &impl Pg) -> Result<Vec<Pause>, DbError> {
     let mut pauses = Vec::new();
-    for row in client.query(statements::PAUSES, &[]).await? {
+    for row in client.pg_query(statements::PAUSES, &[]).await? {
         pauses.push(Pause {
             scope: row.try_get("scope")?,
             name: row.try_get("name")?,

@@ -1,10 +1,52 @@
 //! The pool policy: every pool the daemon opens, its size and its session
-//! settings, decided here from the configuration and nowhere else.
+//! settings, decided here from the configuration and nowhere else; and what
+//! goes past a transaction pooler (`[database] pooler`, `listen_url`).
 
 use deadpool_postgres::Pool;
 
-use crate::config::Config;
+use crate::config::{Config, Pooler};
 use crate::db::{self, DbError};
+
+/// Behind a transaction pooler, switches this process to statements that
+/// need no session (`db::pooled`). Call before any pool or connection.
+pub fn prepare(config: &Config) -> Result<(), DbError> {
+    match config.pooler {
+        Pooler::None => Ok(()),
+        Pooler::Transaction => db::pooled::enable(&config.database_url),
+    }
+}
+
+/// The URL that reaches PostgreSQL itself, for what needs a session (LISTEN,
+/// the queue gauges' settings): `database.url` without a pooler,
+/// `database.listen_url` behind one, `None` when that is not set.
+pub fn direct_url(config: &Config) -> Option<&str> {
+    match config.pooler {
+        Pooler::None => Some(&config.database_url),
+        Pooler::Transaction => config.listen_url.as_deref(),
+    }
+}
+
+/// What `outpost run` says at start about the pooler: one sentence, naming
+/// the setting; `None` without a pooler.
+pub fn pooler_notice(config: &Config) -> Option<String> {
+    if config.pooler == Pooler::None {
+        return None;
+    }
+    let jit = "console.statement_timeout and jit = off are not sent through it \
+               (set them on the daemon's role: ALTER ROLE … SET)";
+    Some(match direct_url(config) {
+        Some(_) => format!(
+            "database.pooler is \"transaction\": claims, outcomes and housekeeping go through \
+             database.url, LISTEN and the queue gauges through database.listen_url; {jit}"
+        ),
+        None => format!(
+            "database.pooler is \"transaction\" and database.listen_url is not set, so there is \
+             no LISTEN past the pooler: the dispatcher polls every {} (dispatch.poll_interval); \
+             {jit}",
+            humantime::format_duration(config.dispatch.poll_interval)
+        ),
+    })
+}
 
 /// What a pool serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::console::queries;
+use crate::db::Pg;
 use crate::dispatch::Dispatcher;
 
 /// How often a daemon writes its heartbeat.
@@ -36,7 +37,7 @@ pub async fn beat(dispatcher: &Dispatcher) -> Result<(), crate::db::DbError> {
         .collect();
     let client = dispatcher.pool().get().await?;
     client
-        .execute(
+        .pg_execute(
             queries::DAEMON_BEAT,
             &[
                 &dispatcher.worker(),
@@ -66,7 +67,7 @@ pub async fn run(dispatcher: Arc<Dispatcher>, stop: CancellationToken) {
     }
     if let Ok(client) = dispatcher.pool().get().await
         && let Err(e) = client
-            .execute(queries::DAEMON_GONE, &[&dispatcher.worker()])
+            .pg_execute(queries::DAEMON_GONE, &[&dispatcher.worker()])
             .await
     {
         tracing::debug!(error = %e, "cannot remove the daemon heartbeat");

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use deadpool_postgres::Pool;
 
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 
 /// The latest firing of `cron` in `timezone` after `since` and at or before
@@ -54,13 +55,13 @@ pub async fn fire_due(pool: &Pool) -> Result<usize, DbError> {
     let client = pool.get().await?;
     let now = Utc::now();
     let mut fired = 0;
-    for row in client.query(statements::SCHEDULES_ENABLED, &[]).await? {
+    for row in client.pg_query(statements::SCHEDULES_ENABLED, &[]).await? {
         let name: String = row.get("name");
         let (cron, tz) = match parse(row.get("cron"), row.get("timezone")) {
             Ok(parsed) => parsed,
             Err(e) => {
                 client
-                    .execute(statements::SCHEDULE_ERROR, &[&name, &e.to_string()])
+                    .pg_execute(statements::SCHEDULE_ERROR, &[&name, &e.to_string()])
                     .await?;
                 continue;
             }
@@ -68,7 +69,10 @@ pub async fn fire_due(pool: &Pool) -> Result<usize, DbError> {
         let Some(at) = due_fire(&cron, tz, row.get("since"), now) else {
             continue;
         };
-        match client.query(statements::SCHEDULE_FIRE, &[&name, &at]).await {
+        match client
+            .pg_query(statements::SCHEDULE_FIRE, &[&name, &at])
+            .await
+        {
             Ok(rows) => {
                 fired += rows.len();
                 if !rows.is_empty() {
@@ -83,7 +87,7 @@ pub async fn fire_due(pool: &Pool) -> Result<usize, DbError> {
                     .map_or_else(|| e.to_string(), |d| d.message().to_owned());
                 tracing::warn!(schedule = %name, error = %reason, "schedule could not fire");
                 client
-                    .execute(
+                    .pg_execute(
                         statements::SCHEDULE_ERROR,
                         &[&name, &format!("cannot insert the message: {reason}")],
                     )

@@ -4,18 +4,15 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
+use crate::db::Pg;
 use crate::db::lenient::Timestamp;
 use crate::db::{DbError, statements};
 use crate::message::MessageId;
 
 /// A message and its attempts as readable text, or `None` if no such message.
-pub async fn message_report(
-    client: &impl GenericClient,
-    id: MessageId,
-) -> Result<Option<String>, DbError> {
-    let Some(m) = client.query_opt(statements::MESSAGE, &[&id.0]).await? else {
+pub async fn message_report(client: &impl Pg, id: MessageId) -> Result<Option<String>, DbError> {
+    let Some(m) = client.pg_query_opt(statements::MESSAGE, &[&id.0]).await? else {
         return Ok(None);
     };
     let mut out = String::new();
@@ -86,7 +83,9 @@ pub async fn message_report(
             let _ = writeln!(out, "  {field:<20} {}", fmt_stamp(t));
         }
     }
-    let attempts = client.query(statements::MESSAGE_ATTEMPTS, &[&id.0]).await?;
+    let attempts = client
+        .pg_query(statements::MESSAGE_ATTEMPTS, &[&id.0])
+        .await?;
     if attempts.is_empty() {
         let _ = writeln!(out, "no attempts yet");
     }
@@ -121,14 +120,14 @@ pub async fn message_report(
 
 /// Counts by kind and status, and how long the oldest due message has waited.
 pub async fn summary(
-    client: &impl GenericClient,
+    client: &impl Pg,
     limits: &crate::config::LimitsSettings,
 ) -> Result<String, DbError> {
-    let rows = client.query(statements::STATUS_COUNTS, &[]).await?;
+    let rows = client.pg_query(statements::STATUS_COUNTS, &[]).await?;
     let mut out = String::new();
     if !limits.daily.is_empty() {
         let mut sent = std::collections::HashMap::new();
-        for row in client.query(statements::TENANT_DAYS, &[]).await? {
+        for row in client.pg_query(statements::TENANT_DAYS, &[]).await? {
             let (tenant, kind, n): (String, String, i32) =
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             sent.insert((tenant, kind), n);
@@ -187,7 +186,7 @@ pub async fn summary(
         let _ = writeln!(out, "(no messages)");
     }
     let oldest: Option<f64> = client
-        .query_one(statements::OLDEST_QUEUED, &[])
+        .pg_query_one(statements::OLDEST_QUEUED, &[])
         .await?
         .get(0);
     match oldest {
@@ -221,12 +220,12 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
 
 /// A user's messages created since `since`, one line each.
 pub async fn user_report(
-    client: &impl GenericClient,
+    client: &impl Pg,
     user: &str,
     since: DateTime<Utc>,
 ) -> Result<String, DbError> {
     let rows = client
-        .query(statements::STATUS_USER, &[&user, &since])
+        .pg_query(statements::STATUS_USER, &[&user, &since])
         .await?;
     let mut out = String::new();
     let _ = writeln!(
@@ -261,10 +260,10 @@ pub async fn user_report(
 }
 
 /// Counts, success rate and latency percentiles since `since`.
-pub async fn stats(client: &impl GenericClient, since: DateTime<Utc>) -> Result<String, DbError> {
+pub async fn stats(client: &impl Pg, since: DateTime<Utc>) -> Result<String, DbError> {
     let mut out = String::new();
     let _ = writeln!(out, "messages created since {}:", fmt_time(Some(since)));
-    for r in client.query(statements::STATS_STATUS, &[&since]).await? {
+    for r in client.pg_query(statements::STATS_STATUS, &[&since]).await? {
         let _ = writeln!(
             out,
             "  {:<6} {:<11} {:>10}",
@@ -287,7 +286,7 @@ pub async fn stats(client: &impl GenericClient, since: DateTime<Utc>) -> Result<
         "p50 ms",
         "p95 ms"
     );
-    for r in client.query(statements::STATS, &[&since]).await? {
+    for r in client.pg_query(statements::STATS, &[&since]).await? {
         let attempts: i64 = r.get("attempts");
         let sent: i64 = r.get("sent");
         let rate = if attempts > 0 {
@@ -363,7 +362,7 @@ impl std::fmt::Display for Rate {
 
 /// Every rated tenant's kind in `limits`, with its bucket and due messages.
 pub async fn rates(
-    client: &impl GenericClient,
+    client: &impl Pg,
     limits: &crate::config::LimitsSettings,
 ) -> Result<Vec<Rate>, DbError> {
     if limits.rate.is_empty() {
@@ -373,7 +372,7 @@ pub async fn rates(
     let kinds: Vec<&str> = limits.rate.keys().map(|(_, k)| k.as_str()).collect();
     let per_second: Vec<f64> = limits.rate.values().copied().collect();
     let rows = client
-        .query(statements::TENANT_RATES, &[&tenants, &kinds, &per_second])
+        .pg_query(statements::TENANT_RATES, &[&tenants, &kinds, &per_second])
         .await?;
     rows.iter()
         .map(|row| {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::stdout::StdoutSink;
 use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::{PushApp, Secret};
+use crate::db::Pg;
 use crate::db::statements;
 use crate::render::Templates;
 
@@ -209,7 +210,7 @@ pub async fn find_app(pool: &Pool, name: &str) -> Result<PushApp, SendError> {
         |e: String| SendError::transient(format!("cannot read outpost.push_apps: {e}"));
     let client = pool.get().await.map_err(|e| unavailable(e.to_string()))?;
     let row = client
-        .query_opt(statements::PUSH_APP, &[&name])
+        .pg_query_opt(statements::PUSH_APP, &[&name])
         .await
         .map_err(|e| unavailable(e.to_string()))?
         .ok_or_else(|| {

@@ -10,6 +10,7 @@ use deadpool_postgres::Pool;
 
 use super::stdout::StdoutSink;
 use super::{Channel, Delivery, Envelope, SendError};
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::message::ClaimedMessage;
 use crate::render::Templates;
@@ -51,7 +52,7 @@ impl Channel for InAppChannel {
             .await
             .map_err(|e| SendError::transient(format!("database unavailable: {e}")))?;
         let row = client
-            .query_one(
+            .pg_query_one(
                 statements::SEND_SYSTEM_MESSAGE,
                 &[&envelope.to, &text, &format, &m.tenant, &m.id.0],
             )
@@ -160,7 +161,7 @@ impl Mirror {
         let result = async {
             let client = self.pool.get().await?;
             let row = client
-                .query_one(
+                .pg_query_one(
                     statements::MIRROR_TO_CHAT,
                     &[&user, &subject, &text, &message.id.0, &message.tenant],
                 )

@@ -1,6 +1,7 @@
 //! `outpost dev`: a throwaway local PostgreSQL (its port kept between runs),
 //! console backends, the operator console with a one-time login.
 
+use outpost::db::Pg;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -19,7 +20,7 @@ pub(crate) async fn dev(mut sources: Sources<'_>, dir: PathBuf) -> Result<()> {
                 .await??;
         let admin = db::connect(&cluster.url("postgres")).await?;
         let exists = admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = 'outpost'", &[])
+            .pg_query_opt("SELECT 1 FROM pg_database WHERE datname = 'outpost'", &[])
             .await?
             .is_some();
         if !exists {

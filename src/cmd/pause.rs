@@ -5,6 +5,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use outpost::config::Config;
 use outpost::db;
+use outpost::db::Pg;
 use outpost::pause::{self, Scope};
 
 /// What to pause or resume: a kind, or one of --provider and --tenant.
@@ -40,7 +41,7 @@ async fn prepare(
     let (scope, name) = target.scope()?;
     let client = db::connect(&config.database_url).await?;
     let role: String = client
-        .query_one("SELECT current_user::text", &[])
+        .pg_query_one("SELECT current_user::text", &[])
         .await?
         .get(0);
     Ok((scope, name, client, format!("role {role}")))

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use outpost::config::Config;
+use outpost::db::Pg;
 use outpost::db::{self, statements};
 
 #[derive(Subcommand)]
@@ -21,14 +22,14 @@ pub(crate) async fn run(config: &Config, command: TenantCommand) -> Result<()> {
     match command {
         TenantCommand::Grant { role, tenant } => {
             client
-                .execute(statements::TENANT_GRANT, &[&role, &tenant])
+                .pg_execute(statements::TENANT_GRANT, &[&role, &tenant])
                 .await
                 .with_context(|| format!("cannot map role {role} to tenant {tenant}"))?;
             eprintln!("role {role} now acts for tenant {tenant} only");
         }
         TenantCommand::Revoke { role } => {
             let had: bool = client
-                .query_one(statements::TENANT_REVOKE, &[&role])
+                .pg_query_one(statements::TENANT_REVOKE, &[&role])
                 .await
                 .with_context(|| format!("cannot take role {role}'s tenant away"))?
                 .get(0);
@@ -39,7 +40,7 @@ pub(crate) async fn run(config: &Config, command: TenantCommand) -> Result<()> {
             }
         }
         TenantCommand::List => {
-            for row in client.query(statements::TENANT_LIST, &[]).await? {
+            for row in client.pg_query(statements::TENANT_LIST, &[]).await? {
                 let (role, tenant): (String, String) = (row.get(0), row.get(1));
                 println!("{tenant}\t{role}");
             }

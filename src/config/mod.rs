@@ -28,8 +28,8 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, InboxSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, PushApp,
-    QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
+    HttpSettings, InboxSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, Pooler,
+    PushApp, QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
     UnsubscribeSettings, Voice, WebhookEndpointsSettings, WebhookSettings,
 };
 
@@ -88,6 +88,9 @@ pub struct DatabaseSection {
     pub url: String,
     pub pool_size: usize,
     pub recipients: String,
+    pub pooler: String,
+    #[serde(serialize_with = "redact::serialize_url")]
+    pub listen_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -101,6 +101,9 @@ fn quote(value: &str) -> String {
 }
 
 pub(super) fn serialize_url<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    if url.is_empty() {
+        return serializer.serialize_str("");
+    }
     serializer.serialize_str(&redact_url(url))
 }
 

@@ -54,6 +54,17 @@ pub struct SmtpSettings {
     pub idle_check: Duration,
 }
 
+/// What `database.url` reaches, from `[database] pooler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooler {
+    /// PostgreSQL itself: statements stay prepared per connection, session
+    /// settings are sent at connect, LISTEN uses the same URL.
+    None,
+    /// A transaction pooler (PgBouncer's `pool_mode = transaction`): nothing
+    /// of a session survives a transaction (see `db::pooled`).
+    Transaction,
+}
+
 /// Settings of the dispatcher, from `[dispatch]`.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -153,6 +164,10 @@ pub struct Config {
     pub raw: RawConfig,
     pub database_url: String,
     pub pool_size: usize,
+    /// What `database_url` reaches: PostgreSQL or a transaction pooler.
+    pub pooler: Pooler,
+    /// `[database] listen_url`: a direct connection past the pooler, when set.
+    pub listen_url: Option<String>,
     pub http: HttpSettings,
     /// The operator console, from `[console]`.
     pub console: ConsoleSettings,

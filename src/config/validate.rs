@@ -9,7 +9,7 @@ use crate::message::Kind;
 
 impl Config {
     pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
-        let (database_url, pool_size, recipients) = sections::database(&raw.database)?;
+        let database = sections::database(&raw.database)?;
         let dispatch = sections::dispatch(&raw.dispatch)?;
         let retry = sections::retry(&raw.retry)?;
         if raw.locale.default.trim().is_empty() {
@@ -46,8 +46,10 @@ impl Config {
         let limits = sections::limits(&raw.limits)?;
         let inbox = sections::inbox(&raw.inbox)?;
         Ok(Self {
-            database_url,
-            pool_size,
+            database_url: database.url,
+            pool_size: database.pool_size,
+            pooler: database.pooler,
+            listen_url: database.listen_url,
             http,
             console,
             ops,
@@ -61,7 +63,7 @@ impl Config {
             push_device_types: raw.push.device_types.clone(),
             chat_mirror_email: raw.chat.mirror_email,
             housekeeping,
-            recipients,
+            recipients: database.recipients,
             dispatch,
             retry,
             log,

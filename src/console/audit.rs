@@ -2,6 +2,7 @@
 //! who made it, from where, when, and the object before and after, written in
 //! the change's own transaction ([`change`]); and its page.
 
+use crate::db::Pg;
 use std::fmt;
 
 use axum::extract::{Query, State};
@@ -143,13 +144,9 @@ impl From<Change> for Ending<()> {
 }
 
 /// Records one change outside a transaction of its own (a test send).
-pub async fn record(
-    client: &impl deadpool_postgres::GenericClient,
-    admin: &Admin,
-    change: &Change,
-) -> Result<()> {
+pub async fn record(client: &impl Pg, admin: &Admin, change: &Change) -> Result<()> {
     client
-        .execute(
+        .pg_execute(
             queries::AUDIT_INSERT,
             &[
                 &admin.user,
@@ -244,7 +241,7 @@ pub async fn page(
     let client = state.pool.get().await?;
     let actor = q.actor.filter(|a| !a.trim().is_empty());
     let rows = client
-        .query(queries::AUDIT_PAGE, &[&q.before, &actor, &PAGE])
+        .pg_query(queries::AUDIT_PAGE, &[&q.before, &actor, &PAGE])
         .await?;
     let entries: Vec<Entry> = queries::decode(&rows)?;
     let next = queries::next_key(&entries, PAGE, |e| e.id);

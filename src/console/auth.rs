@@ -4,6 +4,7 @@
 //! whose cookie is `HttpOnly`, `SameSite=Strict` and, with
 //! `console.secure_cookie`, `Secure` and named `__Host-…`.
 
+use crate::db::Pg;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -78,9 +79,9 @@ pub(super) fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
 async fn start(state: &ConsoleState, user: &str, address: IpAddr) -> Result<HeaderValue> {
     let token = random_token();
     let client = state.pool.get().await?;
-    client.execute(queries::SESSIONS_PURGE, &[]).await?;
+    client.pg_execute(queries::SESSIONS_PURGE, &[]).await?;
     client
-        .execute(
+        .pg_execute(
             queries::SESSION_INSERT,
             &[
                 &sha256_hex(&token),
@@ -228,7 +229,7 @@ async fn proxy_user(
         return Ok(None);
     };
     let client = state.pool.get().await?;
-    let row = client.query_opt(queries::USER_FIND, &[&user]).await?;
+    let row = client.pg_query_opt(queries::USER_FIND, &[&user]).await?;
     Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
@@ -290,7 +291,7 @@ pub async fn login(
     let row = match normalise_name(&form.name) {
         Some(name) => {
             let client = state.pool.get().await?;
-            client.query_opt(queries::USER_FIND, &[&name]).await?
+            client.pg_query_opt(queries::USER_FIND, &[&name]).await?
         }
         None => None,
     };
@@ -326,7 +327,7 @@ pub async fn logout(
 ) -> Result<Response> {
     let client = state.pool.get().await?;
     client
-        .execute(queries::SESSION_DELETE, &[&session.token_hash])
+        .pg_execute(queries::SESSION_DELETE, &[&session.token_hash])
         .await?;
     let expired = format!(
         "{}={}; Max-Age=0",

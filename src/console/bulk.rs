@@ -2,6 +2,7 @@
 //! `POST /messages/bulk/confirm`: retry or cancel what matches a filter (at
 //! least one is required), at most [`BULK_LIMIT`] messages per action.
 
+use crate::db::Pg;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -87,7 +88,7 @@ pub async fn preview(admin: Admin, CsrfForm(mut form): CsrfForm<BulkForm>) -> Re
     let (action, filter) = form.check()?;
     let client = admin.state.pool.get().await?;
     let row = client
-        .query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
+        .pg_query_one(queries::MESSAGES_COUNT.as_str(), &filter.params())
         .await?;
     let affected: i64 = row.try_get(match action {
         BulkAction::Retry => "retryable",
@@ -130,7 +131,7 @@ pub async fn apply(admin: Admin, CsrfForm(mut form): CsrfForm<BulkForm>) -> Resu
     let (ids, more) = audit::change(&admin, async |tx| {
         let mut params = filter.params();
         params.push(&BULK_LIMIT);
-        let rows = tx.query(sql, &params).await?;
+        let rows = tx.pg_query(sql, &params).await?;
         // One candidate past the limit is read, never acted on: it says more remain.
         let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > BULK_LIMIT;
         let mut ids = Vec::with_capacity(rows.len());

@@ -2,6 +2,7 @@
 //! follow-up and fallback (migration 0028), each with its status and what
 //! links it to the one before.
 
+use crate::db::Pg;
 use serde::Serialize;
 
 use super::session::Session;
@@ -39,7 +40,7 @@ pub(super) async fn chain(
     session: &Session,
     id: i64,
 ) -> Result<Vec<Link>> {
-    let rows = client.query(queries::MESSAGE_CHAIN, &[&id]).await?;
+    let rows = client.pg_query(queries::MESSAGE_CHAIN, &[&id]).await?;
     let links: Vec<Link> = queries::decode(&rows)?;
     if links.len() < 2 {
         return Ok(Vec::new());

@@ -1,6 +1,7 @@
 //! `/inbound`: received e-mail with its verdicts (SPF, DKIM, spam score);
 //! `/inbound/{id}`: one mail, its attachments to download.
 
+use crate::db::Pg;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -96,7 +97,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
     let rows = client
-        .query(queries::INBOUND_LIST, &[&q.before, &PAGE, &session.tenant])
+        .pg_query(queries::INBOUND_LIST, &[&q.before, &PAGE, &session.tenant])
         .await?;
     let mails: Vec<Mail> = queries::decode(&rows)?;
     let next = queries::next_key(&mails, PAGE, |m| m.id);
@@ -137,7 +138,9 @@ pub async fn page(
     if !session.sees(r.try_get::<_, Option<String>>("tenant")?.as_deref()) {
         return Err(ConsoleError::NotFound);
     }
-    let attachments = client.query(queries::INBOUND_ATTACHMENTS, &[&id]).await?;
+    let attachments = client
+        .pg_query(queries::INBOUND_ATTACHMENTS, &[&id])
+        .await?;
     let page = MailPage {
         id,
         fields: fields(&r)?,

@@ -18,6 +18,7 @@ use super::session::{Admin, Session};
 use super::timeline::{Event, lenient_stamp, timeline};
 use super::{ConsoleError, ConsoleState, Result, queries};
 use crate::config::Config;
+use crate::db::Pg;
 use crate::db::lenient::Json;
 use crate::message::Status;
 
@@ -147,7 +148,7 @@ impl Act {
 async fn act(admin: &Admin, id: i64, act: Act) -> Result<Response> {
     let outcome = audit::change(admin, async |tx| {
         let status = async |tx: &deadpool_postgres::Transaction<'_>| -> Result<Option<String>> {
-            match tx.query_opt(queries::MESSAGE_STATUS, &[&id]).await? {
+            match tx.pg_query_opt(queries::MESSAGE_STATUS, &[&id]).await? {
                 // Another tenant's message is not there for a scoped user.
                 Some(r) if admin.sees(r.try_get::<_, Option<String>>("tenant")?.as_deref()) => {
                     Ok(Some(r.try_get("status")?))
@@ -160,7 +161,7 @@ async fn act(admin: &Admin, id: i64, act: Act) -> Result<Response> {
             Act::Retry => queries::RETRY,
             Act::Cancel => queries::CANCEL,
         };
-        let done: Option<i64> = tx.query_one(sql, &[&id]).await?.try_get("id")?;
+        let done: Option<i64> = tx.pg_query_one(sql, &[&id]).await?.try_get("id")?;
         let result = act.result(id, done.is_some(), &before);
         if done.is_none() {
             return Ok(Ending::Unchanged(result));

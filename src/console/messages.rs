@@ -13,6 +13,7 @@ use super::overview::status_names;
 use super::pages;
 use super::session::Session;
 use super::{ConsoleState, Result, queries};
+use crate::db::Pg;
 use crate::message::Kind;
 
 /// Rows per page.
@@ -126,7 +127,7 @@ pub async fn list(
     params.push(&before);
     params.push(&PAGE);
     let rows = client
-        .query(queries::MESSAGES_PAGE.as_str(), &params)
+        .pg_query(queries::MESSAGES_PAGE.as_str(), &params)
         .await?;
     let page = MessagesPage::new(q.filter, queries::decode(&rows)?, None);
     Ok(pages::render(&session, &page)?.into_response())

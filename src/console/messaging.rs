@@ -1,6 +1,7 @@
 //! `/messaging`: the tenants' messaging configurations (enabled, push on
 //! message): list, set, remove.
 
+use crate::db::Pg;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -45,7 +46,7 @@ async fn render(
     error: Option<Refusal>,
 ) -> Result<Response> {
     let client = state.pool.get().await?;
-    let rows = client.query(queries::MESSAGING_LIST, &[]).await?;
+    let rows = client.pg_query(queries::MESSAGING_LIST, &[]).await?;
     let page = MessagingPage {
         configs: queries::decode(&rows)?,
         error,
@@ -69,7 +70,7 @@ pub struct ConfigForm {
 
 /// Tenant `tenant`'s configuration as the audit log records it, if any.
 async fn audited(tx: &deadpool_postgres::Transaction<'_>, tenant: &str) -> Result<Option<Value>> {
-    match tx.query_opt(queries::MESSAGING_GET, &[&tenant]).await? {
+    match tx.pg_query_opt(queries::MESSAGING_GET, &[&tenant]).await? {
         Some(r) => Ok(Some(json!(Config::try_from(&r)?))),
         None => Ok(None),
     }
@@ -89,7 +90,7 @@ pub async fn save(admin: Admin, CsrfForm(form): CsrfForm<ConfigForm>) -> Result<
     audit::change(&admin, async |tx| {
         let before = audited(tx, tenant).await?;
         let flags = [form.enabled.is_some(), form.push_on_message.is_some()];
-        tx.execute(queries::MESSAGING_UPSERT, &[&tenant, &flags[0], &flags[1]])
+        tx.pg_execute(queries::MESSAGING_UPSERT, &[&tenant, &flags[0], &flags[1]])
             .await?;
         let action = match before {
             Some(_) => Action::MessagingEdit,
@@ -109,7 +110,7 @@ pub async fn save(admin: Admin, CsrfForm(form): CsrfForm<ConfigForm>) -> Result<
 pub async fn delete(admin: Admin, Path(tenant): Path<String>, _: Csrf) -> Result<Response> {
     audit::change(&admin, async |tx| {
         let before = audited(tx, &tenant).await?.ok_or(ConsoleError::NotFound)?;
-        tx.execute(queries::MESSAGING_DELETE, &[&tenant]).await?;
+        tx.pg_execute(queries::MESSAGING_DELETE, &[&tenant]).await?;
         Ok(Ending::from(
             Change::new(Action::MessagingRemove, object(&tenant)).before(before),
         ))

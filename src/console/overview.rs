@@ -15,6 +15,7 @@ use super::format::{age, time};
 use super::pages;
 use super::session::Session;
 use super::{ConsoleError, ConsoleState, Result, queries};
+use crate::db::Pg;
 use crate::db::statements;
 use crate::message::{AttemptResult, Kind, Status};
 
@@ -138,28 +139,47 @@ pub async fn page(State(state): State<ConsoleState>, session: Session) -> Result
     // The three costly reads run at once, each on its own connection.
     let (client, second, third) =
         tokio::try_join!(state.pool.get(), state.pool.get(), state.pool.get())?;
-    let now: DateTime<Utc> = client.query_one(queries::NOW, &[]).await?.try_get(0)?;
+    let now: DateTime<Utc> = client.pg_query_one(queries::NOW, &[]).await?.try_get(0)?;
     let (count_rows, hours, minutes) = tokio::try_join!(
         async {
             client
-                .query(queries::OVERVIEW_COUNTS, &[&tenant])
+                .pg_query(queries::OVERVIEW_COUNTS, &[&tenant])
                 .await
                 .map_err(ConsoleError::from)
         },
-        activity(&second, now, 24, Duration::hours(1), "hour", "%H:00", tenant),
-        activity(&third, now, 60, Duration::minutes(1), "minute", "%H:%M", tenant),
+        activity(
+            &second,
+            now,
+            24,
+            Duration::hours(1),
+            "hour",
+            "%H:00",
+            tenant
+        ),
+        activity(
+            &third,
+            now,
+            60,
+            Duration::minutes(1),
+            "minute",
+            "%H:%M",
+            tenant
+        ),
     )?;
-    let tenants: Vec<TenantQueue> =
-        queries::decode(&client.query(queries::OVERVIEW_TENANTS, &[&tenant]).await?)?;
+    let tenants: Vec<TenantQueue> = queries::decode(
+        &client
+            .pg_query(queries::OVERVIEW_TENANTS, &[&tenant])
+            .await?,
+    )?;
     let oldest: Option<f64> = match tenant {
         None => client
-            .query_one(statements::OLDEST_QUEUED, &[])
+            .pg_query_one(statements::OLDEST_QUEUED, &[])
             .await?
             .try_get(0)?,
         Some(_) => tenants.iter().filter_map(|t| t.waited).reduce(f64::max),
     };
     let daemons = match tenant {
-        None => queries::decode(&client.query(queries::DAEMONS, &[]).await?)?,
+        None => queries::decode(&client.pg_query(queries::DAEMONS, &[]).await?)?,
         Some(_) => Vec::new(),
     };
     let mut pauses = crate::pause::list(&**client).await?;
@@ -231,7 +251,7 @@ async fn activity(
     let mut buckets: Vec<(DateTime<Utc>, [i64; 3])> =
         (0..n).map(|i| (start + step * i as i32, [0; 3])).collect();
     for row in client
-        .query(queries::OVERVIEW_ACTIVITY, &[&start, &unit, &tenant])
+        .pg_query(queries::OVERVIEW_ACTIVITY, &[&start, &unit, &tenant])
         .await?
     {
         let at: DateTime<Utc> = row.try_get("bucket")?;

@@ -11,6 +11,7 @@ use super::pages::PAGES;
 use super::session::Session;
 use super::{ConsoleError, ConsoleState, Result};
 use crate::channel::Envelope;
+use crate::db::Pg;
 use crate::db::statements;
 use crate::message::Kind;
 
@@ -66,7 +67,7 @@ async fn envelope(
 ) -> Result<Envelope> {
     let sql = statements::message_preview(&state.config.recipients);
     let row = client
-        .query_opt(&sql, &[&id])
+        .pg_query_opt(&sql, &[&id])
         .await?
         .ok_or(ConsoleError::NotFound)?;
     let message = crate::message::decode(&row, std::time::Instant::now())?;

@@ -3,6 +3,7 @@
 //! push" is in `push_test`. Master secrets are write-only, and cleared
 //! when the base URL changes without a new one typed in the same form.
 
+use crate::db::Pg;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -83,7 +84,7 @@ page! {
 /// `GET /push-apps`.
 pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     let client = state.pool.get().await?;
-    let rows = client.query(queries::PUSH_LIST, &[]).await?;
+    let rows = client.pg_query(queries::PUSH_LIST, &[]).await?;
     let default_app = state.config.push_app.as_ref().map(|a| DefaultApp {
         app_key: a.app_key.clone(),
         base_url: a.base_url.clone(),
@@ -183,7 +184,7 @@ pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<AppForm>) -> Result<R
     let name = form.name.trim();
     audit::change(&admin, async |tx| {
         let inserted = tx
-            .execute(
+            .pg_execute(
                 queries::PUSH_INSERT,
                 &[
                     &name,
@@ -213,15 +214,12 @@ pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<AppForm>) -> Result<R
 }
 
 /// Push app `name`'s row, secret included (for test pushes; never shown), or 404.
-pub(super) async fn load_row(
-    client: &impl deadpool_postgres::GenericClient,
-    name: &str,
-) -> Result<Row> {
+pub(super) async fn load_row(client: &impl Pg, name: &str) -> Result<Row> {
     queries::found(client, queries::PUSH_GET, &[&name]).await
 }
 
 /// Push app `name` (its secret only as set / not set), or 404.
-async fn load(client: &impl deadpool_postgres::GenericClient, name: &str) -> Result<App> {
+async fn load(client: &impl Pg, name: &str) -> Result<App> {
     Ok(App::try_from(&load_row(client, name).await?)?)
 }
 
@@ -259,7 +257,7 @@ pub async fn update(
         }
         let secret = Some(form.master_secret.clone()).filter(|s| !s.is_empty());
         let cleared: bool = tx
-            .query_opt(
+            .pg_query_opt(
                 queries::PUSH_UPDATE,
                 &[
                     &name,
@@ -294,7 +292,8 @@ pub async fn switch(
 ) -> Result<Response> {
     audit::change(&admin, async |tx| {
         let before = load(tx, &name).await?;
-        tx.execute(queries::PUSH_ENABLE, &[&name, &to.on()]).await?;
+        tx.pg_execute(queries::PUSH_ENABLE, &[&name, &to.on()])
+            .await?;
         let after = load(tx, &name).await?;
         let action = to.pick(Action::PushAppEnable, Action::PushAppDisable);
         let change = Change::new(action, object(&name))

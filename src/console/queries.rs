@@ -1,5 +1,6 @@
 //! The console's SQL, one named file each under `src/db/queries/console_*.sql`.
 
+use crate::db::Pg;
 use std::sync::LazyLock;
 
 /// One change made through the console.
@@ -155,12 +156,12 @@ pub static MESSAGES_CANCEL: LazyLock<String> =
 
 /// The one row `sql` finds, or the console's 404.
 pub(crate) async fn found(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &impl Pg,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> super::Result<tokio_postgres::Row> {
     client
-        .query_opt(sql, params)
+        .pg_query_opt(sql, params)
         .await?
         .ok_or(super::ConsoleError::NotFound)
 }

@@ -16,6 +16,7 @@ use super::format::time;
 use super::pages::{self, ActionResult};
 use super::session::{Admin, Session};
 use super::{ConsoleError, ConsoleState, Result, queries};
+use crate::db::Pg;
 use crate::db::statements;
 
 #[derive(Serialize)]
@@ -85,7 +86,7 @@ page! {
 /// `GET /schedules`.
 pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     let client = state.pool.get().await?;
-    let rows = client.query(queries::SCHEDULES_LIST, &[]).await?;
+    let rows = client.pg_query(queries::SCHEDULES_LIST, &[]).await?;
     let schedules = queries::decode(&rows)?;
     pages::render(&session, &SchedulesPage { schedules })
 }
@@ -99,7 +100,7 @@ pub async fn switch(
     let enabled = to.on();
     audit::change(&admin, async |tx| {
         let changed = tx
-            .execute(queries::SCHEDULE_ENABLE, &[&name, &enabled])
+            .pg_execute(queries::SCHEDULE_ENABLE, &[&name, &enabled])
             .await?;
         if changed == 0 {
             return Err(ConsoleError::NotFound);
@@ -118,8 +119,8 @@ pub async fn switch(
 /// regular firing would.
 pub async fn fire(admin: Admin, Path(name): Path<String>, _: Csrf) -> Result<Response> {
     let outcome = audit::change(&admin, async |tx| {
-        let now: DateTime<Utc> = tx.query_one(queries::NOW, &[]).await?.try_get(0)?;
-        let rows = match tx.query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
+        let now: DateTime<Utc> = tx.pg_query_one(queries::NOW, &[]).await?.try_get(0)?;
+        let rows = match tx.pg_query(statements::SCHEDULE_FIRE, &[&name, &now]).await {
             Ok(rows) => rows,
             Err(e) => {
                 let reason = e

@@ -2,6 +2,7 @@
 //! extractors, and the layer that puts every protected route behind a live
 //! session (a page redirects to the login form, a change is refused).
 
+use crate::db::Pg;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -99,7 +100,7 @@ pub async fn find(
     let token_hash = sha256_hex(&token);
     let client = state.pool.get().await?;
     let row = client
-        .query_opt(
+        .pg_query_opt(
             queries::SESSION_TOUCH,
             &[
                 &token_hash,

@@ -5,6 +5,7 @@
 //! new one, and cleared when the host, port, user name or security changes
 //! without a new one typed in the same form.
 
+use crate::db::Pg;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use deadpool_postgres::Transaction;
@@ -90,7 +91,7 @@ fn audited(s: &Server) -> Value {
 /// `GET /smtp-servers`.
 pub async fn list(State(state): State<ConsoleState>, session: Session) -> Result<Html<String>> {
     let client = state.pool.get().await?;
-    let rows = client.query(queries::SMTP_LIST, &[]).await?;
+    let rows = client.pg_query(queries::SMTP_LIST, &[]).await?;
     let servers: Vec<Server> = queries::decode(&rows)?;
     let updated = rows
         .iter()
@@ -115,7 +116,7 @@ pub async fn create(admin: Admin, CsrfForm(form): CsrfForm<ServerForm>) -> Resul
     };
     audit::change(&admin, async |tx| {
         let inserted = tx
-            .query_one(
+            .pg_query_one(
                 queries::SMTP_INSERT,
                 &[
                     &checked.name,
@@ -151,15 +152,12 @@ fn back() -> Response {
 }
 
 /// SMTP server `id` (its password only as set / not set), or 404.
-async fn load(client: &impl deadpool_postgres::GenericClient, id: i64) -> Result<Server> {
+async fn load(client: &impl Pg, id: i64) -> Result<Server> {
     Ok(Server::try_from(&load_row(client, id).await?)?)
 }
 
 /// SMTP server `id`'s row, password included (for its tests; never shown).
-pub(super) async fn load_row(
-    client: &impl deadpool_postgres::GenericClient,
-    id: i64,
-) -> Result<Row> {
+pub(super) async fn load_row(client: &impl Pg, id: i64) -> Result<Row> {
     queries::found(client, queries::SMTP_GET, &[&id]).await
 }
 
@@ -197,7 +195,7 @@ pub async fn update(
         };
         let order = checked.order.unwrap_or(before.order);
         let updated = tx
-            .query_opt(
+            .pg_query_opt(
                 queries::SMTP_UPDATE,
                 &[
                     &id,
@@ -247,7 +245,7 @@ async fn change(
     audit::change(admin, async |tx| {
         let before = load(tx, id).await?;
         apply(tx).await?;
-        let after = match tx.query_opt(queries::SMTP_GET, &[&id]).await? {
+        let after = match tx.pg_query_opt(queries::SMTP_GET, &[&id]).await? {
             Some(r) => Some(audited(&Server::try_from(&r)?)),
             None => None,
         };
@@ -267,7 +265,7 @@ pub async fn switch(
 ) -> Result<Response> {
     let action = to.pick(Action::SmtpServerEnable, Action::SmtpServerDisable);
     change(&admin, id, action, async |tx| {
-        tx.execute(queries::SMTP_ENABLE, &[&id, &to.on()]).await
+        tx.pg_execute(queries::SMTP_ENABLE, &[&id, &to.on()]).await
     })
     .await
 }
@@ -289,7 +287,7 @@ pub async fn reorder(
         _ => return Err(Refusal::new("direction", "up or down").into()),
     };
     change(&admin, id, action, async |tx| {
-        tx.execute(queries::SMTP_SWAP, &[&id, &direction]).await
+        tx.pg_execute(queries::SMTP_SWAP, &[&id, &direction]).await
     })
     .await
 }
@@ -297,7 +295,7 @@ pub async fn reorder(
 /// `POST /smtp-servers/{id}/delete`.
 pub async fn delete(admin: Admin, Path(id): Path<i64>, _: Csrf) -> Result<Response> {
     change(&admin, id, Action::SmtpServerDelete, async |tx| {
-        tx.execute(queries::SMTP_DELETE, &[&id]).await
+        tx.pg_execute(queries::SMTP_DELETE, &[&id]).await
     })
     .await
 }

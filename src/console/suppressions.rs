@@ -1,6 +1,7 @@
 //! `/suppressions`: search the suppression list by family and address,
 //! add an address, remove one with a reason (the reason goes to the audit log).
 
+use crate::db::Pg;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -78,7 +79,7 @@ async fn render(
         .map(|b| b.with_timezone(&Utc));
     let client = state.pool.get().await?;
     let rows = client
-        .query(
+        .pg_query(
             queries::SUPPRESSIONS_SEARCH,
             &[&family, &address, &before, &PAGE],
         )
@@ -145,7 +146,7 @@ pub async fn add(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result<Re
     let address = form.address.trim();
     let added = audit::change(&admin, async |tx| {
         let params: [&(dyn ToSql + Sync); 3] = [&form.family, &address, &form.reason.trim()];
-        match tx.query_one(queries::SUPPRESSION_ADD, &params).await {
+        match tx.pg_query_one(queries::SUPPRESSION_ADD, &params).await {
             Ok(row) => {
                 let after = Entry::try_from(&row)?;
                 let change = Change::new(Action::SuppressionAdd, object(&form.family, &after));
@@ -170,7 +171,9 @@ pub async fn remove(admin: Admin, CsrfForm(form): CsrfForm<EntryForm>) -> Result
     }
     audit::change(&admin, async |tx| {
         let params: [&(dyn ToSql + Sync); 2] = [&form.family, &form.address.trim()];
-        let row = tx.query_opt(queries::SUPPRESSION_REMOVE, &params).await?;
+        let row = tx
+            .pg_query_opt(queries::SUPPRESSION_REMOVE, &params)
+            .await?;
         let before = Entry::try_from(&row.ok_or(ConsoleError::NotFound)?)?;
         let change = Change::new(Action::SuppressionRemove, object(&form.family, &before))
             .before(json!(before))

@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 
 use super::format::{stamp, time};
 use super::{Result, queries};
+use crate::db::Pg;
 use crate::db::lenient::Timestamp;
 use crate::message::AttemptResult;
 
@@ -36,15 +37,15 @@ pub fn lenient_stamp(m: &Row, column: &str) -> Option<Timestamp> {
 pub async fn timeline(client: &deadpool_postgres::Object, id: i64, m: &Row) -> Result<Vec<Event>> {
     let mut events = vec![enqueued(m)?];
     for a in client
-        .query(crate::db::statements::MESSAGE_ATTEMPTS, &[&id])
+        .pg_query(crate::db::statements::MESSAGE_ATTEMPTS, &[&id])
         .await?
     {
         events.push(attempt(&a)?);
     }
-    for e in client.query(queries::MESSAGE_EVENTS, &[&id]).await? {
+    for e in client.pg_query(queries::MESSAGE_EVENTS, &[&id]).await? {
         events.push(provider_event(&e)?);
     }
-    for c in client.query(queries::MESSAGE_CHAT, &[&id]).await? {
+    for c in client.pg_query(queries::MESSAGE_CHAT, &[&id]).await? {
         events.push(chat(&c)?);
     }
     events.sort_by_key(|e| e.sort);

@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 
 use super::queries;
 use crate::db::DbError;
+use crate::db::Pg;
 
 /// What a console user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub async fn add(
     }
     let hash = hash_password(password)?;
     let row = client
-        .query_one(
+        .pg_query_one(
             queries::USER_UPSERT,
             &[&name, &role.as_str(), &hash, &tenant],
         )
@@ -119,7 +120,7 @@ pub async fn add(
     let created: bool = row.try_get("created")?;
     if !created {
         client
-            .execute(queries::SESSIONS_DELETE_USER, &[&name])
+            .pg_execute(queries::SESSIONS_DELETE_USER, &[&name])
             .await?;
     }
     Ok(created)
@@ -127,7 +128,7 @@ pub async fn add(
 
 /// Removes `name`; its sessions end with it.
 pub async fn remove(client: &Client, name: &str) -> Result<(), UserError> {
-    let removed = client.execute(queries::USER_DELETE, &[&name]).await?;
+    let removed = client.pg_execute(queries::USER_DELETE, &[&name]).await?;
     if removed == 0 {
         return Err(UserError::Unknown(name.to_owned()));
     }

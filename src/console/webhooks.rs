@@ -17,6 +17,7 @@ use super::pages;
 use super::session::{Admin, Session};
 use super::{ConsoleState, Result, queries};
 use crate::channel::webhook::{EVENT_TYPES, signing};
+use crate::db::Pg;
 
 #[derive(Serialize, Default)]
 struct Endpoint {
@@ -119,7 +120,7 @@ async fn list_page(
     error: Option<Refusal>,
 ) -> Result<Html<String>> {
     let client = state.pool.get().await?;
-    let rows = client.query(queries::WEBHOOK_LIST, &[]).await?;
+    let rows = client.pg_query(queries::WEBHOOK_LIST, &[]).await?;
     let page = WebhooksPage {
         endpoints: queries::decode(&rows)?,
         event_types: EVENT_TYPES.to_vec(),
@@ -214,7 +215,7 @@ pub async fn create(
     let description = Some(form.description.trim()).filter(|t| !t.is_empty());
     audit::change(&admin, async |tx| {
         let id: i64 = tx
-            .query_one(
+            .pg_query_one(
                 queries::WEBHOOK_INSERT,
                 &[
                     &form.url.trim(),
@@ -237,7 +238,7 @@ pub async fn create(
     .await
 }
 
-async fn load(client: &impl deadpool_postgres::GenericClient, id: i64) -> Result<Endpoint> {
+async fn load(client: &impl Pg, id: i64) -> Result<Endpoint> {
     Ok(Endpoint::try_from(
         &queries::found(client, queries::WEBHOOK_GET, &[&id]).await?,
     )?)
@@ -258,7 +259,7 @@ pub async fn page(
     let client = state.pool.get().await?;
     let endpoint = load(&client, id).await?;
     let rows = client
-        .query(queries::WEBHOOK_DELIVERIES, &[&id, &q.before, &PAGE])
+        .pg_query(queries::WEBHOOK_DELIVERIES, &[&id, &q.before, &PAGE])
         .await?;
     let deliveries: Vec<Delivery> = queries::decode(&rows)?;
     let next = queries::next_key(&deliveries, PAGE, |d| d.id);
@@ -282,7 +283,7 @@ pub async fn switch(
     let reason = format!("disabled in the console by {}", admin.user);
     audit::change(&admin, async |tx| {
         let before = load(tx, id).await?;
-        tx.query_one(queries::WEBHOOK_ENABLE, &[&id, &to.on(), &reason])
+        tx.pg_query_one(queries::WEBHOOK_ENABLE, &[&id, &to.on(), &reason])
             .await?;
         let after = load(tx, id).await?;
         let action = to.pick(Action::WebhookEnable, Action::WebhookDisable);

@@ -154,15 +154,25 @@ async fn serve(
     );
     let background = shutdown.child_token();
     let listen_state = Arc::new(ListenState::default());
+    // LISTEN needs a session: PostgreSQL itself, never a transaction pooler.
+    let direct = crate::pools::direct_url(config).map(str::to_owned);
     let caps = crate::descriptors::budget(config);
-    let state = http::AppState::new(
+    let mut state = http::AppState::new(
         pool,
         config,
         metrics.clone(),
         Some(dispatcher.heartbeat().clone()),
-    )
-    .with_listen(listen_state.clone());
+    );
+    if direct.is_some() {
+        state = state.with_listen(listen_state.clone());
+    }
     let inbox = if config.inbox.enabled && config.http.enabled {
+        if direct.is_none() {
+            tracing::warn!(
+                "the inbox's streams are driven by LISTEN, which cannot pass a transaction \
+                 pooler: set database.listen_url, or they carry only what they replay on connecting"
+            );
+        }
         let pool = crate::pools::open(config, crate::pools::Purpose::Inbox)?;
         Some(crate::inbox::Hub::start(pool, config.inbox.clone(), background.child_token()).await?)
     } else {
@@ -174,13 +184,21 @@ async fn serve(
     };
     let served = listeners::start(config, caps, state, templates, background.clone()).await?;
     let refresh = tokio::spawn(crate::metrics::refresh::run(
-        config.database_url.clone(),
+        direct
+            .clone()
+            .unwrap_or_else(|| config.database_url.clone()),
+        direct.is_some(),
         metrics,
         config.ops.refresh_interval,
         background.clone(),
     ));
     let presence = tokio::spawn(crate::presence::run(dispatcher.clone(), background.clone()));
     tracing::info!(%worker, "outpost dispatcher started");
+    match (crate::pools::pooler_notice(config), &direct) {
+        (Some(notice), Some(_)) => tracing::info!("{notice}"),
+        (Some(notice), None) => tracing::warn!("{notice}"),
+        (None, _) => {}
+    }
     if let Some(interval) = sd_notify::watchdog_enabled() {
         dispatcher.heartbeat().enable_watchdog(interval);
     }
@@ -190,13 +208,16 @@ async fn serve(
     }
 
     let wake = Arc::new(Notify::new());
-    let listen = tokio::spawn(listener::listen(
-        config.database_url.clone(),
-        wake.clone(),
-        listen_state,
-        inbox.as_ref().map(|hub| hub.notices()),
-        background.clone(),
-    ));
+    let notices = inbox.as_ref().map(|hub| hub.notices());
+    let listen = direct.map(|url| {
+        tokio::spawn(listener::listen(
+            url,
+            wake.clone(),
+            listen_state,
+            notices,
+            background.clone(),
+        ))
+    });
     let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));
     let housekeeping = config.housekeeping.clone().map(|settings| {
         tokio::spawn(crate::housekeeping::run(
@@ -214,7 +235,9 @@ async fn serve(
     });
     let report = runner::run(dispatcher, wake, shutdown).await;
     background.cancel();
-    let _ = listen.await;
+    if let Some(listen) = listen {
+        let _ = listen.await;
+    }
     let _ = rescue.await;
     if let Some(housekeeping) = housekeeping {
         let _ = housekeeping.await;

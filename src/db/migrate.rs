@@ -2,6 +2,7 @@
 //! order in one transaction under an advisory lock, and recorded with a
 //! SHA-256 checksum in `outpost.schema_migrations`.
 
+use super::Pg;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
@@ -105,7 +106,8 @@ impl Migration {
 /// the schema was already current). Safe to run concurrently.
 pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>, MigrateError> {
     let tx = client.transaction().await?;
-    tx.execute(statements::MIGRATION_LOCK, &[&LOCK_KEY]).await?;
+    tx.pg_execute(statements::MIGRATION_LOCK, &[&LOCK_KEY])
+        .await?;
     tx.batch_execute(BOOTSTRAP).await?;
     let recorded = recorded(&tx).await?;
     verify(&recorded)?;
@@ -121,7 +123,7 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>, MigrateEr
                 name: m.name.to_owned(),
                 source,
             })?;
-        tx.execute(
+        tx.pg_execute(
             statements::MIGRATION_RECORD,
             &[&m.version, &m.name, &m.checksum()],
         )
@@ -136,11 +138,11 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<&'static str>, MigrateEr
 /// applied file was changed or is unknown.
 pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrateError> {
     let exists: bool = client
-        .query_one(statements::MIGRATIONS_TABLE_EXISTS, &[])
+        .pg_query_one(statements::MIGRATIONS_TABLE_EXISTS, &[])
         .await?
         .get(0);
     let recorded = if exists {
-        let tx_free = client.query(statements::MIGRATIONS_APPLIED, &[]).await?;
+        let tx_free = client.pg_query(statements::MIGRATIONS_APPLIED, &[]).await?;
         tx_free.iter().map(|r| (r.get(0), r.get(1))).collect()
     } else {
         Vec::new()
@@ -156,7 +158,7 @@ pub async fn pending(client: &Client) -> Result<Vec<&'static str>, MigrateError>
 async fn recorded(
     tx: &tokio_postgres::Transaction<'_>,
 ) -> Result<Vec<(String, String)>, MigrateError> {
-    let rows = tx.query(statements::MIGRATIONS_APPLIED, &[]).await?;
+    let rows = tx.pg_query(statements::MIGRATIONS_APPLIED, &[]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 

@@ -3,11 +3,13 @@
 
 pub mod lenient;
 pub mod migrate;
+pub mod pooled;
 
 mod relation;
 pub mod sslmode;
 pub mod statements;
 
+pub use pooled::Pg;
 pub use relation::Relation;
 
 use std::time::Duration;
@@ -44,14 +46,19 @@ pub enum DbError {
 }
 
 /// Parses a connection URL (after [`sslmode::prepare`]), adding a connect timeout
-/// and application name when it has none.
-fn parse_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
+/// and application name when it has none, and the session settings unless
+/// it reaches a transaction `pooler` (PgBouncer refuses the `options`
+/// startup parameter, and a session setting would not hold there anyway).
+fn parse_config(url: &str, pooler: bool) -> Result<tokio_postgres::Config, DbError> {
     let mut config: tokio_postgres::Config = url.parse().map_err(DbError::Url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
     if config.get_application_name().is_none() {
         config.application_name("outpost");
+    }
+    if pooler {
+        return Ok(config);
     }
     // Outpost's statements are prepared once and run with arrays of very
     // different sizes; generic plans for them scan whole tables (measured:
@@ -72,7 +79,10 @@ fn parse_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
 /// The settings and TLS connector for `url`, its `sslmode` honoured.
 pub fn pg_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), DbError> {
     let prepared = sslmode::prepare(url)?;
-    Ok((parse_config(&prepared.url)?, prepared.connector))
+    Ok((
+        parse_config(&prepared.url, pooled::active())?,
+        prepared.connector,
+    ))
 }
 
 /// A pool of `size` connections to `url`.
@@ -82,13 +92,18 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
 }
 
 /// A pool of `size` connections to `url` on which no statement runs longer
-/// than `statement_timeout` (PostgreSQL cancels it: SQLSTATE 57014).
+/// than `statement_timeout` (PostgreSQL cancels it: SQLSTATE 57014). Not
+/// behind a transaction pooler, which refuses session settings at connect:
+/// there the role's own `statement_timeout` holds.
 pub fn pool_with_statement_timeout(
     url: &str,
     size: usize,
     statement_timeout: Duration,
 ) -> Result<Pool, DbError> {
     let (mut config, tls) = pg_config(url)?;
+    if pooled::active() {
+        return build_pool(config, tls, size);
+    }
     let limit = format!(
         "-c statement_timeout={}",
         statement_timeout.as_millis().max(1)
@@ -144,10 +159,20 @@ pub async fn in_batches(
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     batch: i64,
 ) -> Result<u64, DbError> {
-    let statement = client.prepare(statement).await?;
     let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.to_vec();
     all.push(&batch);
     let mut total = 0;
+    if pooled::active() {
+        // One unnamed statement a batch: nothing prepared across batches.
+        loop {
+            let n = client.pg_execute(statement, &all).await?;
+            total += n;
+            if i64::try_from(n).unwrap_or(i64::MAX) < batch {
+                return Ok(total);
+            }
+        }
+    }
+    let statement = client.prepare(statement).await?;
     loop {
         let n = client.execute(&statement, &all).await?;
         total += n;

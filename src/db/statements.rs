@@ -7,6 +7,8 @@ use super::Relation;
 const CLAIM: &str = include_str!("queries/claim.sql");
 /// Inside the claim's transaction: plan the claim once per connection.
 pub const CLAIM_PLAN_ONCE: &str = include_str!("queries/claim_plan_once.sql");
+/// Instead, behind a transaction pooler: the session settings it cannot send.
+pub const CLAIM_POOLED: &str = include_str!("queries/claim_pooled.sql");
 /// Writes a batch of outcomes and their attempt rows, guarded by the lease.
 pub const RECORD: &str = include_str!("queries/record.sql");
 /// Requeues (or fails) messages whose lease expired.
@@ -120,6 +122,8 @@ pub const SCHEDULE_FIRE: &str = include_str!("queries/schedule_fire.sql");
 pub const SCHEDULE_ERROR: &str = include_str!("queries/schedule_error.sql");
 /// Takes a housekeeping job's advisory lock, if free.
 pub const CRON_LOCK: &str = include_str!("queries/cron_lock.sql");
+/// The same lock for a transaction, behind a transaction pooler.
+pub const CRON_LOCK_XACT: &str = include_str!("queries/cron_lock_xact.sql");
 /// Releases it.
 pub const CRON_UNLOCK: &str = include_str!("queries/cron_unlock.sql");
 /// Announces a stored inbound e-mail.

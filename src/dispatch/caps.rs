@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 use super::Dispatcher;
 use super::deliver::handed_back;
 use super::outcome::{End, Outcome};
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind};
 
@@ -81,7 +82,10 @@ impl Dispatcher {
     ) -> Option<Outcome> {
         let until = async {
             let client = self.pool.get().await.map_err(DbError::from)?;
-            let row = client.query_one(sql, params).await.map_err(DbError::from)?;
+            let row = client
+                .pg_query_one(sql, params)
+                .await
+                .map_err(DbError::from)?;
             row.try_get::<_, Option<chrono::DateTime<Utc>>>(0)
                 .map_err(DbError::from)
         };

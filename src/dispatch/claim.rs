@@ -9,6 +9,7 @@ use deadpool_postgres::Pool;
 use super::outcome::{self, End, Outcome};
 use crate::channel::Channels;
 use crate::config::LimitsSettings;
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, Undecodable, decode};
 
@@ -108,36 +109,45 @@ pub async fn claim(
         .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
         .collect();
     let mut client = pool.get().await?;
-    let statement = client.prepare_cached(sql).await?;
+    // Behind a transaction pooler nothing is prepared across transactions:
+    // the claim runs as one unnamed statement (db::pooled).
+    let pooler = crate::db::pooled::active();
+    let statement = match pooler {
+        false => Some(client.prepare_cached(sql).await?),
+        true => None,
+    };
     let tx = client.transaction().await?;
-    tx.batch_execute(statements::CLAIM_PLAN_ONCE).await?;
+    tx.batch_execute(match pooler {
+        false => statements::CLAIM_PLAN_ONCE,
+        true => statements::CLAIM_POOLED,
+    })
+    .await?;
     // Measured before the statement is sent, so never later than the
     // database's own `now() + lease`.
     let lease_deadline = Instant::now() + lease;
-    let rows = tx
-        .query(
-            &statement,
-            &[
-                &i64::from(limit),
-                &worker,
-                &lease.as_secs_f64(),
-                &kinds,
-                &counts,
-                &CLAIM_BYTES,
-                &providers,
-                &rates.tenants,
-                &rates.kinds,
-                &rates.per_second,
-            ],
-        )
-        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        &i64::from(limit),
+        &worker,
+        &lease.as_secs_f64(),
+        &kinds,
+        &counts,
+        &CLAIM_BYTES,
+        &providers,
+        &rates.tenants,
+        &rates.kinds,
+        &rates.per_second,
+    ];
+    let rows = match &statement {
+        Some(statement) => tx.query(statement, &params).await?,
+        None => tx.pg_query(sql, &params).await?,
+    };
     let spent = rates.spent(&rows);
     if !spent.is_empty() {
         let tenants: Vec<&str> = spent.iter().map(|s| s.0.as_str()).collect();
         let kinds: Vec<&str> = spent.iter().map(|s| s.1.as_str()).collect();
         let per_second: Vec<f64> = spent.iter().map(|s| s.2).collect();
         let taken: Vec<i32> = spent.iter().map(|s| s.3).collect();
-        tx.execute(
+        tx.pg_execute(
             statements::TENANT_RATE_SPEND,
             &[&tenants, &kinds, &per_second, &taken],
         )

@@ -8,6 +8,7 @@ use chrono::Utc;
 use super::Dispatcher;
 use super::outcome::Outcome;
 use crate::channel::SendError;
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::message::ClaimedMessage;
 use crate::recipient::{self, ResolveError};
@@ -30,7 +31,7 @@ impl Dispatcher {
         let made = async {
             let client = self.pool.get().await.map_err(DbError::from)?;
             let row = client
-                .query_one(statements::FALL_BACK, &[&message.id.0])
+                .pg_query_one(statements::FALL_BACK, &[&message.id.0])
                 .await
                 .map_err(DbError::from)?;
             row.try_get::<_, Option<i64>>(0).map_err(DbError::from)

@@ -27,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::channel::Channels;
 use crate::config::Config;
 use crate::config::DispatchSettings;
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::message::{ClaimedMessage, Kind, MessageId, Status};
 use crate::metrics::Metrics;
@@ -269,18 +270,17 @@ impl Dispatcher {
         let ids: Vec<i64> = in_flight.iter().map(|(id, _)| id.0).collect();
         let attempts: Vec<i32> = in_flight.iter().map(|(_, a)| *a).collect();
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(statements::RENEW).await?;
-        let rows = client
-            .query(
-                &statement,
-                &[
-                    &self.worker,
-                    &ids,
-                    &attempts,
-                    &self.settings.lease.as_secs_f64(),
-                ],
-            )
-            .await?;
+        let rows = crate::db::pooled::query_cached(
+            &client,
+            statements::RENEW,
+            &[
+                &self.worker,
+                &ids,
+                &attempts,
+                &self.settings.lease.as_secs_f64(),
+            ],
+        )
+        .await?;
         Ok(rows.iter().map(|r| MessageId(r.get(0))).collect())
     }
 
@@ -327,15 +327,14 @@ impl Dispatcher {
     /// expires overdue queued messages.
     pub async fn rescue(&self) -> Result<Rescued, DbError> {
         let client = self.pool.get().await?;
-        let rescue = client.prepare_cached(statements::RESCUE).await?;
         let mut report = Rescued::default();
         loop {
-            let rows = client
-                .query(
-                    &rescue,
-                    &[&self.policy.settings.max_attempts, &MAINTENANCE_BATCH],
-                )
-                .await?;
+            let rows = crate::db::pooled::query_cached(
+                &client,
+                statements::RESCUE,
+                &[&self.policy.settings.max_attempts, &MAINTENANCE_BATCH],
+            )
+            .await?;
             for row in &rows {
                 match row.get::<_, Status>(1) {
                     Status::Failed => report.failed += 1,
@@ -365,7 +364,7 @@ impl Dispatcher {
         let attempts: Vec<i32> = unfinished.iter().map(|u| u.attempt).collect();
         let client = self.pool.get().await?;
         let rows = client
-            .query(
+            .pg_query(
                 statements::RELEASE,
                 &[&self.worker, &ids, &started, &started_at, &attempts],
             )

@@ -192,30 +192,29 @@ pub async fn record(pool: &Pool, worker: &str, outcomes: &[Outcome]) -> Result<R
     let deferred: Vec<bool> = columns.iter().map(|c| c.deferred).collect();
 
     let client = pool.get().await?;
-    let statement = client.prepare_cached(statements::RECORD).await?;
-    let rows = client
-        .query(
-            &statement,
-            &[
-                &worker,
-                &ids,
-                &attempts,
-                &statuses,
-                &run_ats,
-                &results,
-                &providers,
-                &codes,
-                &errors,
-                &provider_ids,
-                &started,
-                &finished,
-                &notes,
-                &segments,
-                &refunds,
-                &deferred,
-            ],
-        )
-        .await?;
+    let rows = crate::db::pooled::query_cached(
+        &client,
+        statements::RECORD,
+        &[
+            &worker,
+            &ids,
+            &attempts,
+            &statuses,
+            &run_ats,
+            &results,
+            &providers,
+            &codes,
+            &errors,
+            &provider_ids,
+            &started,
+            &finished,
+            &notes,
+            &segments,
+            &refunds,
+            &deferred,
+        ],
+    )
+    .await?;
     let applied = rows.iter().filter(|r| r.get::<_, bool>(1)).count();
     let written = columns.iter().filter(|c| !c.refund).count();
     Ok(Recorded {

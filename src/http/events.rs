@@ -14,6 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{AppState, body, reject};
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::storable;
 
@@ -205,11 +206,11 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
         let outpost_id = fields.outpost_id();
         let occurred = fields.occurred();
         let message_id: Option<i64> = tx
-            .query_opt(statements::EVENT_MATCH, &[&outpost_id, &provider_id])
+            .pg_query_opt(statements::EVENT_MATCH, &[&outpost_id, &provider_id])
             .await?
             .map(|r| r.get(0));
         let inserted = tx
-            .query_opt(
+            .pg_query_opt(
                 statements::EVENT_INSERT,
                 &[
                     &message_id,
@@ -230,19 +231,19 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
         match name {
             "delivered" => {
                 if let Some(id) = message_id {
-                    tx.execute(statements::EVENT_DELIVERED, &[&id]).await?;
+                    tx.pg_execute(statements::EVENT_DELIVERED, &[&id]).await?;
                 }
             }
             "bounce" | "dropped" => {
                 let reason = fields.reason();
                 if let Some(id) = message_id {
                     let error = format!("SendGrid {name}: {reason}");
-                    tx.execute(statements::EVENT_BOUNCED, &[&id, &error])
+                    tx.pg_execute(statements::EVENT_BOUNCED, &[&id, &error])
                         .await?;
                 }
                 if let Some(address) = fields.email.as_deref() {
                     let source = format!("sendgrid:{name}");
-                    tx.execute(
+                    tx.pg_execute(
                         statements::SUPPRESS,
                         &[&"email", &address, &reason, &source],
                     )

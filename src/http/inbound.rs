@@ -16,6 +16,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::{AppState, body, reject, throttle};
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::inbound_mail::{Form, FormFile, InboundEmail, parse};
 
@@ -214,7 +215,7 @@ async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, Db
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let row = tx
-        .query_opt(
+        .pg_query_opt(
             statements::INBOUND_INSERT,
             &[
                 &email.dedupe_key,
@@ -245,7 +246,7 @@ async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, Db
     };
     let id: i64 = row.get(0);
     for a in &email.attachments {
-        tx.execute(
+        tx.pg_execute(
             statements::INBOUND_ATTACHMENT,
             &[
                 &id,
@@ -258,7 +259,7 @@ async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, Db
         )
         .await?;
     }
-    tx.execute(statements::INBOUND_NOTIFY, &[&id.to_string()])
+    tx.pg_execute(statements::INBOUND_NOTIFY, &[&id.to_string()])
         .await?;
     tx.commit().await?;
     Ok(Some(id))

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, body, reject};
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::signature::verify_twilio;
 use crate::storable;
@@ -141,12 +142,12 @@ async fn apply(state: &AppState, event: Callback<'_>) -> Result<(), DbError> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let message_id: Option<i64> = tx
-        .query_opt(statements::EVENT_MATCH, &[&outpost_id, &sid])
+        .pg_query_opt(statements::EVENT_MATCH, &[&outpost_id, &sid])
         .await?
         .map(|r| r.get(0));
     let event_id = format!("{sid}:{status}");
     let inserted = tx
-        .query_opt(
+        .pg_query_opt(
             statements::EVENT_INSERT,
             &[
                 &message_id,
@@ -163,14 +164,14 @@ async fn apply(state: &AppState, event: Callback<'_>) -> Result<(), DbError> {
     if let (Some(_), Some(id)) = (inserted, message_id) {
         match status {
             "delivered" | "completed" => {
-                tx.execute(statements::EVENT_DELIVERED, &[&id]).await?;
+                tx.pg_execute(statements::EVENT_DELIVERED, &[&id]).await?;
             }
             "undelivered" | "failed" | "busy" | "no-answer" | "canceled" => {
                 let error = match error_code {
                     Some(code) => format!("Twilio {status}: error {code}"),
                     None => format!("Twilio {status}"),
                 };
-                tx.execute(statements::EVENT_BOUNCED, &[&id, &error])
+                tx.pg_execute(statements::EVENT_BOUNCED, &[&id, &error])
                     .await?;
             }
             _ => {}

@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::{AppState, body, reject, throttle};
+use crate::db::Pg;
 use crate::db::{DbError, statements};
 use crate::unsubscribe::{Target, Who};
 
@@ -144,7 +145,7 @@ pub async fn one_click(
     let result = async {
         let client = state.pool.get().await?;
         client
-            .execute(sql, &[who, &target.category, &target.kind.as_str()])
+            .pg_execute(sql, &[who, &target.category, &target.kind.as_str()])
             .await?;
         Ok::<_, DbError>(())
     }

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
-use crate::db::DbError;
+use crate::db::{DbError, Pg};
 
 const KEYS: &str = include_str!("../db/queries/inbox_keys.sql");
 const ROTATE_KEY: &str = include_str!("../db/queries/inbox_rotate_key.sql");
@@ -78,21 +78,21 @@ pub struct ReadState {
 }
 
 /// The signing keys, `(version, secret)`.
-pub async fn keys(db: &impl GenericClient) -> Result<Vec<(i32, Vec<u8>)>, DbError> {
-    let rows = db.query(KEYS, &[]).await?;
+pub async fn keys(db: &impl Pg) -> Result<Vec<(i32, Vec<u8>)>, DbError> {
+    let rows = db.pg_query(KEYS, &[]).await?;
     rows.iter()
         .map(|r| Ok((r.try_get("version")?, r.try_get("secret")?)))
         .collect()
 }
 
 /// A new signing key; its version.
-pub async fn rotate_key(db: &impl GenericClient) -> Result<i32, DbError> {
-    Ok(db.query_one(ROTATE_KEY, &[]).await?.try_get("version")?)
+pub async fn rotate_key(db: &impl Pg) -> Result<i32, DbError> {
+    Ok(db.pg_query_one(ROTATE_KEY, &[]).await?.try_get("version")?)
 }
 
 /// `user`'s channels, newest activity first (at most 1,000).
-pub async fn channels(db: &impl GenericClient, user: &str) -> Result<Vec<InboxChannel>, DbError> {
-    let rows = db.query(CHANNELS, &[&user]).await?;
+pub async fn channels(db: &impl Pg, user: &str) -> Result<Vec<InboxChannel>, DbError> {
+    let rows = db.pg_query(CHANNELS, &[&user]).await?;
     rows.iter()
         .map(|r| {
             Ok(InboxChannel {
@@ -109,19 +109,21 @@ pub async fn channels(db: &impl GenericClient, user: &str) -> Result<Vec<InboxCh
 }
 
 /// Whether `user` belongs to `channel` (within their tenant).
-pub async fn is_member(db: &impl GenericClient, user: &str, channel: i64) -> Result<bool, DbError> {
-    Ok(db.query_opt(MEMBER, &[&user, &channel]).await?.is_some())
+pub async fn is_member(db: &impl Pg, user: &str, channel: i64) -> Result<bool, DbError> {
+    Ok(db.pg_query_opt(MEMBER, &[&user, &channel]).await?.is_some())
 }
 
 /// `limit` of `channel`'s messages before id `before`, newest first.
 pub async fn page(
-    db: &impl GenericClient,
+    db: &impl Pg,
     user: &str,
     channel: i64,
     before: Option<i64>,
     limit: i32,
 ) -> Result<Vec<ChatMessage>, DbError> {
-    let rows = db.query(PAGE, &[&user, &channel, &before, &limit]).await?;
+    let rows = db
+        .pg_query(PAGE, &[&user, &channel, &before, &limit])
+        .await?;
     Ok(rows
         .iter()
         .map(ChatMessage::from_row)
@@ -130,12 +132,12 @@ pub async fn page(
 
 /// The newest `limit` messages after `after` in `user`'s channels, in id order.
 pub async fn replay(
-    db: &impl GenericClient,
+    db: &impl Pg,
     user: &str,
     after: i64,
     limit: i32,
 ) -> Result<Vec<ChatMessage>, DbError> {
-    let rows = db.query(REPLAY, &[&user, &after, &limit]).await?;
+    let rows = db.pg_query(REPLAY, &[&user, &after, &limit]).await?;
     Ok(rows
         .iter()
         .map(ChatMessage::from_row)
@@ -143,17 +145,17 @@ pub async fn replay(
 }
 
 /// The newest chat message id (0 when there is none).
-pub async fn cursor(db: &impl GenericClient) -> Result<i64, DbError> {
-    Ok(db.query_one(CURSOR, &[]).await?.try_get("id")?)
+pub async fn cursor(db: &impl Pg) -> Result<i64, DbError> {
+    Ok(db.pg_query_one(CURSOR, &[]).await?.try_get("id")?)
 }
 
 /// Messages `ids` for the members among `users`, with their unread counts.
 pub async fn deliver_messages(
-    db: &impl GenericClient,
+    db: &impl Pg,
     ids: &[i64],
     users: &[&str],
 ) -> Result<Vec<ForMember>, DbError> {
-    let rows = db.query(DELIVER_MESSAGES, &[&ids, &users]).await?;
+    let rows = db.pg_query(DELIVER_MESSAGES, &[&ids, &users]).await?;
     rows.iter()
         .map(|r| {
             Ok(ForMember {
@@ -167,11 +169,11 @@ pub async fn deliver_messages(
 
 /// The read state of each `(channels[i], users[i])` pair that is a membership.
 pub async fn deliver_reads(
-    db: &impl GenericClient,
+    db: &impl Pg,
     channels: &[i64],
     users: &[&str],
 ) -> Result<Vec<ReadState>, DbError> {
-    let rows = db.query(DELIVER_READS, &[&channels, &users]).await?;
+    let rows = db.pg_query(DELIVER_READS, &[&channels, &users]).await?;
     rows.iter()
         .map(|r| {
             Ok(ReadState {
@@ -186,19 +188,19 @@ pub async fn deliver_reads(
 
 /// `user`'s message to `channel`; `None` when they do not belong to it.
 pub async fn post(
-    db: &impl GenericClient,
+    db: &impl Pg,
     user: &str,
     channel: i64,
     body: &str,
 ) -> Result<Option<ChatMessage>, DbError> {
-    let row = db.query_opt(POST, &[&user, &channel, &body]).await?;
+    let row = db.pg_query_opt(POST, &[&user, &channel, &body]).await?;
     Ok(row.as_ref().map(ChatMessage::from_row).transpose()?)
 }
 
 /// Marks `channel` read for `user`; how many messages were unread.
-pub async fn mark_read(db: &impl GenericClient, user: &str, channel: i64) -> Result<i64, DbError> {
+pub async fn mark_read(db: &impl Pg, user: &str, channel: i64) -> Result<i64, DbError> {
     Ok(db
-        .query_one(MARK_READ, &[&user, &channel])
+        .pg_query_one(MARK_READ, &[&user, &channel])
         .await?
         .try_get("marked")?)
 }

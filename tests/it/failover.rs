@@ -339,6 +339,9 @@ async fn a_promoted_synchronous_standby_loses_nothing_and_sends_again_only_what_
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success() && text.contains(expected), "{args:?}: {text}");
+        assert!(
+            out.status.success() && text.contains(expected),
+            "{args:?}: {text}"
+        );
     }
 }

@@ -772,6 +772,7 @@ async fn health_readiness_and_metrics() {
     let _stop = stop.clone().drop_guard();
     tokio::spawn(outpost::metrics::refresh::run(
         server.db.url.clone(),
+        true,
         server.metrics.clone(),
         Duration::from_secs(1),
         stop,

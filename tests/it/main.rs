@@ -31,6 +31,7 @@ mod ops;
 mod outage;
 mod pauses;
 mod pg_tls;
+mod pgbouncer;
 mod poison;
 mod push_chat;
 mod recipient_controls;

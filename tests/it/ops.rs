@@ -59,6 +59,7 @@ async fn metrics_scrapes_leave_the_outbox_unscanned() {
     // first refresh would be a scrape's.
     tokio::spawn(outpost::metrics::refresh::run(
         db.url.clone(),
+        true,
         metrics.clone(),
         Duration::from_secs(3600),
         stop.clone(),

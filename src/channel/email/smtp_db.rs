@@ -16,6 +16,7 @@ use super::smtp::SmtpMail;
 use super::{Email, MailTransport};
 use crate::channel::{Delivery, SendError};
 use crate::config::{Secret, SmtpSettings};
+use crate::db::Pg;
 use crate::db::statements;
 
 /// The row's connection settings: the cache key.
@@ -58,7 +59,7 @@ impl SmtpDbMail {
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let row = client
-            .query_opt(statements::SMTP_SERVER, &[])
+            .pg_query_opt(statements::SMTP_SERVER, &[])
             .await
             .map_err(|e| unavailable(e.to_string()))?
             .ok_or_else(|| {

@@ -20,6 +20,7 @@ use reqwest::StatusCode;
 
 use super::{Channel, Delivery, Envelope, SendError, provider_http};
 use crate::config::WebhookEndpointsSettings;
+use crate::db::Pg;
 use crate::db::statements;
 use crate::message::ClaimedMessage;
 use address::PublicOnly;
@@ -88,7 +89,7 @@ impl WebhookChannel {
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let row = client
-            .query_opt(statements::WEBHOOK_ENDPOINT, &[&id])
+            .pg_query_opt(statements::WEBHOOK_ENDPOINT, &[&id])
             .await
             .map_err(|e| unavailable(e.to_string()))?
             .ok_or_else(|| {
@@ -115,7 +116,7 @@ impl WebhookChannel {
         let reason = "the receiver answered 410 Gone";
         let result = match self.pool.get().await {
             Ok(client) => client
-                .execute(statements::WEBHOOK_GONE, &[&id, &reason])
+                .pg_execute(statements::WEBHOOK_GONE, &[&id, &reason])
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),

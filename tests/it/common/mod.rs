@@ -7,6 +7,7 @@ pub mod console;
 pub mod daemon;
 pub mod fake;
 pub mod inbox;
+pub mod pgbouncer;
 pub mod prism;
 pub mod recorder;
 pub mod smtp;

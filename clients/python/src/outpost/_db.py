@@ -1,7 +1,9 @@
 """Where a call runs: the connection passed as ``connection=``; else, inside
 Django, Django's connection for ``OUTPOST["DATABASE"]`` (so the message
 commits or rolls back with the caller's transaction); else a connection to
-``OUTPOST_DATABASE_URL`` or ``DATABASE_URL`` (autocommit, one per thread)."""
+``OUTPOST_DATABASE_URL`` or ``DATABASE_URL`` (autocommit, one per thread,
+never preparing a statement, so that it works through a transaction pooler
+such as PgBouncer in ``pool_mode = transaction``)."""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def database_url() -> str:
 def _own_connection() -> psycopg.Connection[TupleRow]:
     conn: psycopg.Connection[TupleRow] | None = getattr(_local, "conn", None)
     if conn is None or conn.closed or conn.broken:
-        conn = psycopg.connect(database_url(), autocommit=True)
+        conn = psycopg.connect(database_url(), autocommit=True, prepare_threshold=None)
         _local.conn = conn
     return conn
 
@@ -125,7 +127,8 @@ async def _own_async_connection() -> psycopg.AsyncConnection[TupleRow]:
     key = asyncio.get_running_loop()
     conn = _async_conns.get(key)
     if conn is None or conn.closed or conn.broken:
-        conn = await psycopg.AsyncConnection.connect(database_url(), autocommit=True)
+        conn = await psycopg.AsyncConnection.connect(database_url(), autocommit=True,
+                                                     prepare_threshold=None)
         _async_conns[key] = conn
     return conn
 
