@@ -312,23 +312,18 @@ REVOKE EXECUTE ON FUNCTION outpost.escalation_cancel(bigint, bigint, text),
     outpost.escalation_read(outpost.messages) FROM PUBLIC;
 
 -- Signed webhooks (0027): `message.escalated` when a follow-up or a
--- fallback is sent, naming the message it stands for.
-CREATE FUNCTION outpost.webhook_messages_escalated() RETURNS trigger
+-- fallback is sent, naming the message it stands for (only follow-ups and
+-- fallbacks reach the function).
+CREATE FUNCTION outpost.webhook_message_escalated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM outpost.webhook_endpoints e
-                   WHERE e.enabled AND 'message.escalated' = ANY (e.event_types)) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM outpost.webhook_emit('message.escalated', n.tenant,
-            jsonb_build_object('id', n.escalated_from, 'follow_up', n.id, 'kind', n.kind,
-                               'to_user', n.to_user, 'tenant', n.tenant, 'sent_at', n.sent_at))
-    FROM changed_new n JOIN changed_old o ON o.id = n.id
-    WHERE n.escalated_from IS NOT NULL AND n.status = 'sent' AND o.status IS DISTINCT FROM 'sent'
-    ORDER BY n.id;
+    PERFORM outpost.webhook_emit('message.escalated', NEW.tenant,
+            jsonb_build_object('id', NEW.escalated_from, 'follow_up', NEW.id, 'kind', NEW.kind,
+                               'to_user', NEW.to_user, 'tenant', NEW.tenant, 'sent_at', NEW.sent_at));
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER messages_webhook_escalated AFTER UPDATE ON outpost.messages
-    REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new
-    FOR EACH STATEMENT EXECUTE FUNCTION outpost.webhook_messages_escalated();
+CREATE TRIGGER messages_webhook_escalated AFTER UPDATE OF status ON outpost.messages
+    FOR EACH ROW
+    WHEN (NEW.escalated_from IS NOT NULL AND NEW.status = 'sent' AND OLD.status IS DISTINCT FROM 'sent')
+    EXECUTE FUNCTION outpost.webhook_message_escalated();

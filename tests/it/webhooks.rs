@@ -304,3 +304,45 @@ async fn the_docs_webhook_examples_work_as_written() {
         2
     );
 }
+
+/// With no enabled endpoint the outbox's webhook trigger is off, so
+/// finishing a message costs nothing for webhooks; the first enabled
+/// endpoint turns it on, the last one disabled or removed turns it off.
+#[tokio::test]
+async fn the_outbox_trigger_is_on_only_while_an_endpoint_is_enabled() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let enabled = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client.batch_execute(sql).await.unwrap();
+            common::scalar::<bool>(
+                client,
+                "SELECT tgenabled <> 'D' FROM pg_trigger
+                 WHERE tgrelid = 'outpost.messages'::regclass AND tgname = 'messages_webhook'",
+                &[],
+            )
+            .await
+        }
+    };
+    assert!(!enabled("SELECT 1").await);
+    assert!(
+        enabled(
+            "SELECT outpost.webhook_endpoint_add('https://a.example/h', ARRAY['message.sent']);
+             SELECT outpost.webhook_endpoint_add('https://b.example/h', ARRAY['message.sent'])"
+        )
+        .await
+    );
+    assert!(
+        enabled("SELECT outpost.webhook_endpoint_disable(min(id)) FROM outpost.webhook_endpoints")
+            .await
+    );
+    assert!(
+        !enabled("SELECT outpost.webhook_endpoint_remove(max(id)) FROM outpost.webhook_endpoints")
+            .await
+    );
+    assert!(
+        enabled("SELECT outpost.webhook_endpoint_enable(min(id)) FROM outpost.webhook_endpoints")
+            .await
+    );
+}
