@@ -31,6 +31,30 @@ async fn chat_then_sms(
     .await
 }
 
+/// An SMS to Bob, who has no phone: it falls back to e-mail and escalates
+/// to chat after `after` unless read. (first, follow-up)
+async fn sms_to_bob(client: &tokio_postgres::Client, body: &str, after: &str) -> (i64, i64) {
+    let options = serde_json::json!({"fallback": {"kind": "email"},
+        "escalate": {"after": after, "unless": "read", "then": {"kind": "chat", "body": "Did you see it?"}}});
+    let first: i64 = common::scalar(
+        client,
+        "SELECT outpost.send_sms($1, to_user => 'bob', options => $2)",
+        &[&body, &options],
+    )
+    .await;
+    (first, follow_up(client, first).await)
+}
+
+/// The e-mail written for message `first`, whose user had no address.
+async fn email_fallback(client: &tokio_postgres::Client, first: i64) -> i64 {
+    common::scalar(
+        client,
+        "SELECT id FROM outpost.messages WHERE escalated_from = $1 AND kind = 'email'",
+        &[&first],
+    )
+    .await
+}
+
 /// Sends everything due with the recording channels; returns what they printed.
 async fn drain(db: &TestDb) -> String {
     let config = db.config(&[]);
@@ -452,22 +476,9 @@ async fn a_user_without_the_kinds_address_gets_the_fallback_with_the_follow_up_m
     let db = TestDb::new().await;
     let client = db.client().await;
     client.batch_execute(ANN).await.unwrap();
-    let options = serde_json::json!({"fallback": {"kind": "email"},
-        "escalate": {"after": "1h", "unless": "read", "then": {"kind": "chat", "body": "Did you see it?"}}});
-    let first: i64 = common::scalar(
-        &client,
-        "SELECT outpost.send_sms('Your appointment is at 9', to_user => 'bob', options => $1)",
-        &[&options],
-    )
-    .await;
-    let then = follow_up(&client, first).await;
+    let (first, then) = sms_to_bob(&client, "Your appointment is at 9", "1h").await;
     let printed = drain(&db).await;
-    let fallback: i64 = common::scalar(
-        &client,
-        "SELECT id FROM outpost.messages WHERE escalated_from = $1 AND kind = 'email'",
-        &[&first],
-    )
-    .await;
+    let fallback = email_fallback(&client, first).await;
     assert_eq!(
         status(&client, first).await,
         (
@@ -525,15 +536,7 @@ async fn the_console_shows_the_chain_on_each_message_of_it() {
     let db = TestDb::new().await;
     let client = db.client().await;
     client.batch_execute(ANN).await.unwrap();
-    let options = serde_json::json!({"fallback": {"kind": "email"},
-        "escalate": {"after": "10m", "unless": "read", "then": {"kind": "chat", "body": "Seen it?"}}});
-    let first: i64 = common::scalar(
-        &client,
-        "SELECT outpost.send_sms('Clinic moved to room 4', to_user => 'bob', options => $1)",
-        &[&options],
-    )
-    .await;
-    let then = follow_up(&client, first).await;
+    let (first, then) = sms_to_bob(&client, "Clinic moved to room 4", "10m").await;
     let alone: i64 = common::scalar(
         &client,
         "SELECT outpost.send_sms('Alone', to_user => 'ann')",
@@ -541,12 +544,7 @@ async fn the_console_shows_the_chain_on_each_message_of_it() {
     )
     .await;
     drain(&db).await;
-    let fallback: i64 = common::scalar(
-        &client,
-        "SELECT id FROM outpost.messages WHERE escalated_from = $1 AND kind = 'email'",
-        &[&first],
-    )
-    .await;
+    let fallback = email_fallback(&client, first).await;
     let console = Console::start(&db, &[]).await;
     let mut admin = console.signed_in(ADMIN).await;
     for id in [first, then, fallback] {
