@@ -6,13 +6,13 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AppState, ENDPOINT, authenticate, error};
+use super::{AppState, ENDPOINT, Reader, error};
 use crate::db::DbError;
 use crate::http::body;
 use crate::inbox::queries;
@@ -38,15 +38,8 @@ fn no_channel(state: &AppState) -> Response {
 }
 
 /// `GET /inbox/channels`.
-pub async fn channels(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (hub, claims, _) = match authenticate(&state, &headers, query.as_deref()).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
+pub async fn channels(State(state): State<AppState>, reader: Reader) -> Response {
+    let Reader { hub, claims, .. } = reader;
     let result = async {
         let client = hub.pool().get().await?;
         queries::channels(&**client, &claims.user).await
@@ -66,13 +59,13 @@ pub async fn channels(
 pub async fn messages(
     State(state): State<AppState>,
     Path(channel): Path<i64>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    reader: Reader,
 ) -> Response {
-    let (hub, claims, params) = match authenticate(&state, &headers, query.as_deref()).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
+    let Reader {
+        hub,
+        claims,
+        params,
+    } = reader;
     let limit = params.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
     let result = async {
         let client = hub.pool().get().await?;
@@ -101,13 +94,9 @@ pub async fn messages(
 pub async fn mark_read(
     State(state): State<AppState>,
     Path(channel): Path<i64>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    reader: Reader,
 ) -> Response {
-    let (hub, claims, _) = match authenticate(&state, &headers, query.as_deref()).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
+    let Reader { hub, claims, .. } = reader;
     let result = async {
         let client = hub.pool().get().await?;
         if !queries::is_member(&**client, &claims.user, channel).await? {
@@ -140,14 +129,11 @@ struct NewMessage {
 pub async fn post(
     State(state): State<AppState>,
     Path(channel): Path<i64>,
-    RawQuery(query): RawQuery,
+    reader: Reader,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (hub, claims, _) = match authenticate(&state, &headers, query.as_deref()).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
+    let Reader { hub, claims, .. } = reader;
     let held = match body::read(&state.bodies, &headers, body, POST_LIMIT).await {
         Ok(held) => held,
         Err(e) => {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -68,37 +70,49 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// The hub and the token's claims, or the answer (404 when the inbox is
-/// off, 401 for a missing, bad or expired token).
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<(Arc<Hub>, Claims, Params), Response> {
-    let Some(hub) = state.inbox.clone() else {
-        return Err(error(StatusCode::NOT_FOUND, "the inbox is not enabled"));
-    };
-    let params: Params = match query {
-        Some(q) => serde_urlencoded::from_str(q)
-            .map_err(|_| error(StatusCode::BAD_REQUEST, "malformed query string"))?,
-        None => Params::default(),
-    };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(token) = bearer.or(params.token.as_deref()) else {
-        state.metrics.request(ENDPOINT, "unauthorized");
-        return Err(unauthorized("an inbox token is required"));
-    };
-    match hub.verify(token).await {
-        Ok(claims) => Ok((hub, claims, params)),
-        Err(e) => {
+/// The user a request is for: the hub, the token's claims and the query's
+/// parameters. As an extractor it answers 404 when the inbox is off and 401
+/// for a missing, bad or expired token, before any body is read.
+struct Reader {
+    hub: Arc<Hub>,
+    claims: Claims,
+    params: Params,
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(hub) = state.inbox.clone() else {
+            return Err(error(StatusCode::NOT_FOUND, "the inbox is not enabled"));
+        };
+        let params: Params = match parts.uri.query() {
+            Some(q) => serde_urlencoded::from_str(q)
+                .map_err(|_| error(StatusCode::BAD_REQUEST, "malformed query string"))?,
+            None => Params::default(),
+        };
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some(token) = bearer.or(params.token.as_deref()) else {
             state.metrics.request(ENDPOINT, "unauthorized");
-            Err(unauthorized(&format!(
-                "this inbox token is not valid ({e})"
-            )))
+            return Err(unauthorized("an inbox token is required"));
+        };
+        match hub.verify(token).await {
+            Ok(claims) => Ok(Reader {
+                hub,
+                claims,
+                params,
+            }),
+            Err(e) => {
+                state.metrics.request(ENDPOINT, "unauthorized");
+                Err(unauthorized(&format!(
+                    "this inbox token is not valid ({e})"
+                )))
+            }
         }
     }
 }

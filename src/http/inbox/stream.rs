@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AppState, ENDPOINT, authenticate, error};
+use super::{AppState, ENDPOINT, Reader, error};
 use crate::db::DbError;
 use crate::inbox::queries::{self, ChatMessage};
 use crate::inbox::{Handout, Hub, SubscribeError, Subscription};
@@ -30,15 +30,8 @@ const REMEMBER_REPLAYED: Duration = Duration::from_secs(30);
 const RETRY: Duration = Duration::from_secs(2);
 
 /// Opens the stream (401 without a valid token, 503 or 429 beyond the caps).
-pub async fn open(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (hub, claims, _) = match authenticate(&state, &headers, query.as_deref()).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
+pub async fn open(State(state): State<AppState>, reader: Reader, headers: HeaderMap) -> Response {
+    let Reader { hub, claims, .. } = reader;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
