@@ -55,6 +55,24 @@ async fn email_fallback(client: &tokio_postgres::Client, first: i64) -> i64 {
     .await
 }
 
+/// Seconds from message `earlier`'s column to message `later`'s (each a
+/// timestamp column of outpost.messages).
+async fn seconds_between(
+    client: &tokio_postgres::Client,
+    (later, later_column): (i64, &str),
+    (earlier, earlier_column): (i64, &str),
+) -> f64 {
+    common::scalar(
+        client,
+        &format!(
+            "SELECT extract(epoch FROM l.{later_column} - e.{earlier_column})::float8
+             FROM outpost.messages l, outpost.messages e WHERE l.id = $1 AND e.id = $2"
+        ),
+        &[&later, &earlier],
+    )
+    .await
+}
+
 /// Sends everything due with the recording channels; returns what they printed.
 async fn drain(db: &TestDb) -> String {
     let config = db.config(&[]);
@@ -117,13 +135,7 @@ async fn a_follow_up_is_written_with_the_first_and_ends_cancelled_when_the_chat_
     let s = status(&client, first).await;
     assert_eq!(s.0, "sent", "{s:?}");
     // Moved to the send time plus the hour; not sent yet.
-    let moved: f64 = common::scalar(
-        &client,
-        "SELECT extract(epoch FROM f.run_at - m.sent_at)::float8 FROM outpost.messages f, outpost.messages m
-         WHERE f.id = $1 AND m.id = $2",
-        &[&then, &first],
-    )
-    .await;
+    let moved: f64 = seconds_between(&client, (then, "run_at"), (first, "sent_at")).await;
     assert_eq!(moved, 3600.0);
     let s = status(&client, then).await;
     assert_eq!(s.0, "queued", "{s:?}");
@@ -166,13 +178,7 @@ async fn an_unread_first_message_is_followed_up_on_time() {
     dispatcher.drain().await.unwrap();
     let s = status(&client, then).await;
     assert_eq!(s.0, "sent", "{s:?}");
-    let late: f64 = common::scalar(
-        &client,
-        "SELECT extract(epoch FROM f.sent_at - m.sent_at)::float8 FROM outpost.messages f, outpost.messages m
-         WHERE f.id = $1 AND m.id = $2",
-        &[&then, &first],
-    )
-    .await;
+    let late: f64 = seconds_between(&client, (then, "sent_at"), (first, "sent_at")).await;
     assert!((1.0..3.0).contains(&late), "{late}");
     let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
     assert!(
@@ -314,13 +320,7 @@ async fn follow_ups_nest_and_cancelling_the_first_cancels_the_chain() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(kinds, ["push", "sms", "voice"]);
-    let due: f64 = common::scalar(
-        &client,
-        "SELECT extract(epoch FROM t.run_at - f.run_at)::float8 FROM outpost.messages t, outpost.messages f
-         WHERE t.id = $1 AND f.id = $2",
-        &[&third, &first],
-    )
-    .await;
+    let due: f64 = seconds_between(&client, (third, "run_at"), (first, "run_at")).await;
     assert_eq!(due, 4200.0);
     client
         .execute("SELECT outpost.cancel($1)", &[&first])
@@ -740,13 +740,7 @@ async fn the_daemon_cancels_a_read_messages_follow_up_and_sends_an_unread_ones_o
         |n| n == 1,
     )
     .await;
-    let waited: f64 = common::scalar(
-        &client,
-        "SELECT extract(epoch FROM f.sent_at - m.sent_at)::float8 FROM outpost.messages f, outpost.messages m
-         WHERE f.id = $1 AND m.id = $2",
-        &[&unread_then, &unread],
-    )
-    .await;
+    let waited: f64 = seconds_between(&client, (unread_then, "sent_at"), (unread, "sent_at")).await;
     assert!(
         (2.0..5.0).contains(&waited),
         "the follow-up went {waited} s after"
