@@ -59,6 +59,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0027", "webhooks"),
     migration!("0028", "escalation"),
     migration!("0029", "inbox"),
+    migration!("0030", "inbox_commit_order"),
 ];
 
 /// The advisory lock key that serialises migrations ("outpost" in ASCII).

@@ -43,6 +43,8 @@ pub enum DbError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database error: {0}")]
     Query(#[from] tokio_postgres::Error),
+    #[error("unexpected answer from the database: {0}")]
+    Unexpected(String),
 }
 
 /// Parses a connection URL (after [`sslmode::prepare`]), adding a connect timeout

@@ -1,6 +1,7 @@
 //! The hub between the daemon's LISTEN connection and the open streams:
-//! it takes the `outpost_inbox` payloads (ids only), reads once per batch
-//! what the members with a stream need (the message and their unread
+//! woken by the `outpost_inbox` notifications, it reads once per batch what
+//! committed since its last read (by snapshot, so in commit order, not id
+//! order) for the members with a stream (the messages and their unread
 //! counts, or their read marks), and hands it to each of their streams.
 //! A stream whose queue is full, a lost notification (a lagging receiver, a
 //! reconnected LISTEN) or a failed read makes the streams concerned read
@@ -13,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use deadpool_postgres::Pool;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::Snapshot;
 use super::queries::{self, ChatMessage, ReadState};
 use super::token::{Claims, InboxTokenError, Keys};
 use crate::config::InboxSettings;
@@ -24,10 +26,12 @@ use crate::db::DbError;
 /// What the hub hands a stream.
 #[derive(Debug, Clone)]
 pub enum Handout {
-    Message(Arc<ChatMessage>),
-    Unread {
-        channel_id: i64,
-        unread: i64,
+    /// The user's new messages of one read, each with its channel's unread
+    /// count, and that read's snapshot: with every read before it handed
+    /// out, the stream has sent everything that snapshot sees.
+    Messages {
+        messages: Vec<(Arc<ChatMessage>, i64)>,
+        through: Arc<Snapshot>,
     },
     Read(ReadState),
     /// Something may have been lost: read what was missed from the database.
@@ -40,6 +44,11 @@ const QUEUE: usize = 64;
 const NOTICES: usize = 4096;
 /// Most payloads read in one batch.
 const BATCH: usize = 1000;
+/// Most (message, member) rows one read hands out; beyond, the streams read
+/// what they missed themselves.
+const MOST_ROWS: i32 = 10_000;
+/// How long a new stream waits for a read that began before it joined.
+const JOIN_WAIT: Duration = Duration::from_secs(10);
 /// An unknown key version reloads the keys at most this often.
 const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
@@ -71,6 +80,8 @@ struct Registry {
     total: usize,
     next: u64,
     users: HashMap<String, Vec<Slot>>,
+    /// Reads that have taken their list of users.
+    reads_begun: u64,
 }
 
 /// The open streams, the signing keys, and the notifications' receiver.
@@ -81,6 +92,8 @@ pub struct Hub {
     keys: ArcSwap<Keys>,
     reloaded: tokio::sync::Mutex<Instant>,
     notices: broadcast::Sender<String>,
+    /// Reads whose handouts are all queued.
+    reads_done: watch::Sender<u64>,
     stop: CancellationToken,
 }
 
@@ -92,6 +105,8 @@ pub struct Subscription {
     pub rx: mpsc::Receiver<Handout>,
     /// Set when a delivery did not fit in the queue.
     pub lagged: Arc<AtomicBool>,
+    /// Reads begun before it joined: they may not hand it what they read.
+    reads_before: u64,
 }
 
 impl Drop for Subscription {
@@ -114,7 +129,14 @@ impl Hub {
         settings: InboxSettings,
         stop: CancellationToken,
     ) -> Result<Arc<Self>, DbError> {
-        let keys = Keys::new(queries::keys(&**pool.get().await?).await?);
+        let (keys, since) = {
+            let client = pool.get().await?;
+            (
+                queries::keys(&**client).await?,
+                queries::cursor(&**client).await?,
+            )
+        };
+        let keys = Keys::new(keys);
         let (notices, rx) = broadcast::channel(NOTICES);
         let hub = Arc::new(Self {
             pool,
@@ -123,9 +145,10 @@ impl Hub {
             keys: ArcSwap::from_pointee(keys),
             reloaded: tokio::sync::Mutex::new(Instant::now()),
             notices,
+            reads_done: watch::Sender::new(0),
             stop,
         });
-        tokio::spawn(hub.clone().run(rx));
+        tokio::spawn(hub.clone().run(rx, since));
         Ok(hub)
     }
 
@@ -209,10 +232,26 @@ impl Hub {
             id,
             rx,
             lagged,
+            reads_before: registry.reads_begun,
         })
     }
 
-    async fn run(self: Arc<Self>, mut rx: broadcast::Receiver<String>) {
+    /// Waits until every read begun before `subscription` joined has handed
+    /// out what it read (so that a snapshot taken next sees all of it, and
+    /// every later read hands this stream its share); `false` when that
+    /// takes longer than `JOIN_WAIT` or the daemon stops.
+    pub async fn joined(&self, subscription: &Subscription) -> bool {
+        let mut done = self.reads_done.subscribe();
+        let wanted = subscription.reads_before;
+        tokio::select! {
+            r = tokio::time::timeout(JOIN_WAIT, done.wait_for(|d| *d >= wanted)) => {
+                matches!(r, Ok(Ok(_)))
+            }
+            () = self.stop.cancelled() => false,
+        }
+    }
+
+    async fn run(self: Arc<Self>, mut rx: broadcast::Receiver<String>, mut since: Snapshot) {
         loop {
             let first = tokio::select! {
                 r = rx.recv() => r,
@@ -221,27 +260,37 @@ impl Hub {
             let mut batch = Batch::default();
             match first {
                 Ok(payload) => batch.add(&payload),
-                Err(broadcast::error::RecvError::Lagged(_)) => batch.resync = true,
+                Err(broadcast::error::RecvError::Lagged(_)) => batch.lost(),
                 Err(broadcast::error::RecvError::Closed) => return,
             }
             for _ in 1..BATCH {
                 match rx.try_recv() {
                     Ok(payload) => batch.add(&payload),
-                    Err(broadcast::error::TryRecvError::Lagged(_)) => batch.resync = true,
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => batch.lost(),
                     Err(_) => break,
                 }
             }
-            self.handle(batch).await;
+            since = self.handle(batch, since).await;
         }
     }
 
-    async fn handle(&self, batch: Batch) {
+    /// Hands out what `batch` announced; the snapshot the next read starts from.
+    async fn handle(&self, batch: Batch, since: Snapshot) -> Snapshot {
         if batch.reload_keys {
             self.reload_keys().await;
         }
         let mut resync = batch.resync;
-        if !batch.messages.is_empty() && !resync {
-            resync = self.messages(&batch.messages).await.is_err();
+        let mut next = since;
+        if batch.messages {
+            let users = self.begin_read();
+            match self.messages(&next, &users).await {
+                Ok((snapshot, complete)) => {
+                    next = snapshot;
+                    resync |= !complete;
+                }
+                Err(()) => resync = true,
+            }
+            self.reads_done.send_modify(|d| *d += 1);
         }
         if !batch.reads.is_empty() && !resync {
             resync = self.reads(&batch.reads).await.is_err();
@@ -254,10 +303,19 @@ impl Hub {
                 .flatten()
                 .for_each(|s| s.send(Handout::Resync));
         }
+        next
     }
 
     fn users(&self) -> Vec<String> {
         self.lock().users.keys().cloned().collect()
+    }
+
+    /// The users with a stream, for a read of new messages (counted, so
+    /// that a stream joining now knows to wait for it).
+    fn begin_read(&self) -> Vec<String> {
+        let mut registry = self.lock();
+        registry.reads_begun += 1;
+        registry.users.keys().cloned().collect()
     }
 
     fn deliver(&self, user: &str, deliveries: &[Handout]) {
@@ -269,39 +327,52 @@ impl Hub {
         }
     }
 
-    async fn messages(&self, ids: &[i64]) -> Result<(), DbError> {
-        let users = self.users();
-        if users.is_empty() {
-            return Ok(());
-        }
+    /// Reads what committed since `since` for `users` and hands it out:
+    /// the read's snapshot, and whether everything read was handed out
+    /// (`false` past `MOST_ROWS`: the streams then read it themselves).
+    async fn messages(&self, since: &Snapshot, users: &[String]) -> Result<(Snapshot, bool), ()> {
         let users: Vec<&str> = users.iter().map(String::as_str).collect();
-        let rows = async {
+        let read = async {
             let client = self.pool.get().await?;
-            queries::deliver_messages(&**client, ids, &users).await
+            if users.is_empty() {
+                let snapshot = queries::cursor(&**client).await?;
+                return Ok(queries::AsOf {
+                    rows: Vec::new(),
+                    snapshot,
+                });
+            }
+            queries::deliver_messages(&**client, since, &users, MOST_ROWS + 1).await
         }
         .await
-        .inspect_err(
-            |e| tracing::warn!(error = %e, "cannot read new chat messages for the inbox"),
-        )?;
+        .map_err(|e: DbError| {
+            tracing::warn!(error = %e, "cannot read new chat messages for the inbox");
+        })?;
+        if read.rows.len() > usize::try_from(MOST_ROWS).unwrap_or(usize::MAX) {
+            return Ok((read.snapshot, false));
+        }
+        let through = Arc::new(read.snapshot.clone());
         let mut shared: HashMap<i64, Arc<ChatMessage>> = HashMap::new();
-        for row in rows {
+        let mut per_user: HashMap<&str, Vec<(Arc<ChatMessage>, i64)>> = HashMap::new();
+        for row in &read.rows {
             let message = shared
                 .entry(row.message.id)
                 .or_insert_with(|| Arc::new(row.message.clone()))
                 .clone();
-            let channel_id = message.channel_id;
+            per_user
+                .entry(row.user.as_str())
+                .or_default()
+                .push((message, row.unread));
+        }
+        for (user, messages) in per_user {
             self.deliver(
-                &row.user,
-                &[
-                    Handout::Message(message),
-                    Handout::Unread {
-                        channel_id,
-                        unread: row.unread,
-                    },
-                ],
+                user,
+                &[Handout::Messages {
+                    messages,
+                    through: through.clone(),
+                }],
             );
         }
-        Ok(())
+        Ok((read.snapshot, true))
     }
 
     async fn reads(&self, reads: &[(i64, Option<String>)]) -> Result<(), DbError> {
@@ -342,23 +413,23 @@ impl Hub {
 /// The payloads read at once.
 #[derive(Debug, Default)]
 struct Batch {
-    messages: Vec<i64>,
+    messages: bool,
     reads: Vec<(i64, Option<String>)>,
     reload_keys: bool,
     resync: bool,
 }
 
 impl Batch {
-    /// `m1,2,3` (new messages), `r<channel>:<user>` (a read mark moved; no
-    /// user: every member's), `k` (a key was added), `` (LISTEN reconnected).
+    /// `m` (new messages; before migration 0030, followed by their ids),
+    /// `r<channel>:<user>` (a read mark moved; no user: every member's), `k`
+    /// (a key was added), `` (LISTEN reconnected: anything may be lost).
     fn add(&mut self, payload: &str) {
         if payload.is_empty() {
-            self.resync = true;
+            self.lost();
         } else if payload == "k" {
             self.reload_keys = true;
-        } else if let Some(ids) = payload.strip_prefix('m') {
-            self.messages
-                .extend(ids.split(',').filter_map(|id| id.parse::<i64>().ok()));
+        } else if payload.starts_with('m') {
+            self.messages = true;
         } else if let Some((channel, user)) = payload
             .strip_prefix('r')
             .and_then(|rest| rest.split_once(':'))
@@ -369,6 +440,13 @@ impl Batch {
                 self.reads.push((channel, user));
             }
         }
+    }
+
+    /// Notifications were lost: read new messages, and every stream reads
+    /// its read marks and unread counts again.
+    fn lost(&mut self) {
+        self.messages = true;
+        self.resync = true;
     }
 }
 
@@ -382,10 +460,13 @@ mod tests {
         for p in ["m1,2", "m3", "r7:42", "r7:42", "r8:", "k", "x", "rbad:1"] {
             b.add(p);
         }
-        assert_eq!(b.messages, [1, 2, 3]);
+        assert!(b.messages);
         assert_eq!(b.reads, [(7, Some("42".to_owned())), (8, None)]);
         assert!(b.reload_keys && !b.resync);
         b.add("");
         assert!(b.resync);
+        let mut quiet = Batch::default();
+        quiet.add("r1:2");
+        assert!(!quiet.messages, "a read mark alone reads no messages");
     }
 }

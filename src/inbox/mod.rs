@@ -5,7 +5,9 @@
 
 pub mod hub;
 pub mod queries;
+pub mod snapshot;
 pub mod token;
 
 pub use hub::{Handout, Hub, SubscribeError, Subscription};
+pub use snapshot::Snapshot;
 pub use token::{Claims, InboxTokenError, Keys};

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 
+use super::Snapshot;
 use crate::db::{DbError, Pg};
 
 const KEYS: &str = include_str!("../db/queries/inbox_keys.sql");
@@ -15,6 +16,7 @@ const CHANNELS: &str = include_str!("../db/queries/inbox_channels.sql");
 const MEMBER: &str = include_str!("../db/queries/inbox_member.sql");
 const PAGE: &str = include_str!("../db/queries/inbox_page.sql");
 const REPLAY: &str = include_str!("../db/queries/inbox_replay.sql");
+const REPLAY_SINCE: &str = include_str!("../db/queries/inbox_replay_since.sql");
 const CURSOR: &str = include_str!("../db/queries/inbox_cursor.sql");
 const DELIVER_MESSAGES: &str = include_str!("../db/queries/inbox_deliver_messages.sql");
 const DELIVER_READS: &str = include_str!("../db/queries/inbox_deliver_reads.sql");
@@ -130,41 +132,91 @@ pub async fn page(
         .collect::<Result<_, _>>()?)
 }
 
-/// The newest `limit` messages after `after` in `user`'s channels, in id order.
+/// Where a reconnecting stream resumes (its `Last-Event-ID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Since {
+    /// After this message id (a bare id, as streams sent before migration
+    /// 0030; 0 replays everything).
+    Id(i64),
+    /// What committed since this snapshot.
+    Snapshot(Snapshot),
+}
+
+/// Rows that came with the snapshot of the statement that read them.
+#[derive(Debug)]
+pub struct AsOf<T> {
+    pub rows: Vec<T>,
+    pub snapshot: Snapshot,
+}
+
+/// The `snapshot` column.
+fn snapshot_in(row: &Row) -> Result<Snapshot, DbError> {
+    let text: String = row.try_get("snapshot")?;
+    Snapshot::parse(&text).ok_or_else(|| DbError::Unexpected(format!("snapshot {text:?}")))
+}
+
+impl<T> AsOf<T> {
+    /// Decodes `rows` (each with the statement's snapshot; a row without an
+    /// `id` holds only that) with `decode`.
+    fn decode(rows: &[Row], decode: impl Fn(&Row) -> Result<T, DbError>) -> Result<Self, DbError> {
+        let first = rows
+            .first()
+            .ok_or_else(|| DbError::Unexpected("no snapshot row".to_owned()))?;
+        let snapshot = snapshot_in(first)?;
+        let mut decoded = Vec::new();
+        for row in rows {
+            if row.try_get::<_, Option<i64>>("id")?.is_some() {
+                decoded.push(decode(row)?);
+            }
+        }
+        Ok(Self {
+            rows: decoded,
+            snapshot,
+        })
+    }
+}
+
+/// The messages `user` missed `since`, the newest `limit`, in id order.
 pub async fn replay(
     db: &impl Pg,
     user: &str,
-    after: i64,
+    since: &Since,
     limit: i32,
-) -> Result<Vec<ChatMessage>, DbError> {
-    let rows = db.pg_query(REPLAY, &[&user, &after, &limit]).await?;
-    Ok(rows
-        .iter()
-        .map(ChatMessage::from_row)
-        .collect::<Result<_, _>>()?)
+) -> Result<AsOf<ChatMessage>, DbError> {
+    let rows = match since {
+        Since::Id(after) => db.pg_query(REPLAY, &[&user, after, &limit]).await?,
+        Since::Snapshot(s) => {
+            let s = s.to_string();
+            db.pg_query(REPLAY_SINCE, &[&user, &s, &limit]).await?
+        }
+    };
+    AsOf::decode(&rows, |r| Ok(ChatMessage::from_row(r)?))
 }
 
-/// The newest chat message id (0 when there is none).
-pub async fn cursor(db: &impl Pg) -> Result<i64, DbError> {
-    Ok(db.pg_query_one(CURSOR, &[]).await?.try_get("id")?)
+/// The snapshot now: where a stream without `Last-Event-ID` starts.
+pub async fn cursor(db: &impl Pg) -> Result<Snapshot, DbError> {
+    snapshot_in(&db.pg_query_one(CURSOR, &[]).await?)
 }
 
-/// Messages `ids` for the members among `users`, with their unread counts.
+/// The messages committed since `since` for the members among `users`,
+/// with their unread counts (at most `limit` rows).
 pub async fn deliver_messages(
     db: &impl Pg,
-    ids: &[i64],
+    since: &Snapshot,
     users: &[&str],
-) -> Result<Vec<ForMember>, DbError> {
-    let rows = db.pg_query(DELIVER_MESSAGES, &[&ids, &users]).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ForMember {
-                message: ChatMessage::from_row(r)?,
-                user: r.try_get("user_id")?,
-                unread: r.try_get("unread")?,
-            })
+    limit: i32,
+) -> Result<AsOf<ForMember>, DbError> {
+    let since = since.to_string();
+    let rows = db
+        .pg_query(DELIVER_MESSAGES, &[&since, &users, &limit])
+        .await?;
+    AsOf::decode(&rows, |r| {
+        Ok(ForMember {
+            message: ChatMessage::from_row(r)?,
+            user: r.try_get("user_id")?,
+            unread: r.try_get("unread")?,
         })
-        .collect()
+    })
 }
 
 /// The read state of each `(channels[i], users[i])` pair that is a membership.

@@ -32,7 +32,8 @@ async fn a_system_message_reaches_the_users_stream_within_a_second_and_replays_a
     let event = stream.until("message").await;
     let latency = sent.elapsed();
     assert!(latency < Duration::from_secs(1), "took {latency:?}");
-    assert_eq!(event.id.as_deref(), Some(id.to_string().as_str()));
+    let resume = event.id.clone().expect("a message event has an id");
+    assert!(resume.starts_with(&format!("{id}/")), "{resume}");
     let message = event.json();
     assert_eq!(message["body"], "Your report is ready");
     assert_eq!(message["sender"], Value::Null);
@@ -46,16 +47,16 @@ async fn a_system_message_reaches_the_users_stream_within_a_second_and_replays_a
         system_message(&client, "42", "missed one").await,
         system_message(&client, "42", "missed two").await,
     ];
-    let mut again = Stream::open(&daemon.http, &token, Some(id)).await;
+    let mut again = Stream::open(&daemon.http, &token, Some(&resume)).await;
     for expected in &missed {
         let e = again.until("message").await;
-        assert_eq!(e.id, Some(expected.to_string()));
+        assert_eq!(e.json()["id"], *expected);
     }
     assert_eq!(again.until("unread").await.json()["unread"], 4);
-    let mut from_start = Stream::open(&daemon.http, &token, Some(0)).await;
+    let mut from_start = Stream::open(&daemon.http, &token, Some("0")).await;
     assert_eq!(
-        from_start.until("message").await.id,
-        Some(first.to_string()),
+        from_start.until("message").await.json()["id"],
+        first,
         "Last-Event-ID 0 replays from the first message"
     );
     daemon.stop().await;
@@ -63,6 +64,62 @@ async fn a_system_message_reaches_the_users_stream_within_a_second_and_replays_a
         again.next(Duration::from_secs(5)).await.is_none(),
         "shutdown ends the stream"
     );
+}
+
+#[tokio::test]
+async fn a_message_committed_after_a_newer_numbered_one_is_sent_live_and_replayed_after_a_reconnect()
+ {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    seed(&client).await;
+    system_message(&client, "42", "the channel exists").await;
+    let daemon = Running::start(&db, |_| {}).await;
+    let token = token(&client, "42", "1 hour").await;
+    let mut stream = Stream::open(&daemon.http, &token, None).await;
+    let mut watcher = Stream::open(&daemon.http, &token, None).await;
+    stream.until("unread").await;
+    watcher.until("unread").await;
+
+    // The lower id, taken by a transaction that commits last.
+    let mut slow_client = db.client().await;
+    let slow = slow_client.transaction().await.unwrap();
+    let late: i64 = slow
+        .query_one(
+            "SELECT outpost.send_system_message('42', 'written first, committed last')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let early = system_message(&client, "42", "written second, committed first").await;
+    assert!(late < early, "{late} {early}");
+    let seen = stream.until("message").await;
+    assert_eq!(seen.json()["id"], early);
+    assert_eq!(watcher.until("message").await.json()["id"], early);
+    let resume = seen.id.expect("an event id");
+    drop(stream);
+
+    slow.commit().await.unwrap();
+    assert_eq!(
+        watcher.until("message").await.json()["id"],
+        late,
+        "an open stream is sent the late commit"
+    );
+    let mut again = Stream::open(&daemon.http, &token, Some(&resume)).await;
+    assert_eq!(
+        again.until("message").await.json()["id"],
+        late,
+        "the message committed after the one the client saw is replayed"
+    );
+    assert!(
+        again.quiet(Duration::from_millis(700)).await,
+        "a message the client had seen was sent again"
+    );
+    for bad in ["12/garbage", "12/20:10:", "x", "-1"] {
+        let refused = Stream::request(&daemon.http, &token, Some(bad)).await;
+        assert_eq!(refused.status(), 400, "Last-Event-ID {bad:?}");
+    }
+    daemon.stop().await;
 }
 
 #[tokio::test]

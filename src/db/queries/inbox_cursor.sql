@@ -1,2 +1,2 @@
--- The newest chat message id: a stream opened without Last-Event-ID starts after it.
-SELECT coalesce(max(m.id), 0) AS id FROM outpost.chat_messages m
+-- Now, in commit order: a stream opened without Last-Event-ID starts here.
+SELECT pg_current_snapshot()::text AS snapshot

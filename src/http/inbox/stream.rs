@@ -1,10 +1,13 @@
 //! `GET /inbox/stream`: one user's Server-Sent Events. `message` (a new chat
-//! message in one of their channels, its id the event id), `unread` (a
-//! channel's unread count), `read` (their read mark moved), and `gap` when
-//! more was missed than `inbox.replay_limit` replays. A stream opened with
-//! `Last-Event-ID` first replays the messages after it; every stream starts
-//! with each channel's unread count. It ends when the token expires or the
-//! daemon stops; a comment line every `inbox.heartbeat` keeps it open.
+//! message in one of their channels), `unread` (a channel's unread count),
+//! `read` (their read mark moved), and `gap` when more was missed than
+//! `inbox.replay_limit` replays. A message event's id is `<message
+//! id>/<snapshot>`: the snapshot sees every message the stream has sent, so
+//! a stream opened with it as `Last-Event-ID` first replays exactly the
+//! messages committed since, whatever order their ids were taken in (a bare
+//! message id, as sent before, replays the messages after it). Every stream
+//! starts with each channel's unread count. It ends when the token expires
+//! or the daemon stops; a comment line every `inbox.heartbeat` keeps it open.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -20,8 +23,8 @@ use serde_json::json;
 
 use super::{AppState, ENDPOINT, Reader, error};
 use crate::db::DbError;
-use crate::inbox::queries::{self, ChatMessage};
-use crate::inbox::{Handout, Hub, SubscribeError, Subscription};
+use crate::inbox::queries::{self, ChatMessage, Since};
+use crate::inbox::{Handout, Hub, Snapshot, SubscribeError, Subscription};
 
 /// How long replayed ids are remembered, so that their live copies (the
 /// notifications of messages committed while the replay read) are skipped.
@@ -32,11 +35,17 @@ const RETRY: Duration = Duration::from_secs(2);
 /// Opens the stream (401 without a valid token, 503 or 429 beyond the caps).
 pub async fn open(State(state): State<AppState>, reader: Reader, headers: HeaderMap) -> Response {
     let Reader { hub, claims, .. } = reader;
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|id| *id >= 0);
+    let since = match headers.get("last-event-id").map(last_event_id) {
+        None => None,
+        Some(Some(since)) => Some(since),
+        Some(None) => {
+            state.metrics.request(ENDPOINT, "bad_request");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Last-Event-ID is not an event id this stream sent",
+            );
+        }
+    };
     let subscription = match hub.subscribe(&claims.user) {
         Ok(s) => s,
         Err(e) => {
@@ -58,7 +67,9 @@ pub async fn open(State(state): State<AppState>, reader: Reader, headers: Header
     let heartbeat = hub.settings().heartbeat;
     let stream = Streaming {
         pending: VecDeque::from([Event::default().retry(RETRY).comment("outpost inbox")]),
-        cursor: last_event_id,
+        since,
+        sent_through: None,
+        joined: false,
         sync: true,
         replayed: Vec::new(),
         replayed_at: Instant::now(),
@@ -85,8 +96,12 @@ struct Streaming {
     user: String,
     /// Events ready to send.
     pending: VecDeque<Event>,
-    /// The newest message id sent (or known at the start).
-    cursor: Option<i64>,
+    /// Where the client resumes (its `Last-Event-ID`), until the first sync.
+    since: Option<Since>,
+    /// A snapshot that sees every message sent (or there when the stream opened).
+    sent_through: Option<Snapshot>,
+    /// Whether the reads begun before the stream joined are handed out.
+    joined: bool,
     /// Read what was missed from the database before the next handout.
     sync: bool,
     replayed: Vec<i64>,
@@ -113,28 +128,53 @@ async fn next(mut s: Streaming) -> Option<(Result<Event, Infallible>, Streaming)
             () = tokio::time::sleep_until(s.ends) => return None,
             h = s.subscription.rx.recv() => h?,
         };
-        s.take(handout);
         if s.subscription.lagged.swap(false, Ordering::SeqCst) {
+            // Something after this was dropped: read it all from the
+            // database, this included.
             s.sync = true;
+            continue;
         }
+        s.take(handout);
+    }
+}
+
+/// A `Last-Event-ID`: `<message id>/<snapshot>` as this stream sends, or a
+/// bare message id (as sent before migration 0030; 0: everything).
+fn last_event_id(value: &HeaderValue) -> Option<Since> {
+    let text = value.to_str().ok()?.trim();
+    match text.split_once('/') {
+        Some((id, snapshot)) => {
+            id.parse::<i64>().ok().filter(|id| *id >= 0)?;
+            Snapshot::parse(snapshot).map(Since::Snapshot)
+        }
+        None => text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id >= 0)
+            .map(Since::Id),
     }
 }
 
 impl Streaming {
     fn take(&mut self, handout: Handout) {
         match handout {
-            Handout::Message(m) => {
+            Handout::Messages { messages, through } => {
                 if self.replayed_at.elapsed() > REMEMBER_REPLAYED {
                     self.replayed = Vec::new();
                 }
-                if !self.replayed.contains(&m.id) {
-                    self.push_message(&m);
+                let fresh: Vec<&ChatMessage> = messages
+                    .iter()
+                    .map(|(m, _)| &**m)
+                    .filter(|m| !self.replayed.contains(&m.id))
+                    .collect();
+                self.push_messages(&fresh, &through);
+                for (m, unread) in &messages {
+                    self.push(
+                        "unread",
+                        json!({ "channel_id": m.channel_id, "unread": unread }),
+                    );
                 }
             }
-            Handout::Unread { channel_id, unread } => self.push(
-                "unread",
-                json!({ "channel_id": channel_id, "unread": unread }),
-            ),
             Handout::Read(state) => self.push("read", json!(state)),
             Handout::Resync => self.sync = true,
         }
@@ -145,27 +185,58 @@ impl Streaming {
             .push_back(Event::default().event(name).data(data.to_string()));
     }
 
-    fn push_message(&mut self, m: &ChatMessage) {
-        let data = serde_json::to_string(m).unwrap_or_default();
-        self.pending.push_back(
-            Event::default()
-                .event("message")
-                .id(m.id.to_string())
-                .data(data),
-        );
-        self.cursor = Some(self.cursor.map_or(m.id, |c| c.max(m.id)));
+    /// `messages`, all of what a read through `through` had for this
+    /// stream: each event's id names what was sent before it, the last's
+    /// `through` itself.
+    fn push_messages(&mut self, messages: &[&ChatMessage], through: &Snapshot) {
+        let before = self.sent_through.clone();
+        self.sent_through = Some(match self.sent_through.take() {
+            Some(sent) => sent.later(through.clone()),
+            None => through.clone(),
+        });
+        for (i, m) in messages.iter().enumerate() {
+            let resume = if i + 1 == messages.len() {
+                self.sent_through.as_ref()
+            } else {
+                before.as_ref()
+            };
+            let mut event = Event::default().event("message");
+            if let Some(resume) = resume {
+                event = event.id(format!("{}/{resume}", m.id));
+            }
+            let data = serde_json::to_string(m).unwrap_or_default();
+            self.pending.push_back(event.data(data));
+        }
     }
 
-    /// The messages after the cursor (the newest `replay_limit`, after a
-    /// `gap` event when there were more), then every channel's unread count.
+    /// The messages committed since what was sent (or since
+    /// `Last-Event-ID`; the newest `replay_limit`, after a `gap` event when
+    /// there were more), then every channel's unread count.
     async fn resync(&mut self) -> Result<(), DbError> {
+        if !self.joined {
+            if !self.hub.joined(&self.subscription).await {
+                return Err(DbError::Unexpected(
+                    "the inbox's reads did not catch up".to_owned(),
+                ));
+            }
+            self.joined = true;
+        }
         let client = self.hub.pool().get().await?;
-        match self.cursor {
-            None => self.cursor = Some(queries::cursor(&**client).await?),
-            Some(after) => {
+        let since = match (self.sent_through.clone(), self.since.take()) {
+            (Some(sent), _) => Some(Since::Snapshot(sent)),
+            (None, since) => since,
+        };
+        match since {
+            None => self.sent_through = Some(queries::cursor(&**client).await?),
+            Some(since) => {
                 let limit = self.hub.settings().replay_limit;
                 let wanted = i32::try_from(limit + 1).unwrap_or(i32::MAX);
-                let mut missed = queries::replay(&**client, &self.user, after, wanted).await?;
+                let read = queries::replay(&**client, &self.user, &since, wanted).await?;
+                let mut missed = read.rows;
+                let after = match &since {
+                    Since::Id(id) => Some(*id),
+                    Since::Snapshot(_) => None,
+                };
                 if missed.len() > limit {
                     missed.remove(0);
                     let before = missed.first().map(|m| m.id);
@@ -173,9 +244,11 @@ impl Streaming {
                 }
                 self.replayed = missed.iter().map(|m| m.id).collect();
                 self.replayed_at = Instant::now();
-                for m in &missed {
-                    self.push_message(m);
+                let missed: Vec<&ChatMessage> = missed.iter().collect();
+                if let Since::Snapshot(since) = since {
+                    self.sent_through = Some(since);
                 }
+                self.push_messages(&missed, &read.snapshot);
             }
         }
         for channel in queries::channels(&**client, &self.user).await? {

@@ -109,14 +109,8 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub async fn open(http: &str, token: &str, last_event_id: Option<i64>) -> Self {
-        let mut request = reqwest::Client::new()
-            .get(format!("{http}/inbox/stream"))
-            .bearer_auth(token);
-        if let Some(id) = last_event_id {
-            request = request.header("Last-Event-ID", id.to_string());
-        }
-        let response = request.send().await.unwrap();
+    pub async fn open(http: &str, token: &str, last_event_id: Option<&str>) -> Self {
+        let response = Self::request(http, token, last_event_id).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
@@ -126,6 +120,21 @@ impl Stream {
             response,
             buffer: String::new(),
         }
+    }
+
+    /// The answer to opening a stream.
+    pub async fn request(
+        http: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .get(format!("{http}/inbox/stream"))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        request.send().await.unwrap()
     }
 
     /// The next event (comments skipped) within `wait`, `None` at the end.
