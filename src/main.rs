@@ -166,7 +166,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             outpost::pools::prepare(&config)?;
             match command {
                 Command::Run { migrate } => cmd::run::run(&config, migrate).await,
-                Command::Migrate => cmd::migrate::migrate_db(&config.database_url).await,
+                Command::Migrate => cmd::migrate::migrate_all(&config).await,
                 Command::Send(args) => cmd::send::send(&config, args).await,
                 Command::Status { id, user, since } => {
                     cmd::status::show_status(&config, id, user, &since).await

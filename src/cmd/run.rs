@@ -40,7 +40,7 @@ pub(crate) fn shutdown_on_signals() -> CancellationToken {
 
 pub(crate) async fn run(config: &Config, migrate_first: bool) -> Result<()> {
     if migrate_first {
-        super::migrate::migrate_db(&config.database_url).await?;
+        super::migrate::migrate_all(config).await?;
     }
     for warning in config.warnings() {
         tracing::warn!("{warning}");

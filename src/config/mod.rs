@@ -28,9 +28,10 @@ pub use redact::redact_url;
 pub use secret::Secret;
 pub use settings::{
     Backend, BreakerSettings, Config, ConsoleSettings, DispatchSettings, HousekeepingSettings,
-    HttpSettings, InboxSettings, Job, LimitsSettings, LogFormat, LogSettings, OpsSettings, Pooler,
-    PushApp, QuietHoursSettings, RetrySettings, SmtpSettings, Task, TwilioSettings, UnsubscribeKey,
-    UnsubscribeSettings, Voice, WebhookEndpointsSettings, WebhookSettings,
+    HttpSettings, InboxSettings, Job, LimitsSettings, LogFormat, LogSettings, NamedDatabase,
+    OpsSettings, Pooler, PushApp, QuietHoursSettings, RetrySettings, SmtpSettings, Task,
+    TwilioSettings, UnsubscribeKey, UnsubscribeSettings, Voice, WebhookEndpointsSettings,
+    WebhookSettings,
 };
 
 /// The documented defaults, compiled in as the lowest layer.
@@ -91,6 +92,8 @@ pub struct DatabaseSection {
     pub pooler: String,
     #[serde(serialize_with = "redact::serialize_url")]
     pub listen_url: String,
+    #[serde(serialize_with = "redact::serialize_urls")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

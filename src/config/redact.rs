@@ -107,6 +107,14 @@ pub(super) fn serialize_url<S: Serializer>(url: &str, serializer: S) -> Result<S
     serializer.serialize_str(&redact_url(url))
 }
 
+/// Serializes URLs with each password redacted.
+pub(super) fn serialize_urls<S: Serializer>(
+    urls: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(urls.iter().map(|u| redact_url(u)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{UNPARSABLE, redact_url};

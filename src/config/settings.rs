@@ -157,12 +157,44 @@ pub struct TwilioSettings {
     pub voices: HashMap<String, Voice>,
 }
 
+/// One database the daemon serves, named by its database name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NamedDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl Config {
+    /// This configuration serving `database` alone (the daemon runs one
+    /// dispatcher per database with it).
+    pub fn for_database(&self, database: &NamedDatabase) -> Config {
+        let mut one = self.clone();
+        one.database_url = database.url.clone();
+        one.databases = vec![database.clone()];
+        one
+    }
+}
+
+/// The name only: the URL may hold a password.
+impl std::fmt::Debug for NamedDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The values as loaded, for `config check`.
     pub raw: RawConfig,
+    /// The database of the one-database commands, and of the daemon when
+    /// `databases` is `url` alone.
     pub database_url: String,
+    /// What `outpost run` serves and `outpost migrate` migrates:
+    /// `[database] urls`, or `url` alone.
+    pub databases: Vec<NamedDatabase>,
     pub pool_size: usize,
     /// What `database_url` reaches: PostgreSQL or a transaction pooler.
     pub pooler: Pooler,

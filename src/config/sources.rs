@@ -26,6 +26,9 @@ impl Sources<'_> {
     }
 }
 
+/// `[database] urls` from the environment.
+const URLS_VARIABLE: &str = "OUTPOST__DATABASE__URLS";
+
 impl RawConfig {
     /// Layers defaults, file, `OUTPOST__…` variables and `DATABASE_URL`.
     pub fn load(sources: &Sources<'_>) -> Result<Self, ConfigError> {
@@ -62,8 +65,19 @@ impl RawConfig {
                 config::Environment::with_prefix("OUTPOST")
                     .prefix_separator("__")
                     .separator("__")
-                    .source(Some(layer.into_iter().collect())),
+                    .source(Some(
+                        layer
+                            .into_iter()
+                            .filter(|(k, _)| k != URLS_VARIABLE)
+                            .collect(),
+                    )),
             );
+        }
+        // A list from one variable: the URLs separated by white space (a
+        // multi-host URL holds commas).
+        if let Some((_, urls)) = sources.env.iter().find(|(k, _)| k == URLS_VARIABLE) {
+            let urls: Vec<String> = urls.split_whitespace().map(str::to_owned).collect();
+            builder = builder.set_override("database.urls", urls)?;
         }
         if let Some((_, url)) = sources.env.iter().find(|(k, _)| k == "DATABASE_URL") {
             builder = builder.set_override("database.url", url.as_str())?;

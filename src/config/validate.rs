@@ -47,6 +47,7 @@ impl Config {
         let inbox = sections::inbox(&raw.inbox)?;
         Ok(Self {
             database_url: database.url,
+            databases: database.databases,
             pool_size: database.pool_size,
             pooler: database.pooler,
             listen_url: database.listen_url,

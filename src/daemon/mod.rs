@@ -3,21 +3,21 @@
 //! (`listeners`) and the metrics refresh beside them.
 
 mod channels;
+mod engine;
 mod listeners;
 
-pub use channels::{build_channels, build_channels_with_sink};
+pub use channels::{Providers, build_channels, build_channels_with_sink};
+use engine::{Engine, Running};
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::Channels;
 use crate::config::Config;
 use crate::db::{DbError, migrate};
-use crate::dispatch::listener::{self, ListenState};
-use crate::dispatch::runner::{self, RunReport};
-use crate::dispatch::{Dispatcher, rescuer};
+use crate::dispatch::Dispatcher;
+use crate::dispatch::runner::RunReport;
 use crate::http;
 use crate::message::Kind;
 use crate::metrics::Metrics;
@@ -34,6 +34,12 @@ pub enum DaemonError {
         "the database schema is not current (pending migrations: {0}); run `outpost migrate` first"
     )]
     Pending(String),
+    #[error("database {name}")]
+    Database {
+        name: String,
+        #[source]
+        source: Box<DaemonError>,
+    },
     #[error("cannot set up the {backend} backend: {source}")]
     Backend {
         backend: String,
@@ -75,22 +81,64 @@ pub fn reload_on_sighup(templates: Arc<Templates>) {
     });
 }
 
+/// Where each database's channels come from.
+enum ChannelSource {
+    /// Built once: the same channels for every database (tests).
+    Built(Channels),
+    /// Providers shared, each database's own database-bound channels.
+    Providers(Providers),
+}
+
+impl ChannelSource {
+    /// The channels of the one database `config` serves; `several`: the
+    /// daemon serves others too (the per-destination breakers then carry
+    /// the database's name).
+    fn channels_for(&self, config: &Config, several: bool) -> Result<Channels, DaemonError> {
+        match self {
+            ChannelSource::Built(channels) => Ok(channels.clone()),
+            ChannelSource::Providers(providers) => {
+                let pool = crate::pools::open(config, crate::pools::Purpose::Providers)?;
+                let scope = several.then(|| config.databases[0].name.as_str());
+                providers.channels(config, &pool, scope)
+            }
+        }
+    }
+}
+
 /// A daemon ready to run (zero-to-production's `Application` shape): its
 /// configuration, its channels, and the one set of templates the channels
 /// and the console's previews share, so that SIGHUP reloads both.
 pub struct Daemon {
     config: Config,
-    channels: Channels,
+    channels: ChannelSource,
     templates: Arc<Templates>,
 }
 
 impl Daemon {
-    /// Loads the templates once and builds the configured channels over them.
+    /// Loads the templates once and builds the configured providers over
+    /// them; each database gets its channels when the daemon starts.
     pub fn build(config: &Config) -> Result<Self, DaemonError> {
         let templates =
             Arc::new(Templates::load(&config.template_source()).map_err(DaemonError::Templates)?);
-        let channels = build_channels(config, templates.clone())?;
-        Ok(Self::with_channels(config, channels, templates))
+        let providers = Providers::build(
+            config,
+            templates.clone(),
+            Arc::new(std::sync::Mutex::new(std::io::stdout())),
+        )?;
+        Ok(Self::with_providers(config, providers, templates))
+    }
+
+    /// A daemon whose databases share `providers` (tests pass a sink).
+    pub fn with_providers(
+        config: &Config,
+        providers: Providers,
+        templates: Arc<Templates>,
+    ) -> Self {
+        Self {
+            config: config.clone(),
+            channels: ChannelSource::Providers(providers),
+            templates,
+        }
     }
 
     /// A daemon over channels built elsewhere (tests), its console
@@ -98,7 +146,7 @@ impl Daemon {
     pub fn with_channels(config: &Config, channels: Channels, templates: Arc<Templates>) -> Self {
         Self {
             config: config.clone(),
-            channels,
+            channels: ChannelSource::Built(channels),
             templates,
         }
     }
@@ -134,46 +182,66 @@ pub async fn run(
 
 async fn serve(
     config: &Config,
-    channels: Channels,
+    channels: ChannelSource,
     templates: Arc<Templates>,
     shutdown: CancellationToken,
 ) -> Result<RunReport, DaemonError> {
-    let pool = crate::pools::open(config, crate::pools::Purpose::Dispatch)?;
-    {
-        let client = pool.get().await.map_err(DbError::from)?;
-        let pending = migrate::pending(&client).await?;
-        if !pending.is_empty() {
-            return Err(DaemonError::Pending(pending.join(", ")));
-        }
-    }
     let metrics = Arc::new(Metrics::new());
     let worker = Dispatcher::default_worker_name();
-    let dispatcher = Arc::new(
-        Dispatcher::new(pool.clone(), config, channels, worker.clone())
-            .with_metrics(metrics.clone()),
-    );
+    let several = config.databases.len() > 1;
+    let mut engines: Vec<Engine> = Vec::new();
+    for database in &config.databases {
+        let engine = Engine::open(
+            config,
+            database,
+            |one| channels.channels_for(one, several),
+            &worker,
+            &metrics,
+            engines.first(),
+        )
+        .await
+        .map_err(|e| match e {
+            e if several => DaemonError::Database {
+                name: database.name.clone(),
+                source: Box::new(e),
+            },
+            e => e,
+        })?;
+        engines.push(engine);
+    }
+    let first = &engines[0];
     let background = shutdown.child_token();
-    let listen_state = Arc::new(ListenState::default());
-    // LISTEN needs a session: PostgreSQL itself, never a transaction pooler.
-    let direct = crate::pools::direct_url(config).map(str::to_owned);
     let caps = crate::descriptors::budget(config);
     let mut state = http::AppState::new(
-        pool,
+        first.dispatcher.pool().clone(),
         config,
         metrics.clone(),
-        Some(dispatcher.heartbeat().clone()),
+        Some(first.dispatcher.heartbeat().clone()),
     );
-    if direct.is_some() {
-        state = state.with_listen(listen_state.clone());
+    if first.direct.is_some() {
+        state = state.with_listen(first.listen.clone());
+    }
+    if several {
+        state = state.with_databases(
+            engines
+                .iter()
+                .map(|e| http::DatabaseState {
+                    name: e.name.clone(),
+                    pool: e.dispatcher.pool().clone(),
+                    heartbeat: e.dispatcher.heartbeat().clone(),
+                    listen: e.direct.as_ref().map(|_| e.listen.clone()),
+                })
+                .collect(),
+        );
     }
     let inbox = if config.inbox.enabled && config.http.enabled {
-        if direct.is_none() {
+        if first.direct.is_none() {
             tracing::warn!(
                 "the inbox's streams are driven by LISTEN, which cannot pass a transaction \
                  pooler: set database.listen_url, or they carry only what they replay on connecting"
             );
         }
-        let pool = crate::pools::open(config, crate::pools::Purpose::Inbox)?;
+        let pool = crate::pools::open(&first.config, crate::pools::Purpose::Inbox)?;
         Some(crate::inbox::Hub::start(pool, config.inbox.clone(), background.child_token()).await?)
     } else {
         None
@@ -182,71 +250,50 @@ async fn serve(
         Some(hub) => state.with_inbox(hub.clone()),
         None => state,
     };
-    let served = listeners::start(config, caps, state, templates, background.clone()).await?;
-    let refresh = tokio::spawn(crate::metrics::refresh::run(
-        direct
-            .clone()
-            .unwrap_or_else(|| config.database_url.clone()),
-        direct.is_some(),
-        metrics,
-        config.ops.refresh_interval,
-        background.clone(),
-    ));
-    let presence = tokio::spawn(crate::presence::run(dispatcher.clone(), background.clone()));
-    tracing::info!(%worker, "outpost dispatcher started");
-    match (crate::pools::pooler_notice(config), &direct) {
+    let served =
+        listeners::start(&first.config, caps, state, templates, background.clone()).await?;
+    let names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
+    tracing::info!(%worker, databases = %names.join(", "), "outpost dispatcher started");
+    match (crate::pools::pooler_notice(config), &first.direct) {
         (Some(notice), Some(_)) => tracing::info!("{notice}"),
         (Some(notice), None) => tracing::warn!("{notice}"),
         (None, _) => {}
     }
     if let Some(interval) = sd_notify::watchdog_enabled() {
-        dispatcher.heartbeat().enable_watchdog(interval);
+        for engine in &engines {
+            engine.dispatcher.heartbeat().enable_watchdog(interval);
+        }
     }
     // Migrations are current and the HTTP port is bound: tell systemd.
     if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
         tracing::warn!(error = %e, "cannot notify systemd that Outpost is ready");
     }
 
-    let wake = Arc::new(Notify::new());
-    let notices = inbox.as_ref().map(|hub| hub.notices());
-    let listen = direct.map(|url| {
-        tokio::spawn(listener::listen(
-            url,
-            wake.clone(),
-            listen_state,
-            notices,
-            background.clone(),
-        ))
-    });
-    let rescue = tokio::spawn(rescuer::run(dispatcher.clone(), background.clone()));
-    let housekeeping = config.housekeeping.clone().map(|settings| {
-        tokio::spawn(crate::housekeeping::run(
-            dispatcher.pool().clone(),
-            dispatcher.worker().to_owned(),
-            Arc::new(settings),
-            background.clone(),
-        ))
-    });
-
+    let running: Vec<Running> = engines
+        .iter()
+        .enumerate()
+        .map(|(i, engine)| {
+            let notices = inbox.as_ref().filter(|_| i == 0).map(|hub| hub.notices());
+            engine.start(notices, &background)
+        })
+        .collect();
     let stopping = shutdown.clone();
     tokio::spawn(async move {
         stopping.cancelled().await;
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     });
-    let report = runner::run(dispatcher, wake, shutdown).await;
-    background.cancel();
-    if let Some(listen) = listen {
-        let _ = listen.await;
+    let mut report = RunReport::default();
+    for r in futures_util::future::join_all(engines.iter().map(|e| e.run(&shutdown))).await {
+        report.claimed += r.claimed;
+        report.released += r.released;
     }
-    let _ = rescue.await;
-    if let Some(housekeeping) = housekeeping {
-        let _ = housekeeping.await;
+    background.cancel();
+    for engine in running {
+        engine.join().await;
     }
     for listener in served {
         let _ = listener.await;
     }
-    let _ = refresh.await;
-    let _ = presence.await;
     tracing::info!(
         claimed = report.claimed,
         released = report.released,

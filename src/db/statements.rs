@@ -84,6 +84,7 @@ pub const INBOUND_ATTACHMENT: &str = include_str!("queries/inbound_attachment.sq
 pub const EVENT_INSERT: &str = include_str!("queries/event_insert.sql");
 /// Finds the message an event is about.
 pub const EVENT_MATCH: &str = include_str!("queries/event_match.sql");
+pub const EVENT_ROUTE: &str = include_str!("queries/event_route.sql");
 /// Marks a message delivered.
 pub const EVENT_DELIVERED: &str = include_str!("queries/event_delivered.sql");
 /// Marks a message bounced.

@@ -49,7 +49,7 @@ pub struct Dispatcher {
     kind_limits: HashMap<Kind, Arc<Semaphore>>,
     metrics: Option<Arc<Metrics>>,
     heartbeat: Arc<Heartbeat>,
-    breakers: Breakers,
+    breakers: Arc<Breakers>,
     quiet_hours: crate::quiet_hours::QuietHoursSettings,
     limits: crate::config::LimitsSettings,
     rates: claim::Rates,
@@ -114,11 +114,20 @@ impl Dispatcher {
             kind_limits,
             metrics: None,
             heartbeat: Arc::default(),
-            breakers: Breakers::new(config.dispatch.breaker),
+            breakers: Arc::new(Breakers::new(config.dispatch.breaker)),
             quiet_hours: config.quiet_hours.clone(),
             limits: config.limits.clone(),
             rates: claim::Rates::new(&config.limits),
         }
+    }
+
+    /// Shares `other`'s circuit breakers and kind slots (one daemon serving
+    /// several databases: a provider's breaker and a kind's concurrency are
+    /// the provider's, whichever database a message came from).
+    pub fn sharing_limits_of(mut self, other: &Dispatcher) -> Self {
+        self.breakers = other.breakers.clone();
+        self.kind_limits = other.kind_limits.clone();
+        self
     }
 
     /// Counts every attempt in `metrics`.

@@ -189,9 +189,37 @@ fn event_key(event: &Value) -> String {
     }
 }
 
-/// Stores the events and applies the new ones, in one transaction.
+/// Stores the events and applies the new ones, in one transaction per
+/// database (with several, each event goes to the database that sent its
+/// message: [`AppState::route`]).
 async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
-    let mut client = state.pool.get().await?;
+    if state.databases.is_empty() {
+        return apply_in(&state.pool, true, events).await;
+    }
+    let mut groups: Vec<(&deadpool_postgres::Pool, Vec<Value>)> = Vec::new();
+    for event in events {
+        let provider_id = SendGridEvent::of(event).provider_id();
+        let (pool, _) = state.route(provider_id.as_deref()).await?;
+        match groups.iter_mut().find(|(p, _)| std::ptr::eq(*p, pool)) {
+            Some((_, group)) => group.push(event.clone()),
+            None => groups.push((pool, vec![event.clone()])),
+        }
+    }
+    let mut new = 0;
+    for (pool, group) in groups {
+        new += apply_in(pool, false, &group).await?;
+    }
+    Ok(new)
+}
+
+/// Stores `events` in the database behind `pool`; `echoed`: whether the
+/// message id Outpost put in them may be matched there.
+async fn apply_in(
+    pool: &deadpool_postgres::Pool,
+    echoed: bool,
+    events: &[Value],
+) -> Result<usize, DbError> {
+    let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let mut new = 0;
     for original in events {
@@ -203,7 +231,7 @@ async fn apply(state: &AppState, events: &[Value]) -> Result<usize, DbError> {
         let fields = SendGridEvent::of(event);
         let name = fields.name();
         let provider_id = fields.provider_id();
-        let outpost_id = fields.outpost_id();
+        let outpost_id = fields.outpost_id().filter(|_| echoed);
         let occurred = fields.occurred();
         let message_id: Option<i64> = tx
             .pg_query_opt(statements::EVENT_MATCH, &[&outpost_id, &provider_id])

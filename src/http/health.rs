@@ -17,12 +17,79 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let stale_after = state.stale_after;
+    if state.databases.is_empty() {
+        let report = report(
+            &state.pool,
+            state.heartbeat.as_deref(),
+            state.listen.as_deref(),
+            stale_after,
+        )
+        .await;
+        let status = if report.ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        return (status, axum::Json(report.json())).into_response();
+    }
+    // Several databases: each reported under its name, read at once; ready
+    // when every one is.
+    let reports = futures_util::future::join_all(state.databases.iter().map(|d| {
+        report(
+            &d.pool,
+            Some(&*d.heartbeat),
+            d.listen.as_deref(),
+            stale_after,
+        )
+    }))
+    .await;
+    let ready = reports.iter().all(|r| r.ready);
+    let databases: serde_json::Map<String, serde_json::Value> = state
+        .databases
+        .iter()
+        .zip(&reports)
+        .map(|(d, r)| (d.name.clone(), r.json()))
+        .collect();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({"ready": ready, "databases": databases})),
+    )
+        .into_response()
+}
+
+/// One database's readiness.
+struct Readiness {
+    ready: bool,
+    database: String,
+    migrations: String,
+    dispatcher: String,
+    listen: &'static str,
+}
+
+impl Readiness {
+    fn json(&self) -> serde_json::Value {
+        json!({"ready": self.ready, "database": self.database, "migrations": self.migrations,
+               "dispatcher": self.dispatcher, "listen": self.listen})
+    }
+}
+
+async fn report(
+    pool: &deadpool_postgres::Pool,
+    heartbeat: Option<&crate::dispatch::Heartbeat>,
+    listen: Option<&crate::dispatch::listener::ListenState>,
+    stale_after: Duration,
+) -> Readiness {
     let database = tokio::time::timeout(Duration::from_secs(2), async {
         // The pool keeps trying every host of DATABASE_URL (a promoted
         // standby is found so): a connection it cannot make is a reconnect
         // under way.
-        let client = state
-            .pool
+        let client = pool
             .get()
             .await
             .map_err(|e| format!("reconnecting: cannot get a connection: {e}"))?;
@@ -45,10 +112,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(pending) => ("ok".to_owned(), format!("pending: {}", pending.join(", "))),
         Err(e) => (e, "unknown".to_owned()),
     };
-    let dispatcher = match &state.heartbeat {
+    let dispatcher = match heartbeat {
         None => "not running in this process".to_owned(),
         Some(h) => match h.age() {
-            Some(age) if age <= state.stale_after => "running".to_owned(),
+            Some(age) if age <= stale_after => "running".to_owned(),
             Some(age) => format!(
                 "stalled for {}",
                 humantime::format_duration(Duration::from_secs(age.as_secs()))
@@ -58,24 +125,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     // Without LISTEN the dispatcher still polls every poll_interval: slower
     // wake-ups, not unreadiness; reported so an operator sees it.
-    let listen = match &state.listen {
+    let listen = match listen {
         None => "not running in this process",
         Some(l) if l.is_connected() => "connected",
         Some(_) => "reconnecting (polling meanwhile)",
     };
     let ready = database == "ok" && migrations == "current" && dispatcher == "running";
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        axum::Json(
-            json!({"ready": ready, "database": database, "migrations": migrations, "dispatcher": dispatcher, "listen": listen}),
-        ),
-    )
-        .into_response()
+    Readiness {
+        ready,
+        database,
+        migrations,
+        dispatcher,
+        listen,
+    }
 }
 
 /// The gauges and counters as last stored: a scrape never touches the

@@ -28,6 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::{Config, WebhookSettings};
+use crate::db::{DbError, Pg};
 use crate::dispatch::Heartbeat;
 use crate::dispatch::listener::ListenState;
 use crate::metrics::Metrics;
@@ -59,6 +60,19 @@ pub struct AppState {
     pub inbox: Option<Arc<crate::inbox::Hub>>,
     /// The inbox's routes and their CORS origins.
     pub inbox_settings: Arc<crate::config::InboxSettings>,
+    /// Every database the daemon serves, when it serves several (`/readyz`
+    /// reports each; the other routes serve the first, `pool`).
+    pub databases: Vec<DatabaseState>,
+}
+
+/// One of several databases the daemon serves, as `/readyz` reports it.
+#[derive(Clone)]
+pub struct DatabaseState {
+    pub name: String,
+    pub pool: Pool,
+    pub heartbeat: Arc<Heartbeat>,
+    /// Its LISTEN connection (`None`: the dispatcher polls).
+    pub listen: Option<Arc<ListenState>>,
 }
 
 /// The request throttles (bounds in `throttle` and in docs/limits.md).
@@ -127,6 +141,7 @@ impl AppState {
             metrics_token: config.ops.metrics_token.clone(),
             inbox: None,
             inbox_settings: Arc::new(config.inbox.clone()),
+            databases: Vec::new(),
         }
     }
 }
@@ -135,6 +150,37 @@ impl AppState {
     /// Reports the dispatcher's LISTEN connection in `/readyz`.
     pub fn with_listen(mut self, listen: Arc<ListenState>) -> Self {
         self.listen = Some(listen);
+        self
+    }
+
+    /// Where a provider callback about `provider_id` belongs: the pool of
+    /// the database that sent that message, and whether the id Outpost
+    /// echoed in it may be trusted there. With one database, that one and
+    /// yes; with several (whose message ids overlap), the first that holds
+    /// the provider's id, else the first database with the echoed id
+    /// ignored (the callback is stored unmatched rather than applied to
+    /// another database's message of the same number).
+    pub async fn route(&self, provider_id: Option<&str>) -> Result<(&Pool, bool), DbError> {
+        if self.databases.is_empty() {
+            return Ok((&self.pool, true));
+        }
+        if let Some(provider_id) = provider_id {
+            for database in &self.databases {
+                let client = database.pool.get().await?;
+                let row = client
+                    .pg_query_one(crate::db::statements::EVENT_ROUTE, &[&provider_id])
+                    .await?;
+                if row.try_get::<_, bool>("sent_here")? {
+                    return Ok((&database.pool, false));
+                }
+            }
+        }
+        Ok((&self.pool, false))
+    }
+
+    /// Reports each of `databases` in `/readyz`.
+    pub fn with_databases(mut self, databases: Vec<DatabaseState>) -> Self {
+        self.databases = databases;
         self
     }
 

@@ -139,7 +139,9 @@ async fn apply(state: &AppState, event: Callback<'_>) -> Result<(), DbError> {
         payload,
         note,
     } = event;
-    let mut client = state.pool.get().await?;
+    let (pool, echoed) = state.route(Some(sid)).await?;
+    let outpost_id = outpost_id.filter(|_| echoed);
+    let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let message_id: Option<i64> = tx
         .pg_query_opt(statements::EVENT_MATCH, &[&outpost_id, &sid])

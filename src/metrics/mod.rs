@@ -1,21 +1,39 @@
 //! Prometheus metrics: sends by kind, provider and outcome with their
 //! latency, inbound and webhook requests by result, and the queue's depth and
 //! oldest message, which `refresh` reads from the database in the background
-//! (a scrape reads memory only).
+//! (a scrape reads memory only). A daemon serving several databases labels
+//! each series of a database's own with `database` (see
+//! [`Metrics::in_database`]); one serving a single database does not.
 
 pub mod refresh;
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// The `database` label: absent for a daemon serving one database.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+struct Database(Option<Arc<str>>);
+
+impl EncodeLabelSet for Database {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        match &self.0 {
+            Some(name) => ("database", &**name).encode(encoder.encode_label()),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SendLabels {
+    #[prometheus(flatten)]
+    database: Database,
     kind: String,
     provider: String,
     outcome: String,
@@ -23,12 +41,16 @@ struct SendLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
+    #[prometheus(flatten)]
+    database: Database,
     kind: String,
     provider: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
+    #[prometheus(flatten)]
+    database: Database,
     kind: String,
 }
 
@@ -40,22 +62,29 @@ struct ResultLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
+    #[prometheus(flatten)]
+    database: Database,
     kind: String,
     status: String,
 }
 
-/// The process's metrics.
+/// The process's metrics, or (from [`Metrics::in_database`]) one
+/// database's view of them: the same series, labelled with its name.
+#[derive(Clone)]
 pub struct Metrics {
-    registry: Registry,
+    registry: Arc<Registry>,
+    database: Database,
     sends: Family<SendLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
     deferrals: Family<LatencyLabels, Counter>,
     leases_lost: Family<KindLabels, Counter>,
     requests: Family<ResultLabels, Counter>,
     queue: Family<QueueLabels, Gauge>,
-    oldest: Gauge<f64, AtomicU64>,
-    refresh_seconds: Gauge<f64, AtomicU64>,
-    refresh_errors: Counter,
+    /// The queue series this database set last (a refresh replaces them).
+    queue_set: Arc<Mutex<Vec<QueueLabels>>>,
+    oldest: Family<Database, Gauge<f64, AtomicU64>>,
+    refresh_seconds: Family<Database, Gauge<f64, AtomicU64>>,
+    refresh_errors: Family<Database, Counter>,
 }
 
 impl Default for Metrics {
@@ -105,26 +134,28 @@ impl Metrics {
             "Messages waiting (queued) and in flight (sending) by kind, as of the last refresh",
             queue.clone(),
         );
-        let oldest = Gauge::<f64, AtomicU64>::default();
+        let oldest = Family::<Database, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "oldest_queued_seconds",
             "Age of the oldest due queued message",
             oldest.clone(),
         );
-        let refresh_seconds = Gauge::<f64, AtomicU64>::default();
+        let refresh_seconds = Family::<Database, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "queue_refresh_seconds",
             "How long the last background read of the queue gauges took",
             refresh_seconds.clone(),
         );
-        let refresh_errors = Counter::default();
+        let refresh_errors = Family::<Database, Counter>::default();
         registry.register(
             "queue_refresh_errors",
             "Background reads of the queue gauges that failed (the gauges keep their last values)",
             refresh_errors.clone(),
         );
         Self {
-            registry,
+            registry: Arc::new(registry),
+            database: Database::default(),
+            queue_set: Arc::default(),
             sends,
             latency,
             deferrals,
@@ -137,10 +168,21 @@ impl Metrics {
         }
     }
 
+    /// The same metrics, each series this view sets labelled with
+    /// `database` (one of several the daemon serves).
+    pub fn in_database(&self, database: &str) -> Metrics {
+        Metrics {
+            database: Database(Some(database.into())),
+            queue_set: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// One finished attempt.
     pub fn send(&self, kind: &str, provider: &str, outcome: &str, seconds: f64) {
         self.sends
             .get_or_create(&SendLabels {
+                database: self.database.clone(),
                 kind: kind.into(),
                 provider: provider.into(),
                 outcome: outcome.into(),
@@ -148,6 +190,7 @@ impl Metrics {
             .inc();
         self.latency
             .get_or_create(&LatencyLabels {
+                database: self.database.clone(),
                 kind: kind.into(),
                 provider: provider.into(),
             })
@@ -158,6 +201,7 @@ impl Metrics {
     pub fn deferral(&self, kind: &str, provider: &str) {
         self.deferrals
             .get_or_create(&LatencyLabels {
+                database: self.database.clone(),
                 kind: kind.into(),
                 provider: provider.into(),
             })
@@ -167,7 +211,10 @@ impl Metrics {
     /// One claimed message not sent because its lease ran out first.
     pub fn lease_lost(&self, kind: &str) {
         self.leases_lost
-            .get_or_create(&KindLabels { kind: kind.into() })
+            .get_or_create(&KindLabels {
+                database: self.database.clone(),
+                kind: kind.into(),
+            })
             .inc();
     }
 
@@ -181,24 +228,32 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the queue gauges from fresh counts, read in `seconds`.
+    /// Sets this database's queue gauges from fresh counts, read in `seconds`.
     pub fn set_queue(&self, counts: &[(String, String, i64)], oldest_seconds: f64, seconds: f64) {
-        self.queue.clear();
-        for (kind, status, n) in counts {
-            self.queue
-                .get_or_create(&QueueLabels {
-                    kind: kind.clone(),
-                    status: status.clone(),
-                })
-                .set(*n);
+        let mut set = self.queue_set.lock().unwrap_or_else(|e| e.into_inner());
+        for labels in set.drain(..) {
+            self.queue.remove(&labels);
         }
-        self.oldest.set(oldest_seconds);
-        self.refresh_seconds.set(seconds);
+        for (kind, status, n) in counts {
+            let labels = QueueLabels {
+                database: self.database.clone(),
+                kind: kind.clone(),
+                status: status.clone(),
+            };
+            self.queue.get_or_create(&labels).set(*n);
+            set.push(labels);
+        }
+        self.oldest
+            .get_or_create(&self.database)
+            .set(oldest_seconds);
+        self.refresh_seconds
+            .get_or_create(&self.database)
+            .set(seconds);
     }
 
     /// One failed background read of the queue gauges.
     pub fn refresh_failed(&self) {
-        self.refresh_errors.inc();
+        self.refresh_errors.get_or_create(&self.database).inc();
     }
 
     /// The text exposition format.

@@ -13,6 +13,7 @@ mod console;
 mod console_login;
 mod console_secrets;
 mod crash;
+mod databases;
 mod dispatch;
 mod docs;
 mod email_sendgrid;

@@ -14,10 +14,10 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const SID: &str = "AC00000000000000000000000000000001";
-const TOKEN: &str = "twilio-secret-token";
+pub(crate) const SID: &str = "AC00000000000000000000000000000001";
+pub(crate) const TOKEN: &str = "twilio-secret-token";
 
-fn created(sid: &str) -> ResponseTemplate {
+pub(crate) fn created(sid: &str) -> ResponseTemplate {
     ResponseTemplate::new(201).set_body_json(json!({
         "sid": sid, "status": "queued", "error_code": null, "error_message": null, "num_segments": "1"
     }))
@@ -32,7 +32,7 @@ async fn fake(response: ResponseTemplate) -> MockServer {
     server
 }
 
-fn env(base_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn env(base_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("OUTPOST__SMS__BACKEND", "twilio"),
         ("OUTPOST__VOICE__BACKEND", "twilio"),
@@ -471,7 +471,7 @@ async fn twilio_error_codes_are_classified() {
 }
 
 /// Answers 201 and notes when each request arrived.
-struct Clocked(Arc<Mutex<Vec<Instant>>>);
+pub(crate) struct Clocked(pub(crate) Arc<Mutex<Vec<Instant>>>);
 
 impl Respond for Clocked {
     fn respond(&self, _: &Request) -> ResponseTemplate {

@@ -77,6 +77,14 @@ enum BenchCommand {
         messages: u64,
         #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
         daemons: Vec<usize>,
+        /// Databases each daemon serves (`[database] urls`), the messages
+        /// split between them.
+        #[arg(long, default_value_t = 1)]
+        databases: usize,
+        /// `host:port` of a transaction pooler (PgBouncer) the daemons claim
+        /// through, LISTEN going direct (one database only).
+        #[arg(long)]
+        pooler: Option<String>,
         #[arg(long, default_value = "50ms")]
         latency: humantime::Duration,
     },
@@ -172,10 +180,24 @@ async fn bench(server: &str, command: BenchCommand) -> Result<()> {
         BenchCommand::Scale {
             messages,
             daemons,
+            databases,
+            pooler,
             latency,
         } => {
+            if pooler.is_some() && databases > 1 {
+                bail!("--pooler serves one database: leave --databases at 1");
+            }
             for k in daemons {
-                print(&scale::scale(server, messages, k, latency.into()).await?)?;
+                let report = scale::scale(
+                    server,
+                    messages,
+                    k,
+                    databases,
+                    latency.into(),
+                    pooler.as_deref(),
+                )
+                .await?;
+                print(&report)?;
             }
         }
         BenchCommand::Inbox {

@@ -72,6 +72,9 @@ pub struct Report {
     /// The most requests the HTTP fake answered at once.
     pub peer_max_in_flight: Option<u32>,
     pub unfinished: i64,
+    /// Databases the daemons served (scale mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub databases: Option<usize>,
     /// The database left in place (`growth --keep-database`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
@@ -361,6 +364,14 @@ pub(crate) struct Run {
     pub(crate) peer: Option<peer::PeerStats>,
 }
 
+/// Messages that did not end sent, delivered or failed.
+pub(crate) async fn unfinished(client: &tokio_postgres::Client) -> Result<i64, BenchError> {
+    Ok(client
+        .query_one("SELECT count(*) FROM outpost.messages WHERE status NOT IN ('sent', 'delivered', 'failed')", &[])
+        .await?
+        .get(0))
+}
+
 pub(crate) async fn finish(
     client: &tokio_postgres::Client,
     run: Run,
@@ -384,10 +395,7 @@ pub(crate) async fn finish(
             &[],
         )
         .await?;
-    let unfinished: i64 = client
-        .query_one("SELECT count(*) FROM outpost.messages WHERE status NOT IN ('sent', 'delivered', 'failed')", &[])
-        .await?
-        .get(0);
+    let unfinished = unfinished(client).await?;
     Ok(Report {
         mode,
         transport: transport.name(),

@@ -45,6 +45,9 @@ pub struct WebhookChannel {
     pool: Pool,
     allow_private: bool,
     limiter: Option<DefaultKeyedRateLimiter<i64>>,
+    /// The database's name when the daemon serves several: endpoint ids
+    /// are each database's own, so their breakers are named with it.
+    database: Option<String>,
 }
 
 /// An endpoint as a delivery reads it.
@@ -76,7 +79,15 @@ impl WebhookChannel {
             allow_private: settings.allow_private,
             limiter: NonZeroU32::new(settings.rate_limit)
                 .map(|rate| RateLimiter::hashmap(Quota::per_second(rate))),
+            database: None,
         })
+    }
+
+    /// Names its endpoints' breakers with `database` (one of several the
+    /// daemon serves).
+    pub fn in_database(mut self, database: Option<&str>) -> Self {
+        self.database = database.map(str::to_owned);
+        self
     }
 
     /// The endpoint `id`, if it exists and is enabled.
@@ -184,7 +195,10 @@ impl Channel for WebhookChannel {
 
     fn circuit<'a>(&'a self, message: &'a ClaimedMessage) -> Cow<'a, str> {
         match message.to_address.as_deref() {
-            Some(id) => Cow::Owned(format!("webhook:{}", id.trim())),
+            Some(id) => Cow::Owned(match &self.database {
+                Some(database) => format!("webhook:{database}:{}", id.trim()),
+                None => format!("webhook:{}", id.trim()),
+            }),
             None => Cow::Borrowed(self.name()),
         }
     }

@@ -1,0 +1,387 @@
+//! One daemon serving three databases (`[database] urls`, issue 30 part 3):
+//! each database's messages delivered once, one Twilio rate limit shared
+//! across them, `/readyz` reporting each, and one database going down while
+//! the others keep sending.
+
+use crate::common;
+use crate::twilio::{Clocked, SID, TOKEN, created, env};
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use outpost::config::Config;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// A daemon in this process serving `dbs`, its HTTP listener at `http`.
+struct Serving {
+    http: String,
+    sink: Arc<Mutex<Vec<u8>>>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    async fn start(dbs: &[&TestDb], extra: Vec<(String, String)>) -> Self {
+        let port = common::free_port();
+        let urls: Vec<&str> = dbs.iter().map(|d| d.url.as_str()).collect();
+        let mut overrides = vec![
+            ("OUTPOST__DATABASE__URLS".to_owned(), urls.join(" ")),
+            (
+                "OUTPOST__HTTP__LISTEN".to_owned(),
+                format!("127.0.0.1:{port}"),
+            ),
+            (
+                "OUTPOST__HOUSEKEEPING__ENABLED".to_owned(),
+                "false".to_owned(),
+            ),
+            (
+                "OUTPOST__DISPATCH__POLL_INTERVAL".to_owned(),
+                "200ms".to_owned(),
+            ),
+        ];
+        overrides.extend(extra);
+        let config: Config = dbs[0].config_env(overrides);
+        assert_eq!(config.databases.len(), dbs.len());
+        let templates =
+            Arc::new(outpost::render::Templates::load(&config.template_source()).unwrap());
+        let sink = Arc::new(Mutex::new(Vec::new()));
+        let providers =
+            outpost::daemon::Providers::build(&config, templates.clone(), sink.clone()).unwrap();
+        let daemon = outpost::daemon::Daemon::with_providers(&config, providers, templates);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                daemon.run_until_stopped(stop).await.unwrap();
+            }
+        });
+        let http = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{http}/healthz")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Self {
+            http,
+            sink,
+            stop,
+            task,
+        }
+    }
+
+    async fn readyz(&self) -> (u16, Value) {
+        let r = reqwest::get(format!("{}/readyz", self.http)).await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.http))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("the daemon stops")
+            .unwrap();
+    }
+}
+
+/// How many of `db`'s messages are sent, and whether any has other than one attempt.
+async fn sent(db: &TestDb) -> (i64, i64) {
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FILTER (WHERE m.status = 'sent'),
+                    count(*) FILTER (WHERE (SELECT count(*) FROM outpost.attempts a WHERE a.message_id = m.id) <> 1)
+             FROM outpost.messages m",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+async fn until_sent(db: &TestDb, expected: i64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (sent, _) = sent(db).await;
+        if sent >= expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {sent} of {expected} sent within {within:?}",
+            db.name
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn emails(db: &TestDb, n: i32, tag: &str) {
+    db.client()
+        .await
+        .execute(
+            "INSERT INTO outpost.messages (kind, to_address, subject, body)
+             SELECT 'email', 'someone@example.com', $2 || g, 'hello' FROM generate_series(1, $1) g",
+            &[&n, &tag],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn three_databases_are_each_delivered_once_under_one_shared_twilio_rate_limit() {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let twilio = MockServer::start().await;
+    Mock::given(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .respond_with(Clocked(arrivals.clone()))
+        .mount(&twilio)
+        .await;
+    let dbs = [
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    ];
+    for (i, db) in dbs.iter().enumerate() {
+        db.client()
+            .await
+            .execute(
+                "INSERT INTO outpost.messages (kind, to_address, body)
+                 SELECT 'sms', '+353861234567', 'n' || g FROM generate_series(1, 6) g",
+                &[],
+            )
+            .await
+            .unwrap();
+        emails(db, 5, &format!("db{i}-")).await;
+    }
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1], &dbs[2]],
+        env(&twilio.uri(), &[("OUTPOST__TWILIO__RATE_LIMIT", "4")]),
+    )
+    .await;
+    for db in &dbs {
+        until_sent(db, 11, Duration::from_secs(30)).await;
+    }
+    for db in &dbs {
+        assert_eq!(sent(db).await, (11, 0), "{}: each message once", db.name);
+    }
+    let printed = String::from_utf8_lossy(&serving.sink.lock().unwrap()).into_owned();
+    for i in 0..3 {
+        for n in 1..=5 {
+            assert_eq!(
+                printed.matches(&format!("Subject: db{i}-{n}\r\n")).count()
+                    + printed.matches(&format!("Subject: db{i}-{n}\n")).count(),
+                1,
+                "e-mail db{i}-{n} printed once"
+            );
+        }
+    }
+    // 18 SMS under one limit of 4 a second (a burst of 4, then one every
+    // 250 ms): at least 3.5 s from the first to the last. Three limits, one
+    // per database, would take about 0.5 s.
+    let times = arrivals.lock().unwrap().clone();
+    assert_eq!(times.len(), 18);
+    let spread = *times.last().unwrap() - times[0];
+    assert!(
+        spread >= Duration::from_millis(3300),
+        "the rate limit was not shared: 18 requests in {spread:?}"
+    );
+
+    // Each database's sends and queue gauges under its own name.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = serving.metrics().await;
+        if dbs.iter().all(|db| {
+            metrics.contains(&format!(
+                "outpost_oldest_queued_seconds{{database=\"{}\"}}",
+                db.name
+            ))
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for db in &dbs {
+        for series in [
+            format!(
+                "outpost_sends_total{{database=\"{}\",kind=\"sms\",provider=\"twilio\",outcome=\"sent\"}} 6",
+                db.name
+            ),
+            format!(
+                "outpost_sends_total{{database=\"{}\",kind=\"email\",provider=\"console\",outcome=\"sent\"}} 5",
+                db.name
+            ),
+            format!("outpost_oldest_queued_seconds{{database=\"{}\"}}", db.name),
+        ] {
+            assert!(metrics.contains(&series), "{series} in\n{metrics}");
+        }
+    }
+
+    let (status, ready) = serving.readyz().await;
+    assert_eq!(status, 200, "{ready}");
+    for db in &dbs {
+        let one = &ready["databases"][&db.name];
+        assert_eq!(one["ready"], true, "{ready}");
+        assert_eq!(one["listen"], "connected", "{ready}");
+    }
+    serving.stop().await;
+}
+
+#[tokio::test]
+async fn one_database_going_down_does_not_stop_the_others() {
+    let dbs = [
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    ];
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1], &dbs[2]],
+        vec![
+            ("OUTPOST__DISPATCH__LEASE".to_owned(), "5s".to_owned()),
+            (
+                "OUTPOST__DISPATCH__SEND_TIMEOUT".to_owned(),
+                "2s".to_owned(),
+            ),
+        ],
+    )
+    .await;
+    for db in &dbs {
+        emails(db, 3, "before").await;
+        until_sent(db, 3, Duration::from_secs(20)).await;
+    }
+    let admin = dbs[0].client().await;
+    let down = &dbs[1].name;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{down}\" ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{down}';"
+        ))
+        .await
+        .unwrap();
+
+    for db in [&dbs[0], &dbs[2]] {
+        emails(db, 4, "while-down").await;
+    }
+    for db in [&dbs[0], &dbs[2]] {
+        until_sent(db, 7, Duration::from_secs(20)).await;
+    }
+    let (status, ready) = serving.readyz().await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["databases"][down]["ready"], false, "{ready}");
+    let said = ready["databases"][down]["database"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(said.starts_with("reconnecting"), "{ready}");
+    for db in [&dbs[0], &dbs[2]] {
+        assert_eq!(ready["databases"][&db.name]["ready"], true, "{ready}");
+    }
+
+    admin
+        .batch_execute(&format!("ALTER DATABASE \"{down}\" ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    emails(&dbs[1], 2, "after").await;
+    until_sent(&dbs[1], 5, Duration::from_secs(30)).await;
+    for db in &dbs {
+        let (_, not_once) = sent(db).await;
+        assert_eq!(
+            not_once, 0,
+            "{}: a message with other than one attempt",
+            db.name
+        );
+    }
+    serving.stop().await;
+}
+
+/// A Twilio fake giving each message a sid of its own.
+struct Numbered(std::sync::atomic::AtomicU32);
+
+impl Respond for Numbered {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        created(&format!("SM{n:032}"))
+    }
+}
+
+#[tokio::test]
+async fn a_twilio_callback_lands_in_the_database_that_sent_the_message() {
+    let twilio = MockServer::start().await;
+    Mock::given(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .respond_with(Numbered(std::sync::atomic::AtomicU32::new(1)))
+        .mount(&twilio)
+        .await;
+    let dbs = [TestDb::new().await, TestDb::new().await];
+    let mut ids = Vec::new();
+    for db in &dbs {
+        let id: i64 = db
+            .client()
+            .await
+            .query_one(
+                "INSERT INTO outpost.messages (kind, to_address, body) VALUES ('sms', '+353861234567', 'hi') RETURNING id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        ids.push(id);
+    }
+    assert_eq!(ids[0], ids[1], "the two databases' messages share a number");
+    let serving = Serving::start(&[&dbs[0], &dbs[1]], env(&twilio.uri(), &[])).await;
+    for db in &dbs {
+        until_sent(db, 1, Duration::from_secs(20)).await;
+    }
+    let second = dbs[1].client().await;
+    let sid: String = second
+        .query_one("SELECT provider_message_id FROM outpost.messages", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // Twilio's callback for the second database's message, with the id
+    // Outpost put in its StatusCallback URL: the same number as the first's.
+    let path = format!("/webhooks/twilio/status?outpost_id={}", ids[1]);
+    let params: Vec<(String, String)> =
+        [("MessageSid", sid.as_str()), ("MessageStatus", "delivered")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    let signature = outpost::signature::twilio_signature(
+        TOKEN,
+        &format!("https://notify.example.com{path}"),
+        &params,
+    );
+    let answer = reqwest::Client::new()
+        .post(format!("{}{path}", serving.http))
+        .header("X-Twilio-Signature", signature)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&params).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let status = |client: tokio_postgres::Client| async move {
+        client
+            .query_one("SELECT status::text FROM outpost.messages", &[])
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    assert_eq!(status(second).await, "delivered");
+    assert_eq!(
+        status(dbs[0].client().await).await,
+        "sent",
+        "the first database's message of the same number is untouched"
+    );
+    serving.stop().await;
+}
