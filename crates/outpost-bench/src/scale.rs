@@ -122,21 +122,6 @@ pub async fn scale(
 
 /// `url` with its host and port replaced by `pooler` (`host:port`).
 fn through(url: &str, pooler: &str) -> Result<String, BenchError> {
-    let rest = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .map(|(_, database)| database)
-        .ok_or_else(|| BenchError::Setup(format!("cannot read the database of {url}")))?;
-    let user = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .map(|(user, _)| format!("{user}@"))
-        .unwrap_or_default();
-    Ok(format!("postgres://{user}{pooler}/{rest}"))
-}
-
-/// `url` with its host and port replaced by `pooler` (`host:port`).
-fn through(url: &str, pooler: &str) -> Result<String, BenchError> {
     let (_, rest) = url
         .split_once("://")
         .ok_or_else(|| BenchError::Setup(format!("not a URL: {url}")))?;
