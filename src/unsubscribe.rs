@@ -30,6 +30,10 @@ pub struct Target {
     pub category: String,
     #[serde(rename = "k")]
     pub kind: Kind,
+    /// The database the message came from, when the daemon serves several
+    /// (signed with the rest, so a link acts only where it was sent from).
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// Why a token was refused. Deliberately vague towards the caller.
@@ -142,6 +146,7 @@ mod tests {
             who: Who::User("42".into()),
             category: "news".into(),
             kind: Kind::Email,
+            database: None,
         }
     }
 

@@ -54,7 +54,13 @@ fn read_password() -> Result<String> {
 
 pub(crate) async fn run(config: &Config, command: ConsoleCommand) -> Result<()> {
     let ConsoleCommand::User { command } = command;
-    let client = db::connect(&config.database_url).await?;
+    // The console's users live in the first database the daemon serves
+    // (`database.urls`, or `database.url` alone).
+    let home = config
+        .databases
+        .first()
+        .map_or(config.database_url.as_str(), |d| d.url.as_str());
+    let client = db::connect(home).await?;
     match command {
         UserCommand::Add { name, role, tenant } => {
             let password = read_password()?;

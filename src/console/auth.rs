@@ -78,7 +78,7 @@ pub(super) fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
 /// Starts a session for `user`; returns the Set-Cookie value.
 async fn start(state: &ConsoleState, user: &str, address: IpAddr) -> Result<HeaderValue> {
     let token = random_token();
-    let client = state.pool.get().await?;
+    let client = state.home.get().await?;
     client.pg_execute(queries::SESSIONS_PURGE, &[]).await?;
     client
         .pg_execute(
@@ -228,7 +228,7 @@ async fn proxy_user(
     else {
         return Ok(None);
     };
-    let client = state.pool.get().await?;
+    let client = state.home.get().await?;
     let row = client.pg_query_opt(queries::USER_FIND, &[&user]).await?;
     Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
@@ -290,7 +290,7 @@ pub async fn login(
     };
     let row = match normalise_name(&form.name) {
         Some(name) => {
-            let client = state.pool.get().await?;
+            let client = state.home.get().await?;
             client.pg_query_opt(queries::USER_FIND, &[&name]).await?
         }
         None => None,
@@ -325,7 +325,7 @@ pub async fn logout(
     session: Session,
     _: Csrf,
 ) -> Result<Response> {
-    let client = state.pool.get().await?;
+    let client = state.home.get().await?;
     client
         .pg_execute(queries::SESSION_DELETE, &[&session.token_hash])
         .await?;

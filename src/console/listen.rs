@@ -16,6 +16,17 @@ pub async fn serve(
     crate::http::serve(listener, router(state), limits, shutdown).await
 }
 
+/// Serves one console over several databases' `states` (the first's users
+/// and sessions for all) until `shutdown`.
+pub async fn serve_databases(
+    listener: tokio::net::TcpListener,
+    states: Vec<ConsoleState>,
+    limits: crate::http::server::Limits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    crate::http::serve(listener, super::routers(states), limits, shutdown).await
+}
+
 /// The URL a browser opens for a listener address.
 pub fn url_for(addr: SocketAddr) -> String {
     let host = match addr.ip() {

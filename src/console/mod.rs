@@ -13,6 +13,7 @@ mod bulk;
 mod chain;
 mod chart;
 mod csrf;
+mod databases;
 mod error;
 mod filter;
 mod form;
@@ -48,9 +49,10 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
+pub use databases::routers;
 pub use error::ConsoleError;
 pub(crate) use error::Result;
-pub use listen::{serve, url_for};
+pub use listen::{serve, serve_databases, url_for};
 pub use settings::Settings;
 pub use state::ConsoleState;
 
@@ -123,6 +125,7 @@ fn protected() -> Router<ConsoleState> {
     Router::new()
         .route("/", get(overview::page))
         .route("/logout", post(auth::logout))
+        .route("/database", post(databases::switch))
         .route("/messages", get(messages::list))
         .route("/messages/bulk", post(bulk::preview))
         .route("/messages/bulk/confirm", post(bulk::apply))

@@ -74,6 +74,10 @@ impl Pages {
                 role => s.role.as_str(),
             }),
             csrf => session.map(|s| s.csrf.clone()),
+            database => session.and_then(|s| s.database.as_ref()).map(|d| minijinja::context! {
+                current => d.current.clone(),
+                names => d.names.clone(),
+            }),
             nav => page.nav(),
             ..minijinja::Value::from(minijinja::value::Serde(page))
         };
@@ -188,6 +192,10 @@ mod tests {
             csrf: "token".into(),
             address: "127.0.0.1".into(),
             token_hash: String::new(),
+            database: Some(std::sync::Arc::new(super::super::state::Databases {
+                current: "a".into(),
+                names: vec!["a".into(), "b".into()],
+            })),
         }
     }
 

@@ -27,6 +27,8 @@ pub struct Session {
     /// The one tenant this user sees and acts on; `None`: every tenant.
     pub tenant: Option<String>,
     pub(crate) token_hash: String,
+    /// The database the pages show, when the daemon serves several.
+    pub database: Option<std::sync::Arc<super::state::Databases>>,
 }
 
 impl Session {
@@ -98,7 +100,7 @@ pub async fn find(
         return Ok(None);
     };
     let token_hash = sha256_hex(&token);
-    let client = state.pool.get().await?;
+    let client = state.home.get().await?;
     let row = client
         .pg_query_opt(
             queries::SESSION_TOUCH,
@@ -123,6 +125,7 @@ pub async fn find(
         address: address.to_string(),
         tenant: r.try_get("tenant")?,
         token_hash,
+        database: state.database.clone(),
     }))
 }
 

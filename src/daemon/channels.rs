@@ -140,7 +140,7 @@ impl Providers {
                 });
             }
         }
-        self.register_email(&mut channels, config, pool);
+        self.register_email(&mut channels, config, pool, database);
         Ok(channels)
     }
 
@@ -190,6 +190,7 @@ impl Providers {
         channels: &mut Channels,
         config: &Config,
         pool: &deadpool_postgres::Pool,
+        database: Option<&str>,
     ) {
         let mirror = Arc::new(Mirror::new(pool.clone(), config.chat_mirror_email));
         let smtp_db: Arc<dyn MailTransport> = Arc::new(SmtpDbMail::new(
@@ -212,7 +213,8 @@ impl Providers {
                 EmailChannel::new(transport, self.templates.clone(), config.email_from.clone())
                     .with_max_recipients(config.email_max_recipients)
                     .with_mirror(mirror.clone())
-                    .with_unsubscribe(config.unsubscribe.clone());
+                    .with_unsubscribe(config.unsubscribe.clone())
+                    .in_database(database);
             let channel: Arc<dyn Channel> = Arc::new(channel);
             if config.email_fallback == Some(backend) {
                 channels.set_fallback(Kind::Email, channel.clone());

@@ -24,6 +24,7 @@ const OPS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Binds and serves every enabled listener until `stop`, within `caps`.
 pub async fn start(
     config: &Config,
+    databases: &[crate::config::NamedDatabase],
     caps: Caps,
     state: AppState,
     templates: Arc<Templates>,
@@ -64,13 +65,28 @@ pub async fn start(
             config,
             templates,
         );
+        // Several databases: one state each, switched by a cookie, the
+        // first's users and sessions for all.
+        let mut states = Vec::new();
+        if databases.len() > 1 {
+            let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
+            for database in databases {
+                let pool = crate::pools::open(
+                    &config.for_database(database),
+                    crate::pools::Purpose::Console,
+                )?;
+                states.push(state.showing(&database.name, pool, names.clone()));
+            }
+        } else {
+            states.push(state);
+        }
         let limits = Limits {
             max_connections: caps.console,
             ..Limits::from(&config.console)
         };
         tracing::info!(url = %crate::console::url_for(addr), max_connections = caps.console, "operator console listening");
         served.push(tokio::spawn(async move {
-            if let Err(e) = crate::console::serve(listener, state, limits, stop).await {
+            if let Err(e) = crate::console::serve_databases(listener, states, limits, stop).await {
                 tracing::error!(error = %e, "console stopped");
             }
         }));

@@ -250,8 +250,15 @@ async fn serve(
         Some(hub) => state.with_inbox(hub.clone()),
         None => state,
     };
-    let served =
-        listeners::start(&first.config, caps, state, templates, background.clone()).await?;
+    let served = listeners::start(
+        &first.config,
+        &config.databases,
+        caps,
+        state,
+        templates,
+        background.clone(),
+    )
+    .await?;
     let names: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
     tracing::info!(%worker, databases = %names.join(", "), "outpost dispatcher started");
     match (crate::pools::pooler_notice(config), &first.direct) {

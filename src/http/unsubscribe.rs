@@ -142,8 +142,23 @@ pub async fn one_click(
         Who::User(user) => (statements::UNSUBSCRIBE_USER, user),
         Who::Address(address) => (statements::UNSUBSCRIBE_ADDRESS, address),
     };
+    // The database the message came from (a link from one of several the
+    // daemon serves names it); one this daemon does not serve is refused.
+    let pool = match &target.database {
+        None => &state.pool,
+        Some(name) => match state.databases.iter().find(|d| &d.name == name) {
+            Some(database) => &database.pool,
+            None => {
+                state.metrics.request(ENDPOINT, "invalid");
+                return reject(
+                    StatusCode::NOT_FOUND,
+                    "this link is for a database this server does not serve",
+                );
+            }
+        },
+    };
     let result = async {
-        let client = state.pool.get().await?;
+        let client = pool.get().await?;
         client
             .pg_execute(sql, &[who, &target.category, &target.kind.as_str()])
             .await?;

@@ -52,6 +52,7 @@ fn token(config: &outpost::config::Config, who: Who) -> String {
         who,
         category: "newsletter".into(),
         kind: Kind::Email,
+        database: None,
     })
 }
 

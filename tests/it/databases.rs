@@ -59,7 +59,7 @@ impl Serving {
                 daemon.run_until_stopped(stop).await.unwrap();
             }
         });
-        let http = format!("http://127.0.0.1:{port}");
+        let http = format!("http://{}", config.http.listen);
         for _ in 0..200 {
             if reqwest::get(format!("{http}/healthz")).await.is_ok() {
                 break;
@@ -382,6 +382,155 @@ async fn a_twilio_callback_lands_in_the_database_that_sent_the_message() {
         status(dbs[0].client().await).await,
         "sent",
         "the first database's message of the same number is untouched"
+    );
+    serving.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_switches_between_the_databases_with_one_sign_in() {
+    let dbs = [TestDb::new().await, TestDb::new().await];
+    for (db, subject) in dbs.iter().zip(["only-in-the-first", "only-in-the-second"]) {
+        db.client()
+            .await
+            .execute(
+                "INSERT INTO outpost.messages (kind, to_address, subject, body, status)
+                 VALUES ('email', 'a@example.com', $1, 'b', 'cancelled')",
+                &[&subject],
+            )
+            .await
+            .unwrap();
+    }
+    // The console's users live in the first database only.
+    let (name, password) = common::console::ADMIN;
+    outpost::console::users::add(
+        &dbs[0].client().await,
+        name,
+        "admin".parse().unwrap(),
+        password,
+        None,
+    )
+    .await
+    .unwrap();
+    let port = common::free_port();
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1]],
+        vec![
+            ("OUTPOST__CONSOLE__ENABLED".to_owned(), "true".to_owned()),
+            (
+                "OUTPOST__CONSOLE__LISTEN".to_owned(),
+                format!("127.0.0.1:{port}"),
+            ),
+        ],
+    )
+    .await;
+    let mut agent = common::console::Agent::new(&format!("http://127.0.0.1:{port}"));
+    let (status, _, body) = agent.login(name, password).await;
+    assert_eq!(status, 303, "{body}");
+    let (_, _, page) = agent.get("/messages").await;
+    assert!(
+        page.contains("only-in-the-first") && !page.contains("only-in-the-second"),
+        "{page}"
+    );
+    for db in &dbs {
+        assert!(
+            page.contains(&format!("<option value=\"{}\"", db.name)),
+            "{page}"
+        );
+    }
+
+    let (status, _, _) = agent.post("/database", &[("database", &dbs[1].name)]).await;
+    assert_eq!(status, 303);
+    let (_, _, page) = agent.get("/messages").await;
+    assert!(
+        page.contains("only-in-the-second") && !page.contains("only-in-the-first"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<option value=\"{}\" selected>", dbs[1].name)),
+        "{page}"
+    );
+    // A name the daemon does not serve is refused; the choice stays.
+    let (status, _, _) = agent.post("/database", &[("database", "elsewhere")]).await;
+    assert_eq!(status, 404);
+    let (_, _, page) = agent.get("/messages").await;
+    assert!(page.contains("only-in-the-second"), "{page}");
+    serving.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsubscribe_link_acts_in_the_database_its_e_mail_came_from() {
+    let dbs = [TestDb::new().await, TestDb::new().await];
+    for db in &dbs {
+        db.client()
+            .await
+            .batch_execute(
+                "INSERT INTO outpost.recipients (user_id, email) VALUES ('42', 'someone@example.com')",
+            )
+            .await
+            .unwrap();
+    }
+    // User 42 of the second database (another person than the first's 42).
+    dbs[1]
+        .client()
+        .await
+        .execute(
+            "INSERT INTO outpost.messages (kind, to_user, subject, body, category)
+             VALUES ('email', '42', 'news', 'b', 'newsletter')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let port = common::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1]],
+        vec![
+            (
+                "OUTPOST__HTTP__LISTEN".to_owned(),
+                format!("127.0.0.1:{port}"),
+            ),
+            ("OUTPOST__UNSUBSCRIBE__PUBLIC_URL".to_owned(), base.clone()),
+            (
+                "OUTPOST__UNSUBSCRIBE__SECRET".to_owned(),
+                "unsubscribe-secret-of-at-least-32-chars".to_owned(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(serving.http, base);
+    until_sent(&dbs[1], 1, Duration::from_secs(20)).await;
+    let printed = String::from_utf8_lossy(&serving.sink.lock().unwrap()).into_owned();
+    let start = printed
+        .find(&format!("<{base}/unsubscribe/"))
+        .expect(&printed)
+        + 1;
+    let link = printed[start..].split('>').next().unwrap().to_owned();
+    let answer = reqwest::Client::new()
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let mut off = Vec::new();
+    for db in &dbs {
+        off.push(
+            db.client()
+                .await
+                .query_one(
+                    "SELECT count(*) FROM outpost.preferences WHERE user_id = '42' AND NOT enabled",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0),
+        );
+    }
+    assert_eq!(
+        off,
+        [0, 1],
+        "the second database's 42 unsubscribed, the first's untouched"
     );
     serving.stop().await;
 }

@@ -37,6 +37,9 @@ pub struct EmailChannel {
     max_recipients: usize,
     mirror: Option<Arc<Mirror>>,
     unsubscribe: Option<Arc<UnsubscribeSettings>>,
+    /// Its database's name when the daemon serves several: unsubscribe
+    /// links name it.
+    database: Option<String>,
 }
 
 impl EmailChannel {
@@ -52,7 +55,15 @@ impl EmailChannel {
             max_recipients: compose::DEFAULT_MAX_RECIPIENTS,
             mirror: None,
             unsubscribe: None,
+            database: None,
         }
+    }
+
+    /// Sends for `database`, one of several the daemon serves: its
+    /// unsubscribe links act in that database only.
+    pub fn in_database(mut self, database: Option<&str>) -> Self {
+        self.database = database.map(str::to_owned);
+        self
     }
 
     /// Gives e-mails with a category one-click unsubscribe headers and
@@ -85,7 +96,11 @@ impl Channel for EmailChannel {
         let unsubscribe = self
             .unsubscribe
             .as_deref()
-            .and_then(|settings| Some((settings, unsubscribe_target(envelope)?)));
+            .and_then(|settings| Some((settings, unsubscribe_target(envelope)?)))
+            .map(|(settings, target)| {
+                let database = self.database.clone();
+                (settings, Target { database, ..target })
+            });
         let url = unsubscribe.as_ref().map(|(s, target)| s.url(target));
         let rendered = render_with(&self.templates.get(), envelope, url.as_deref())?;
         let mut email = compose::compose(envelope, rendered, &self.default_from)?;
@@ -143,6 +158,7 @@ fn unsubscribe_target(envelope: &Envelope) -> Option<Target> {
         who,
         category,
         kind: m.kind,
+        database: None,
     })
 }
 

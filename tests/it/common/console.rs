@@ -90,6 +90,8 @@ pub struct Agent {
     /// The session cookie's name as the console set it (plain or `__Host-`).
     pub cookie_name: &'static str,
     pub csrf: Option<String>,
+    /// The database the console shows (its cookie), when it serves several.
+    pub database: Option<String>,
 }
 
 /// The value of the first `name="csrf"` field in `html`.
@@ -109,19 +111,30 @@ impl Agent {
             cookie: None,
             cookie_name: console::auth::COOKIE,
             csrf: None,
+            database: None,
         }
     }
 
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
-        let request = match &self.cookie {
-            Some(c) => request.header("cookie", format!("{}={c}", self.cookie_name)),
-            None => request,
+        let mut cookies: Vec<String> = Vec::new();
+        if let Some(c) = &self.cookie {
+            cookies.push(format!("{}={c}", self.cookie_name));
+        }
+        if let Some(d) = &self.database {
+            cookies.push(format!("outpost_console_database={d}"));
+        }
+        let request = match cookies.is_empty() {
+            false => request.header("cookie", cookies.join("; ")),
+            true => request,
         };
         let response = request.send().await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         for value in headers.get_all("set-cookie") {
             let value = value.to_str().unwrap();
+            if let Some(rest) = value.strip_prefix("outpost_console_database=") {
+                self.database = Some(rest.split(';').next().unwrap().to_owned());
+            }
             for name in [console::auth::COOKIE, console::auth::SECURE_COOKIE] {
                 if let Some(rest) = value.strip_prefix(&format!("{name}=")) {
                     let token = rest.split(';').next().unwrap().to_owned();
