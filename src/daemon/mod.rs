@@ -234,22 +234,26 @@ async fn serve(
                 .collect(),
         );
     }
-    let inbox = if config.inbox.enabled && config.http.enabled {
+    // The inbox: a hub per database, each fed by that database's LISTEN.
+    let mut inboxes = Vec::new();
+    if config.inbox.enabled && config.http.enabled {
         if first.direct.is_none() {
             tracing::warn!(
                 "the inbox's streams are driven by LISTEN, which cannot pass a transaction \
                  pooler: set database.listen_url, or they carry only what they replay on connecting"
             );
         }
-        let pool = crate::pools::open(&first.config, crate::pools::Purpose::Inbox)?;
-        Some(crate::inbox::Hub::start(pool, config.inbox.clone(), background.child_token()).await?)
-    } else {
-        None
-    };
-    let state = match &inbox {
-        Some(hub) => state.with_inbox(hub.clone()),
-        None => state,
-    };
+        for engine in &engines {
+            let pool = crate::pools::open(&engine.config, crate::pools::Purpose::Inbox)?;
+            inboxes.push(
+                crate::inbox::Hub::start(pool, config.inbox.clone(), background.child_token())
+                    .await?,
+            );
+        }
+    }
+    let state = inboxes
+        .iter()
+        .fold(state, |state, hub| state.with_inbox(hub.clone()));
     let served = listeners::start(
         &first.config,
         &config.databases,
@@ -280,7 +284,7 @@ async fn serve(
         .iter()
         .enumerate()
         .map(|(i, engine)| {
-            let notices = inbox.as_ref().filter(|_| i == 0).map(|hub| hub.notices());
+            let notices = inboxes.get(i).map(|hub| hub.notices());
             engine.start(notices, &background)
         })
         .collect();

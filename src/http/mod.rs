@@ -56,8 +56,9 @@ pub struct AppState {
     pub throttles: Arc<Throttles>,
     /// `ops.metrics_token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<crate::config::Secret>,
-    /// The real-time inbox's hub, when `[inbox]` is enabled.
-    pub inbox: Option<Arc<crate::inbox::Hub>>,
+    /// The real-time inbox's hubs, one per database, when `[inbox]` is
+    /// enabled (a token is served by the hub whose keys signed it).
+    pub inboxes: Vec<Arc<crate::inbox::Hub>>,
     /// The inbox's routes and their CORS origins.
     pub inbox_settings: Arc<crate::config::InboxSettings>,
     /// Every database the daemon serves, when it serves several (`/readyz`
@@ -139,7 +140,7 @@ impl AppState {
             unsubscribe: config.unsubscribe.clone().map(Arc::new),
             throttles: Arc::new(Throttles::default()),
             metrics_token: config.ops.metrics_token.clone(),
-            inbox: None,
+            inboxes: Vec::new(),
             inbox_settings: Arc::new(config.inbox.clone()),
             databases: Vec::new(),
         }
@@ -184,9 +185,9 @@ impl AppState {
         self
     }
 
-    /// Serves the real-time inbox through `hub`.
+    /// Serves the real-time inbox through `hub` too (one per database).
     pub fn with_inbox(mut self, hub: Arc<crate::inbox::Hub>) -> Self {
-        self.inbox = Some(hub);
+        self.inboxes.push(hub);
         self
     }
 }

@@ -534,3 +534,56 @@ async fn an_unsubscribe_link_acts_in_the_database_its_e_mail_came_from() {
     );
     serving.stop().await;
 }
+
+#[tokio::test]
+async fn an_inbox_token_is_served_by_the_database_that_minted_it() {
+    use common::inbox::{Stream, seed, system_message, token};
+    let dbs = [TestDb::new().await, TestDb::new().await];
+    let mut clients = Vec::new();
+    for db in &dbs {
+        let client = db.client().await;
+        seed(&client).await;
+        clients.push(client);
+    }
+    // The test databases are copies of one template, keys included: a
+    // token signed with a key both hold names no database, and is refused.
+    let shared = token(&clients[0], "42", "1 hour").await;
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1]],
+        vec![("OUTPOST__INBOX__HEARTBEAT".to_owned(), "1s".to_owned())],
+    )
+    .await;
+    let refused = Stream::request(&serving.http, &shared, None).await;
+    assert_eq!(refused.status(), 401);
+    let said = refused.text().await.unwrap();
+    assert!(said.contains("shared by several databases"), "{said}");
+    // Each gets a key of its own, as `outpost inbox rotate-key` gives it.
+    for client in &clients {
+        client
+            .batch_execute("SELECT outpost.inbox_rotate_key()")
+            .await
+            .unwrap();
+    }
+    // User 42 of each database, each with a token minted in their own.
+    let mut streams = Vec::new();
+    for client in &clients {
+        let minted = token(client, "42", "1 hour").await;
+        streams.push(Stream::open(&serving.http, &minted, None).await);
+    }
+    system_message(&clients[1], "42", "for the second database's 42").await;
+    assert_eq!(
+        streams[1].until("message").await.json()["body"],
+        "for the second database's 42"
+    );
+    assert!(
+        streams[0].quiet(Duration::from_millis(700)).await,
+        "the first database's 42 was sent the second's message"
+    );
+    system_message(&clients[0], "42", "for the first database's 42").await;
+    assert_eq!(
+        streams[0].until("message").await.json()["body"],
+        "for the first database's 42"
+    );
+    assert!(streams[1].quiet(Duration::from_millis(700)).await);
+    serving.stop().await;
+}

@@ -83,9 +83,9 @@ impl FromRequestParts<AppState> for Reader {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(hub) = state.inbox.clone() else {
+        if state.inboxes.is_empty() {
             return Err(error(StatusCode::NOT_FOUND, "the inbox is not enabled"));
-        };
+        }
         let params: Params = match parts.uri.query() {
             Some(q) => serde_urlencoded::from_str(q)
                 .map_err(|_| error(StatusCode::BAD_REQUEST, "malformed query string"))?,
@@ -101,19 +101,37 @@ impl FromRequestParts<AppState> for Reader {
             state.metrics.request(ENDPOINT, "unauthorized");
             return Err(unauthorized("an inbox token is required"));
         };
-        match hub.verify(token).await {
-            Ok(claims) => Ok(Reader {
+        // Each database signs with keys of its own: the one hub whose keys
+        // verify the token serves it. A key two databases share (one
+        // created as a copy of the other) names no database: refused.
+        let mut refusal = None;
+        let mut verified = Vec::new();
+        for hub in &state.inboxes {
+            match hub.verify(token).await {
+                Ok(claims) => verified.push((hub.clone(), claims)),
+                Err(e) => {
+                    refusal.get_or_insert(e.to_string());
+                }
+            }
+        }
+        if verified.len() == 1 {
+            let (hub, claims) = verified.remove(0);
+            return Ok(Reader {
                 hub,
                 claims,
                 params,
-            }),
-            Err(e) => {
-                state.metrics.request(ENDPOINT, "unauthorized");
-                Err(unauthorized(&format!(
-                    "this inbox token is not valid ({e})"
-                )))
-            }
+            });
         }
+        state.metrics.request(ENDPOINT, "unauthorized");
+        let reason = if verified.is_empty() {
+            refusal.unwrap_or_default()
+        } else {
+            "its key is shared by several databases; run `outpost inbox rotate-key` in each"
+                .to_owned()
+        };
+        Err(unauthorized(&format!(
+            "this inbox token is not valid ({reason})"
+        )))
     }
 }
 
