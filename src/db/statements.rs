@@ -78,6 +78,7 @@ pub const TENANT_LIST: &str = include_str!("queries/tenant_list.sql");
 pub const SMTP_SERVER: &str = include_str!("queries/smtp_server.sql");
 /// Stores a received e-mail once.
 pub const INBOUND_INSERT: &str = include_str!("queries/inbound_insert.sql");
+pub const INBOUND_CLAIMED: &str = include_str!("queries/inbound_claimed.sql");
 /// Stores one of its attachments.
 pub const INBOUND_ATTACHMENT: &str = include_str!("queries/inbound_attachment.sql");
 /// Records a provider event once.

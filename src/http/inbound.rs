@@ -211,8 +211,31 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The database an inbound e-mail belongs to: with several, the first
+/// whose `outpost.inbound_routes` claims one of its recipients, else the
+/// first database.
+async fn home<'a>(
+    state: &'a AppState,
+    email: &InboundEmail,
+) -> Result<&'a deadpool_postgres::Pool, DbError> {
+    if state.databases.is_empty() || email.to.is_none() {
+        return Ok(&state.pool);
+    }
+    for database in &state.databases {
+        let client = database.pool.get().await?;
+        let row = client
+            .pg_query_one(statements::INBOUND_CLAIMED, &[&email.to])
+            .await?;
+        if row.try_get::<_, bool>("claimed")? {
+            return Ok(&database.pool);
+        }
+    }
+    Ok(&state.pool)
+}
+
 async fn store(state: &AppState, email: &InboundEmail) -> Result<Option<i64>, DbError> {
-    let mut client = state.pool.get().await?;
+    let pool = home(state, email).await?;
+    let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let row = tx
         .pg_query_opt(

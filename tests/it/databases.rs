@@ -587,3 +587,74 @@ async fn an_inbox_token_is_served_by_the_database_that_minted_it() {
     assert!(streams[1].quiet(Duration::from_millis(700)).await);
     serving.stop().await;
 }
+
+#[tokio::test]
+async fn inbound_mail_is_stored_in_the_database_whose_routes_claim_it() {
+    let dbs = [TestDb::new().await, TestDb::new().await];
+    dbs[1]
+        .client()
+        .await
+        .batch_execute("INSERT INTO outpost.inbound_routes (pattern, tenant) VALUES ('b.example', 'hospital-b')")
+        .await
+        .unwrap();
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1]],
+        vec![
+            (
+                "OUTPOST__WEBHOOKS__INBOUND_USERNAME".to_owned(),
+                "parse".to_owned(),
+            ),
+            (
+                "OUTPOST__WEBHOOKS__INBOUND_PASSWORD".to_owned(),
+                "parse-secret".to_owned(),
+            ),
+        ],
+    )
+    .await;
+    for (to, subject) in [
+        ("reports@b.example", "for b"),
+        ("someone@elsewhere.example", "for nobody"),
+    ] {
+        let body = format!(
+            "--xYzZY\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n{to}\r\n\
+             --xYzZY\r\nContent-Disposition: form-data; name=\"from\"\r\n\r\nann@example.com\r\n\
+             --xYzZY\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\n{subject}\r\n\
+             --xYzZY\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nhello\r\n--xYzZY--\r\n"
+        );
+        let answer = reqwest::Client::new()
+            .post(format!("{}/inbound/sendgrid", serving.http))
+            .header("content-type", "multipart/form-data; boundary=xYzZY")
+            .basic_auth("parse", Some("parse-secret"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+    let mut stored = Vec::new();
+    for db in &dbs {
+        let rows = db
+            .client()
+            .await
+            .query(
+                "SELECT subject, tenant FROM outpost.inbound_emails ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap();
+        stored.push(
+            rows.iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1)))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        stored,
+        [
+            vec![("for nobody".to_owned(), None)],
+            vec![("for b".to_owned(), Some("hospital-b".to_owned()))],
+        ],
+        "claimed mail in the database whose route claims it, the rest in the first"
+    );
+    serving.stop().await;
+}
