@@ -64,6 +64,12 @@ pub fn client_address(
 
 /// The session token a request's cookie carries, when it looks like one.
 pub(super) fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+    cookie_value(headers, cookie_name)
+        .filter(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The value of the request's cookie `cookie_name`, as sent.
+pub(super) fn cookie_value(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -72,7 +78,6 @@ pub(super) fn cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value.to_owned())
-        .filter(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Starts a session for `user`; returns the Set-Cookie value.

@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Request, header};
+use axum::http::{HeaderValue, Request, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower::ServiceExt;
@@ -37,7 +37,7 @@ pub fn routers(states: Vec<ConsoleState>) -> Router {
         return named.remove(0).1;
     }
     Router::new().fallback_service(tower::service_fn(move |request: Request<Body>| {
-        let chosen = chosen(request.headers());
+        let chosen = super::auth::cookie_value(request.headers(), COOKIE);
         let router = named
             .iter()
             .find(|(name, _)| Some(name.as_str()) == chosen.as_deref())
@@ -46,18 +46,6 @@ pub fn routers(states: Vec<ConsoleState>) -> Router {
             .clone();
         router.oneshot(request)
     }))
-}
-
-/// The database the request's cookie names.
-fn chosen(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
 }
 
 #[derive(Debug, Deserialize)]
