@@ -658,3 +658,65 @@ async fn inbound_mail_is_stored_in_the_database_whose_routes_claim_it() {
     );
     serving.stop().await;
 }
+
+/// A SendGrid stand-in answering 202 after `delay`, counting the most
+/// requests it held at once.
+async fn slow_sendgrid(delay: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let now = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().fallback({
+        let (now, most) = (now.clone(), most.clone());
+        move || {
+            let (now, most) = (now.clone(), most.clone());
+            async move {
+                let held = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(held, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                (
+                    axum::http::StatusCode::ACCEPTED,
+                    [("x-message-id", format!("sg{held}"))],
+                )
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, most)
+}
+
+#[tokio::test]
+async fn a_kinds_concurrency_is_one_budget_across_the_databases() {
+    let (sendgrid, most) = slow_sendgrid(Duration::from_millis(300)).await;
+    let dbs = [
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    ];
+    for (i, db) in dbs.iter().enumerate() {
+        emails(db, 4, &format!("db{i}-")).await;
+    }
+    let serving = Serving::start(
+        &[&dbs[0], &dbs[1], &dbs[2]],
+        [
+            ("OUTPOST__EMAIL__BACKEND", "sendgrid"),
+            ("OUTPOST__EMAIL__SENDGRID__BASE_URL", sendgrid.as_str()),
+            ("OUTPOST__EMAIL__SENDGRID__API_KEY", "SG.test"),
+            ("OUTPOST__EMAIL__FROM", "Outpost <noreply@example.com>"),
+            ("OUTPOST__DISPATCH__KIND_CONCURRENCY__EMAIL", "2"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    )
+    .await;
+    for db in &dbs {
+        until_sent(db, 4, Duration::from_secs(30)).await;
+    }
+    // 12 e-mails, 2 at a time for the whole process (3 databases with a
+    // budget each would have held up to 6).
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+    serving.stop().await;
+}
