@@ -10,11 +10,10 @@
 -- and body.
 ALTER TABLE outpost.chat_messages ADD COLUMN written_by xid8;
 ALTER TABLE outpost.chat_messages ALTER COLUMN written_by SET DEFAULT pg_current_xact_id();
--- The daemon reads what committed since its last read across every channel;
--- a reconnecting stream, in the user's channels.
+-- "Committed since snapshot S" is asked as "written from S's xmax on, or by
+-- one S had in progress": a range at the recent end of this index and a few
+-- lookups, however far back a long transaction holds S's xmin.
 CREATE INDEX chat_messages_written_by_idx ON outpost.chat_messages (written_by)
-    WHERE written_by IS NOT NULL;
-CREATE INDEX chat_messages_channel_written_by_idx ON outpost.chat_messages (channel_id, written_by)
     WHERE written_by IS NOT NULL;
 
 -- New chat messages: one 'm' per statement, which PostgreSQL folds into one

@@ -2,7 +2,9 @@
 -- not see), for the members among users $2 (those with an open stream)
 -- whose tenant is the channel's, with each member's unread count; at most
 -- $3 rows. Every row carries this statement's own snapshot, the next $1;
--- with no message, one row holds only the snapshot.
+-- with no message, one row holds only the snapshot. "Not seen by $1" is
+-- written as "from its xmax on, or one it had in progress", which the
+-- written_by index answers however far back a long transaction holds xmin.
 SELECT pg_current_snapshot()::text AS snapshot, d.*
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
@@ -13,9 +15,8 @@ LEFT JOIN LATERAL (
     FROM outpost.chat_messages m
     JOIN outpost.chat_channels c ON c.id = m.channel_id
     JOIN outpost.chat_members mem ON mem.channel_id = m.channel_id AND mem.user_id = ANY($2::text[])
-    WHERE m.written_by IS NOT NULL
-      AND m.written_by >= pg_snapshot_xmin($1::text::pg_snapshot)
-      AND NOT pg_visible_in_snapshot(m.written_by, $1::text::pg_snapshot)
+    WHERE (m.written_by >= pg_snapshot_xmax($1::text::pg_snapshot)
+           OR m.written_by = ANY (ARRAY(SELECT pg_snapshot_xip($1::text::pg_snapshot))))
       AND c.tenant IS NOT DISTINCT FROM (SELECT r.tenant FROM outpost.recipients r WHERE r.user_id = mem.user_id)
     ORDER BY m.id, mem.user_id
     LIMIT $3::int) d ON true
