@@ -748,3 +748,61 @@ async fn json_logs_carry_a_span_per_message_and_no_bodies_at_info() {
         );
     }
 }
+
+/// `outpost migrate` and `outpost run` over two databases (`[database]
+/// urls`) name each in what they print: migrate per database, the daemon's
+/// start line, and every line a database's own tasks log.
+#[tokio::test]
+async fn run_over_two_databases_names_each_in_its_logs() {
+    let dbs = [TestDb::new().await, TestDb::new().await];
+    let urls = format!("{} {}", dbs[0].url, dbs[1].url);
+    let migrated = outpost()
+        .arg("migrate")
+        .env("OUTPOST__DATABASE__URLS", &urls)
+        .output()
+        .unwrap();
+    let (_, err) = text(&migrated);
+    assert!(migrated.status.success(), "{err}");
+    for db in &dbs {
+        assert!(
+            err.contains(&format!("{}: schema is current", db.name)),
+            "{err}"
+        );
+    }
+    let mut child = Guard(
+        outpost()
+            .arg("run")
+            .env("OUTPOST__DATABASE__URLS", &urls)
+            .env("OUTPOST__LOG__LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = lines(child.0.stderr.take().unwrap());
+    let listening = std::cell::Cell::new(0);
+    let seen = read_until(&stderr, |l| {
+        if l.contains("listening for new messages") {
+            listening.set(listening.get() + 1);
+        }
+        listening.get() == 2
+    });
+    signal(&child.0, "-TERM");
+    wait_exit(&mut child.0, Duration::from_secs(20));
+    let started = seen
+        .lines()
+        .find(|l| l.contains("outpost dispatcher started"))
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert!(
+        started.contains(&format!("databases={}, {}", dbs[0].name, dbs[1].name)),
+        "{started}"
+    );
+    for db in &dbs {
+        let named = format!("database={}", db.name);
+        assert!(
+            seen.lines()
+                .any(|l| l.contains("listening for new messages") && l.contains(&named)),
+            "no LISTEN line names {named}:\n{seen}"
+        );
+    }
+}

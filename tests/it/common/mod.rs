@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod console;
 pub mod daemon;
+pub mod databases;
 pub mod fake;
 pub mod inbox;
 pub mod pgbouncer;
