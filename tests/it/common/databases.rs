@@ -22,7 +22,14 @@ pub struct Serving {
 
 impl Serving {
     pub async fn start(dbs: &[&TestDb], extra: Vec<(String, String)>) -> Self {
-        let port = super::free_port();
+        // A port none of `extra`'s listeners was given (a port just freed
+        // may be handed out again).
+        let port = loop {
+            let port = super::free_port();
+            if !extra.iter().any(|(_, v)| v.ends_with(&format!(":{port}"))) {
+                break port;
+            }
+        };
         let urls: Vec<&str> = dbs.iter().map(|d| d.url.as_str()).collect();
         let mut overrides = vec![
             ("OUTPOST__DATABASE__URLS".to_owned(), urls.join(" ")),
