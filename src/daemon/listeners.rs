@@ -70,11 +70,15 @@ pub async fn start(
         let mut states = Vec::new();
         if databases.len() > 1 {
             let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
-            for database in databases {
-                let pool = crate::pools::open(
-                    &config.for_database(database),
-                    crate::pools::Purpose::Console,
-                )?;
+            for (i, database) in databases.iter().enumerate() {
+                // The first is the home database, whose pool `state` holds.
+                let pool = match i {
+                    0 => state.home.clone(),
+                    _ => crate::pools::open(
+                        &config.for_database(database),
+                        crate::pools::Purpose::Console,
+                    )?,
+                };
                 states.push(state.showing(&database.name, pool, names.clone()));
             }
         } else {
