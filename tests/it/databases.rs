@@ -433,6 +433,14 @@ async fn an_inbox_token_is_served_by_the_database_that_minted_it() {
     let mut streams = Vec::new();
     for client in &clients {
         let minted = token(client, "42", "1 hour").await;
+        // The hubs learn a new key from its notification (or, at most once
+        // a second, from a token naming it): wait until it is known.
+        for _ in 0..50 {
+            if Stream::request(&serving.http, &minted, None).await.status() == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         streams.push(Stream::open(&serving.http, &minted, None).await);
     }
     system_message(&clients[1], "42", "for the second database's 42").await;
